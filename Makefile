@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make run` (demo app) and `make test` (whole suite).
+# Everything else here is what those two need: a venv, the npm packages, Chromium and Java.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+PORT ?= 5000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+
+.PHONY: run test venv node chromium java clean
+
+$(VENV)/.runtime: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node: node_modules/.installed
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(APT_INSTALL) chromium; }
+
+java:
+	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(APT_INSTALL) default-jre-headless; }
+
+# The demo app on http://127.0.0.1:$(PORT) with the mail worker beside it.
+# htmx comes from the local npm copy unless HTMX_URL says otherwise (this works offline).
+run: $(VENV)/.runtime node_modules/.installed
+	@mkdir -p instance
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+	@export HTMX_URL="$${HTMX_URL:-local}"; \
+	$(FLASK) deliver-mail & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	echo ""; \
+	echo "Keep it Local Network: http://127.0.0.1:$(PORT)/"; \
+	echo "  Demo staff login:  staff@example.org / keep-it-local-staff"; \
+	echo "  Demo member login: member@example.org / keep-it-local-member"; \
+	echo ""; \
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# The whole suite on SQLite, and also on TEST_DATABASE_URL (PostgreSQL) when it is set.
+test: $(VENV)/.dev node_modules/.installed chromium java
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache test-artifacts

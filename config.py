@@ -1,0 +1,128 @@
+"""Configuration classes, read from the environment. No secrets live in code."""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# htmx is pinned to 2.0.x. The CDN copy is checked with its Subresource Integrity hash;
+# HTMX_URL=local serves the copy that `npm ci` installs into node_modules (offline, tests).
+HTMX_VERSION = "2.0.11"
+HTMX_CDN_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
+HTMX_CDN_SRI = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+
+
+def _bool(name: str, default: bool) -> bool:
+    """Read a true/false environment variable."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url() -> str:
+    """The database URL; an SQLite file under instance/ when none is set."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{BASE_DIR / 'instance' / 'kil_network.db'}"
+    # Heroku-style URLs and plain postgresql:// use the psycopg 3 driver.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment; each can be overridden by an environment variable."""
+
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-change-me"
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Email: without MAIL_SERVER, mail is printed to the console and kept in the staff outbox.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_DEFAULT_SENDER = os.environ.get(
+        "MAIL_DEFAULT_SENDER", "Keep it Local Network <network@keepitlocal.invalid>"
+    )
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "8"))
+    MAIL_POLL_SECONDS = float(os.environ.get("MAIL_POLL_SECONDS", "2"))
+
+    # Links in emails: set SERVER_NAME (e.g. network.keepitlocal.org.uk) in production.
+    SERVER_NAME = os.environ.get("SERVER_NAME") or None
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    # Used to build links in emails sent from the command line when SERVER_NAME is unset.
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+
+    HTMX_URL = os.environ.get("HTMX_URL", HTMX_CDN_URL)
+    HTMX_SRI = os.environ.get("HTMX_SRI", HTMX_CDN_SRI if HTMX_URL == HTMX_CDN_URL else "")
+
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    CONFIRM_TOKEN_MAX_AGE = 7 * 24 * 3600
+    RESET_TOKEN_MAX_AGE = 3600
+    REMEMBER_COOKIE_DURATION = 30 * 24 * 3600
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    MEMBERS_PER_PAGE = 20
+    # Evidence documents are at most 10MB; the request may carry the form as well.
+    MAX_CONTENT_LENGTH = 11 * 1024 * 1024
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", "")
+    CONTACT_EMAIL = os.environ.get("CONTACT_EMAIL", "network@keepitlocal.invalid")
+
+
+class DevelopmentConfig(Config):
+    """Local development: debug on, console mail."""
+
+    DEBUG = True
+
+
+class TestConfig(Config):
+    """The test suite: database from TEST_DB_URL (set by the fixtures), fast hashing, no limits."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast in tests only
+    MAIL_SERVER = ""
+    HTMX_URL = "local"
+    HTMX_SRI = ""
+    SERVER_NAME = None
+    WTF_CSRF_ENABLED = True
+
+
+class ProductionConfig(Config):
+    """Production: secrets must come from the environment; cookies are Secure."""
+
+    ENV_NAME = "production"
+    DEBUG = False
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env():
+    """Pick the config class named by KIL_ENV (development by default)."""
+    return CONFIGS[os.environ.get("KIL_ENV", "development")]

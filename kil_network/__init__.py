@@ -1,0 +1,114 @@
+"""The Keep it Local Network web application."""
+import os
+
+from flask import Flask
+
+from config import BASE_DIR, config_from_env
+
+
+def create_app(config=None):
+    """Create and configure the app: a few named steps, each small."""
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        instance_path=str(BASE_DIR / "instance"),
+    )
+    app.config.from_object(config or config_from_env())
+    _check_config(app)
+    os.makedirs(app.instance_path, exist_ok=True)
+    _register_extensions(app)
+    _register_blueprints(app)
+    _register_errorhandlers(app)
+    _register_htmx(app)
+    _register_template_helpers(app)
+    _register_cli(app)
+    return app
+
+
+def _check_config(app):
+    """Refuse to start production without a real secret key."""
+    if app.config.get("ENV_NAME") == "production" and not os.environ.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in production (KIL_ENV=production).")
+
+
+def _register_extensions(app):
+    """Bind every extension to this app."""
+    from kil_network import models  # noqa: F401 - every model registered before use
+    from kil_network.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "info"
+
+    from kil_network.auth.services import load_user
+
+    login_manager.user_loader(load_user)
+
+
+def _register_blueprints(app):
+    """Register one blueprint per area (`<int:...>` ids limited to the database's INTEGER range)."""
+    from kil_network.auth.routes import bp as auth_bp
+    from kil_network.core.params import DatabaseIntConverter
+    from kil_network.core.routes import bp as core_bp
+    from kil_network.members.routes import account_bp, bp as members_bp, organisations_bp
+    from kil_network.staff.routes import bp as staff_bp
+    from kil_network.councils.routes import bp as councils_bp, staff_bp as staff_pledges_bp
+    from kil_network.evidence.routes import bp as evidence_bp
+    from kil_network.evidence.staff_routes import bp as staff_evidence_bp
+    from kil_network.principles.routes import bp as principles_bp
+    from kil_network.principles.staff_routes import bp as staff_principles_bp
+    from kil_network.workshops.routes import bp as workshops_bp
+    from kil_network.workshops.staff_routes import bp as staff_workshops_bp
+
+    app.url_map.converters["int"] = DatabaseIntConverter  # before any <int:...> rule is added
+    app.register_blueprint(core_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(members_bp, url_prefix="/members")
+    app.register_blueprint(organisations_bp, url_prefix="/organisations")
+    app.register_blueprint(account_bp, url_prefix="/account")
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+    app.register_blueprint(workshops_bp)
+    app.register_blueprint(staff_workshops_bp, url_prefix="/staff/workshops")
+    app.register_blueprint(principles_bp)
+    app.register_blueprint(staff_principles_bp, url_prefix="/staff")
+    app.register_blueprint(evidence_bp)
+    app.register_blueprint(staff_evidence_bp, url_prefix="/staff")
+    app.register_blueprint(councils_bp)
+    app.register_blueprint(staff_pledges_bp, url_prefix="/staff")
+
+
+def _register_errorhandlers(app):
+    """Friendly error pages (fragments for htmx requests) and security headers."""
+    from kil_network.core.errors import register_errorhandlers
+    from kil_network.core.security import register_security_headers
+
+    register_errorhandlers(app)
+    register_security_headers(app)
+
+
+def _register_htmx(app):
+    """Redirects answering htmx requests become `HX-Redirect` (a full page load)."""
+    from kil_network.core.htmx import register_htmx
+
+    register_htmx(app)
+
+
+def _register_template_helpers(app):
+    """Jinja filters and globals: London times, htmx source, the signed-in nav."""
+    from kil_network.core.templating import register_template_helpers
+
+    register_template_helpers(app)
+
+
+def _register_cli(app):
+    """Register the flask commands: seed-demo, create-user, deliver-mail, send-reminders."""
+    from kil_network.core.cli import register_cli
+    from kil_network.workshops.cli import register_cli as register_workshop_cli
+
+    register_cli(app)
+    register_workshop_cli(app)

@@ -1,0 +1,1 @@
+"""Auth: joining, signing in and out, email confirmation, password reset."""

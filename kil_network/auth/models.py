@@ -1,0 +1,153 @@
+"""The User: a member of the Network, or a member of staff."""
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kil_network.core.dbtypes import value_enum
+from kil_network.core.timeutil import UTCDateTime, utcnow
+from kil_network.extensions import db
+
+
+class MemberType(str, enum.Enum):
+    """Who a member is, in the Network's terms."""
+
+    COUNCILLOR = "councillor"
+    COMMISSIONER = "commissioner"
+    COUNCIL_OFFICER = "council_officer"
+    COMMUNITY_ORGANISATION = "community_organisation"
+    THINK_TANK = "think_tank"
+    ACADEMIC = "academic"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """Human name of the type."""
+        return MEMBER_TYPE_LABELS[self]
+
+    @property
+    def needs_organisation(self) -> bool:
+        """Community organisations, think tanks and academics name their organisation."""
+        return self in {MemberType.COMMUNITY_ORGANISATION, MemberType.THINK_TANK, MemberType.ACADEMIC}
+
+    @property
+    def needs_council(self) -> bool:
+        """Councillors, commissioners and council officers pick their council."""
+        return self in {MemberType.COUNCILLOR, MemberType.COMMISSIONER, MemberType.COUNCIL_OFFICER}
+
+
+MEMBER_TYPE_LABELS = {
+    MemberType.COUNCILLOR: "Councillor",
+    MemberType.COMMISSIONER: "Commissioner (commissioning or procurement)",
+    MemberType.COUNCIL_OFFICER: "Council officer",
+    MemberType.COMMUNITY_ORGANISATION: "Community organisation",
+    MemberType.THINK_TANK: "Think tank",
+    MemberType.ACADEMIC: "Academic",
+    MemberType.OTHER: "Other",
+}
+
+
+class Role(str, enum.Enum):
+    """What a person may do in the app."""
+
+    MEMBER = "member"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class Status(str, enum.Enum):
+    """Account state: active, suspended by staff, or deleted (anonymised) by the member."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+class User(UserMixin, db.Model):
+    """A person with an account. Email is stored lower-case and is unique."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.Index("ix_users_directory", "status", "show_in_directory", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255), default="")
+    name: Mapped[str] = mapped_column(sa.String(120), index=True)
+    member_type: Mapped[MemberType] = mapped_column(
+        value_enum(MemberType, 32),
+        index=True,
+    )
+    role: Mapped[Role] = mapped_column(
+        value_enum(Role, 16),
+        default=Role.MEMBER,
+    )
+    status: Mapped[Status] = mapped_column(
+        value_enum(Status, 16),
+        default=Status.ACTIVE,
+    )
+    job_title: Mapped[str] = mapped_column(sa.String(120), default="")
+    involvement: Mapped[str] = mapped_column(sa.Text, default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    local_authority_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("local_authorities.id"), index=True
+    )
+    region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending_email: Mapped[str | None] = mapped_column(sa.String(320))
+    consent_privacy_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_marketing: Mapped[bool] = mapped_column(default=False)
+    show_in_directory: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Changing this signs the member out everywhere (Flask-Login uses it as the session id).
+    session_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Secret in the URL of the member's private calendar feed; the member can reset it.
+    calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+
+    organisation = relationship("Organisation", back_populates="members")
+    local_authority = relationship("LocalAuthority")
+    region = relationship("Region")
+    consents = relationship(
+        "ConsentRecord", back_populates="user", order_by="ConsentRecord.id",
+        cascade="all, delete-orphan",
+    )
+
+    def get_id(self) -> str:
+        """Flask-Login session identifier (rotates on password change and suspension)."""
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:
+        """Suspended and deleted accounts cannot sign in."""
+        return self.status == Status.ACTIVE
+
+    @property
+    def is_confirmed(self) -> bool:
+        """Has the member confirmed their email address?"""
+        return self.email_confirmed_at is not None
+
+    @property
+    def is_staff(self) -> bool:
+        """Staff and admins."""
+        return self.role in (Role.STAFF, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins only."""
+        return self.role == Role.ADMIN
+
+    @property
+    def display_name(self) -> str:
+        """The name to show, or 'Former member' once the account is deleted."""
+        return "Former member" if self.status == Status.DELETED else self.name
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role.value}>"

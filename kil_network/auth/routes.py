@@ -1,0 +1,151 @@
+"""Join, sign in and out, confirm email, reset password. Routes stay thin."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from kil_network.auth import services
+from kil_network.auth.forms import LoginForm, ResetPasswordForm, ResetRequestForm
+from kil_network.auth.models import MemberType
+from kil_network.core.htmx import render, render_form
+from kil_network.extensions import db, limiter
+from kil_network.members.forms import JoinForm
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only follow `next` to a path on this site (never off-site, never //host)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+@bp.route("/join", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def join():
+    """Join the Network: profile, sign-in details and consents."""
+    if current_user.is_authenticated:
+        return redirect(url_for("account.profile"))
+    form = JoinForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_member(
+                name=form.name.data, email=form.email.data, password=form.password.data,
+                member_type=MemberType(form.member_type.data), organisation_name=form.organisation.data,
+                local_authority=services.get_local_authority(form.local_authority.data),
+                region=services.get_region(form.region.data), job_title=form.job_title.data,
+                involvement=form.involvement.data, consent_privacy=form.consent_privacy.data,
+                consent_marketing=form.consent_marketing.data,
+                show_in_directory=form.show_in_directory.data,
+            )
+        except services.AccountError as exc:
+            getattr(form, exc.field or "email").errors.append(exc.message)
+        else:
+            services.send_confirmation(user)
+            db.session.commit()
+            session.clear()
+            login_user(user)
+            return redirect(url_for("auth.check_email"))
+    return render_form("auth/join.html", "auth/_join_form.html", form)
+
+
+@bp.get("/check-email")
+@login_required
+def check_email():
+    """After joining: ask the member to confirm their address."""
+    return render("auth/check_email.html")
+
+
+@bp.get("/confirm/<token>")
+def confirm(token):
+    """Follow the link in a confirmation email."""
+    try:
+        user = services.confirm_email(token)
+    except services.AccountError as exc:
+        db.session.rollback()
+        return render("auth/confirm_failed.html", message=exc.message, status_code=400)
+    db.session.commit()
+    flash("Your email address is confirmed. Welcome to the Keep it Local Network.", "success")
+    if current_user.is_authenticated and current_user.id == user.id:
+        return redirect(url_for("account.profile"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/confirm/resend")
+@login_required
+@limiter.limit("5 per hour")
+def resend_confirmation():
+    """Send the confirmation email again."""
+    if current_user.is_confirmed:
+        flash("Your email address is already confirmed.", "info")
+    else:
+        services.send_confirmation(current_user)
+        db.session.commit()
+        flash(f"We have sent a new confirmation link to {current_user.email}.", "success")
+    return redirect(url_for("account.profile"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def login():
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("account.profile"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.email.errors.append("Enter the email address and password for your account")
+        elif not user.is_active:
+            form.email.errors.append("This account is suspended. Contact the campaign team if you think this is a mistake.")
+        else:
+            services.record_login(user)
+            db.session.commit()
+            session.clear()  # a new session on sign-in
+            login_user(user, remember=form.remember.data)
+            return redirect(safe_next(request.args.get("next"), url_for("account.profile")))
+    return render_form("auth/login.html", "auth/_login_form.html", form)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (POST, with the CSRF token)."""
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("core.home"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+def reset_request():
+    """Ask for a password reset link (never reveals whether an address is registered)."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        return render("auth/reset_sent.html", email=form.email.data)
+    return render_form("auth/reset_request.html", "auth/_reset_request_form.html", form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def reset_password(token):
+    """Choose a new password from a reset link."""
+    try:
+        user = services.user_from_reset_token(token)
+    except services.AccountError as exc:
+        return render("auth/confirm_failed.html", message=exc.message, status_code=400)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        services.complete_reset(user, form.password.data)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("Your password has been changed. Sign in with your new password.", "success")
+        return redirect(url_for("auth.login"))
+    return render_form("auth/reset_password.html", "auth/_reset_password_form.html", form, token=token)

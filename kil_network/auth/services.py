@@ -1,0 +1,238 @@
+"""Account rules: joining, signing in, tokens, confirmation, password reset, email change."""
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from kil_network.auth.models import MemberType, Role, Status, User
+from kil_network.core.email import external_url, queue_email
+from kil_network.core.timeutil import utcnow
+from kil_network.extensions import db
+from kil_network.members.models import ConsentRecord, LocalAuthority, Region
+
+
+class AccountError(Exception):
+    """A rule refused the request; the message is safe to show to the person."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    """Email addresses are compared and stored lower-case, without surrounding spaces."""
+    return (email or "").strip().lower()
+
+
+def new_session_token() -> str:
+    """A random token that identifies the member's sessions."""
+    return secrets.token_hex(32)
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with the configured method (scrypt by default)."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return generate_password_hash(password, method=method)
+
+
+def load_user(session_token: str) -> User | None:
+    """Flask-Login user loader: only active accounts keep their sessions."""
+    user = db.session.scalar(sa.select(User).where(User.session_token == session_token))
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+def get_user_by_email(email: str) -> User | None:
+    """Find an account by email, case-insensitively."""
+    return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+def get_local_authority(gss_code: str | None) -> LocalAuthority | None:
+    """The local authority with this GSS code, or None."""
+    if not gss_code:
+        return None
+    return db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == gss_code))
+
+
+def get_region(region_id) -> Region | None:
+    """The region with this id, or None."""
+    try:
+        return db.session.get(Region, int(region_id)) if region_id else None
+    except (TypeError, ValueError):
+        return None
+
+
+def record_consent(user: User, kind: str, granted: bool, source: str) -> None:
+    """Keep a timestamped record of a consent given or withdrawn."""
+    user.consents.append(ConsentRecord(kind=kind, granted=granted, source=source, created_at=utcnow()))
+
+
+def create_member(*, name: str, email: str, password: str, member_type: MemberType,
+                  organisation_name: str = "", local_authority: LocalAuthority | None = None,
+                  region: Region | None = None, job_title: str = "", involvement: str = "",
+                  consent_privacy: bool, consent_marketing: bool = False,
+                  show_in_directory: bool = False, role: Role = Role.MEMBER,
+                  confirmed: bool = False, source: str = "join") -> User:
+    """Create an account with its consents recorded. The caller commits."""
+    from kil_network.members.services import find_or_create_organisation
+
+    if not consent_privacy:
+        raise AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
+    email = normalise_email(email)
+    if get_user_by_email(email) is not None:
+        raise AccountError(
+            "An account already uses this email address. Sign in, or reset your password.", "email"
+        )
+    now = utcnow()
+    user = User(
+        name=name.strip(), email=email, password_hash=hash_password(password),
+        member_type=member_type, role=role, status=Status.ACTIVE, job_title=job_title.strip(),
+        involvement=involvement.strip(), local_authority=local_authority,
+        region=local_authority.region if local_authority else region,
+        consent_privacy_at=now, consent_marketing=consent_marketing,
+        show_in_directory=show_in_directory, session_token=new_session_token(),
+        email_confirmed_at=now if confirmed else None, created_at=now,
+    )
+    if organisation_name.strip():
+        user.organisation = find_or_create_organisation(
+            organisation_name, member_type=member_type, local_authority=local_authority
+        )
+    record_consent(user, "privacy", True, source)
+    record_consent(user, "marketing", consent_marketing, source)
+    record_consent(user, "directory", show_in_directory, source)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+# --- Signed tokens -------------------------------------------------------------------
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    """A signer whose salt is the token's purpose, so tokens cannot be swapped."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"kil-{purpose}")
+
+
+def _fingerprint(value: str) -> str:
+    """A short hash that changes when the value changes (makes tokens single-use)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def make_confirm_token(user: User, email: str | None = None) -> str:
+    """A token that confirms `email` (the current address, or a new one) for this user."""
+    return _serializer("confirm").dumps({"id": user.id, "email": email or user.email})
+
+
+def make_reset_token(user: User) -> str:
+    """A password-reset token that stops working once the password changes."""
+    return _serializer("reset").dumps({"id": user.id, "pw": _fingerprint(user.password_hash)})
+
+
+def _load(purpose: str, token: str, max_age: int) -> dict:
+    """Check a token's signature and age."""
+    try:
+        return _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise AccountError("This link has expired. Ask for a new one.") from exc
+    except BadSignature as exc:
+        raise AccountError("This link is not valid. Check you copied the whole link.") from exc
+
+
+def confirm_email(token: str) -> User:
+    """Confirm the address in a token: a first confirmation, or a change of address."""
+    data = _load("confirm", token, current_app.config["CONFIRM_TOKEN_MAX_AGE"])
+    user = db.session.get(User, data.get("id"))
+    if user is None or user.status == Status.DELETED:
+        raise AccountError("This link is not valid. Check you copied the whole link.")
+    email = data.get("email")
+    if email == user.email:
+        if user.email_confirmed_at is None:
+            user.email_confirmed_at = utcnow()
+        return user
+    if email and email == user.pending_email:
+        if get_user_by_email(email) is not None:
+            raise AccountError("Another account now uses that email address.")
+        user.email = email
+        user.pending_email = None
+        user.email_confirmed_at = utcnow()
+        return user
+    raise AccountError("This link is for an email address that is no longer on your account.")
+
+
+def send_confirmation(user: User) -> None:
+    """Queue the 'confirm your email address' message."""
+    url = external_url("auth.confirm", token=make_confirm_token(user))
+    queue_email(user.email, "Confirm your email address", "confirm_email",
+                kind="confirm", user=user, user_obj=user, url=url)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the account if the password matches, else None (same work either way)."""
+    user = get_user_by_email(email)
+    if user is None or user.status == Status.DELETED:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+
+
+def record_login(user: User) -> None:
+    """Note the time of a successful sign-in."""
+    user.last_login_at = utcnow()
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the address has an account; say nothing either way."""
+    user = get_user_by_email(email)
+    if user is None or user.status != Status.ACTIVE:
+        return
+    url = external_url("auth.reset_password", token=make_reset_token(user))
+    queue_email(user.email, "Reset your password", "reset_password",
+                kind="reset", user=user, user_obj=user, url=url)
+
+
+def user_from_reset_token(token: str) -> User:
+    """The account a valid, unused reset token belongs to."""
+    data = _load("reset", token, current_app.config["RESET_TOKEN_MAX_AGE"])
+    user = db.session.get(User, data.get("id"))
+    if user is None or user.status != Status.ACTIVE or data.get("pw") != _fingerprint(user.password_hash):
+        raise AccountError("This link has already been used or is not valid. Ask for a new one.")
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Change the password and sign the member out of every other session."""
+    user.password_hash = hash_password(password)
+    user.session_token = new_session_token()
+
+
+def complete_reset(user: User, password: str) -> None:
+    """Set the new password from a reset link; the link reached the inbox, so the address is proven."""
+    set_password(user, password)
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
+
+
+def request_email_change(user: User, new_email: str, password: str) -> None:
+    """Ask the member to confirm a new address before it replaces the old one."""
+    new_email = normalise_email(new_email)
+    if not check_password_hash(user.password_hash, password or ""):
+        raise AccountError("Your password is not correct", "password")
+    if new_email == user.email:
+        raise AccountError("That is already your email address", "email")
+    if get_user_by_email(new_email) is not None:
+        raise AccountError("An account already uses this email address", "email")
+    user.pending_email = new_email
+    url = external_url("auth.confirm", token=make_confirm_token(user, new_email))
+    queue_email(new_email, "Confirm your new email address", "confirm_new_email",
+                kind="confirm", user=user, user_obj=user, url=url)
+    queue_email(user.email, "Your email address is changing", "email_change_notice",
+                kind="notice", user=user, user_obj=user, new_email=new_email)

@@ -1,0 +1,1 @@
+"""Core: layout, errors, health, email outbox, audit log, time and CLI."""

@@ -1,0 +1,50 @@
+"""Friendly error pages; htmx requests get a fragment instead of a whole page."""
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from kil_network.core.htmx import is_htmx
+from kil_network.extensions import db
+
+MESSAGES = {
+    400: ("There is a problem with the request", "Go back, reload the page and try again."),
+    403: ("You do not have permission to see this page", "If you think you should, contact the campaign team."),
+    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."),
+    405: ("That action is not allowed here", "Go back and try again."),
+    413: ("That is too large", "Go back and send something smaller."),
+    422: ("There is a problem with the request", "Go back and check what you entered."),
+    429: ("Too many attempts", "You have tried this too many times in a short time. Wait a few minutes, then try again."),
+    500: ("Sorry, there is a problem with the service", "Try again later. Nothing you entered has been saved."),
+}
+
+
+def _render_error(code: int, detail: str | None = None):
+    """The error page, or its fragment for htmx."""
+    title, hint = MESSAGES.get(code, MESSAGES[500])
+    template = "errors/_error.html" if is_htmx() else "errors/error.html"
+    return render_template(template, code=code, title=title, hint=detail or hint), code
+
+
+def register_errorhandlers(app):
+    """Handle HTTP errors, CSRF failures and unexpected exceptions."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        """The form's security token was missing or old."""
+        return _render_error(400, "The form had expired or was sent from somewhere else. Go back, reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        """Any HTTP error with a friendly page."""
+        if error.code in (301, 302, 303, 307, 308) or error.code is None:
+            return error
+        body, code = _render_error(error.code)
+        # Keep the headers the error carries (Allow on a 405, for example).
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return body, code, headers
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error):
+        """Roll back the failed transaction and say sorry."""
+        db.session.rollback()
+        return _render_error(500)

@@ -1,0 +1,184 @@
+"""Form helpers shared by every area: clean text, GOV.UK-style checks."""
+import re
+
+from wtforms import Field, ValidationError
+from wtforms.utils import unset_value
+from wtforms.validators import StopValidation
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_line(value):
+    """Strip surrounding spaces and every control or bidi-override character from one line.
+
+    A field missing from the posted form (None) becomes "", so services can rely on a string.
+    """
+    if value is None:
+        return ""
+    return " ".join(_CONTROL_ONE_LINE.sub(" ", str(value)).split())
+
+
+def clean_text(value):
+    """Strip control characters from multi-line text, keeping line breaks; normalise newlines ("" for None)."""
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip()
+
+
+class MaxLength:
+    """A length check with a GOV.UK-style message naming the field."""
+
+    def __init__(self, limit: int, what: str):
+        self.limit = limit
+        self.what = what
+
+    def __call__(self, form, field):
+        if field.data and len(field.data) > self.limit:
+            raise ValidationError(f"{self.what} must be {self.limit} characters or fewer")
+
+
+_TIME_RE = re.compile(r"^(\d{1,2})(?::|\.)?(\d{2})?\s*(am|pm)?$", re.IGNORECASE)
+
+
+def parse_time(text: str):
+    """'18:30', '6.30pm', '6pm' -> (18, 30); None if it is not a time."""
+    match = _TIME_RE.match((text or "").strip())
+    if not match:
+        return None
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), (match.group(3) or "").lower()
+    if half:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return hour, minute
+
+
+class _PartsField(Field):
+    """A field entered as several inputs named `<name>-<part>` (GOV.UK date pattern)."""
+
+    PARTS: tuple[str, ...] = ()
+
+    def __init__(self, label=None, validators=None, required_message=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.required_message = required_message
+        self.parts = {part: "" for part in self.PARTS}
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        """Take the parts from the form, or from an existing value."""
+        self.process_errors = []
+        if data is unset_value:
+            data = self.default() if callable(self.default) else self.default
+        self.object_data = self.data = data
+        if data:
+            self.parts = self._split(data)
+        if formdata is not None and any(f"{self.name}-{p}" in formdata for p in self.PARTS):
+            self.parts = {p: clean_line(formdata.get(f"{self.name}-{p}", "")) for p in self.PARTS}
+            self.data = None
+            if any(self.parts.values()):
+                missing = [p for p in self.PARTS if not self.parts[p]]
+                if missing:
+                    self.process_errors.append(f"{self.label.text} must include a {missing[0]}")
+                else:
+                    self.data = self._join()
+
+    def _date(self, earliest: int):
+        """The day, month and year parts as a date (a message is recorded if they are not one)."""
+        from datetime import date
+
+        try:
+            year = int(self.parts["year"])
+            if not earliest <= year <= 2100:
+                raise ValueError
+            return date(year, int(self.parts["month"]), int(self.parts["day"]))
+        except ValueError:
+            self.process_errors.append(f"{self.label.text} must be a real date")
+            return None
+
+    def _split(self, data) -> dict:
+        """An existing value as its parts."""
+        raise NotImplementedError
+
+    def _join(self):
+        """The parts as a value, or None with a message in process_errors."""
+        raise NotImplementedError
+
+    def pre_validate(self, form):
+        """Missing entirely: the required message, if the field is required."""
+        if self.data is None and not self.process_errors and self.required_message:
+            raise StopValidation(self.required_message)
+
+    def _value(self):
+        return ""
+
+
+class LondonDateTimeField(_PartsField):
+    """A GOV.UK date input (day, month, year) and a time, entered in Europe/London.
+
+    Reads `<name>-day`, `<name>-month`, `<name>-year` and `<name>-time` from the form and
+    holds a timezone-aware UTC datetime in `.data`.
+    """
+
+    PARTS = ("day", "month", "year", "time")
+
+    def _split(self, data) -> dict:
+        """A UTC datetime as London day, month, year and HH:MM."""
+        from kil_network.core.timeutil import to_london
+
+        local = to_london(data)
+        return {"day": str(local.day), "month": str(local.month), "year": str(local.year),
+                "time": local.strftime("%H:%M")}
+
+    def _join(self):
+        """The parts as a UTC datetime."""
+        from datetime import datetime
+
+        from kil_network.core.timeutil import london_to_utc
+
+        day = self._date(earliest=2000)
+        if day is None:
+            return None
+        hm = parse_time(self.parts["time"])
+        if hm is None:
+            self.process_errors.append(f"{self.label.text} must have a real time, like 18:30")
+            return None
+        return london_to_utc(datetime(day.year, day.month, day.day, *hm))
+
+
+UK_POSTCODE = re.compile(r"^(GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})$")
+
+
+def normalise_postcode(value):
+    """Upper-case a postcode and put one space before the inward code."""
+    if not value:
+        return value
+    compact = "".join(str(value).split()).upper()
+    return f"{compact[:-3]} {compact[-3:]}" if len(compact) > 3 else compact
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
+
+
+class GovDateField(_PartsField):
+    """A GOV.UK date input (day, month, year); `.data` is a datetime.date."""
+
+    PARTS = ("day", "month", "year")
+
+    def _split(self, data) -> dict:
+        """A date as its parts."""
+        return {"day": str(data.day), "month": str(data.month), "year": str(data.year)}
+
+    def _join(self):
+        """The parts as a date."""
+        return self._date(earliest=1900)

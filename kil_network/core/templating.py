@@ -1,0 +1,39 @@
+"""Jinja filters and globals shared by every template."""
+from flask import has_request_context, url_for
+
+from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
+from kil_network.core.timeutil import format_london
+
+
+def htmx_src(app) -> str:
+    """Where the page loads htmx from: the pinned CDN URL or the local npm copy."""
+    url = app.config["HTMX_URL"]
+    if url != "local":
+        return url
+    if not has_request_context() and not app.config.get("SERVER_NAME"):
+        return ""  # no page is being rendered (an email queued from a command or worker)
+    return url_for("core.vendor", name="htmx.min.js")
+
+
+def member_type_label(value) -> str:
+    """'community_organisation' -> 'Community organisation'."""
+    try:
+        return MEMBER_TYPE_LABELS[MemberType(getattr(value, "value", value))]
+    except ValueError:
+        return str(value)
+
+
+def register_template_helpers(app):
+    """Make the helpers available to every template."""
+    app.jinja_env.filters["london"] = format_london
+    app.jinja_env.filters["london_date"] = lambda v: format_london(v, "%-d %B %Y")
+    app.jinja_env.filters["member_type"] = member_type_label
+
+    @app.context_processor
+    def inject_globals():
+        """Values the layout needs on every page."""
+        return {
+            "htmx_src": htmx_src(app),
+            "htmx_sri": app.config["HTMX_SRI"],
+            "contact_email": app.config["CONTACT_EMAIL"],
+        }

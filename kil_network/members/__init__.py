@@ -1,0 +1,1 @@
+"""Members: profiles, directory, organisations, local authorities and regions."""

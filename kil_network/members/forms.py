@@ -1,0 +1,192 @@
+"""Profile forms: the fields a member keeps about themselves."""
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Regexp, ValidationError
+
+from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
+from kil_network.core.forms import MaxLength, clean_line, clean_text
+from kil_network.extensions import db
+from kil_network.members.models import LocalAuthority, Region
+
+
+def local_authority_choices():
+    """(GSS code, name) pairs for the council picker, by name."""
+    rows = db.session.execute(
+        sa.select(LocalAuthority.gss_code, LocalAuthority.name).order_by(LocalAuthority.name)
+    ).all()
+    return [("", "Select a council")] + [(code, name) for code, name in rows]
+
+
+def region_choices():
+    """(id, name) pairs for the region select."""
+    rows = db.session.execute(sa.select(Region.id, Region.name).order_by(Region.name)).all()
+    return [("", "Select a region")] + [(str(i), name) for i, name in rows]
+
+
+MEMBER_TYPE_CHOICES = [(m.value, MEMBER_TYPE_LABELS[m]) for m in MemberType]
+
+
+class ProfileForm(FlaskForm):
+    """Who the member is and how they take part."""
+
+    name = StringField(
+        "Full name", filters=[clean_line],
+        validators=[DataRequired("Enter your full name"), MaxLength(120, "Full name")],
+    )
+    member_type = SelectField(
+        "I am a", choices=[("", "Select one")] + MEMBER_TYPE_CHOICES,
+        validators=[InputRequired("Select what kind of member you are")],
+        validate_choice=False,
+    )
+    organisation = StringField(
+        "Organisation name", filters=[clean_line], validators=[MaxLength(160, "Organisation name")],
+        description="Required for community organisations, think tanks and academics.",
+    )
+    local_authority = SelectField(
+        "Council area", validate_choice=False,
+        description="Councillors, commissioners and council officers: the council you work for or represent. Others: the council area you mostly work in.",
+    )
+    job_title = StringField(
+        "Role or job title", filters=[clean_line], validators=[MaxLength(120, "Role or job title")]
+    )
+    region = SelectField(
+        "Region", validate_choice=False,
+        description="Only needed if you did not choose a council: we use the council's region otherwise.",
+    )
+    involvement = TextAreaField(
+        "How would you like to be involved? (optional)", filters=[clean_text],
+        validators=[MaxLength(2000, "How you would like to be involved")],
+    )
+    consent_marketing = BooleanField("Send me campaign emails: news, workshops and calls for evidence")
+    show_in_directory = BooleanField(
+        "List me in the member directory, so other members can find me (your email address is never shown)"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.local_authority.choices = local_authority_choices()
+        self.region.choices = region_choices()
+
+    def validate_member_type(self, field):
+        """Only the listed member types."""
+        if field.data not in {m.value for m in MemberType}:
+            raise ValidationError("Select what kind of member you are")
+
+    def validate_local_authority(self, field):
+        """A real council, and a council for councillors and officers."""
+        valid = {code for code, _ in field.choices if code}
+        if field.data and field.data not in valid:
+            raise ValidationError("Select a council from the list")
+        mtype = self.member_type.data
+        if mtype in {m.value for m in MemberType} and MemberType(mtype).needs_council and not field.data:
+            raise ValidationError("Select the council you work for or represent")
+
+    def validate_organisation(self, field):
+        """Organisations name themselves."""
+        mtype = self.member_type.data
+        if mtype in {m.value for m in MemberType} and MemberType(mtype).needs_organisation and not field.data:
+            raise ValidationError("Enter the name of your organisation")
+
+    def validate_region(self, field):
+        """A region is needed when there is no council to derive it from."""
+        valid = {value for value, _ in field.choices if value}
+        if field.data and field.data not in valid:
+            raise ValidationError("Select a region from the list")
+        if not self.local_authority.data and not field.data:
+            raise ValidationError("Select your region, or choose a council above")
+
+
+class JoinForm(ProfileForm):
+    """Joining the Network: the profile plus sign-in details and consents."""
+
+    email = StringField(
+        "Email address", filters=[clean_line],
+        validators=[
+            DataRequired("Enter your email address"),
+            Length(max=254, message="Email address must be 254 characters or fewer"),
+            Email("Enter an email address in the correct format, like name@example.org",
+                  check_deliverability=False),
+        ],
+    )
+    password = PasswordField(
+        "Create a password",
+        validators=[
+            DataRequired("Enter a password"),
+            Length(min=10, max=128, message="Password must be between 10 and 128 characters"),
+        ],
+        description="At least 10 characters. A few unrelated words make a strong password.",
+    )
+    consent_privacy = BooleanField(
+        "I have read the privacy notice and agree to the Network holding my details",
+        validators=[DataRequired("Agree to the privacy notice to join the Network")],
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    """Change password, knowing the current one."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password")])
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Enter a new password"),
+            Length(min=10, max=128, message="Password must be between 10 and 128 characters"),
+        ],
+    )
+
+
+class EmailChangeForm(FlaskForm):
+    """Change email address; the new one is confirmed by email first."""
+
+    email = StringField(
+        "New email address", filters=[clean_line],
+        validators=[
+            DataRequired("Enter your new email address"),
+            Length(max=254, message="Email address must be 254 characters or fewer"),
+            Email("Enter an email address in the correct format, like name@example.org",
+                  check_deliverability=False),
+        ],
+    )
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password")])
+
+
+class DeleteAccountForm(FlaskForm):
+    """Deleting the account needs the password and a tick."""
+
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password")])
+    confirm = BooleanField(
+        "I understand my account and personal details will be deleted and cannot be recovered",
+        validators=[DataRequired("Tick the box to confirm you want to delete your account")],
+    )
+
+
+class OrganisationForm(FlaskForm):
+    """An organisation's own record: kept by its members (and staff)."""
+
+    name = StringField("Organisation name", filters=[clean_line],
+                       validators=[DataRequired("Enter the organisation's name"), MaxLength(160, "Organisation name")])
+    org_type = SelectField("Type of organisation", validate_choice=True)
+    charity_number = StringField(
+        "Charity number (optional)", filters=[clean_line],
+        validators=[Regexp(r"^(\d{6,8}(-\d{1,2})?)?$", message="Enter a charity number like 1234567, or leave it empty")],
+        description="Charity Commission for England and Wales registration number.",
+    )
+    company_number = StringField(
+        "Company number (optional)", filters=[lambda v: clean_line(v).upper() if v else v],
+        validators=[Regexp(r"^([A-Z]{2}\d{6}|\d{8})?$", message="Enter a company number like 01234567 or CE001234, or leave it empty")],
+        description="Companies House number, for CICs and charitable companies.",
+    )
+    local_authority = SelectField("Council area", validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        from kil_network.members.models import ORGANISATION_TYPES
+
+        super().__init__(*args, **kwargs)
+        self.org_type.choices = list(ORGANISATION_TYPES.items())
+        self.local_authority.choices = local_authority_choices()
+
+    def validate_local_authority(self, field):
+        """A real council, or none."""
+        if field.data and field.data not in {code for code, _ in field.choices if code}:
+            raise ValidationError("Select a council from the list")

@@ -1,0 +1,98 @@
+"""Regions, local authorities, organisations and consent records."""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kil_network.core.timeutil import UTCDateTime, utcnow
+from kil_network.extensions import db
+
+
+class Region(db.Model):
+    """One of the nine English regions, or Wales (ONS codes)."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(9), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    itl1_code: Mapped[str] = mapped_column(sa.String(3))
+
+    local_authorities = relationship(
+        "LocalAuthority", back_populates="region", order_by="LocalAuthority.name"
+    )
+
+
+class LocalAuthority(db.Model):
+    """A principal local authority of England or Wales (ONS GSS code)."""
+
+    __tablename__ = "local_authorities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gss_code: Mapped[str] = mapped_column(sa.String(9), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120), index=True)
+    tier: Mapped[str] = mapped_column(sa.String(30))
+    region_id: Mapped[int] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+
+    region = relationship("Region", back_populates="local_authorities", lazy="joined")
+
+    @property
+    def display_name(self) -> str:
+        """'Bristol, City of' reads as 'City of Bristol'."""
+        if ", " in self.name:
+            place, _, prefix = self.name.partition(", ")
+            return f"{prefix} {place}"
+        return self.name
+
+
+ORGANISATION_TYPES = {
+    "charity": "Registered charity or CIO",
+    "cic": "Community interest company",
+    "community_benefit_society": "Community benefit society or co-operative",
+    "community_group": "Community group (unincorporated)",
+    "social_enterprise": "Social enterprise",
+    "think_tank": "Think tank",
+    "university": "University or research institute",
+    "other": "Other",
+}
+
+
+class Organisation(db.Model):
+    """A community organisation, think tank or institution that members belong to."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(160))
+    # The name folded for matching ("Hackney CVS" and "hackney  cvs" are one record).
+    name_key: Mapped[str] = mapped_column(sa.String(160), unique=True)
+    org_type: Mapped[str] = mapped_column(sa.String(40), default="other")
+    charity_number: Mapped[str] = mapped_column(sa.String(20), default="")
+    company_number: Mapped[str] = mapped_column(sa.String(20), default="")
+    local_authority_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("local_authorities.id"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    local_authority = relationship("LocalAuthority")
+    members = relationship("User", back_populates="organisation", order_by="User.name")
+
+    @property
+    def type_label(self) -> str:
+        """Human name of the organisation type."""
+        return ORGANISATION_TYPES.get(self.org_type, "Other")
+
+
+class ConsentRecord(db.Model):
+    """Each consent given or withdrawn, with when and how, kept as evidence (UK GDPR)."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))  # privacy | marketing | directory
+    granted: Mapped[bool] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(sa.String(40), default="join")
+
+    user = relationship("User", back_populates="consents")

@@ -1,0 +1,196 @@
+"""Member directory, member pages, organisations and the member's own account."""
+import json
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, request, session, url_for
+from flask_login import current_user, login_required, logout_user
+
+from kil_network.auth import services as auth_services
+from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
+from kil_network.core.decorators import confirmed_required
+from kil_network.core.htmx import render, render_form
+from kil_network.core.params import page_arg
+from kil_network.extensions import db
+from kil_network.members import services
+from kil_network.members.forms import (
+    DeleteAccountForm,
+    EmailChangeForm,
+    PasswordChangeForm,
+    OrganisationForm,
+    ProfileForm,
+)
+from kil_network.members.models import Organisation, Region
+
+bp = Blueprint("members", __name__)
+organisations_bp = Blueprint("organisations", __name__)
+account_bp = Blueprint("account", __name__)
+
+
+def _page_arg() -> int:
+    """The ?page= number, at least 1 (and small enough for the database)."""
+    return page_arg()
+
+
+def _regions():
+    """All regions, by name, for filter selects."""
+    return db.session.scalars(sa.select(Region).order_by(Region.name)).all()
+
+
+@bp.get("/")
+@confirmed_required
+def directory():
+    """The member directory with active search (htmx swaps just the results)."""
+    q = request.args.get("q", "")
+    mtype = request.args.get("type", "")
+    region = request.args.get("region", "")
+    pagination = services.directory_page(q, mtype, region, _page_arg())
+    return render(
+        "members/directory.html", "members/_results.html", pagination=pagination,
+        q=q, mtype=mtype, region=region, regions=_regions(), member_types=MEMBER_TYPE_LABELS,
+    )
+
+
+@bp.get("/<int:member_id>")
+@confirmed_required
+def member(member_id):
+    """A listed member's profile (never their email address)."""
+    user = services.visible_member(member_id, current_user)
+    if user is None:
+        abort(404)
+    return render("members/member.html", member=user)
+
+
+@organisations_bp.get("/")
+@confirmed_required
+def organisations():
+    """Organisations in the Network with their listed members."""
+    q = request.args.get("q", "")
+    pagination, members = services.organisations_page(q, _page_arg())
+    return render("members/organisations.html", "members/_organisation_results.html",
+                  pagination=pagination, members=members, q=q)
+
+
+@organisations_bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
+@confirmed_required
+def edit_organisation(org_id):
+    """Members of an organisation (and staff) keep its record up to date."""
+    org = db.session.get(Organisation, org_id) or abort(404)
+    if not services.can_edit_organisation(current_user, org):
+        abort(403)
+    form = OrganisationForm(data=None if request.method == "POST" else {
+        "name": org.name, "org_type": org.org_type, "charity_number": org.charity_number,
+        "company_number": org.company_number,
+        "local_authority": org.local_authority.gss_code if org.local_authority else "",
+    })
+    if form.validate_on_submit():
+        try:
+            services.update_organisation(
+                current_user, org, name=form.name.data, org_type=form.org_type.data,
+                charity_number=form.charity_number.data, company_number=form.company_number.data,
+                local_authority=auth_services.get_local_authority(form.local_authority.data),
+            )
+        except services.OrganisationError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"The details of {org.name} have been saved.", "success")
+            return redirect(url_for("organisations.organisations", q=org.name))
+    return render_form("members/organisation_edit.html", "members/_organisation_form.html", form, org=org)
+
+
+def _profile_defaults(user):
+    """The member's current details as form data."""
+    return {
+        "name": user.name, "member_type": user.member_type.value,
+        "organisation": user.organisation.name if user.organisation else "",
+        "local_authority": user.local_authority.gss_code if user.local_authority else "",
+        "region": str(user.region_id or ""), "job_title": user.job_title,
+        "involvement": user.involvement, "consent_marketing": user.consent_marketing,
+        "show_in_directory": user.show_in_directory,
+    }
+
+
+@account_bp.route("/", methods=["GET", "POST"])
+@login_required
+def profile():
+    """The member edits their details and consents."""
+    form = ProfileForm(data=None if request.method == "POST" else _profile_defaults(current_user))
+    if form.validate_on_submit():
+        services.update_profile(
+            current_user, name=form.name.data, member_type=MemberType(form.member_type.data),
+            organisation_name=form.organisation.data,
+            local_authority=auth_services.get_local_authority(form.local_authority.data),
+            region=auth_services.get_region(form.region.data), job_title=form.job_title.data,
+            involvement=form.involvement.data, consent_marketing=form.consent_marketing.data,
+            show_in_directory=form.show_in_directory.data,
+        )
+        db.session.commit()
+        flash("Your details have been saved.", "success")
+        return redirect(url_for("account.profile"))
+    return render_form("account/profile.html", "account/_profile_form.html", form)
+
+
+@account_bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change password (signs out other sessions)."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        if auth_services.authenticate(current_user.email, form.current_password.data) is None:
+            form.current_password.errors.append("Your current password is not correct")
+        else:
+            auth_services.set_password(current_user, form.new_password.data)
+            db.session.commit()
+            from flask_login import login_user
+
+            login_user(current_user._get_current_object())
+            flash("Your password has been changed.", "success")
+            return redirect(url_for("account.profile"))
+    return render_form("account/password.html", "account/_password_form.html", form)
+
+
+@account_bp.route("/email", methods=["GET", "POST"])
+@login_required
+def change_email():
+    """Change email address; the new address must be confirmed."""
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            auth_services.request_email_change(current_user, form.email.data, form.password.data)
+        except auth_services.AccountError as exc:
+            getattr(form, exc.field or "email").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"We have sent a link to {form.email.data.lower()}. Your email address changes when you follow it.", "success")
+            return redirect(url_for("account.profile"))
+    return render_form("account/email.html", "account/_email_form.html", form)
+
+
+@account_bp.get("/export")
+@login_required
+def export():
+    """Download everything held about the member, as JSON."""
+    data = services.export_member(current_user)
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    return Response(
+        body, mimetype="application/json",
+        headers={"Content-Disposition": "attachment; filename=keep-it-local-my-data.json"},
+    )
+
+
+@account_bp.route("/delete", methods=["GET", "POST"])
+@login_required
+def delete():
+    """Delete the account after confirming with the password."""
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if auth_services.authenticate(current_user.email, form.password.data) is None:
+            form.password.errors.append("Your password is not correct")
+        else:
+            services.delete_account(current_user._get_current_object())
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Your account has been deleted. Thank you for taking part in the Network.", "success")
+            return redirect(url_for("core.home"))
+    return render_form("account/delete.html", "account/_delete_form.html", form)

@@ -1,0 +1,1 @@
+"""Staff: member administration, audit log, email outbox."""

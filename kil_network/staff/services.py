@@ -1,0 +1,127 @@
+"""Staff rules: suspending members, roles, exports, the audit log and the outbox."""
+import csv
+import io
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from kil_network.auth.models import MEMBER_TYPE_LABELS, Role, Status, User
+from kil_network.auth.services import new_session_token
+from kil_network.core.csvutil import csv_safe
+from kil_network.core.audit import record
+from kil_network.core.models import AuditLog, OutboxEmail
+from kil_network.core.email import retry_now
+from kil_network.core.forms import clean_line
+from kil_network.extensions import db
+from kil_network.members.services import member_search
+
+
+class StaffActionError(Exception):
+    """A staff action that the rules do not allow; the message is shown to staff."""
+
+
+def staff_member_search(q="", member_type="", region_id="", status="", role=""):
+    """Every member (not deleted) matching the staff filters."""
+    stmt = member_search(q, member_type, region_id, directory_only=False)
+    if status in {s.value for s in Status} and status != Status.DELETED.value:
+        stmt = stmt.where(User.status == Status(status))
+    if role in {r.value for r in Role}:
+        stmt = stmt.where(User.role == Role(role))
+    return stmt
+
+
+def suspend(actor: User, member: User, reason: str = "") -> None:
+    """Suspend an account: the member is signed out and cannot sign in."""
+    if member.id == actor.id:
+        raise StaffActionError("You cannot suspend your own account.")
+    if member.is_staff and not actor.is_admin:
+        raise StaffActionError("Only an admin can suspend a member of staff.")
+    if member.status != Status.ACTIVE:
+        raise StaffActionError("Only an active account can be suspended.")
+    member.status = Status.SUSPENDED
+    member.session_token = new_session_token()
+    record(actor, "member.suspend", member, f"Suspended member #{member.id}", reason=reason)
+
+
+def reactivate(actor: User, member: User) -> None:
+    """Let a suspended member sign in again."""
+    if member.status != Status.SUSPENDED:
+        raise StaffActionError("Only a suspended account can be reactivated.")
+    if member.is_staff and not actor.is_admin:
+        raise StaffActionError("Only an admin can reactivate a member of staff.")
+    member.status = Status.ACTIVE
+    record(actor, "member.reactivate", member, f"Reactivated member #{member.id}")
+
+
+def change_role(actor: User, member: User, role: Role) -> None:
+    """Change a member's role: only an admin grants or removes staff and admin rights."""
+    if member.id == actor.id:
+        raise StaffActionError("You cannot change your own role.")
+    if not actor.is_admin and (role != Role.MEMBER or member.role != Role.MEMBER):
+        raise StaffActionError("Only an admin can grant or remove staff or admin rights.")
+    if member.status == Status.DELETED:
+        raise StaffActionError("This account has been deleted.")
+    if member.role == role:
+        return
+    old = member.role
+    member.role = role
+    member.session_token = new_session_token()  # new rights take effect on next sign-in
+    record(actor, "member.role", member, f"Changed role of member #{member.id} from {old.value} to {role.value}",
+           old=old.value, new=role.value)
+
+
+CSV_COLUMNS = ["id", "name", "email", "member_type", "organisation", "council", "gss_code",
+               "region", "job_title", "role", "status", "email_confirmed", "campaign_emails",
+               "in_directory", "joined_at"]
+
+
+def members_csv(stmt, actor: User) -> str:
+    """The filtered member list as CSV text; the export itself is audited."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for user in db.session.scalars(stmt).unique():
+        count += 1
+        writer.writerow([csv_safe(v) for v in [
+            user.id, user.name, user.email, MEMBER_TYPE_LABELS[user.member_type],
+            user.organisation.name if user.organisation else "",
+            user.local_authority.name if user.local_authority else "",
+            user.local_authority.gss_code if user.local_authority else "",
+            user.region.name if user.region else "", user.job_title, user.role.value,
+            user.status.value, "yes" if user.is_confirmed else "no",
+            "yes" if user.consent_marketing else "no", "yes" if user.show_in_directory else "no",
+            user.created_at.isoformat(),
+        ]])
+    record(actor, "member.export", None, f"Exported {count} members as CSV")
+    return out.getvalue()
+
+
+def audit_page(page: int, action: str = "", per_page: int = 50):
+    """A page of the audit log, newest first, with the actor loaded in the same query."""
+    stmt = sa.select(AuditLog).options(joinedload(AuditLog.actor)).order_by(AuditLog.id.desc())
+    if action:
+        stmt = stmt.where(AuditLog.action == clean_line(action)[:64])
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
+
+
+def outbox_page(page: int, status: str = "", per_page: int = 50):
+    """A page of the email outbox, newest first."""
+    stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc())
+    if status in (OutboxEmail.PENDING, OutboxEmail.SENT, OutboxEmail.FAILED):
+        stmt = stmt.where(OutboxEmail.status == status)
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
+
+
+def outbox_counts() -> dict:
+    """How many emails are pending, sent and failed."""
+    rows = db.session.execute(
+        sa.select(OutboxEmail.status, sa.func.count()).group_by(OutboxEmail.status)
+    ).all()
+    return {OutboxEmail.PENDING: 0, OutboxEmail.SENT: 0, OutboxEmail.FAILED: 0, **dict(rows)}
+
+
+def retry_email(actor: User, mail: OutboxEmail) -> None:
+    """Queue a failed email again."""
+    retry_now(mail)
+    record(actor, "email.retry", mail, f"Queued email #{mail.id} for another try")

@@ -1,0 +1,35 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+
+  // Turn the council <select> into the GOV.UK accessible type-ahead when the library loaded.
+  function enhanceAutocompletes(root) {
+    if (typeof window.accessibleAutocomplete === "undefined") { return; }
+    root.querySelectorAll("select[data-autocomplete]").forEach(function (select) {
+      if (select.dataset.enhanced) { return; }
+      select.dataset.enhanced = "true";
+      window.accessibleAutocomplete.enhanceSelectElement({
+        selectElement: select,
+        defaultValue: "",
+        showAllValues: false,
+        dropdownArrow: function () { return ""; },
+        tNoResults: function () { return "No council found"; }
+      });
+    });
+  }
+
+  // After htmx swaps a form with errors in, move focus to the error summary (GOV.UK pattern).
+  function focusErrorSummary(root) {
+    var summary = root.querySelector("[data-error-summary]");
+    if (summary) { summary.focus(); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    enhanceAutocompletes(document);
+    focusErrorSummary(document);
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    enhanceAutocompletes(event.detail.elt.parentNode || document);
+    focusErrorSummary(event.detail.elt.parentNode || document);
+  });
+})();

@@ -1,0 +1,267 @@
+"""Who may GET what: every GET route in the app for every role, with status and redirect target."""
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from kil_network.core.timeutil import utcnow
+from kil_network.extensions import db
+from kil_network.members.models import Region
+
+ROLES = ("anonymous", "unconfirmed", "member", "staff", "admin")
+
+# Outcomes: 200, 400, 403, "login" (302 to sign-in with next=<the url>),
+# "account" (302 to /account/, e.g. unconfirmed members or signed-in visitors of join/login).
+PUBLIC = dict.fromkeys(ROLES, 200)
+SIGNED_IN = {"anonymous": "login", "unconfirmed": 200, "member": 200, "staff": 200, "admin": 200}
+CONFIRMED = {"anonymous": "login", "unconfirmed": "account", "member": 200, "staff": 200, "admin": 200}
+STAFF = {"anonymous": "login", "unconfirmed": 403, "member": 403, "staff": 200, "admin": 200}
+ADMIN = {"anonymous": "login", "unconfirmed": 403, "member": 403, "staff": 403, "admin": 200}
+SIGNED_OUT_ONLY = {"anonymous": 200, "unconfirmed": "account", "member": "account", "staff": "account", "admin": "account"}
+
+# url_map rule -> (a concrete URL, {role: outcome}). Placeholders are filled from the `ids` fixture:
+# "{listed}" a listed member, "{org}" that member's organisation, "{workshop}" a published workshop,
+# "{reg}" the listed member's registration for it, "{feed}" the listed member's calendar token.
+# "redirect:<path>" means a 302 to that path for that role.
+EXPECTED = {
+    "/": ("/", PUBLIC),
+    "/privacy": ("/privacy", PUBLIC),
+    "/accessibility": ("/accessibility", PUBLIC),
+    "/contact": ("/contact", PUBLIC),
+    "/healthz": ("/healthz", PUBLIC),
+    "/static/<path:filename>": ("/static/css/app.css", PUBLIC),
+    "/vendor/<name>": ("/vendor/htmx.min.js", PUBLIC),
+    "/auth/join": ("/auth/join", SIGNED_OUT_ONLY),
+    "/auth/login": ("/auth/login", SIGNED_OUT_ONLY),
+    "/auth/reset": ("/auth/reset", PUBLIC),
+    "/auth/check-email": ("/auth/check-email", SIGNED_IN),
+    "/auth/confirm/<token>": ("/auth/confirm/not-a-real-token", dict.fromkeys(ROLES, 400)),
+    "/auth/reset/<token>": ("/auth/reset/not-a-real-token", dict.fromkeys(ROLES, 400)),
+    "/members/": ("/members/", CONFIRMED),
+    "/members/<int:member_id>": ("/members/{listed}", CONFIRMED),
+    "/organisations/": ("/organisations/", CONFIRMED),
+    # Members edit their own organisation's record; "{org}" is one the signed-in member is not in.
+    "/organisations/<int:org_id>/edit": (
+        "/organisations/{org}/edit",
+        {"anonymous": "login", "unconfirmed": "account", "member": 403, "staff": 200, "admin": 200},
+    ),
+    "/account/": ("/account/", SIGNED_IN),
+    "/account/password": ("/account/password", SIGNED_IN),
+    "/account/email": ("/account/email", SIGNED_IN),
+    "/account/export": ("/account/export", SIGNED_IN),
+    "/account/delete": ("/account/delete", SIGNED_IN),
+    "/staff/": ("/staff/", STAFF),
+    "/staff/members/": ("/staff/members/", STAFF),
+    "/staff/members/<int:member_id>": ("/staff/members/{listed}", STAFF),
+    "/staff/members.csv": ("/staff/members.csv", STAFF),
+    "/staff/audit/": ("/staff/audit/", ADMIN),
+    "/staff/outbox/": ("/staff/outbox/", STAFF),
+    # Workshops
+    "/workshops/": ("/workshops/", PUBLIC),
+    "/workshops/<int:workshop_id>": ("/workshops/{workshop}", PUBLIC),
+    "/workshops/<int:workshop_id>.ics": ("/workshops/{workshop}.ics", PUBLIC),
+    "/calendar/<token>.ics": ("/calendar/{feed}.ics", PUBLIC),
+    "/account/workshops": ("/account/workshops", SIGNED_IN),
+    "/staff/workshops/": ("/staff/workshops/", STAFF),
+    "/staff/workshops/new": ("/staff/workshops/new", STAFF),
+    "/staff/workshops/<int:workshop_id>": ("/staff/workshops/{workshop}", STAFF),
+    "/staff/workshops/<int:workshop_id>/edit": ("/staff/workshops/{workshop}/edit", STAFF),
+    "/staff/workshops/<int:workshop_id>/cancel": ("/staff/workshops/{workshop}/cancel", STAFF),
+    "/staff/workshops/<int:workshop_id>/attendance": ("/staff/workshops/{workshop}/attendance", STAFF),
+    "/staff/workshops/<int:workshop_id>/attendance/count": ("/staff/workshops/{workshop}/attendance/count", STAFF),
+    "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>": (
+        "/staff/workshops/{workshop}/attendance/{reg}", STAFF),
+    "/staff/workshops/<int:workshop_id>/sheet": ("/staff/workshops/{workshop}/sheet", STAFF),
+    "/staff/workshops/<int:workshop_id>/attendance.csv": ("/staff/workshops/{workshop}/attendance.csv", STAFF),
+    "/staff/workshops/<int:workshop_id>/live": ("/staff/workshops/{workshop}/live", STAFF),
+    "/w/<int:workshop_id>": ("/w/{workshop}", dict.fromkeys(ROLES, "redirect:/principles/")),
+    # Principles: "{round}" is open, "{closed_round}" closed (results public), "{draft}" a draft of the open round.
+    "/principles/": ("/principles/", PUBLIC),
+    "/principles/<int:number>/history": ("/principles/1/history", PUBLIC),
+    "/principles/drafts/<int:draft_id>": ("/principles/drafts/{draft}", PUBLIC),
+    "/principles/rounds/<int:round_id>/responses": ("/principles/rounds/{round}/responses", PUBLIC),
+    "/principles/rounds/<int:round_id>/results": ("/principles/rounds/{closed_round}/results", PUBLIC),
+    "/principles/rounds/<int:round_id>/results.csv": ("/principles/rounds/{closed_round}/results.csv", PUBLIC),
+    "/staff/rounds/": ("/staff/rounds/", STAFF),
+    "/staff/rounds/new": ("/staff/rounds/new", STAFF),
+    "/staff/rounds/<int:round_id>/edit": ("/staff/rounds/{round}/edit", STAFF),
+    "/staff/suggestions/<int:suggestion_id>/respond": ("/staff/suggestions/{suggestion}/respond", STAFF),
+    # Call for evidence: "{call}" is open with a survey and written evidence; "{submission}" has a PDF.
+    "/evidence/": ("/evidence/", PUBLIC),
+    "/evidence/library": ("/evidence/library", PUBLIC),
+    "/evidence/calls/<int:call_id>": ("/evidence/calls/{call}", PUBLIC),
+    "/evidence/calls/<int:call_id>/submit": ("/evidence/calls/{call}/submit", PUBLIC),
+    "/evidence/calls/<int:call_id>/received/<reference>": ("/evidence/calls/{call}/received/{reference}", PUBLIC),
+    "/evidence/calls/<int:call_id>/survey": ("/evidence/calls/{call}/survey", PUBLIC),
+    "/evidence/calls/<int:call_id>/survey/<question_id>": ("/evidence/calls/{call}/survey/delivers", PUBLIC),
+    "/evidence/calls/<int:call_id>/survey/check": (
+        "/evidence/calls/{call}/survey/check", dict.fromkeys(ROLES, "redirect:/evidence/calls/{call}/survey/delivers")),
+    "/evidence/calls/<int:call_id>/survey/not-for-you": ("/evidence/calls/{call}/survey/not-for-you", PUBLIC),
+    "/evidence/calls/<int:call_id>/survey/done/<reference>": ("/evidence/calls/{call}/survey/done/KIL-S-ABCDEF", PUBLIC),
+    "/staff/evidence/": ("/staff/evidence/", STAFF),
+    "/staff/evidence.csv": ("/staff/evidence.csv", STAFF),
+    "/staff/evidence/<int:submission_id>": ("/staff/evidence/{submission}", STAFF),
+    "/staff/evidence/<int:submission_id>/file": ("/staff/evidence/{submission}/file", STAFF),
+    "/staff/evidence/calls/": ("/staff/evidence/calls/", STAFF),
+    "/staff/evidence/calls/new": ("/staff/evidence/calls/new", STAFF),
+    "/staff/evidence/calls/<int:call_id>/edit": ("/staff/evidence/calls/{call}/edit", STAFF),
+    "/staff/evidence/calls/<int:call_id>/survey-results": ("/staff/evidence/calls/{call}/survey-results", STAFF),
+    "/staff/evidence/calls/<int:call_id>/survey.csv": ("/staff/evidence/calls/{call}/survey.csv", STAFF),
+    # Councils and pledges
+    "/councils/": ("/councils/", PUBLIC),
+    "/councils/<gss_code>": ("/councils/E06000023", PUBLIC),
+    "/councils/<gss_code>/pledge": ("/councils/E06000023/pledge", CONFIRMED),
+    "/staff/pledges/": ("/staff/pledges/", STAFF),
+}
+
+CASES = [(rule, role) for rule in EXPECTED for role in ROLES]
+
+
+@pytest.fixture
+def listed(make_user):
+    """A confirmed member who opted in to the directory."""
+    return make_user(email="listed@example.org", name="Listed Person", show_in_directory=True,
+                     organisation="Listed Person's Own Trust")
+
+
+@pytest.fixture
+def ids(app, make_user, listed, tmp_path):
+    """Ids for the URL placeholders: a listed member, their organisation, a workshop they registered for."""
+    from kil_network.workshops import services as workshops
+    from kil_network.workshops.models import WorkshopFormat
+
+    organiser = make_user(email="organiser@example.org", role="staff")
+    start = utcnow() + timedelta(days=30)
+    workshop = workshops.create_workshop(organiser, {
+        "title": "Keep it Local in the South West", "description": "Co-design the principles.",
+        "region": db.session.scalar(sa.select(Region).where(Region.name == "South West")),
+        "format": WorkshopFormat.IN_PERSON, "venue": "Community Hall", "address": "1 High Street, Bristol",
+        "postcode": "BS1 1AA", "online_url": "", "starts_at": start, "ends_at": start + timedelta(hours=3),
+        "registration_closes_at": start - timedelta(days=1), "capacity": 30, "mix_max_percent": None,
+        "accessibility_info": "Step-free access.",
+    })
+    workshops.publish_workshop(organiser, workshop)
+    reg = workshops.register(workshop, listed)
+    listed.calendar_token = "feed-" + "x" * 40
+    principles = _principles_ids(organiser, listed, workshop)
+    evidence = _evidence_ids(app, listed, tmp_path)
+    db.session.commit()
+    return {"listed": listed.id, "org": listed.organisation_id, "workshop": workshop.id, "reg": reg.id,
+            "feed": listed.calendar_token, **principles, **evidence}
+
+
+def _principles_ids(organiser, member, workshop) -> dict:
+    """A closed round and an open one (linked to the workshop) with a suggestion."""
+    from kil_network.principles import services as principles
+
+    closed = principles.create_round(organiser, name="Round 1", closes_at=utcnow() + timedelta(days=5))
+    principles.open_round_for_votes(organiser, closed)
+    principles.close_round(organiser, closed)
+    current = principles.create_round(organiser, name="Round 2", closes_at=utcnow() + timedelta(days=5))
+    principles.open_round_for_votes(organiser, current)
+    workshop.round_id = current.id
+    draft = principles.drafts_of(current)[0]
+    suggestion = principles.suggest(member, draft, "Better words", "Clearer")
+    return {"round": current.id, "closed_round": closed.id, "draft": draft.id, "suggestion": suggestion.id}
+
+
+def _evidence_ids(app, member, tmp_path) -> dict:
+    """An open call and a written submission with a PDF attached."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from kil_network.auth.models import MemberType
+    from kil_network.evidence import services as evidence
+    from kil_network.evidence.models import Call, Publication
+
+    app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    now = utcnow()
+    call = Call(title="Call", introduction="Tell us.", opens_at=now - timedelta(days=1),
+                survey_closes_at=now + timedelta(days=10), written_closes_at=now + timedelta(days=20))
+    db.session.add(call)
+    db.session.flush()
+    upload = FileStorage(io.BytesIO(b"%PDF-1.4 evidence"), filename="evidence.pdf")
+    submission = evidence.submit_evidence(
+        call, name="Listed Person", email="listed@example.org", organisation="", respondent_type=MemberType.ACADEMIC,
+        local_authority=None, topics=["trends"], text="Evidence.", publication=Publication.NAMED, upload=upload, user=member)
+    return {"call": call.id, "submission": submission.id, "reference": submission.reference}
+
+
+def test_every_get_route_has_an_expectation(app):
+    """A GET route added to the app without a row in EXPECTED fails here."""
+    rules = {rule.rule for rule in app.url_map.iter_rules() if "GET" in rule.methods}
+    missing = rules - EXPECTED.keys()
+    assert not missing, f"add these GET routes to EXPECTED: {sorted(missing)}"
+    stale = EXPECTED.keys() - rules
+    assert not stale, f"EXPECTED lists routes the app no longer has: {sorted(stale)}"
+
+
+@pytest.mark.parametrize(("rule", "role"), CASES, ids=[f"{rule}-{role}" for rule, role in CASES])
+def test_get_route_access(client, as_role, ids, rule, role):
+    """GET each route as each role: status, and where redirects go."""
+    url = EXPECTED[rule][0].format(**ids)
+    expected = EXPECTED[rule][1][role]
+    as_role(role)
+    response = client.get(url)
+    body = response.get_data(as_text=True)
+    if expected == "login":
+        assert response.status_code == 302
+        location = urlsplit(response.headers["Location"])
+        assert location.path == "/auth/login"
+        assert parse_qs(location.query)["next"] == [url]
+    elif str(expected).startswith("redirect:"):
+        assert response.status_code == 302
+        assert urlsplit(response.headers["Location"]).path == expected.split(":", 1)[1].format(**ids)
+    elif expected == "account":
+        assert response.status_code == 302
+        assert urlsplit(response.headers["Location"]).path == "/account/"
+    else:
+        assert response.status_code == expected, body[:300]
+        assert "Location" not in response.headers
+    if expected == 403:
+        assert "You do not have permission to see this page" in body
+    if expected == 400:
+        assert "That link did not work" in body
+
+
+@pytest.mark.parametrize("role", ["member", "staff", "admin"])
+def test_unlisted_member_page_hidden_from_members_only(client, as_role, make_user, role):
+    """An unlisted member's page is 404 for other members, visible to staff and admins."""
+    hidden = make_user(email="hidden@example.org", name="Hidden Person", show_in_directory=False)
+    as_role(role)
+    response = client.get(f"/members/{hidden.id}")
+    assert response.status_code == (404 if role == "member" else 200)
+    assert ("Hidden Person" in response.get_data(as_text=True)) is (role != "member")
+
+
+@pytest.mark.parametrize("role", ["anonymous", "member", "staff", "admin"])
+def test_navigation_changes_with_role(client, as_role, role):
+    """The header shows join/sign-in to visitors, sign-out to members, the staff link to staff."""
+    as_role(role)
+    html = client.get("/").get_data(as_text=True)
+    assert ('href="/auth/join"' in html) is (role == "anonymous")
+    assert ("Sign out" in html) is (role != "anonymous")
+    assert ('href="/staff/"' in html) is (role in ("staff", "admin"))
+    assert ('href="/members/"' in html) is (role != "anonymous")
+
+
+def test_unconfirmed_member_redirect_explains_why(client, as_role):
+    """An unconfirmed member sent away from the directory is told to confirm their email."""
+    as_role("unconfirmed")
+    response = client.get("/members/", follow_redirects=True)
+    assert response.request.path == "/account/"
+    assert "Confirm your email address to take part" in response.get_data(as_text=True)
+
+
+def test_sign_in_redirect_comes_back_to_the_page(client, make_user, auth):
+    """Signing in from a members-only page's redirect returns to that page."""
+    make_user(email="member1@example.org")
+    response = client.get("/members/?q=trust")
+    location = response.headers["Location"]
+    token = client.csrf_token("/auth/login")
+    response = client.post(location, data={"email": "member1@example.org",
+                                           "password": "correct horse battery", "csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/members/?q=trust"
