@@ -1,0 +1,1 @@
+"""Workshops: scheduling, registration with waitlist, emails and calendar, check-in."""

@@ -1,0 +1,77 @@
+"""Workshop emails, each written to the outbox with the change that causes it."""
+from kil_network.core.email import external_url, queue_email
+from kil_network.workshops.calendar import ics_attachment
+from kil_network.workshops.qr import qr_png
+
+
+def _links(reg) -> dict:
+    """Links every workshop email carries."""
+    return {
+        "workshop_url": external_url("workshops.detail", workshop_id=reg.workshop_id),
+        "my_workshops_url": external_url("workshops.my_workshops"),
+    }
+
+
+def check_in_url(reg) -> str:
+    """The staff check-in page of this registration (what the QR code opens)."""
+    return external_url("staff_workshops.registration", workshop_id=reg.workshop_id, registration_id=reg.id)
+
+
+def _send(reg, subject: str, template: str, *, ics: bool = False, qr: bool = False, **context) -> None:
+    """Queue one email about a registration to its member or guest."""
+    attachments = []
+    if ics:
+        # The joining link is for confirmed places only (not the waitlist, nor after cancelling).
+        attachments.append(ics_attachment(reg.workshop, include_link=reg.state.value == "confirmed"))
+    if qr:
+        attachments.append({"filename": "check-in-qr.png", "content_type": "image/png",
+                            "content": qr_png(check_in_url(reg))})
+    queue_email(reg.person_email, subject, template, kind="workshop", user=reg.user,
+                attachments=attachments, reg=reg, workshop=reg.workshop, name=reg.person_name,
+                **_links(reg), **context)
+
+
+def confirmed(reg) -> None:
+    """Your seat is confirmed (with the calendar entry and check-in QR code)."""
+    _send(reg, f"Your place is confirmed: {reg.workshop.title}", "workshop_confirmed", ics=True, qr=True)
+
+
+def waitlisted(reg, position: int | None) -> None:
+    """You are on the waitlist."""
+    _send(reg, f"You are on the waitlist: {reg.workshop.title}", "workshop_waitlisted", position=position)
+
+
+def promoted(reg) -> None:
+    """A seat freed up and is now yours."""
+    _send(reg, f"A place is now yours: {reg.workshop.title}", "workshop_promoted", ics=True, qr=True)
+
+
+def registration_cancelled(reg) -> None:
+    """Confirmation that a registration was cancelled."""
+    _send(reg, f"Registration cancelled: {reg.workshop.title}", "workshop_registration_cancelled")
+
+
+def reminder(reg) -> None:
+    """The workshop is in about two days."""
+    _send(reg, f"Reminder: {reg.workshop.title}", "workshop_reminder", ics=True, qr=True)
+
+
+def changed(workshop, regs, changed_fields) -> int:
+    """The time or place changed: tell everyone registered or waiting, with the new entry."""
+    for reg in regs:
+        _send(reg, f"Workshop changed: {workshop.title}", "workshop_changed", ics=True,
+              changed_fields=changed_fields)
+    return len(regs)
+
+
+def cancelled(workshop, regs) -> int:
+    """The workshop is cancelled: tell everyone, with the reason and a calendar cancellation."""
+    for reg in regs:
+        _send(reg, f"Workshop cancelled: {workshop.title}", "workshop_cancelled", ics=True)
+    return len(regs)
+
+
+def walk_in_invite(reg) -> None:
+    """A walk-in who is not a member yet is invited to join the Network."""
+    _send(reg, "Thank you for coming: join the Keep it Local Network", "walk_in_invite",
+          join_url=external_url("auth.join"))

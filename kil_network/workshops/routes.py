@@ -1,0 +1,178 @@
+"""Public workshop pages, registering and cancelling, My workshops and calendar feeds."""
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from kil_network.auth.models import User
+from kil_network.core.htmx import is_htmx, render
+from kil_network.core.params import page_arg
+from kil_network.core.timeutil import LONDON, utcnow
+from kil_network.extensions import db
+from kil_network.members.models import Region
+from kil_network.workshops import personal_data, services  # noqa: F401 - personal_data registers export/eraser
+from kil_network.workshops.calendar import feed_ics, workshop_ics
+from kil_network.workshops.forms import RegisterForm
+from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
+from kil_network.workshops.notifications import check_in_url
+from kil_network.workshops.qr import qr_svg
+
+bp = Blueprint("workshops", __name__)
+
+
+def get_workshop_or_404(workshop_id: int, *, staff: bool = False) -> Workshop:
+    """The workshop; drafts exist only for staff."""
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None:
+        abort(404)
+    if workshop.status == WorkshopStatus.DRAFT and not (staff or (current_user.is_authenticated and current_user.is_staff)):
+        abort(404)
+    return workshop
+
+
+def _month_choices(when: str) -> list[tuple[str, str]]:
+    """The next (or last) twelve months as (YYYY-MM, 'March 2027')."""
+    today = utcnow().astimezone(LONDON)
+    step = -1 if when == "past" else 1
+    year, month = today.year, today.month
+    months = []
+    for _ in range(12):
+        months.append((f"{year}-{month:02d}", datetime(year, month, 1).strftime("%B %Y")))
+        month += step
+        if month == 13:
+            year, month = year + 1, 1
+        elif month == 0:
+            year, month = year - 1, 12
+    return months
+
+
+@bp.get("/workshops/")
+def index():
+    """Upcoming (or past) workshops, filtered by region, format and month."""
+    args = {k: request.args.get(k, "") for k in ("region", "format", "month", "when")}
+    args["when"] = "past" if args["when"] == "past" else "upcoming"
+    page = page_arg()
+    pagination = db.paginate(services.public_workshops(region=args["region"], fmt=args["format"],
+                                                       month=args["month"], when=args["when"]),
+                             page=page, per_page=20, error_out=False, count=True)
+    stats = services.registration_stats([w.id for w in pagination.items])
+    regions = db.session.scalars(sa.select(Region).order_by(Region.name)).all()
+    return render("workshops/index.html", "workshops/_list.html", pagination=pagination, stats=stats,
+                  args=args, regions=regions, formats=list(WorkshopFormat), months=_month_choices(args["when"]))
+
+
+def _registration_context(workshop: Workshop) -> dict:
+    """What the registration panel needs for the current visitor."""
+    reg = position = None
+    if current_user.is_authenticated:
+        reg = services.registration_for(workshop, current_user)
+        if reg is not None:
+            position = services.waitlist_position(reg)
+    reason = services.closed_reason(workshop)
+    return {"workshop": workshop, "reg": reg, "position": position, "closed_reason": reason,
+            "seats": services.seats(workshop), "form": RegisterForm()}
+
+
+@bp.get("/workshops/<int:workshop_id>")
+def detail(workshop_id):
+    """A workshop's details and, for members, the register or cancel button."""
+    workshop = get_workshop_or_404(workshop_id)
+    return render("workshops/detail.html", **_registration_context(workshop))
+
+
+def _after_registration_change(workshop, message, category="success"):
+    """Re-render the registration panel for htmx, or redirect back to the workshop."""
+    if is_htmx():
+        return render("workshops/detail.html", "workshops/_registration.html",
+                      message=message, message_category=category, **_registration_context(workshop))
+    flash(message, category)
+    return redirect(url_for("workshops.detail", workshop_id=workshop.id), code=303)
+
+
+@bp.post("/workshops/<int:workshop_id>/register")
+@login_required
+def register(workshop_id):
+    """Register the signed-in member: a seat if one is free, else the waitlist."""
+    workshop = get_workshop_or_404(workshop_id)
+    form = RegisterForm()
+    if not form.validate_on_submit():
+        return _after_registration_change(workshop, "; ".join(e for errs in form.errors.values() for e in errs), "error")
+    try:
+        reg = services.register(workshop, current_user, form.access_needs.data or "")
+    except services.WorkshopError as exc:
+        db.session.rollback()
+        return _after_registration_change(workshop, exc.message, "error")
+    position = services.waitlist_position(reg)
+    db.session.commit()
+    if position:
+        message = f"The workshop is full. You are number {position} on the waitlist; we will email you if a place comes up."
+    else:
+        message = "Your place is confirmed. We have emailed you the details and a calendar entry."
+    return _after_registration_change(workshop, message)
+
+
+@bp.post("/workshops/<int:workshop_id>/cancel")
+@login_required
+def cancel(workshop_id):
+    """Cancel the signed-in member's registration or leave the waitlist."""
+    workshop = get_workshop_or_404(workshop_id)
+    reg = services.registration_for(workshop, current_user)
+    if reg is None:
+        return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
+    try:
+        services.cancel_registration(reg, current_user)
+    except services.WorkshopError as exc:
+        db.session.rollback()
+        return _after_registration_change(workshop, exc.message, "error")
+    db.session.commit()
+    return _after_registration_change(workshop, "Your registration has been cancelled.")
+
+
+@bp.get("/workshops/<int:workshop_id>.ics")
+def ics(workshop_id):
+    """The workshop as a calendar file, for anyone (no joining link)."""
+    workshop = get_workshop_or_404(workshop_id)
+    return Response(workshop_ics(workshop), mimetype="text/calendar",
+                    headers={"Content-Disposition": f"attachment; filename=workshop-{workshop.id}.ics"})
+
+
+@bp.get("/account/workshops")
+@login_required
+def my_workshops():
+    """The member's workshops: upcoming (with waitlist position) and past, with check-in QR codes."""
+    data = services.member_workshops(current_user)
+    qr = {reg.id: qr_svg(check_in_url(reg), f"Check-in code for {reg.workshop.title}")
+          for reg in data["upcoming"] if reg.state.value == "confirmed"}
+    feed_url = (url_for("workshops.calendar_feed", token=current_user.calendar_token, _external=True)
+                if current_user.calendar_token else None)
+    return render("workshops/my_workshops.html", qr=qr, feed_url=feed_url, **data)
+
+
+@bp.post("/account/workshops/calendar")
+@login_required
+def reset_calendar():
+    """Create (or replace) the secret address of the member's calendar feed."""
+    current_user.calendar_token = secrets.token_urlsafe(32)
+    db.session.commit()
+    flash("Your calendar address has been created. Any old address no longer works.", "success")
+    return redirect(url_for("workshops.my_workshops"), code=303)
+
+
+@bp.get("/calendar/<token>.ics")
+def calendar_feed(token):
+    """A member's private feed of their confirmed and waitlisted workshops."""
+    valid = 20 <= len(token) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in token)
+    user = db.session.scalar(sa.select(User).where(User.calendar_token == token)) if valid else None
+    if user is None or not user.is_active:
+        abort(404)
+    rows = db.session.execute(
+        sa.select(Workshop, Registration.state).join(Registration).where(
+            Registration.user_id == user.id, Registration.state.in_(services.ACTIVE_STATES),
+            Workshop.status != WorkshopStatus.DRAFT)
+        .order_by(Workshop.starts_at)
+    ).all()
+    confirmed = {workshop.id for workshop, state in rows if state == RegistrationState.CONFIRMED}
+    return Response(feed_ics([workshop for workshop, _ in rows], "Keep it Local workshops", confirmed),
+                    mimetype="text/calendar")

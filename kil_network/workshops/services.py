@@ -1,0 +1,550 @@
+"""Workshop rules: scheduling, registration and waitlist, check-in, reminders, statistics.
+
+Seat allocation is serialised per workshop by `_lock_seats`, an UPDATE of the workshop row
+taken before any seat is counted: PostgreSQL holds that row lock until the transaction
+ends, and SQLite takes its single writer lock, so two people can never both take the last
+seat. Functions add and flush; the caller (a route or command) commits once.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from kil_network.auth.models import MemberType, Status, User
+from kil_network.core.audit import record
+from kil_network.core.params import int_arg
+from kil_network.core.timeutil import format_london, utcnow
+from kil_network.extensions import db
+from kil_network.workshops import notifications
+from kil_network.workshops.models import (
+    Registration,
+    RegistrationEvent,
+    RegistrationState,
+    Workshop,
+    WorkshopFormat,
+    WorkshopStatus,
+)
+
+ACTIVE_STATES = (RegistrationState.CONFIRMED, RegistrationState.WAITLISTED)
+REMINDER_WINDOW = timedelta(hours=48)
+CHANGE_FIELDS = ("starts_at", "ends_at", "format", "venue", "address", "postcode", "online_url")
+
+
+class WorkshopError(Exception):
+    """A rule refused the action; the message is safe to show. `field` names a form field."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- Seats ------------------------------------------------------------------------------
+
+@dataclass
+class Seats:
+    """Confirmed seats overall and per member type, and the waitlist length."""
+
+    confirmed: int = 0
+    waitlisted: int = 0
+    by_type: dict = field(default_factory=dict)
+
+    def fits(self, workshop: Workshop, member_type: MemberType) -> bool:
+        """Is there a seat for one more person of this type (capacity and mix target)?"""
+        if self.confirmed >= workshop.capacity:
+            return False
+        limit = workshop.mix_limit
+        return limit is None or self.by_type.get(member_type, 0) < limit
+
+    def take(self, member_type: MemberType) -> None:
+        """Count one more confirmed seat."""
+        self.confirmed += 1
+        self.by_type[member_type] = self.by_type.get(member_type, 0) + 1
+
+
+def _lock_seats(workshop: Workshop) -> None:
+    """Serialise seat changes for this workshop until the transaction ends."""
+    db.session.execute(
+        sa.update(Workshop).where(Workshop.id == workshop.id)
+        .values(seat_version=Workshop.seat_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def seats(workshop: Workshop) -> Seats:
+    """Count the workshop's confirmed seats (by member type) and waitlist, from the database."""
+    rows = db.session.execute(
+        sa.select(Registration.state, Registration.member_type, sa.func.count())
+        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
+        .group_by(Registration.state, Registration.member_type)
+    ).all()
+    result = Seats()
+    for state, mtype, count in rows:
+        if state == RegistrationState.CONFIRMED:
+            result.confirmed += count
+            result.by_type[mtype] = count
+        else:
+            result.waitlisted += count
+    return result
+
+
+def _log(reg: Registration, action: str, from_state, to_state, actor=None, note: str = "") -> None:
+    """Keep the registration's history."""
+    reg.events.append(RegistrationEvent(
+        action=action, from_state=getattr(from_state, "value", from_state),
+        to_state=getattr(to_state, "value", to_state), actor_id=getattr(actor, "id", None),
+        note=note[:300], created_at=utcnow(),
+    ))
+
+
+# --- Registration -------------------------------------------------------------------------
+
+def registration_for(workshop: Workshop, user: User) -> Registration | None:
+    """The member's registration row for this workshop, in any state."""
+    return db.session.scalar(
+        sa.select(Registration).where(Registration.workshop_id == workshop.id, Registration.user_id == user.id)
+    )
+
+
+def closed_reason(workshop: Workshop, now: datetime | None = None) -> str | None:
+    """Why nobody can register for this workshop now, or None if registration is open."""
+    now = now or utcnow()
+    if workshop.status == WorkshopStatus.DRAFT:
+        return "This workshop is not open for registration yet."
+    if workshop.status == WorkshopStatus.CANCELLED:
+        return "This workshop has been cancelled."
+    if workshop.starts_at <= now:
+        return "This workshop has already taken place."
+    if workshop.registration_closes_at <= now:
+        return f"Registration closed on {format_london(workshop.registration_closes_at)}."
+    return None
+
+
+def check_can_register(workshop: Workshop, user: User, now: datetime | None = None) -> None:
+    """Raise WorkshopError with a clear reason if this member cannot register now."""
+    if not user.is_confirmed:
+        raise WorkshopError("Confirm your email address before you register for a workshop.")
+    reason = closed_reason(workshop, now)
+    if reason:
+        raise WorkshopError(reason)
+
+
+def register(workshop: Workshop, user: User, access_needs: str = "", now: datetime | None = None) -> Registration:
+    """Register a member: a confirmed seat if one fits, otherwise the waitlist."""
+    check_can_register(workshop, user, now)
+    _lock_seats(workshop)
+    reg = registration_for(workshop, user)
+    if reg is not None and reg.state == RegistrationState.CONFIRMED:
+        raise WorkshopError("You are already registered for this workshop.")
+    if reg is not None and reg.state == RegistrationState.WAITLISTED:
+        raise WorkshopError("You are already on the waitlist for this workshop.")
+    current = seats(workshop)
+    state = RegistrationState.CONFIRMED if current.fits(workshop, user.member_type) else RegistrationState.WAITLISTED
+    previous = None
+    if reg is None:
+        reg = Registration(workshop=workshop, user=user)
+        db.session.add(reg)
+    else:
+        previous = reg.state
+    reg.member_type = user.member_type
+    reg.state = state
+    reg.queued_at = utcnow()
+    reg.access_needs = access_needs.strip()
+    reg.checked_in_at = None
+    reg.reminder_sent_at = None
+    _log(reg, "registered" if state == RegistrationState.CONFIRMED else "waitlisted", previous, state, user)
+    db.session.flush()
+    if state == RegistrationState.CONFIRMED:
+        notifications.confirmed(reg)
+    else:
+        notifications.waitlisted(reg, waitlist_position(reg))
+    return reg
+
+
+def waitlist_position(reg: Registration) -> int | None:
+    """1 for the first person waiting, or None if not on the waitlist."""
+    if reg.state != RegistrationState.WAITLISTED:
+        return None
+    ahead = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Registration).where(
+            Registration.workshop_id == reg.workshop_id,
+            Registration.state == RegistrationState.WAITLISTED,
+            sa.or_(Registration.queued_at < reg.queued_at,
+                   sa.and_(Registration.queued_at == reg.queued_at, Registration.id < reg.id)),
+        )
+    )
+    return ahead + 1
+
+
+def cancel_registration(reg: Registration, actor: User, note: str = "") -> list[Registration]:
+    """Cancel a registration; a freed seat goes to the waitlist in order. Returns those promoted."""
+    if reg.state == RegistrationState.CANCELLED:
+        raise WorkshopError("This registration is already cancelled.")
+    workshop = reg.workshop
+    if workshop.starts_at <= utcnow():
+        raise WorkshopError("This workshop has already taken place.")
+    _lock_seats(workshop)
+    previous = reg.state
+    reg.state = RegistrationState.CANCELLED
+    _log(reg, "cancelled", previous, reg.state, actor, note)
+    db.session.flush()
+    if actor is not None and actor.id != reg.user_id:
+        record(actor, "registration.cancel", reg, f"Cancelled registration #{reg.id} for workshop #{workshop.id}")
+    notifications.registration_cancelled(reg)
+    if previous == RegistrationState.CONFIRMED and workshop.status == WorkshopStatus.PUBLISHED:
+        return promote_waitlist(workshop)
+    return []
+
+
+def promote_waitlist(workshop: Workshop, actor: User | None = None) -> list[Registration]:
+    """Fill free seats from the waitlist in order, skipping people whose type is at its share."""
+    current = seats(workshop)
+    if current.waitlisted == 0 or current.confirmed >= workshop.capacity:
+        return []
+    waiting = db.session.scalars(
+        sa.select(Registration).options(joinedload(Registration.user))
+        .where(Registration.workshop_id == workshop.id, Registration.state == RegistrationState.WAITLISTED)
+        .order_by(Registration.queued_at, Registration.id)
+    ).all()
+    promoted = []
+    for reg in waiting:
+        if current.confirmed >= workshop.capacity:
+            break
+        if not current.fits(workshop, reg.member_type):
+            continue
+        reg.state = RegistrationState.CONFIRMED
+        current.take(reg.member_type)
+        _log(reg, "promoted", RegistrationState.WAITLISTED, RegistrationState.CONFIRMED, actor)
+        promoted.append(reg)
+    db.session.flush()
+    for reg in promoted:
+        notifications.promoted(reg)
+    return promoted
+
+
+# --- Scheduling (staff) -------------------------------------------------------------------
+
+WORKSHOP_FIELDS = ("title", "description", "region", "format", "venue", "address", "postcode",
+                   "online_url", "starts_at", "ends_at", "registration_closes_at", "capacity",
+                   "accessibility_info", "mix_max_percent", "round")
+
+
+def _apply(workshop: Workshop, data: dict) -> None:
+    """Copy form data onto the workshop; clear the fields its format does not use."""
+    for name in WORKSHOP_FIELDS:
+        if name in data:
+            setattr(workshop, name, data[name])
+    if not workshop.format.has_venue:
+        workshop.venue = workshop.address = workshop.postcode = ""
+    if not workshop.format.has_link:
+        workshop.online_url = ""
+
+
+def create_workshop(actor: User, data: dict) -> Workshop:
+    """A new draft workshop."""
+    workshop = Workshop(status=WorkshopStatus.DRAFT, created_by_id=actor.id, sequence=0, seat_version=0)
+    _apply(workshop, data)
+    db.session.add(workshop)
+    db.session.flush()
+    record(actor, "workshop.create", workshop, f"Created draft workshop #{workshop.id}: {workshop.title}")
+    return workshop
+
+
+def update_workshop(actor: User, workshop: Workshop, data: dict) -> dict:
+    """Save changes. A new time or place bumps SEQUENCE and emails everyone registered;
+    more seats (or a lifted mix target) promote from the waitlist. Returns what happened."""
+    if workshop.status == WorkshopStatus.CANCELLED:
+        raise WorkshopError("A cancelled workshop cannot be changed.")
+    _lock_seats(workshop)
+    current = seats(workshop)
+    if data.get("capacity") is not None and data["capacity"] < current.confirmed:
+        raise WorkshopError(
+            f"{current.confirmed} people already have a confirmed seat. Capacity cannot be less than "
+            f"{current.confirmed}; cancel registrations first if the room is smaller.", "capacity")
+    before = {name: getattr(workshop, name) for name in CHANGE_FIELDS}
+    _apply(workshop, data)
+    changed = [name for name in CHANGE_FIELDS if getattr(workshop, name) != before[name]]
+    result = {"changed": changed, "notified": 0, "promoted": []}
+    if "starts_at" in changed and workshop.starts_at > utcnow() + REMINDER_WINDOW:
+        # Postponed beyond the reminder window: remind people again before the new date.
+        db.session.execute(sa.update(Registration).where(
+            Registration.workshop_id == workshop.id, Registration.reminder_sent_at.is_not(None)
+        ).values(reminder_sent_at=None))
+    if changed and workshop.status == WorkshopStatus.PUBLISHED:
+        workshop.sequence += 1
+        db.session.flush()
+        result["notified"] = notifications.changed(workshop, active_registrations(workshop), changed)
+    db.session.flush()
+    if workshop.status == WorkshopStatus.PUBLISHED:
+        result["promoted"] = promote_waitlist(workshop, actor)
+    record(actor, "workshop.update", workshop, f"Edited workshop #{workshop.id}",
+           changed=changed, promoted=len(result["promoted"]))
+    return result
+
+
+def publish_workshop(actor: User, workshop: Workshop) -> None:
+    """Make a draft visible and open for registration."""
+    if workshop.status != WorkshopStatus.DRAFT:
+        raise WorkshopError("Only a draft workshop can be published.")
+    workshop.status = WorkshopStatus.PUBLISHED
+    workshop.published_at = utcnow()
+    record(actor, "workshop.publish", workshop, f"Published workshop #{workshop.id}")
+
+
+def cancel_workshop(actor: User, workshop: Workshop, reason: str) -> int:
+    """Cancel a workshop and email everyone registered or waiting, with the reason.
+    Registrations keep their state and history. Returns how many were emailed."""
+    if workshop.status == WorkshopStatus.CANCELLED:
+        raise WorkshopError("This workshop is already cancelled.")
+    if not reason.strip():
+        raise WorkshopError("Enter the reason for cancelling, so attendees know why", "reason")
+    _lock_seats(workshop)
+    was_published = workshop.status == WorkshopStatus.PUBLISHED
+    workshop.status = WorkshopStatus.CANCELLED
+    workshop.cancel_reason = reason.strip()
+    workshop.sequence += 1
+    db.session.flush()
+    notified = notifications.cancelled(workshop, active_registrations(workshop)) if was_published else 0
+    record(actor, "workshop.cancel", workshop, f"Cancelled workshop #{workshop.id}", reason=reason.strip(),
+           notified=notified)
+    return notified
+
+
+def active_registrations(workshop: Workshop) -> list[Registration]:
+    """Confirmed and waitlisted registrations, with their members loaded."""
+    return db.session.scalars(
+        sa.select(Registration).options(joinedload(Registration.user))
+        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
+        .order_by(Registration.id)
+    ).all()
+
+
+# --- Attendance ---------------------------------------------------------------------------
+
+def toggle_check_in(actor: User, reg: Registration) -> Registration:
+    """Check a person in, or undo it. Checking in someone from the waitlist gives them a seat."""
+    if reg.state == RegistrationState.CANCELLED:
+        raise WorkshopError("This registration was cancelled. Add the person as a walk-in instead.")
+    if reg.checked_in_at is None:
+        if reg.state == RegistrationState.WAITLISTED:
+            reg.state = RegistrationState.CONFIRMED
+            _log(reg, "promoted", RegistrationState.WAITLISTED, RegistrationState.CONFIRMED, actor, "on the day")
+        reg.checked_in_at = utcnow()
+        reg.checked_in_by_id = actor.id
+        _log(reg, "checked_in", reg.state, reg.state, actor)
+        record(actor, "attendance.check_in", reg, f"Checked in registration #{reg.id}")
+    else:
+        reg.checked_in_at = None
+        reg.checked_in_by_id = None
+        _log(reg, "check_in_undone", reg.state, reg.state, actor)
+        record(actor, "attendance.undo", reg, f"Undid check-in of registration #{reg.id}")
+    db.session.flush()
+    return reg
+
+
+def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, name: str = "",
+                email: str = "", member_type: MemberType | None = None) -> Registration:
+    """Record someone who came without a seat: an existing member, or a guest invited to join."""
+    from kil_network.auth.services import get_user_by_email, normalise_email
+
+    if member is None and email:
+        member = get_user_by_email(email)
+        if member is not None and member.status == Status.DELETED:
+            member = None
+    if member is not None:
+        reg = registration_for(workshop, member)
+        if reg is not None and reg.state != RegistrationState.CANCELLED:
+            if reg.checked_in_at is None:
+                toggle_check_in(actor, reg)
+            return reg
+        previous = reg.state if reg else None
+        if reg is None:
+            reg = Registration(workshop=workshop, user=member)
+            db.session.add(reg)
+        reg.member_type = member.member_type
+    else:
+        if not name.strip() or not email.strip() or member_type is None:
+            raise WorkshopError("Enter the walk-in's name, email address and member type", "name")
+        previous = None
+        reg = Registration(workshop=workshop, guest_name=name.strip(), guest_email=normalise_email(email),
+                           member_type=member_type)
+        db.session.add(reg)
+    reg.state = RegistrationState.CONFIRMED
+    reg.walk_in = True
+    reg.queued_at = utcnow()
+    reg.checked_in_at = utcnow()
+    reg.checked_in_by_id = actor.id
+    _log(reg, "walk_in", previous, RegistrationState.CONFIRMED, actor)
+    db.session.flush()
+    record(actor, "attendance.walk_in", reg, f"Added walk-in registration #{reg.id} to workshop #{workshop.id}")
+    if member is None:
+        notifications.walk_in_invite(reg)
+    return reg
+
+
+def attendance_counts(workshop: Workshop) -> dict:
+    """Attended and registered (confirmed) counts for the live check-in counter."""
+    row = db.session.execute(
+        sa.select(sa.func.count(Registration.checked_in_at), sa.func.count(Registration.id))
+        .where(Registration.workshop_id == workshop.id, Registration.state == RegistrationState.CONFIRMED)
+    ).one()
+    return {"attended": row[0], "registered": row[1]}
+
+
+def check_in_list(workshop: Workshop, q: str = ""):
+    """Confirmed and waitlisted registrations for the check-in page, searchable by name or email."""
+    stmt = (
+        sa.select(Registration).outerjoin(Registration.user)
+        .options(joinedload(Registration.user).joinedload(User.organisation))
+        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
+    )
+    q = (q or "").strip()[:100]
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"),
+                                 Registration.guest_name.ilike(pattern, escape="\\"),
+                                 Registration.guest_email.ilike(pattern, escape="\\")))
+    order_name = sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name))
+    return db.session.scalars(stmt.order_by(Registration.state, order_name, Registration.id)).unique().all()
+
+
+# --- Reminders ----------------------------------------------------------------------------
+
+def send_reminders(now: datetime | None = None) -> int:
+    """Email confirmed attendees of workshops starting within 48 hours, once each.
+
+    Safe to run from cron every hour, and from two hosts at once: rows are claimed with
+    SKIP LOCKED and marked in the same transaction as the email is queued."""
+    now = now or utcnow()
+    regs = db.session.scalars(
+        sa.select(Registration)
+        .join(Registration.workshop)
+        .where(
+            Registration.state == RegistrationState.CONFIRMED,
+            Registration.reminder_sent_at.is_(None),
+            Registration.user_id.is_not(None),
+            Workshop.status == WorkshopStatus.PUBLISHED,
+            Workshop.starts_at > now,
+            Workshop.starts_at <= now + REMINDER_WINDOW,
+        )
+        .order_by(Registration.id)
+        .with_for_update(skip_locked=True, of=Registration)
+    ).all()
+    for reg in regs:
+        reg.reminder_sent_at = now
+        notifications.reminder(reg)
+    db.session.flush()
+    return len(regs)
+
+
+# --- Lists and statistics -----------------------------------------------------------------
+
+def registration_stats(workshop_ids: list[int]) -> dict[int, dict]:
+    """Confirmed, waitlisted and attended counts per workshop, in one grouped query."""
+    stats = {wid: {"confirmed": 0, "waitlisted": 0, "attended": 0} for wid in workshop_ids}
+    if not workshop_ids:
+        return stats
+    rows = db.session.execute(
+        sa.select(Registration.workshop_id, Registration.state, sa.func.count(), sa.func.count(Registration.checked_in_at))
+        .where(Registration.workshop_id.in_(workshop_ids), Registration.state.in_(ACTIVE_STATES))
+        .group_by(Registration.workshop_id, Registration.state)
+    ).all()
+    for wid, state, count, attended in rows:
+        stats[wid][state.value] = count
+        stats[wid]["attended"] += attended
+    return stats
+
+
+def public_workshops(*, region: str = "", fmt: str = "", month: str = "", when: str = "upcoming",
+                     include_drafts: bool = False):
+    """A SELECT of workshops for the list, filtered by region, format, month (YYYY-MM) and when."""
+    now = utcnow()
+    stmt = sa.select(Workshop)
+    if not include_drafts:
+        stmt = stmt.where(Workshop.status != WorkshopStatus.DRAFT)
+    if when == "past":
+        stmt = stmt.where(Workshop.starts_at <= now).order_by(Workshop.starts_at.desc())
+    else:
+        stmt = stmt.where(Workshop.starts_at > now).order_by(Workshop.starts_at)
+    if int_arg(region) is not None:
+        stmt = stmt.where(Workshop.region_id == int_arg(region))
+    if fmt in {f.value for f in WorkshopFormat}:
+        stmt = stmt.where(Workshop.format == WorkshopFormat(fmt))
+    start = month_start(month)
+    if start is not None:
+        # The next London month, counted from the month asked for: in summer time a London month
+        # starts at 23:00 UTC on the last day of the month before.
+        year, mon = (int(p) for p in month.split("-"))
+        end = month_start(f"{year + mon // 12}-{mon % 12 + 1:02d}")
+        stmt = stmt.where(Workshop.starts_at >= start)
+        if end is not None:
+            stmt = stmt.where(Workshop.starts_at < end)
+    return stmt
+
+
+def month_start(month: str) -> datetime | None:
+    """The UTC instant a London calendar month (YYYY-MM) begins, or None if malformed."""
+    from kil_network.core.timeutil import london_to_utc
+
+    try:
+        year, mon = (int(p) for p in (month or "").split("-"))
+        return london_to_utc(datetime(year, mon, 1))
+    except ValueError:
+        return None
+
+
+def member_workshops(user: User) -> dict:
+    """The member's registrations: upcoming (confirmed or waitlisted, with position) and past."""
+    now = utcnow()
+    regs = db.session.scalars(
+        sa.select(Registration).join(Registration.workshop)
+        .options(joinedload(Registration.workshop))
+        .where(Registration.user_id == user.id, Registration.state != RegistrationState.CANCELLED)
+        .order_by(Workshop.starts_at)
+    ).all()
+    upcoming = [r for r in regs if r.workshop.starts_at > now]
+    past = [r for r in regs if r.workshop.starts_at <= now][::-1]
+    positions = waitlist_positions([r for r in upcoming if r.state == RegistrationState.WAITLISTED])
+    return {"upcoming": upcoming, "past": past, "positions": positions}
+
+
+def waitlist_positions(regs: list[Registration]) -> dict[int, int]:
+    """Waitlist position for each given registration, in one windowed query."""
+    if not regs:
+        return {}
+    position = sa.func.row_number().over(
+        partition_by=Registration.workshop_id, order_by=(Registration.queued_at, Registration.id)
+    ).label("position")
+    queue = (
+        sa.select(Registration.id.label("id"), position)
+        .where(Registration.workshop_id.in_({r.workshop_id for r in regs}),
+               Registration.state == RegistrationState.WAITLISTED)
+        .subquery()
+    )
+    wanted = [r.id for r in regs]
+    rows = db.session.execute(sa.select(queue.c.id, queue.c.position).where(queue.c.id.in_(wanted))).all()
+    return {reg_id: pos for reg_id, pos in rows}
+
+
+def region_totals() -> list:
+    """Per region: workshops held or planned, confirmed registrations and attendance."""
+    from kil_network.members.models import Region
+
+    reg_counts = (
+        sa.select(Registration.workshop_id,
+                  sa.func.count().label("confirmed"),
+                  sa.func.count(Registration.checked_in_at).label("attended"))
+        .where(Registration.state == RegistrationState.CONFIRMED)
+        .group_by(Registration.workshop_id).subquery()
+    )
+    return db.session.execute(
+        sa.select(Region.name,
+                  sa.func.count(Workshop.id),
+                  sa.func.coalesce(sa.func.sum(reg_counts.c.confirmed), 0),
+                  sa.func.coalesce(sa.func.sum(reg_counts.c.attended), 0))
+        .select_from(Region)
+        .outerjoin(Workshop, sa.and_(Workshop.region_id == Region.id, Workshop.status != WorkshopStatus.CANCELLED))
+        .outerjoin(reg_counts, reg_counts.c.workshop_id == Workshop.id)
+        .group_by(Region.name).order_by(Region.name)
+    ).all()

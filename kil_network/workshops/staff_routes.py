@@ -1,0 +1,256 @@
+"""Staff workshop screens: dashboard, schedule and edit, publish, cancel, check-in, exports."""
+import csv
+import io
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from kil_network.auth.models import MemberType
+from kil_network.core.csvutil import csv_safe
+from kil_network.core.decorators import staff_required
+from kil_network.core.htmx import is_htmx, render, render_form
+from kil_network.core.timeutil import format_london, utcnow
+from kil_network.extensions import db
+from kil_network.workshops import services
+from kil_network.workshops.forms import CancelWorkshopForm, WalkInForm, WorkshopForm
+from kil_network.workshops.models import Registration, RegistrationEvent, Workshop, WorkshopStatus
+from kil_network.workshops.routes import get_workshop_or_404
+
+bp = Blueprint("staff_workshops", __name__)
+
+
+def get_registration_or_404(workshop: Workshop, registration_id: int) -> Registration:
+    """A registration of this workshop, or 404."""
+    reg = db.session.get(Registration, registration_id)
+    if reg is None or reg.workshop_id != workshop.id:
+        abort(404)
+    return reg
+
+
+@bp.get("/")
+@staff_required
+def dashboard():
+    """Upcoming workshops with seats and waitlists; past ones with attendance; totals by region."""
+    now = utcnow()
+    upcoming = db.session.scalars(
+        sa.select(Workshop).where(Workshop.starts_at > now).order_by(Workshop.starts_at)).all()
+    past = db.session.scalars(
+        sa.select(Workshop).where(Workshop.starts_at <= now).order_by(Workshop.starts_at.desc()).limit(50)).all()
+    stats = services.registration_stats([w.id for w in upcoming + past])
+    return render("workshops/staff/dashboard.html", upcoming=upcoming, past=past, stats=stats,
+                  regions=services.region_totals())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required
+def new():
+    """Schedule a new workshop (saved as a draft)."""
+    form = WorkshopForm()
+    if form.validate_on_submit():
+        workshop = services.create_workshop(current_user, form.to_data())
+        db.session.commit()
+        flash("The workshop is saved as a draft. Publish it when it is ready.", "success")
+        return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
+    return render_form("workshops/staff/form.html", "workshops/staff/_form.html", form, workshop=None)
+
+
+@bp.get("/<int:workshop_id>")
+@staff_required
+def show(workshop_id):
+    """A workshop for staff: status, actions, registrations with access needs."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    regs = db.session.scalars(
+        sa.select(Registration).options(joinedload(Registration.user))
+        .where(Registration.workshop_id == workshop.id)
+        .order_by(Registration.state, Registration.queued_at, Registration.id)
+    ).all()
+    return render("workshops/staff/show.html", workshop=workshop, regs=regs, seats=services.seats(workshop),
+                  counts=services.attendance_counts(workshop))
+
+
+@bp.route("/<int:workshop_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit(workshop_id):
+    """Edit a workshop; a new time or place is emailed to everyone registered."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    if workshop.status == WorkshopStatus.CANCELLED:
+        flash("A cancelled workshop cannot be changed.", "error")
+        return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
+    form = WorkshopForm(obj=None if request.method == "POST" else _FormData(workshop))
+    if form.validate_on_submit():
+        try:
+            result = services.update_workshop(current_user, workshop, form.to_data())
+        except services.WorkshopError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "title").errors.append(exc.message)
+        else:
+            db.session.commit()
+            message = "Changes saved."
+            if result["notified"]:
+                message += f" {result['notified']} people were emailed the new details."
+            if result["promoted"]:
+                message += f" {len(result['promoted'])} people were given a place from the waitlist."
+            flash(message, "success")
+            return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
+    return render_form("workshops/staff/form.html", "workshops/staff/_form.html", form, workshop=workshop)
+
+
+class _FormData:
+    """A workshop seen as form data, to prefill the edit form (region as its id)."""
+
+    def __init__(self, workshop: Workshop):
+        for name in services.WORKSHOP_FIELDS:
+            setattr(self, name, getattr(workshop, name))
+        self.region = str(workshop.region_id or "")
+        self.format = workshop.format.value
+        self.round = str(workshop.round_id or "")
+
+
+@bp.post("/<int:workshop_id>/publish")
+@staff_required
+def publish(workshop_id):
+    """Publish a draft."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    try:
+        services.publish_workshop(current_user, workshop)
+    except services.WorkshopError as exc:
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("The workshop is published and open for registration.", "success")
+    return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
+
+
+@bp.route("/<int:workshop_id>/cancel", methods=["GET", "POST"])
+@staff_required
+def cancel(workshop_id):
+    """Cancel a workshop, with a reason that is emailed to everyone registered."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    form = CancelWorkshopForm()
+    if form.validate_on_submit():
+        try:
+            notified = services.cancel_workshop(current_user, workshop, form.reason.data)
+        except services.WorkshopError as exc:
+            db.session.rollback()
+            form.reason.errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"The workshop is cancelled. {notified} people were emailed.", "success")
+            return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
+    return render_form("workshops/staff/cancel.html", "workshops/staff/_cancel_form.html", form,
+                       workshop=workshop, seats=services.seats(workshop))
+
+
+@bp.get("/<int:workshop_id>/attendance")
+@staff_required
+def attendance(workshop_id):
+    """Check-in on the day: search as you type, one tap per person, live count."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    q = request.args.get("q", "")
+    regs = services.check_in_list(workshop, q)
+    return render("workshops/staff/attendance.html", "workshops/staff/_checkin_rows.html", workshop=workshop,
+                  regs=regs, q=q, counts=services.attendance_counts(workshop), walk_in_form=WalkInForm())
+
+
+@bp.get("/<int:workshop_id>/attendance/count")
+@staff_required
+def attendance_count(workshop_id):
+    """The live 'attended / registered' counter (refreshed after each check-in)."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    return render("workshops/staff/_count.html", workshop=workshop, counts=services.attendance_counts(workshop))
+
+
+@bp.get("/<int:workshop_id>/attendance/<int:registration_id>")
+@staff_required
+def registration(workshop_id, registration_id):
+    """One registration (where a check-in QR code leads), with its history and a check-in button."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    reg = get_registration_or_404(workshop, registration_id)
+    events = db.session.scalars(
+        sa.select(RegistrationEvent).where(RegistrationEvent.registration_id == reg.id).order_by(RegistrationEvent.id)
+    ).all()
+    return render("workshops/staff/registration.html", workshop=workshop, reg=reg, events=events)
+
+
+@bp.post("/<int:workshop_id>/attendance/<int:registration_id>")
+@staff_required
+def toggle(workshop_id, registration_id):
+    """Check a person in or undo it; htmx gets the row back and the counter refreshes."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    reg = get_registration_or_404(workshop, registration_id)
+    try:
+        services.toggle_check_in(current_user, reg)
+    except services.WorkshopError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
+    db.session.commit()
+    if is_htmx():
+        response = render("workshops/staff/attendance.html", "workshops/staff/_checkin_row.html",
+                          workshop=workshop, reg=reg)
+        response.headers["HX-Trigger"] = "attendance-changed"
+        return response
+    flash(f"{reg.person_name} {'checked in' if reg.attended else 'is no longer checked in'}.", "success")
+    back = request.form.get("back")
+    if back == "registration":
+        return redirect(url_for("staff_workshops.registration", workshop_id=workshop.id, registration_id=reg.id), code=303)
+    return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
+
+
+@bp.post("/<int:workshop_id>/walk-in")
+@staff_required
+def walk_in(workshop_id):
+    """Add someone who turned up without a place."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    form = WalkInForm()
+    if form.validate_on_submit():
+        try:
+            reg = services.add_walk_in(
+                current_user, workshop, name=form.name.data or "", email=form.email.data,
+                member_type=MemberType(form.member_type.data) if form.member_type.data else None)
+        except services.WorkshopError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "name").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"{reg.person_name} added and checked in."
+                  + ("" if reg.user_id else " We have emailed them an invitation to join the Network."), "success")
+            return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
+    return render_form("workshops/staff/attendance.html", "workshops/staff/_walk_in_form.html", form,
+                       workshop=workshop, regs=services.check_in_list(workshop), q="",
+                       counts=services.attendance_counts(workshop), walk_in_form=form)
+
+
+@bp.get("/<int:workshop_id>/sheet")
+@staff_required
+def sheet(workshop_id):
+    """A printable sign-in sheet."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    regs = [r for r in services.check_in_list(workshop) if r.state.value == "confirmed"]
+    return render("workshops/staff/sheet.html", workshop=workshop, regs=regs)
+
+
+@bp.get("/<int:workshop_id>/attendance.csv")
+@staff_required
+def attendance_csv(workshop_id):
+    """Registrations with attendance, as CSV."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    regs = db.session.scalars(
+        sa.select(Registration).options(joinedload(Registration.user))
+        .where(Registration.workshop_id == workshop.id).order_by(Registration.id)
+    ).all()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["registration_id", "name", "email", "member_type", "state", "walk_in",
+                     "registered_at", "attended", "checked_in_at", "access_needs"])
+    for reg in regs:
+        writer.writerow([csv_safe(v) for v in [
+            reg.id, reg.person_name, reg.person_email, reg.member_type.value, reg.state.value,
+            "yes" if reg.walk_in else "no", reg.created_at.isoformat(), "yes" if reg.attended else "no",
+            reg.checked_in_at.isoformat() if reg.checked_in_at else "", reg.access_needs,
+        ]])
+    stamp = format_london(workshop.starts_at, "%Y%m%d")
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=workshop-{workshop.id}-{stamp}.csv"})
