@@ -1,0 +1,289 @@
+"""Benchmark: results page and projector refresh with 1,000,000 votes (not a test).
+
+Builds a fresh database (an SQLite file by default, or PostgreSQL with --database-url), runs the
+real migrations, adds 4 rounds x 6 drafts, bulk-inserts the votes with SQLAlchemy Core in batches
+of 10,000, rebuilds the tallies, then times requests through the Flask test client signed in as
+staff: GET /principles/rounds/<id>/results and the projector partial (GET
+/staff/workshops/<id>/live with HX-Request). For comparison it also times the aggregate GROUP BY
+over the votes table that the results page would need without the tally table.
+
+    .venv/bin/python bench/principles_bench.py
+    .venv/bin/python bench/principles_bench.py --database-url postgresql://postgres@127.0.0.1:5432/kil_bench
+
+PostgreSQL: the database is created if missing and the benchmark works in its own schema
+(`bench`), dropped and recreated on each run.
+"""
+import argparse
+import random
+import re
+import secrets
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from config import TestConfig  # noqa: E402
+from kil_network import create_app  # noqa: E402
+from kil_network.extensions import db  # noqa: E402
+
+BATCH = 10_000
+ROUNDS = 4
+STAFF_EMAIL = "bench-staff@example.org"
+PASSWORD = "correct horse battery"
+TYPES = ["councillor", "commissioner", "council_officer", "community_organisation", "think_tank", "academic", "other"]
+TYPE_WEIGHTS = [20, 15, 10, 35, 5, 10, 5]
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+def prepare_url(url: str | None, sqlite_path: Path) -> str:
+    """A URL for an empty database: a new SQLite file, or a fresh `bench` schema in PostgreSQL."""
+    if not url:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{sqlite_path}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    target = make_url(url)
+    server = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database})
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    server.dispose()
+    engine = sa.create_engine(target)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS bench CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA bench"))
+    engine.dispose()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3Dbench"
+
+
+def make_bench_app(url: str):
+    """The app on the benchmark database (test config: fast password hashing, no rate limits)."""
+
+    class BenchConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        TESTING = False
+
+    return create_app(BenchConfig)
+
+
+def step(label: str):
+    """Print a progress line and return a function that prints the elapsed time."""
+    start = time.perf_counter()
+    print(f"  {label} ...", end="", flush=True)
+    return lambda: print(f" {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def build(votes_wanted: int, seed: int) -> dict:
+    """Migrate, add staff, rounds, workshops, members and votes; rebuild tallies. Returns ids."""
+    from flask_migrate import upgrade
+
+    from kil_network.auth.models import MemberType, Role, User
+    from kil_network.auth.services import create_member, hash_password
+    from kil_network.members.models import Region
+    from kil_network.principles import services
+    from kil_network.principles.models import Vote
+    from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
+    from kil_network.core.timeutil import utcnow
+
+    rng = random.Random(seed)
+    done = step("migrations")
+    upgrade(directory=str(ROOT / "migrations"))
+    done()
+
+    staff = create_member(name="Bench Staff", email=STAFF_EMAIL, password=PASSWORD, member_type=MemberType.OTHER,
+                          consent_privacy=True, role=Role.STAFF, confirmed=True)
+    db.session.commit()
+
+    done = step(f"{ROUNDS} rounds x 6 drafts, workshops")
+    rounds = []
+    for i in range(ROUNDS):
+        round_ = services.create_round(staff, name=f"Round {i + 1}", closes_at=utcnow() + timedelta(days=30))
+        services.open_round_for_votes(staff, round_)
+        if i < ROUNDS - 1:
+            services.close_round(staff, round_)
+        rounds.append(round_)
+    db.session.commit()
+    regions = list(db.session.scalars(sa.select(Region.id).order_by(Region.id)))
+    workshops = []
+    for i in range(6):
+        starts = utcnow() - timedelta(hours=1)
+        workshop = Workshop(title=f"Bench workshop {i + 1}", format=WorkshopFormat.IN_PERSON, starts_at=starts,
+                            ends_at=starts + timedelta(hours=2), registration_closes_at=starts - timedelta(days=1),
+                            capacity=500, status=WorkshopStatus.PUBLISHED, round_id=rounds[-1].id,
+                            live_voting=i == 0, region_id=regions[i % len(regions)])
+        db.session.add(workshop)
+        workshops.append(workshop)
+    db.session.commit()
+    draft_ids = [[d.id for d in services.drafts_of(r)] for r in rounds]
+    done()
+
+    all_drafts = [d for ids in draft_ids for d in ids]
+    per_draft, extra = divmod(votes_wanted, len(all_drafts))
+    members = per_draft + (1 if extra else 0)
+    done = step(f"{members:,} members (bulk insert)")
+    password_hash = hash_password(PASSWORD)
+    now = utcnow()
+    people = []  # (id, member_type, region_id)
+    users = User.__table__
+    with db.engine.begin() as conn:
+        for start in range(0, members, BATCH):
+            rows = []
+            for i in range(start, min(start + BATCH, members)):
+                member_type = rng.choices(TYPES, TYPE_WEIGHTS)[0]
+                region_id = rng.choice(regions) if rng.random() < 0.95 else None
+                rows.append({"email": f"bench{i}@example.org", "password_hash": password_hash,
+                             "name": f"Bench Member {i}", "member_type": member_type, "role": "member",
+                             "status": "active", "region_id": region_id, "email_confirmed_at": now,
+                             "consent_privacy_at": now, "created_at": now,
+                             "session_token": secrets.token_hex(16)})
+            conn.execute(sa.insert(users), rows)
+        ids = conn.execute(sa.select(users.c.id, users.c.member_type, users.c.region_id)
+                           .where(users.c.email.like("bench%@example.org")).order_by(users.c.id)).all()
+        people = [(i, getattr(t, "value", t), r) for i, t, r in ids]
+    done()
+
+    done = step(f"{votes_wanted:,} votes (Core executemany, batches of {BATCH:,})")
+    votes = Vote.__table__
+    live_ids = [w.id for w in workshops]
+    stances, stance_weights = ["support", "amend", "oppose"], [65, 25, 10]
+    inserted = 0
+    with db.engine.begin() as conn:
+        batch = []
+        for index, draft_id in enumerate(all_drafts):
+            in_last_round = draft_id in draft_ids[-1]
+            voters = per_draft + (1 if index < extra else 0)
+            for user_id, member_type, region_id in people[:voters]:
+                batch.append({"draft_id": draft_id, "user_id": user_id,
+                              "stance": rng.choices(stances, stance_weights)[0], "comment": "",
+                              "workshop_id": rng.choice(live_ids) if in_last_round and rng.random() < 0.3 else None,
+                              "member_type": member_type, "region_id": region_id,
+                              "created_at": now, "updated_at": now})
+                if len(batch) == BATCH:
+                    conn.execute(sa.insert(votes), batch)
+                    inserted += len(batch)
+                    batch = []
+        if batch:
+            conn.execute(sa.insert(votes), batch)
+            inserted += len(batch)
+    done()
+    assert inserted == votes_wanted, inserted
+
+    done = step("rebuild_tallies")
+    services.rebuild_tallies()
+    db.session.commit()
+    done()
+    if db.engine.dialect.name == "postgresql":
+        done = step("VACUUM ANALYZE")
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+        done()
+    else:
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE"))
+    return {"round": rounds[-1].id, "closed_round": rounds[0].id, "workshop": workshops[0].id,
+            "drafts": draft_ids[-1]}
+
+
+def sign_in(client) -> None:
+    """Sign the test client in as the staff member, through the real form."""
+    html = client.get("/auth/login").get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    token = match.group(1) or match.group(2)
+    response = client.post("/auth/login", data={"email": STAFF_EMAIL, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.status_code
+
+
+def timed(fn, repeat: int, warmup: int = 3) -> list[float]:
+    """Milliseconds for each of `repeat` calls after a few untimed ones."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    """(median, p95) in ms."""
+    return statistics.median(samples), statistics.quantiles(samples, n=20, method="inclusive")[18]
+
+
+def main() -> None:
+    """Build, measure, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: an SQLite file)")
+    parser.add_argument("--sqlite-path", default="/tmp/kil_principles_bench.db", type=Path)
+    parser.add_argument("--votes", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=2020)
+    args = parser.parse_args()
+
+    url = prepare_url(args.database_url, args.sqlite_path)
+    app = make_bench_app(url)
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        print(f"Building the {dialect} database at {make_url(url).render_as_string(hide_password=True)}")
+        ids = build(args.votes, args.seed)
+        from kil_network.principles.models import Vote, VoteTally
+
+        total_votes = db.session.scalar(sa.select(sa.func.count()).select_from(Vote))
+        tally_rows = db.session.scalar(sa.select(sa.func.count()).select_from(VoteTally))
+        db.session.remove()
+
+        client = app.test_client()
+        sign_in(client)
+
+        def results():
+            response = client.get(f"/principles/rounds/{ids['round']}/results")
+            assert response.status_code == 200, response.status_code
+
+        def closed_results():
+            response = client.get(f"/principles/rounds/{ids['closed_round']}/results")
+            assert response.status_code == 200, response.status_code
+
+        def projector():
+            response = client.get(f"/staff/workshops/{ids['workshop']}/live", headers={"HX-Request": "true"})
+            assert response.status_code == 200 and b'id="live-bars"' in response.data
+
+        def group_by():
+            """The aggregate the results page would need without tallies (4 GROUP BYs on indexed votes)."""
+            with db.engine.connect() as conn:
+                for column in ("", "member_type", "region_id", "workshop_id"):
+                    group = f"draft_id, {column}, stance" if column else "draft_id, stance"
+                    conn.execute(sa.text(
+                        f"SELECT {group}, COUNT(*) FROM votes "
+                        f"WHERE draft_id IN ({', '.join(str(d) for d in ids['drafts'])}) "
+                        f"GROUP BY {group}")).all()
+
+        rows = [
+            ("GET /principles/rounds/<open>/results (staff)", timed(results, args.requests)),
+            ("GET /principles/rounds/<closed>/results (staff)", timed(closed_results, args.requests)),
+            ("GET /staff/workshops/<id>/live, HX-Request", timed(projector, args.requests)),
+            ("for comparison: GROUP BY over votes, one round", timed(group_by, 5, warmup=1)),
+        ]
+        db.engine.dispose()
+
+    print()
+    print(f"{dialect}: {total_votes:,} votes, {tally_rows:,} tally rows, "
+          f"{args.requests} timed requests each (test client, in-process server time)")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'':{width}}  {'median':>9}  {'p95':>9}  {'n':>3}")
+    for label, samples in rows:
+        median, p95 = summary(samples)
+        print(f"{label:{width}}  {median:7.1f}ms  {p95:7.1f}ms  {len(samples):>3}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Principles: draft rounds, votes, suggestions, results, revision history, live voting."""

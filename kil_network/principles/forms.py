@@ -1,0 +1,59 @@
+"""Principle forms: voting, suggesting, staff rounds and responses."""
+from flask_wtf import FlaskForm
+from wtforms import FieldList, Form, FormField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired
+
+from kil_network.core.forms import LondonDateTimeField, MaxLength, clean_line, clean_text
+from kil_network.principles.models import Eligibility, ResponseStatus, Stance
+
+STANCE_CHOICES = [(s.value, s.label) for s in Stance]
+
+
+class VoteForm(FlaskForm):
+    """A stance on one draft, with an optional comment."""
+
+    # validate_choice=False: an unknown value gets services.parse_stance's clear message, not "Not a valid choice".
+    stance = RadioField("Your response", choices=STANCE_CHOICES, validate_choice=False,
+                        validators=[InputRequired("Choose support, support with changes, or oppose")])
+    comment = TextAreaField("Comment (optional)", filters=[clean_text], validators=[MaxLength(2000, "Comment")])
+    workshop = HiddenField()
+
+
+class SuggestionForm(FlaskForm):
+    """New wording for a draft, and why."""
+
+    text = TextAreaField("Your suggested wording", filters=[clean_text],
+                         validators=[DataRequired("Enter the wording you suggest"), MaxLength(2000, "Suggested wording")])
+    reason = TextAreaField("Why this change? (optional)", filters=[clean_text], validators=[MaxLength(2000, "Your reason")])
+
+
+class DraftFields(Form):
+    """One principle's wording within the round form."""
+
+    draft_id = HiddenField()
+    title = StringField("Title", filters=[clean_line], validators=[DataRequired("Enter the principle's title"), MaxLength(200, "Title")])
+    text = TextAreaField("Text", filters=[clean_text], validators=[DataRequired("Enter the principle's text"), MaxLength(3000, "Text")])
+    what_changed = TextAreaField("What changed since the last round", filters=[clean_text],
+                                 validators=[MaxLength(2000, "What changed")])
+
+
+class RoundForm(FlaskForm):
+    """A round: name, timing, who can take part, and (while a draft) the six drafts."""
+
+    name = StringField("Name", filters=[clean_line], validators=[DataRequired("Enter a name for the round"), MaxLength(120, "Name")])
+    introduction = TextAreaField("Introduction for members", filters=[clean_text], validators=[MaxLength(3000, "Introduction")])
+    opens_at = LondonDateTimeField("Opens (optional)", description="Leave empty to open it when you press Open.")
+    closes_at = LondonDateTimeField("Closes", required_message="Enter when the round closes")
+    eligibility = RadioField("Who can take part", choices=[(e.value, e.label) for e in Eligibility],
+                             default=Eligibility.MEMBERS.value, validators=[InputRequired("Choose who can take part")])
+    drafts = FieldList(FormField(DraftFields), min_entries=0)
+
+
+class RespondForm(FlaskForm):
+    """Staff response to a suggestion."""
+
+    status = RadioField("Decision", choices=[(s.value, s.label) for s in ResponseStatus],
+                        validators=[InputRequired("Choose a decision")])
+    response_text = TextAreaField("Reason, shown to members", filters=[clean_text],
+                                  validators=[DataRequired("Explain the decision: it is shown to members"),
+                                              MaxLength(2000, "Reason")])

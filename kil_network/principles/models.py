@@ -1,0 +1,204 @@
+"""Principles, rounds of drafts, votes (with tallies kept in step), suggestions, endorsements."""
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kil_network.auth.models import MemberType
+from kil_network.core.dbtypes import value_enum
+from kil_network.core.timeutil import UTCDateTime, utcnow
+from kil_network.extensions import db
+
+
+
+class Principle(db.Model):
+    """A stable slot (1 to 6) that each round's drafts revise."""
+
+    __tablename__ = "principles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(unique=True)
+    short_name: Mapped[str] = mapped_column(sa.String(80))
+
+
+class RoundState(str, enum.Enum):
+    """A round is drafted by staff, opened for votes, then closed."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Eligibility(str, enum.Enum):
+    """Who may vote in a round."""
+
+    MEMBERS = "members"
+    ATTENDEES = "attendees"
+
+    @property
+    def label(self) -> str:
+        """Human description."""
+        return {"members": "All confirmed members",
+                "attendees": "Only members who attended one of the round's workshops"}[self.value]
+
+
+class Round(db.Model):
+    """One round of the six drafts, open for votes between two times."""
+
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    introduction: Mapped[str] = mapped_column(sa.Text, default="")
+    opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[RoundState] = mapped_column(value_enum(RoundState), default=RoundState.DRAFT)
+    eligibility: Mapped[Eligibility] = mapped_column(value_enum(Eligibility), default=Eligibility.MEMBERS)
+    # The round whose drafts became the adopted principles.
+    adopted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    previous_round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rounds.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    drafts = relationship("Draft", back_populates="round", order_by="Draft.number")
+    workshops = relationship("Workshop", back_populates="round", order_by="Workshop.starts_at")
+
+    @property
+    def is_open(self) -> bool:
+        """Open state and inside its opening times."""
+        now = utcnow()
+        return (self.state == RoundState.OPEN and (self.opens_at is None or self.opens_at <= now)
+                and (self.closes_at is None or now < self.closes_at))
+
+
+class Draft(db.Model):
+    """One principle's wording in one round."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (sa.UniqueConstraint("round_id", "principle_id", name="uq_drafts_round_principle"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(sa.ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    principle_id: Mapped[int] = mapped_column(sa.ForeignKey("principles.id"))
+    number: Mapped[int] = mapped_column()  # the principle's number, for ordering without a join
+    title: Mapped[str] = mapped_column(sa.String(200))
+    text: Mapped[str] = mapped_column(sa.Text)
+    what_changed: Mapped[str] = mapped_column(sa.Text, default="")
+
+    round = relationship("Round", back_populates="drafts")
+    principle = relationship("Principle", lazy="joined")
+
+
+class Stance(str, enum.Enum):
+    """How a member responds to a draft."""
+
+    SUPPORT = "support"
+    AMEND = "amend"
+    OPPOSE = "oppose"
+
+    @property
+    def label(self) -> str:
+        """Human name."""
+        return {"support": "Support", "amend": "Support with changes", "oppose": "Oppose"}[self.value]
+
+
+STANCES = [Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE]
+
+
+class Vote(db.Model):
+    """One member's vote on one draft (unique), changeable until the round closes.
+
+    The member's type and region are copied in when the vote is cast, so results by group
+    stay correct after a profile change or account deletion (which clears user_id).
+    """
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        sa.UniqueConstraint("draft_id", "user_id", name="uq_votes_draft_user"),
+        sa.Index("ix_votes_draft_stance", "draft_id", "stance"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(sa.ForeignKey("drafts.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    stance: Mapped[Stance] = mapped_column(value_enum(Stance))
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    workshop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workshops.id", ondelete="SET NULL"), index=True)
+    member_type: Mapped[MemberType] = mapped_column(value_enum(MemberType, 32))
+    region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    draft = relationship("Draft")
+
+
+class VoteTally(db.Model):
+    """Running counts per draft and group, changed in the same transaction as each vote.
+
+    dimension is 'all' (key ''), 'type' (a member type), 'region' (a region id) or
+    'workshop' (a workshop id); increments are single UPDATE statements, so concurrent
+    votes never lose a count.
+    """
+
+    __tablename__ = "vote_tallies"
+    __table_args__ = (sa.UniqueConstraint("draft_id", "dimension", "key", name="uq_vote_tallies_group"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(sa.ForeignKey("drafts.id", ondelete="CASCADE"))
+    dimension: Mapped[str] = mapped_column(sa.String(10))
+    key: Mapped[str] = mapped_column(sa.String(40), default="")
+    support: Mapped[int] = mapped_column(default=0)
+    amend: Mapped[int] = mapped_column(default=0)
+    oppose: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def total(self) -> int:
+        """Votes in this group."""
+        return self.support + self.amend + self.oppose
+
+
+class ResponseStatus(str, enum.Enum):
+    """What staff did with a suggestion."""
+
+    ACCEPTED = "accepted"
+    PARTLY = "partly"
+    NOT_TAKEN = "not_taken"
+
+    @property
+    def label(self) -> str:
+        """Human name."""
+        return {"accepted": "Accepted into the next draft", "partly": "Partly accepted",
+                "not_taken": "Not taken forward"}[self.value]
+
+
+class Suggestion(db.Model):
+    """New wording a member proposes for a draft, with why; staff respond to each."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(sa.ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    text: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    endorsement_count: Mapped[int] = mapped_column(default=0)
+    response_status: Mapped[ResponseStatus | None] = mapped_column(value_enum(ResponseStatus))
+    response_text: Mapped[str] = mapped_column(sa.Text, default="")
+    responded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    draft = relationship("Draft")
+    user = relationship("User", foreign_keys=[user_id])
+
+
+class Endorsement(db.Model):
+    """A member backs a suggestion (once)."""
+
+    __tablename__ = "endorsements"
+    __table_args__ = (sa.UniqueConstraint("suggestion_id", "user_id", name="uq_endorsements_suggestion_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(sa.ForeignKey("suggestions.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

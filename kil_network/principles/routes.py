@@ -1,0 +1,186 @@
+"""Members and the public: the current round, voting, suggestions, results, history."""
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from kil_network.core.htmx import is_htmx, render
+from kil_network.extensions import db
+from kil_network.principles import personal_data, services  # noqa: F401 - personal_data registers export/eraser
+from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
+from kil_network.principles.models import Draft, Principle, Round, RoundState, Suggestion
+
+bp = Blueprint("principles", __name__)
+
+
+def get_draft_or_404(draft_id: int) -> Draft:
+    """A draft of a round that is not a staff-only draft round."""
+    draft = db.session.get(Draft, draft_id)
+    if draft is None or (draft.round.state == RoundState.DRAFT and not _is_staff()):
+        abort(404)
+    return draft
+
+
+def get_round_or_404(round_id: int) -> Round:
+    """A round visible to this person."""
+    round_ = db.session.get(Round, round_id)
+    if round_ is None or (round_.state == RoundState.DRAFT and not _is_staff()):
+        abort(404)
+    return round_
+
+
+def _is_staff() -> bool:
+    """Is a member of staff signed in?"""
+    return current_user.is_authenticated and current_user.is_staff
+
+
+def _workshop_arg():
+    """The live workshop a phone came from (?workshop= or the form's hidden field)."""
+    return request.values.get("workshop", "")
+
+
+def _cards_context(round_: Round) -> dict:
+    """What the cards and the progress line need."""
+    drafts = services.drafts_of(round_)
+    votes = services.votes_by_member(current_user, round_)
+    return {"round": round_, "drafts": drafts, "votes": votes,
+            "responded": sum(1 for d in drafts if d.id in votes),
+            "reason": services.participation_error(current_user, round_),
+            "workshop": _workshop_arg(), "stances": STANCE_CHOICES}
+
+
+@bp.get("/principles/")
+def index():
+    """The round open now (cards with the member's votes), or the adopted principles."""
+    round_ = services.open_round()
+    adopted = services.adopted_round()
+    if round_ is None:
+        latest = adopted or services.latest_round()
+        return render("principles/index.html", round=None, adopted=adopted, latest=latest,
+                      drafts=services.drafts_of(latest) if latest else [])
+    return render("principles/index.html", adopted=adopted, **_cards_context(round_))
+
+
+@bp.get("/w/<int:workshop_id>")
+def workshop_link(workshop_id):
+    """Short link shown on the projector: the voting page for that workshop."""
+    return redirect(url_for("principles.index", workshop=workshop_id))
+
+
+@bp.get("/principles/drafts/<int:draft_id>")
+def draft(draft_id):
+    """A draft with its suggestions (most endorsed first) and the forms to vote and suggest."""
+    draft = get_draft_or_404(draft_id)
+    suggestions = db.session.scalars(
+        sa.select(Suggestion).where(Suggestion.draft_id == draft.id)
+        .order_by(Suggestion.endorsement_count.desc(), Suggestion.id)
+    ).all()
+    votes = services.votes_by_member(current_user, draft.round)
+    return render("principles/draft.html", draft=draft, suggestions=suggestions,
+                  endorsed=services.endorsed_ids(current_user, [s.id for s in suggestions]),
+                  vote=votes.get(draft.id), reason=services.participation_error(current_user, draft.round),
+                  form=SuggestionForm(), workshop=_workshop_arg(), stances=STANCE_CHOICES)
+
+
+@bp.post("/principles/drafts/<int:draft_id>/vote")
+@login_required
+def vote(draft_id):
+    """Vote (or change a vote) on a draft; htmx gets the card and the progress line back."""
+    draft = get_draft_or_404(draft_id)
+    form = VoteForm()
+    error = None
+    if not form.validate_on_submit():
+        error = "; ".join(e for errs in form.errors.values() for e in errs)
+    else:
+        try:
+            services.cast_vote(current_user, draft, services.parse_stance(form.stance.data),
+                               form.comment.data or "", form.workshop.data)
+        except services.PrincipleError as exc:
+            error = exc.message
+    if error:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    if is_htmx():
+        context = _cards_context(draft.round)
+        return render("principles/index.html", "principles/_vote_response.html", draft=draft,
+                      error=error, saved=not error, status_code=422 if error else 200, **context)
+    flash(error or "Your vote has been saved.", "error" if error else "success")
+    back = request.form.get("back")
+    if back == "draft":
+        return redirect(url_for("principles.draft", draft_id=draft.id), code=303)
+    return redirect(url_for("principles.index", workshop=form.workshop.data or None, _anchor=f"draft-{draft.id}"), code=303)
+
+
+@bp.post("/principles/drafts/<int:draft_id>/suggestions")
+@login_required
+def suggest(draft_id):
+    """Propose new wording for a draft."""
+    draft = get_draft_or_404(draft_id)
+    form = SuggestionForm()
+    if form.validate_on_submit():
+        try:
+            services.suggest(current_user, draft, form.text.data, form.reason.data or "")
+        except services.PrincipleError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash("Thank you: your suggestion is published below. Staff will respond to it.", "success")
+    else:
+        flash("; ".join(e for errs in form.errors.values() for e in errs), "error")
+    return redirect(url_for("principles.draft", draft_id=draft.id, _anchor="suggestions"), code=303)
+
+
+@bp.post("/principles/suggestions/<int:suggestion_id>/endorse")
+@login_required
+def endorse(suggestion_id):
+    """Endorse another member's suggestion."""
+    suggestion = db.session.get(Suggestion, suggestion_id) or abort(404)
+    get_draft_or_404(suggestion.draft_id)
+    try:
+        services.endorse(current_user, suggestion)
+    except services.PrincipleError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("You have endorsed this suggestion.", "success")
+    return redirect(url_for("principles.draft", draft_id=suggestion.draft_id, _anchor=f"suggestion-{suggestion.id}"), code=303)
+
+
+@bp.get("/principles/rounds/<int:round_id>/results")
+def results(round_id):
+    """Results of a round by stance, member type, region and workshop (after it closes)."""
+    round_ = get_round_or_404(round_id)
+    if not services.results_visible(round_, current_user):
+        return render("principles/results_hidden.html", round=round_, status_code=403)
+    return render("principles/results.html", round=round_, **services.round_results(round_))
+
+
+@bp.get("/principles/rounds/<int:round_id>/results.csv")
+def results_csv(round_id):
+    """Aggregated results and anonymous comments and suggestions, as CSV."""
+    round_ = get_round_or_404(round_id)
+    if not services.results_visible(round_, current_user):
+        abort(403)
+    return Response(services.results_csv(round_), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=round-{round_.id}-results.csv"})
+
+
+@bp.get("/principles/<int:number>/history")
+def history(number):
+    """A principle through the rounds: word-level changes and how support moved."""
+    principle = db.session.scalar(sa.select(Principle).where(Principle.number == number)) or abort(404)
+    from kil_network.evidence.services import library
+
+    evidence = db.session.scalars(library(principle_id=principle.id).limit(20)).all()
+    return render("principles/history.html", principle=principle, history=services.principle_history(principle),
+                  labels=services.group_labels()["type"], evidence=evidence)
+
+
+@bp.get("/principles/rounds/<int:round_id>/responses")
+def responses(round_id):
+    """'You said, we did': every suggestion in a round with the staff response."""
+    round_ = get_round_or_404(round_id)
+    return render("principles/responses.html", round=round_, suggestions=services.responses(round_))

@@ -1,0 +1,246 @@
+"""Co-designing the principles in Chromium: voting card by card, live workshop voting, history diffs.
+
+(a) A member votes on three cards of the open round: each card and the progress line are swapped
+    in place by htmx (no page load), and a reload shows the votes kept.
+(b) Staff link a workshop to the open round and open live voting; a member in a second browser
+    context follows the projector's short link and votes; the projector's bars (polling every
+    3 s) change without the projector page reloading.
+(c) After two rounds in which principle 1's wording changed, its history page marks the words
+    added and removed with <ins> and <del>.
+
+Screenshots go to test-artifacts/ (gitignored).
+"""
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from kil_network.core.timeutil import utcnow
+from kil_network.extensions import db
+from kil_network.principles import services as principles
+from kil_network.principles.models import Stance
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+PASSWORD = "correct horse battery"
+
+ROUND_1 = {
+    1: ("Think about the whole system", "Councils should look at the whole system wherever possible, not at services one by one."),
+    2: ("Coordinate services locally", "Services should be coordinated at the neighbourhood level."),
+    3: ("Spend locally", "Increase the share of spending that stays in the local economy."),
+    4: ("Intervene early", "Focus on early intervention now to save costs tomorrow."),
+    5: ("Commission for social value", "Commission for social value, not only price."),
+    6: ("Share power with communities", "Share power with communities in designing services."),
+}
+ROUND_2_TEXT_1 = "Councils should look at the whole system by default, not at services one by one."
+
+
+def shot(page, name: str) -> None:
+    """Save a full-page screenshot to test-artifacts/NAME.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the form and wait for the account page."""
+    page.goto("/auth/login")
+    page.get_by_label("Email address", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/account/$"))
+
+
+def set_wording(staff, round_, wording: dict) -> None:
+    """Give a draft round's six drafts their titles and texts (through the service)."""
+    drafts = {d.number: d.id for d in principles.drafts_of(round_)}
+    principles.update_round(staff, round_, name=round_.name, introduction=round_.introduction,
+                            opens_at=round_.opens_at, closes_at=round_.closes_at, eligibility=round_.eligibility,
+                            drafts={drafts[n]: {"title": t, "text": x, "what_changed": ""} for n, (t, x) in wording.items()})
+
+
+def open_round(staff, name: str = "Round 1: first drafts", wording=ROUND_1):
+    """A round of six drafts, open for votes for a week."""
+    round_ = principles.create_round(staff, name=name, introduction="Tell us what you think of each draft.",
+                                     closes_at=utcnow() + timedelta(days=7))
+    set_wording(staff, round_, wording)
+    principles.open_round_for_votes(staff, round_)
+    db.session.commit()
+    return round_
+
+
+def card(page, number: int):
+    """The card of principle `number` on /principles/."""
+    return page.locator("li.principle-card", has=page.get_by_role("heading", name=re.compile(rf"^Principle {number}\b")))
+
+
+def test_member_votes_on_three_cards_in_place(page, make_user):
+    """Each vote swaps its card and the progress line; nothing reloads; the votes are kept."""
+    staff = make_user(email="staff@example.org", role="staff")
+    make_user(email="nia@example.org", name="Nia Roberts", member_type="councillor")
+    open_round(staff)
+
+    sign_in(page, "nia@example.org")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Principles").click()
+    expect(page).to_have_url(re.compile(r"/principles/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Round 1: first drafts")
+    progress = page.locator("#progress")
+    expect(progress).to_have_text(re.compile(r"responded to\s+0 of 6"))
+    expect(page.locator("li.principle-card")).to_have_count(6)
+    page.evaluate("window.__marker = 1")
+
+    choices = [(1, "Support"), (3, "Support with changes"), (5, "Oppose")]
+    for done, (number, stance) in enumerate(choices, start=1):
+        item = card(page, number)
+        item.get_by_label(stance, exact=True).check()
+        if number == 3:
+            item.get_by_label("Comment (optional)").fill("Say what counts as local spend.")
+        with page.expect_response(lambda r: r.url.endswith("/vote") and r.request.method == "POST") as info:
+            item.get_by_role("button", name=f"Save my vote on principle {number}").click()
+        assert info.value.status == 200
+        assert info.value.request.headers.get("hx-request") == "true"
+        expect(item.get_by_role("status")).to_have_text("Vote saved.")
+        expect(item.locator(".principle-card__vote")).to_have_text(f"Your vote: {stance}")
+        expect(item.get_by_role("button", name=f"Change my vote on principle {number}")).to_be_visible()
+        expect(progress).to_have_text(re.compile(rf"responded to\s+{done} of 6"))
+        assert page.evaluate("window.__marker") == 1, "voting reloaded the page"
+    # Cards not voted on are untouched.
+    expect(card(page, 2).locator(".principle-card__vote")).to_have_count(0)
+    expect(card(page, 2).get_by_role("button", name="Save my vote on principle 2")).to_be_visible()
+    shot(page, "principles-voted")
+
+    page.reload()
+    assert page.evaluate("window.__marker") is None
+    expect(progress).to_have_text(re.compile(r"responded to\s+3 of 6"))
+    for number, stance in choices:
+        expect(card(page, number).locator(".principle-card__vote")).to_have_text(f"Your vote: {stance}")
+        expect(card(page, number).get_by_label(stance, exact=True)).to_be_checked()
+    expect(card(page, 3).get_by_label("Comment (optional)")).to_have_value("Say what counts as local spend.")
+    assert page.js_errors == []
+
+
+def test_projector_bars_move_when_a_phone_votes(page, browser, live_server, make_user):
+    """Staff link a workshop to the round and open live voting; a vote from the short link moves the bars."""
+    from kil_network.workshops import services as workshops
+    from kil_network.workshops.models import WorkshopFormat
+
+    staff = make_user(email="staff@example.org", name="Sam Staff", role="staff")
+    make_user(email="tomos@example.org", name="Tomos Pryce", member_type="commissioner")
+    round_ = open_round(staff)
+    start = utcnow() + timedelta(hours=1)
+    workshop = workshops.create_workshop(staff, {
+        "title": "Cardiff principles workshop", "description": "Voting on the drafts, in the room.",
+        "format": WorkshopFormat.IN_PERSON, "venue": "Temple of Peace", "address": "King Edward VII Avenue, Cardiff",
+        "postcode": "CF10 3AP", "starts_at": start, "ends_at": start + timedelta(hours=3),
+        "registration_closes_at": start - timedelta(minutes=30), "capacity": 40})
+    workshops.publish_workshop(staff, workshop)
+    db.session.commit()
+
+    # Staff link the workshop to the open round on the edit form.
+    sign_in(page, "staff@example.org")
+    page.goto(f"/staff/workshops/{workshop.id}/edit")
+    page.get_by_label("Principles round this workshop feeds (optional)").select_option(label=round_.name)
+    page.get_by_role("button", name="Save changes").click()
+    expect(page).to_have_url(re.compile(rf"/staff/workshops/{workshop.id}$"))
+    expect(page.locator("main > .notice")).to_contain_text("Changes saved")
+
+    # The projector: open live voting; the bars start at zero.
+    page.get_by_role("link", name="Live voting (projector)").click()
+    expect(page).to_have_url(re.compile(rf"/staff/workshops/{workshop.id}/live$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Vote now: {round_.name}")
+    page.get_by_role("button", name="Open live voting").click()
+    expect(page.locator("main > .notice")).to_contain_text("Live voting is open")
+    short_url = page.locator(".projector__url strong").inner_text().strip()
+    assert short_url.endswith(f"/w/{workshop.id}")
+    expect(page.locator(".projector__qr svg")).to_be_visible()
+    support_1 = page.locator('[data-count="support-1"]')
+    oppose_2 = page.locator('[data-count="oppose-2"]')
+    expect(support_1).to_have_text("0 (0%)")
+    expect(oppose_2).to_have_text("0 (0%)")
+    page.evaluate("window.__marker = 1")
+    shot(page, "projector-before")
+
+    # A phone in the room follows the short link and votes.
+    phone_context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
+    try:
+        phone = phone_context.new_page()
+        sign_in(phone, "tomos@example.org")
+        phone.goto(short_url.replace(live_server, ""))
+        expect(phone).to_have_url(re.compile(rf"/principles/\?workshop={workshop.id}$"))
+        item = card(phone, 1)
+        item.get_by_label("Support", exact=True).check()
+        item.get_by_role("button", name="Save my vote on principle 1").click()
+        expect(item.get_by_role("status")).to_have_text("Vote saved.")
+        item = card(phone, 2)
+        item.get_by_label("Oppose", exact=True).check()
+        item.get_by_role("button", name="Save my vote on principle 2").click()
+        expect(item.get_by_role("status")).to_have_text("Vote saved.")
+        shot(phone, "projector-phone-voted")
+    finally:
+        phone_context.close()
+
+    # The projector's polling picks the votes up (it refreshes every 3 s) without a reload.
+    expect(support_1).to_have_text("1 (100%)", timeout=8000)
+    expect(oppose_2).to_have_text("1 (100%)", timeout=8000)
+    expect(page.locator('[data-count="support-2"]')).to_have_text("0 (0%)")
+    expect(page.locator("#live-bars")).to_contain_text("(1 vote)")
+    bar = page.locator("#live-bars section", has_text="1. Think about the whole system").locator(".bars__bar--support")
+    expect(bar).to_have_attribute("width", "100")
+    assert page.evaluate("window.__marker") == 1, "the projector page reloaded"
+    shot(page, "projector-after")
+
+    # The votes were recorded with the workshop.
+    from kil_network.principles.models import Vote
+
+    db.session.expire_all()
+    votes = db.session.scalars(sa.select(Vote)).all()
+    assert {(v.stance, v.workshop_id) for v in votes} == {(Stance.SUPPORT, workshop.id), (Stance.OPPOSE, workshop.id)}
+    assert page.js_errors == []
+
+
+def test_history_page_marks_changed_words(page, make_user):
+    """Principle 1's wording changed between rounds: the history shows <del> and <ins> for those words."""
+    staff = make_user(email="staff@example.org", role="staff")
+    first = open_round(staff)
+    principles.close_round(staff, first)
+    db.session.commit()
+    second = principles.create_round(staff, name="Round 2: revised drafts", closes_at=utcnow() + timedelta(days=7))
+    draft_1 = principles.drafts_of(second)[0]
+    assert draft_1.text == ROUND_1[1][1]  # copied from round 1
+    principles.update_round(staff, second, name=second.name, introduction="", opens_at=None,
+                            closes_at=second.closes_at, eligibility=second.eligibility,
+                            drafts={draft_1.id: {"title": "Think about the whole local system", "text": ROUND_2_TEXT_1,
+                                                 "what_changed": "Whole-system thinking is now the default."}})
+    principles.open_round_for_votes(staff, second)
+    db.session.commit()
+
+    page.goto("/principles/1/history")
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Principle 1: .+, round by round$"))
+    rounds = page.locator("section.history-round")
+    expect(rounds).to_have_count(2)
+    earlier, later = rounds.nth(0), rounds.nth(1)
+    expect(earlier.get_by_role("heading", level=2)).to_have_text("Round 1: first drafts")
+    expect(earlier.locator("ins, del")).to_have_count(0)  # the first round has nothing to compare with
+    expect(later.get_by_role("heading", level=2)).to_have_text("Round 2: revised drafts")
+
+    text = later.locator("p.diff")
+    # Word by word: "wherever possible," became "by default," (the space between them is kept).
+    expect(text.locator("del")).to_have_text([re.compile(r"\bwherever\b"), re.compile(r"\bpossible,")])
+    expect(text.locator("ins")).to_have_text([re.compile(r"\bby\b"), re.compile(r"\bdefault,")])
+    expect(text.locator("del .visually-hidden").first).to_have_text("[removed: ")
+    expect(text.locator("ins .visually-hidden").first).to_have_text("[added: ")
+    # Unchanged words are plain text around the marks.
+    assert text.evaluate("el => el.textContent").startswith("Councils should look at the whole system ")
+    title = later.get_by_role("heading", level=3)
+    expect(title.locator("ins")).to_contain_text("local")
+    expect(title.locator("del")).to_have_count(0)
+    expect(later).to_contain_text("What changed: Whole-system thinking is now the default.")
+    # Principle 2 did not change, so its history has no marks at all.
+    shot(page, "principle-history")
+    page.goto("/principles/2/history")
+    expect(page.locator("section.history-round")).to_have_count(2)
+    expect(page.locator("section.history-round").locator("ins, del")).to_have_count(0)
+    assert page.js_errors == []
