@@ -1,0 +1,93 @@
+"""Pledged councils (public), a council's page, submitting a pledge, and the staff queue."""
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user
+
+from kil_network.core.decorators import confirmed_required, staff_required
+from kil_network.core.htmx import render, render_form
+from kil_network.extensions import db
+from kil_network.councils import services
+from kil_network.councils.forms import PledgeForm, PledgeReviewForm
+from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
+
+bp = Blueprint("councils", __name__)
+staff_bp = Blueprint("staff_pledges", __name__)
+
+
+def get_council_or_404(gss_code: str):
+    """The local authority with this GSS code, or 404."""
+    council = services.get_council(gss_code)
+    if council is None:
+        abort(404)
+    return council
+
+
+@bp.get("/councils/")
+def index():
+    """Councils that have pledged to Keep it Local, by region, with a region chart."""
+    groups = services.pledged_by_region()
+    total = sum(len(g["pledges"]) for g in groups)
+    most = max((len(g["pledges"]) for g in groups), default=0)
+    return render("councils/index.html", groups=groups, total=total, most=most)
+
+
+@bp.get("/councils/<gss_code>")
+def council(gss_code):
+    """A council: its pledge (when verified) and the Network members from it."""
+    council = get_council_or_404(gss_code)
+    pledge = services.live_pledge(council)
+    if pledge is not None and pledge.status != PledgeStatus.VERIFIED:
+        pledge = None
+    members = services.council_members(council) if current_user.is_authenticated and current_user.is_confirmed else []
+    member_count = len(services.council_members(council))
+    can_pledge = current_user.is_authenticated and services.pledge_error(current_user, council) is None
+    return render("councils/council.html", council=council, pledge=pledge, members=members,
+                  member_count=member_count, can_pledge=can_pledge)
+
+
+@bp.route("/councils/<gss_code>/pledge", methods=["GET", "POST"])
+@confirmed_required
+def pledge(gss_code):
+    """A councillor or officer of the council submits its pledge for staff to verify."""
+    council = get_council_or_404(gss_code)
+    reason = services.pledge_error(current_user, council)
+    form = PledgeForm()
+    if reason is None and form.validate_on_submit():
+        try:
+            services.submit_pledge(current_user, council, signed_by=SignedBy(form.signed_by.data),
+                                   signatories=form.signatories.data, pledged_on=form.pledged_on.data,
+                                   champions=form.champions.data, statement=form.statement.data or "")
+        except services.PledgeError as exc:
+            db.session.rollback()
+            if exc.field:
+                getattr(form, exc.field).errors.append(exc.message)
+            else:
+                reason = exc.message
+        else:
+            db.session.commit()
+            flash("Thank you. Campaign staff will check the pledge and then list the council.", "success")
+            return redirect(url_for("councils.council", gss_code=council.gss_code), code=303)
+    return render_form("councils/pledge.html", "councils/_pledge_form.html", form, council=council, reason=reason)
+
+
+@staff_bp.get("/pledges/")
+@staff_required
+def queue():
+    """Pledges to verify, and those already verified or rejected."""
+    status = request.args.get("status", "")
+    return render("councils/staff_pledges.html", pledges=services.pledges_for_staff(status), status=status,
+                  form=PledgeReviewForm())
+
+
+@staff_bp.post("/pledges/<int:pledge_id>")
+@staff_required
+def review(pledge_id):
+    """Verify or reject a pledge."""
+    pledge = db.session.get(Pledge, pledge_id) or abort(404)
+    form = PledgeReviewForm()
+    if not form.validate_on_submit():
+        flash("Choose verify or reject.", "error")
+    else:
+        services.review_pledge(current_user, pledge, PledgeStatus(form.decision.data), form.note.data or "")
+        db.session.commit()
+        flash(f"The pledge of {pledge.local_authority.display_name} is {pledge.status.value}.", "success")
+    return redirect(url_for("staff_pledges.queue"), code=303)

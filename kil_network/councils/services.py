@@ -1,0 +1,110 @@
+"""Pledge rules: who may submit, one live pledge per council, staff verification."""
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from kil_network.auth.models import Status, User
+from kil_network.core.audit import record
+from kil_network.core.timeutil import utcnow
+from kil_network.extensions import db
+from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
+from kil_network.members.models import LocalAuthority, Region
+
+
+class PledgeError(Exception):
+    """A rule refused the pledge; the message is safe to show."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def get_council(gss_code: str) -> LocalAuthority | None:
+    """The local authority with this GSS code."""
+    return db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == gss_code))
+
+
+def live_pledge(council: LocalAuthority) -> Pledge | None:
+    """The council's pending or verified pledge."""
+    return db.session.scalar(sa.select(Pledge).where(Pledge.local_authority_id == council.id,
+                                                     Pledge.status != PledgeStatus.REJECTED))
+
+
+def pledge_error(user: User, council: LocalAuthority) -> str | None:
+    """Why this member cannot submit a pledge for this council, or None."""
+    if not user.is_confirmed:
+        return "Confirm your email address first."
+    if user.local_authority_id != council.id or not user.member_type.needs_council:
+        return (f"Only councillors, commissioners and council officers of {council.display_name} can submit its "
+                "pledge. If you work there, set your council and member type on your account page.")
+    existing = live_pledge(council)
+    if existing is not None:
+        return ("This council's pledge is already listed." if existing.status == PledgeStatus.VERIFIED
+                else "A pledge for this council is waiting for staff to check it.")
+    return None
+
+
+def submit_pledge(user: User, council: LocalAuthority, *, signed_by: SignedBy, signatories: str, pledged_on,
+                  champions: str, statement: str = "") -> Pledge:
+    """Submit a council's pledge for staff to verify."""
+    reason = pledge_error(user, council)
+    if reason:
+        raise PledgeError(reason)
+    if pledged_on > utcnow().date():
+        raise PledgeError("The pledge date cannot be in the future", "pledged_on")
+    pledge = Pledge(local_authority_id=council.id, submitted_by_id=user.id, signed_by=signed_by,
+                    signatories=signatories, pledged_on=pledged_on, champions=champions, statement=statement,
+                    status=PledgeStatus.PENDING)
+    try:
+        with db.session.begin_nested():
+            db.session.add(pledge)
+            db.session.flush()
+    except IntegrityError as exc:
+        raise PledgeError("A pledge for this council has just been submitted.") from exc
+    return pledge
+
+
+def review_pledge(actor: User, pledge: Pledge, status: PledgeStatus, note: str = "") -> None:
+    """Staff verify (publish) or reject a pledge."""
+    if status == PledgeStatus.PENDING:
+        raise PledgeError("Choose verify or reject.")
+    pledge.status = status
+    pledge.review_note = note
+    pledge.verified_by_id = actor.id
+    pledge.verified_at = utcnow()
+    record(actor, f"pledge.{status.value}", pledge,
+           f"{status.value.capitalize()} the pledge of {pledge.local_authority.gss_code}", note=note)
+
+
+def pledged_by_region() -> list[dict]:
+    """Verified pledges grouped by region, with counts (every region listed)."""
+    regions = db.session.scalars(sa.select(Region).order_by(Region.name)).all()
+    pledges = db.session.scalars(
+        sa.select(Pledge).join(Pledge.local_authority).where(Pledge.status == PledgeStatus.VERIFIED)
+        .order_by(LocalAuthority.name)
+    ).all()
+    totals = dict(db.session.execute(
+        sa.select(LocalAuthority.region_id, sa.func.count()).group_by(LocalAuthority.region_id)).all())
+    grouped = {r.id: [] for r in regions}
+    for p in pledges:
+        grouped[p.local_authority.region_id].append(p)
+    return [{"region": r, "pledges": grouped[r.id], "councils": totals.get(r.id, 0)} for r in regions]
+
+
+def council_members(council: LocalAuthority) -> list[User]:
+    """Network members from this council who are listed in the directory."""
+    return db.session.scalars(
+        sa.select(User).options(joinedload(User.organisation))
+        .where(User.local_authority_id == council.id, User.status == Status.ACTIVE,
+               User.show_in_directory.is_(True), User.email_confirmed_at.is_not(None))
+        .order_by(User.name)
+    ).all()
+
+
+def pledges_for_staff(status: str = ""):
+    """Pledges for the staff queue, pending first."""
+    stmt = sa.select(Pledge).options(joinedload(Pledge.submitted_by)).order_by(Pledge.status, Pledge.created_at.desc())
+    if status in {s.value for s in PledgeStatus}:
+        stmt = stmt.where(Pledge.status == PledgeStatus(status))
+    return db.session.scalars(stmt).all()

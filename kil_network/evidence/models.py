@@ -1,0 +1,179 @@
+"""Calls for evidence, survey responses and written submissions."""
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kil_network.auth.models import MemberType
+from kil_network.core.dbtypes import value_enum
+from kil_network.core.timeutil import UTCDateTime, utcnow
+from kil_network.extensions import db
+
+
+
+TOPICS = {
+    "trends": "The latest trends shaping public services",
+    "scale_fail": "Examples of ‘scale fail’: large outsourcing contracts that did not deliver",
+    "community_role": "The role of community organisations, and evidence that they transform lives",
+    "doing_differently": "Local areas doing things differently to harness local organisations",
+}
+
+
+class Call(db.Model):
+    """A call for evidence: a survey, a written-evidence form, or both, each with a deadline."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    introduction: Mapped[str] = mapped_column(sa.Text, default="")
+    asks: Mapped[str] = mapped_column(sa.Text, default="")
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None means the call has no survey (or no written evidence).
+    survey_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    written_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def part_state(self, closes_at, now=None) -> str:
+        """'forthcoming', 'open' or 'closed' for one part of the call."""
+        now = now or utcnow()
+        if closes_at is None:
+            return "none"
+        if now < self.opens_at:
+            return "forthcoming"
+        return "open" if now < closes_at else "closed"
+
+    def survey_state(self, now=None) -> str:
+        """State of the survey."""
+        return self.part_state(self.survey_closes_at, now)
+
+    def written_state(self, now=None) -> str:
+        """State of the written-evidence form."""
+        return self.part_state(self.written_closes_at, now)
+
+    @property
+    def state(self) -> str:
+        """Open if any part is open; forthcoming before it opens; otherwise closed."""
+        states = {self.survey_state(), self.written_state()} - {"none"}
+        if "open" in states:
+            return "open"
+        if "forthcoming" in states:
+            return "forthcoming"
+        return "closed"
+
+
+class SurveyResponse(db.Model):
+    """One person's survey answers: in progress (members, across sessions) or submitted."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (sa.Index("ix_survey_responses_call_status", "call_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="in_progress")  # in_progress | submitted
+    reference: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    answers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    respondent_type: Mapped[str] = mapped_column(sa.String(32), default="")
+    region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    call = relationship("Call")
+    region = relationship("Region")
+
+
+class Publication(str, enum.Enum):
+    """What the submitter agreed to about publication."""
+
+    NAMED = "named"
+    ANONYMOUS = "anonymous"
+    PRIVATE = "private"
+
+    @property
+    def label(self) -> str:
+        """Human description."""
+        return {"named": "Publish it with my name and organisation", "anonymous": "Publish it anonymously",
+                "private": "Do not publish it"}[self.value]
+
+
+class ReviewStatus(str, enum.Enum):
+    """Where a submission is in the staff review."""
+
+    NEW = "new"
+    REVIEWED = "reviewed"
+    FEATURED = "featured"
+
+
+submission_principles = sa.Table(
+    "submission_principles", db.metadata,
+    sa.Column("submission_id", sa.ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("principle_id", sa.ForeignKey("principles.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Submission(db.Model):
+    """Written evidence, with an optional file kept outside the web root."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    reference: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    organisation: Mapped[str] = mapped_column(sa.String(160), default="")
+    respondent_type: Mapped[MemberType] = mapped_column(value_enum(MemberType, 32))
+    local_authority_id: Mapped[int | None] = mapped_column(sa.ForeignKey("local_authorities.id"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    file_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    file_kind: Mapped[str] = mapped_column(sa.String(8), default="")  # pdf | docx | odt
+    file_size: Mapped[int] = mapped_column(default=0)
+    file_key: Mapped[str] = mapped_column(sa.String(64), default="")  # name on disk
+    publication: Mapped[Publication] = mapped_column(value_enum(Publication, 24))
+    status: Mapped[ReviewStatus] = mapped_column(value_enum(ReviewStatus, 24), default=ReviewStatus.NEW, index=True)
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    call = relationship("Call")
+    local_authority = relationship("LocalAuthority")
+    principles = relationship("Principle", secondary=submission_principles, order_by="Principle.number")
+    topic_rows = relationship("SubmissionTopic", cascade="all, delete-orphan", order_by="SubmissionTopic.topic")
+    tag_rows = relationship("SubmissionTag", cascade="all, delete-orphan", order_by="SubmissionTag.tag")
+
+    @property
+    def topics(self) -> list[str]:
+        """The topic keys the evidence covers."""
+        return [t.topic for t in self.topic_rows]
+
+    @property
+    def tags(self) -> list[str]:
+        """Staff tags."""
+        return [t.tag for t in self.tag_rows]
+
+    @property
+    def public_name(self) -> str:
+        """The name shown in the library, honouring the submitter's choice."""
+        if self.publication == Publication.NAMED:
+            return f"{self.name}, {self.organisation}" if self.organisation else self.name
+        return "Anonymous"
+
+
+class SubmissionTopic(db.Model):
+    """A topic (of the four) that a submission covers."""
+
+    __tablename__ = "submission_topics"
+
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(sa.String(24), primary_key=True, index=True)
+
+
+class SubmissionTag(db.Model):
+    """A staff tag on a submission."""
+
+    __tablename__ = "submission_tags"
+
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(sa.String(60), primary_key=True, index=True)

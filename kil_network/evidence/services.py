@@ -1,0 +1,261 @@
+"""Call-for-evidence rules: deadlines, survey progress and submission, written evidence, review.
+
+Deadlines are checked on the server at the moment of the POST: a response arriving after the
+deadline is refused (the form keeps what was typed), whatever the page showed when it loaded.
+"""
+import csv
+import io
+import secrets
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
+from kil_network.core.csvutil import csv_safe
+from kil_network.core.audit import record
+from kil_network.core.email import external_url, queue_email
+from kil_network.core.timeutil import format_london, utcnow
+from kil_network.evidence import survey, uploads
+from kil_network.evidence.models import (
+    TOPICS,
+    Call,
+    Publication,
+    ReviewStatus,
+    Submission,
+    SubmissionTag,
+    SubmissionTopic,
+    SurveyResponse,
+    submission_principles,
+)
+from kil_network.extensions import db
+
+DEADLINE_PASSED = "The deadline for responses has now passed"
+
+
+class EvidenceError(Exception):
+    """A rule refused the response; the message is safe to show. `field` names a form field."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def new_reference(prefix: str) -> str:
+    """A short reference people can quote, e.g. KIL-S-7G3K9Q."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return f"KIL-{prefix}-" + "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def calls_by_state() -> dict:
+    """Calls grouped as open, forthcoming and closed."""
+    calls = db.session.scalars(sa.select(Call).order_by(Call.opens_at.desc())).all()
+    groups = {"open": [], "forthcoming": [], "closed": []}
+    for call in calls:
+        groups[call.state].append(call)
+    return groups
+
+
+def check_open(call: Call, part: str, now=None) -> None:
+    """Raise the deadline message if this part of the call is not open now."""
+    state = call.survey_state(now) if part == "survey" else call.written_state(now)
+    if state == "none":
+        raise EvidenceError("This call does not have that part.")
+    if state == "forthcoming":
+        raise EvidenceError(f"This call opens on {format_london(call.opens_at)}.")
+    if state == "closed":
+        raise EvidenceError(DEADLINE_PASSED)
+
+
+# --- Survey -------------------------------------------------------------------------------
+
+def member_draft(call: Call, user: User) -> SurveyResponse | None:
+    """A member's in-progress answers for this call (kept across sessions)."""
+    return db.session.scalar(sa.select(SurveyResponse).where(
+        SurveyResponse.call_id == call.id, SurveyResponse.user_id == user.id, SurveyResponse.status == "in_progress"))
+
+
+def save_member_answers(call: Call, user: User, answers: dict) -> None:
+    """Keep a member's answers so they can carry on later, on any device."""
+    draft = member_draft(call, user)
+    if draft is None:
+        draft = SurveyResponse(call_id=call.id, user_id=user.id, status="in_progress")
+        db.session.add(draft)
+    draft.answers = dict(answers)
+
+
+def submit_survey(call: Call, answers: dict, user: User | None = None, now=None) -> SurveyResponse:
+    """Submit a complete survey response and return it with its reference."""
+    check_open(call, "survey", now)
+    answers = survey.clean(answers)
+    missing = survey.first_unanswered(answers)
+    if missing is not None:
+        raise EvidenceError("Answer every question before you submit.")
+    if not survey.in_scope(answers):
+        raise EvidenceError("This survey is for community organisations, commissioners and councillors.")
+    response = member_draft(call, user) if user is not None else None
+    if response is None:
+        response = SurveyResponse(call_id=call.id, user_id=getattr(user, "id", None))
+        db.session.add(response)
+    response.answers = answers
+    response.status = "submitted"
+    response.reference = new_reference("S")
+    response.respondent_type = survey.respondent_type(answers)
+    response.region_id = int(answers["region"]) if str(answers.get("region", "")).isdecimal() else None
+    response.submitted_at = utcnow()
+    db.session.flush()
+    return response
+
+
+def survey_results(call: Call, respondent_type: str = "", region: str = "") -> dict:
+    """Counts per option for every question, with the filters applied; one query."""
+    stmt = sa.select(SurveyResponse.answers).where(SurveyResponse.call_id == call.id, SurveyResponse.status == "submitted")
+    if respondent_type:
+        stmt = stmt.where(SurveyResponse.respondent_type == respondent_type[:32])
+    if str(region).isdecimal():
+        stmt = stmt.where(SurveyResponse.region_id == int(region))
+    rows = db.session.scalars(stmt).all()
+    results = {}
+    for q in survey.QUESTIONS:
+        if q.kind == "text":
+            answers = [a.get(q.id) for a in rows if a.get(q.id)]
+            results[q.id] = {"question": q, "count": len(answers), "texts": answers[:200]}
+            continue
+        counts = {}
+        answered = 0
+        for a in rows:
+            value = a.get(q.id)
+            if value in (None, "", []):
+                continue
+            answered += 1
+            for v in value if isinstance(value, list) else [value]:
+                counts[str(v)] = counts.get(str(v), 0) + 1
+        results[q.id] = {"question": q, "count": answered, "counts": counts}
+    return {"total": len(rows), "results": results}
+
+
+def survey_responses_page(call: Call, page: int, respondent_type: str = "", region: str = ""):
+    """Submitted responses for staff to read one by one."""
+    stmt = (sa.select(SurveyResponse).options(selectinload(SurveyResponse.region))
+            .where(SurveyResponse.call_id == call.id, SurveyResponse.status == "submitted")
+            .order_by(SurveyResponse.submitted_at.desc()))
+    if respondent_type:
+        stmt = stmt.where(SurveyResponse.respondent_type == respondent_type[:32])
+    if str(region).isdecimal():
+        stmt = stmt.where(SurveyResponse.region_id == int(region))
+    return db.paginate(stmt, page=page, per_page=20, error_out=False, count=True)
+
+
+def survey_csv(call: Call) -> str:
+    """Every submitted response, one row each, one column per question."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    ids = [q.id for q in survey.QUESTIONS]
+    writer.writerow(["reference", "submitted_at", "respondent_type"] + ids)
+    rows = db.session.scalars(sa.select(SurveyResponse).where(
+        SurveyResponse.call_id == call.id, SurveyResponse.status == "submitted").order_by(SurveyResponse.id))
+    for r in rows:
+        values = [";".join(v) if isinstance(v, list) else v for v in (r.answers.get(i, "") for i in ids)]
+        writer.writerow([r.reference, r.submitted_at.isoformat(), r.respondent_type] + [csv_safe(v) for v in values])
+    return out.getvalue()
+
+
+# --- Written evidence ---------------------------------------------------------------------
+
+def submit_evidence(call: Call, *, name: str, email: str, organisation: str, respondent_type: MemberType,
+                    local_authority, topics: list[str], text: str, publication: Publication,
+                    upload=None, user: User | None = None, now=None) -> Submission:
+    """Store written evidence (and its file), and queue the acknowledgement email."""
+    check_open(call, "written", now)
+    topics = [t for t in dict.fromkeys(topics) if t in TOPICS]
+    if not topics:
+        raise EvidenceError("Select at least one topic your evidence covers", "topics")
+    if not text.strip():
+        raise EvidenceError("Enter your evidence", "text")
+    data = kind = None
+    if upload is not None and getattr(upload, "filename", ""):
+        try:
+            data, kind = uploads.check_upload(upload)
+        except uploads.UploadError as exc:
+            raise EvidenceError(str(exc), "file") from exc
+    submission = Submission(
+        call_id=call.id, user_id=getattr(user, "id", None), reference=new_reference("E"), name=name, email=email,
+        organisation=organisation, respondent_type=respondent_type, local_authority=local_authority, text=text,
+        publication=publication, status=ReviewStatus.NEW,
+        topic_rows=[SubmissionTopic(topic=t) for t in topics],
+    )
+    if data is not None:
+        submission.file_key = uploads.save(data)
+        submission.file_kind = kind
+        submission.file_size = len(data)
+        submission.file_name = (upload.filename or f"evidence.{kind}").rsplit("/", 1)[-1][:200]
+    db.session.add(submission)
+    db.session.flush()
+    queue_email(email, f"We have received your evidence ({submission.reference})", "evidence_received",
+                kind="evidence", user=user, submission=submission, call=call,
+                topics=[TOPICS[t] for t in topics], library_url=external_url("evidence.library"))
+    return submission
+
+
+def review(actor: User, submission: Submission, *, status: ReviewStatus, tags: list[str], principle_ids: list[int],
+           notes: str) -> None:
+    """Staff review: status, tags, the principles it supports, notes."""
+    from kil_network.principles.models import Principle
+
+    submission.status = status
+    clean_tags = sorted({t.strip().lower()[:60] for t in tags if t.strip()})
+    submission.tag_rows = [SubmissionTag(tag=t) for t in clean_tags]
+    submission.principles = db.session.scalars(sa.select(Principle).where(Principle.id.in_(principle_ids))).all() \
+        if principle_ids else []
+    submission.notes = notes
+    record(actor, "evidence.review", submission, f"Reviewed evidence {submission.reference}: {status.value}",
+           tags=clean_tags, principles=sorted(principle_ids))
+
+
+def staff_search(q: str = "", status: str = "", topic: str = "", tag: str = "", principle: str = ""):
+    """Submissions for the review queue, newest first, filtered."""
+    stmt = sa.select(Submission).options(selectinload(Submission.topic_rows), selectinload(Submission.tag_rows),
+                                         selectinload(Submission.principles)).order_by(Submission.id.desc())
+    q = (q or "").strip()[:100]
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(Submission.name.ilike(like, escape="\\"), Submission.organisation.ilike(like, escape="\\"),
+                                 Submission.reference.ilike(like, escape="\\"), Submission.text.ilike(like, escape="\\")))
+    if status in {s.value for s in ReviewStatus}:
+        stmt = stmt.where(Submission.status == ReviewStatus(status))
+    if topic in TOPICS:
+        stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))
+    if tag:
+        stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTag.submission_id).where(SubmissionTag.tag == tag.lower()[:60])))
+    if str(principle).isdecimal():
+        stmt = stmt.where(Submission.id.in_(sa.select(submission_principles.c.submission_id)
+                                            .where(submission_principles.c.principle_id == int(principle))))
+    return stmt
+
+
+def library(topic: str = "", principle_id: int | None = None):
+    """Published evidence only (consent to publish): featured first, then newest."""
+    stmt = (sa.select(Submission).options(selectinload(Submission.topic_rows), selectinload(Submission.principles))
+            .where(Submission.publication != Publication.PRIVATE)
+            .order_by(sa.case((Submission.status == ReviewStatus.FEATURED, 0), else_=1), Submission.id.desc()))
+    if topic in TOPICS:
+        stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))
+    if principle_id is not None:
+        stmt = stmt.where(Submission.id.in_(sa.select(submission_principles.c.submission_id)
+                                            .where(submission_principles.c.principle_id == principle_id)))
+    return stmt
+
+
+def evidence_csv(stmt) -> str:
+    """The filtered review queue as CSV."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["reference", "received_at", "name", "email", "organisation", "respondent_type", "council",
+                     "topics", "publication", "status", "tags", "principles", "file", "text", "notes"])
+    for s in db.session.scalars(stmt).unique():
+        writer.writerow([csv_safe(v) for v in [
+            s.reference, s.created_at.isoformat(), s.name, s.email, s.organisation,
+            MEMBER_TYPE_LABELS[s.respondent_type], s.local_authority.name if s.local_authority else "",
+            ";".join(s.topics), s.publication.value, s.status.value, ";".join(s.tags),
+            ";".join(str(p.number) for p in s.principles), s.file_name, s.text, s.notes]])
+    return out.getvalue()
