@@ -1,0 +1,203 @@
+"""axe-core finds no violations on any page of the workshops, principles, call-for-evidence
+and councils areas, for the role that sees it.
+
+The data comes from `build_site` (test_html_validity_areas.py), made through the services.
+Each page is its own test, loaded in Chromium from the live server so htmx has enhanced it:
+public pages anonymous, member pages as a confirmed member (and the pledge form as a council
+officer), staff pages as an admin. States that are not a plain GET are brought about in the
+browser: every kind of survey question page with and without an error, check your answers,
+forms posted with errors (htmx and plain), written evidence sent just after its deadline, a
+vote cast on a card and a check-in made with htmx (checked after the swap), and the
+principles page once a round has been adopted. Every <details> is opened before axe runs, so
+the breakdown tables and individual survey answers inside them are checked as well.
+"""
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+from test_accessibility import sign_in
+from test_html_validity_areas import SURVEY_PATH, adopt_open_round, build_site, close_written_evidence
+
+pytestmark = pytest.mark.browser
+
+PUBLIC = [
+    "/workshops/", "/workshops/?when=past", "/workshops/?region={yorkshire}&format=in_person&month={month}",
+    "/workshops/?format=online&region={wales}", "/workshops/{w_live}", "/workshops/{w_full}", "/workshops/{w_cancelled}",
+    "/workshops/{w_past}",
+    "/principles/", "principles-adopted", "/principles/drafts/{d_open}", "/principles/rounds/{r_closed}/results",
+    "/principles/rounds/{r_open}/results", "/principles/1/history", "/principles/rounds/{r_closed}/responses",
+    "/principles/rounds/{r_open}/responses",
+    "/evidence/", "/evidence/calls/{c_open}", "/evidence/calls/{c_closed}", "/evidence/calls/{c_open}/survey",
+    "/evidence/calls/{c_closed}/survey", "/evidence/calls/{c_closed}/survey/delivers",
+    "survey-radio", "survey-radio-error", "survey-text", "survey-text-error", "survey-checkbox",
+    "survey-checkbox-error", "survey-select", "survey-select-error", "survey-check", "survey-not-for-you",
+    "/evidence/calls/{c_open}/survey/done/{survey_ref}",
+    "/evidence/calls/{c_open}/submit", "submit-errors", "submit-after-deadline", "/evidence/calls/{c_closed}/submit",
+    "/evidence/calls/{c_open}/received/{e_ref}", "/evidence/library", "/evidence/library?topic=doing_differently",
+    "/councils/", "/councils/E08000033", "/councils/E08000035",
+]
+MEMBER = [
+    "/account/workshops", "/workshops/{w_live}", "/workshops/{w_full}", "waitlist-leave-htmx", "/principles/",
+    "vote-htmx", "/principles/drafts/{d_open}", "/councils/E06000023/pledge", "/councils/E08000033",
+    "/evidence/calls/{c_open}/submit",
+]
+OFFICER = ["/councils/E08000035/pledge", "pledge-errors"]
+ADMIN = [
+    "/staff/workshops/", "/staff/workshops/new", "workshop-new-errors-htmx", "/staff/workshops/{w_live}",
+    "/staff/workshops/{w_draft}", "/staff/workshops/{w_cancelled}", "/staff/workshops/{w_full}",
+    "/staff/workshops/{w_full}/attendance", "/staff/workshops/{w_live}/edit",
+    "/staff/workshops/{w_live}/cancel", "workshop-cancel-errors", "/staff/workshops/{w_live}/attendance",
+    "attendance-check-in-htmx", "/staff/workshops/{w_live}/attendance/{reg_member}",
+    "/staff/workshops/{w_past}/attendance/{reg_past}", "/staff/workshops/{w_live}/sheet",
+    "/staff/workshops/{w_live}/live",
+    "/staff/rounds/", "/staff/rounds/new", "/staff/rounds/{r_draft}/edit", "/staff/rounds/{r_open}/edit",
+    "/staff/suggestions/{s_open}/respond", "respond-errors", "/principles/rounds/{r_open}/results",
+    "/staff/evidence/", "/staff/evidence/{e_named}", "/staff/evidence/{e_private}", "/staff/evidence/calls/",
+    "/staff/evidence/calls/new", "call-new-errors", "/staff/evidence/calls/{c_open}/edit",
+    "/staff/evidence/calls/{c_open}/survey-results", "/staff/pledges/",
+]
+EXPECTED_STATUS = {("anonymous", "/principles/rounds/{r_open}/results"): 403}
+PAGES = ([("anonymous", p) for p in PUBLIC] + [("member", p) for p in MEMBER]
+         + [("officer", p) for p in OFFICER] + [("admin", p) for p in ADMIN])
+# An invalid answer for each kind of survey page (nothing chosen, an empty text, a clash).
+SURVEY_ERROR_ANSWERS = {"radio": None, "text": "", "checkbox": ["none", "size"], "select": ""}
+SURVEY_KINDS = {"radio": "delivers", "text": "why_stopped", "checkbox": "barriers", "select": "region"}
+
+
+@pytest.fixture
+def site(app, make_user, tmp_path):
+    """The four areas' data, made through the services."""
+    return build_site(make_user, tmp_path / "uploads")
+
+
+def answer_survey(page, value) -> None:
+    """Answer the question on this page (None leaves it unanswered) and press Continue."""
+    kind = page.locator("#answer").evaluate("el => el.type || el.tagName.toLowerCase()")
+    if kind in ("radio", "checkbox"):
+        for choice in ([value] if isinstance(value, str) else value or []):
+            page.locator(f"input[name=answer][value='{choice}']").check()
+    elif kind.startswith("select"):
+        if value is None:
+            page.locator("#answer").select_option(index=1)
+        else:
+            page.locator("#answer").select_option(value)
+    else:
+        page.locator("#answer").fill(value or "")
+    page.get_by_role("button", name="Continue").click()
+
+
+def survey_until(page, site, question: str) -> None:
+    """Answer the survey from its first page until `question` is showing."""
+    page.goto(f"/evidence/calls/{site['c_open']}/survey/delivers")
+    for qid, value in SURVEY_PATH:
+        if qid == question:
+            expect(page).to_have_url(re.compile(f"/survey/{question}$"))
+            return
+        answer_survey(page, value)
+        expect(page).not_to_have_url(re.compile(f"/survey/{qid}$"))
+    expect(page).to_have_url(re.compile("/survey/check$"))
+
+
+def expect_errors(page) -> None:
+    """The page came back with the error summary (and 'Error:' in its title)."""
+    expect(page.locator("[data-error-summary]")).to_be_visible()
+    expect(page).to_have_title(re.compile("^Error: "))
+
+
+def open_state(page, site, name: str):
+    """Bring about a named state that is not a plain GET; returns the page to check."""
+    if name == "principles-adopted":
+        adopt_open_round(site)
+        page.goto("/principles/")
+        expect(page.get_by_role("heading", level=1)).to_have_text("The six Keep it Local principles")
+    elif name.startswith("survey-") and name.removeprefix("survey-").removesuffix("-error") in SURVEY_KINDS:
+        kind = name.removeprefix("survey-").removesuffix("-error")
+        survey_until(page, site, SURVEY_KINDS[kind])
+        if name.endswith("-error"):
+            answer_survey(page, SURVEY_ERROR_ANSWERS[kind])
+            expect_errors(page)
+    elif name == "survey-check":
+        survey_until(page, site, "check")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers before you submit")
+    elif name == "survey-not-for-you":
+        page.goto(f"/evidence/calls/{site['c_open']}/survey/delivers")
+        for value in ("no", "no", "no", "neither"):
+            answer_survey(page, value)
+        expect(page.get_by_role("heading", level=1)).to_have_text("This survey is not for you")
+    elif name == "submit-errors":
+        page.goto(f"/evidence/calls/{site['c_open']}/submit")
+        page.get_by_role("button", name="Send your evidence").click()
+        expect_errors(page)
+    elif name == "submit-after-deadline":
+        page.goto(f"/evidence/calls/{site['c_open']}/submit")
+        page.get_by_label("Your name").fill("Late Person")
+        page.get_by_label("Email address").fill("late@example.org")
+        page.get_by_label("You are responding as").select_option("academic")
+        page.get_by_label("The latest trends shaping public services").check()
+        page.get_by_label("Your evidence").fill("Written while the deadline passed.")
+        page.get_by_label("Publish it anonymously").check()
+        close_written_evidence(site)
+        page.get_by_role("button", name="Send your evidence").click()
+        expect(page.locator("[data-error-summary]")).to_contain_text("The deadline for responses has now passed")
+        expect(page.get_by_label("Your evidence")).to_have_value("Written while the deadline passed.")
+    elif name == "waitlist-leave-htmx":
+        page.goto(f"/workshops/{site['w_full']}")
+        page.get_by_role("button", name="Leave the waitlist").click()
+        expect(page.locator("#registration [role=status]")).to_contain_text("Your registration has been cancelled")
+        expect(page.get_by_role("button", name="Join the waitlist")).to_be_visible()
+    elif name == "vote-htmx":
+        page.goto("/principles/")
+        card = page.locator(f"#draft-{site['d_open_unvoted']}")
+        card.get_by_label("Support", exact=True).check()
+        card.get_by_role("button", name="Save my vote").click()
+        expect(page.locator(f"#draft-{site['d_open_unvoted']}")).to_contain_text("Vote saved.")
+        expect(page.locator("#progress")).to_contain_text("4 of 6")
+    elif name == "pledge-errors":
+        page.goto("/councils/E08000035/pledge")
+        page.get_by_role("button", name="Submit the pledge").click()
+        expect_errors(page)
+    elif name == "workshop-new-errors-htmx":
+        page.goto("/staff/workshops/new")
+        page.get_by_label("Postcode").fill("not a postcode")
+        page.get_by_role("button", name="Save as draft").click()
+        expect(page.locator("[data-error-summary]")).to_be_focused()
+    elif name == "workshop-cancel-errors":
+        page.goto(f"/staff/workshops/{site['w_live']}/cancel")
+        page.get_by_role("button", name="Cancel the workshop and email everyone").click()
+        expect_errors(page)
+    elif name == "attendance-check-in-htmx":
+        page.goto(f"/staff/workshops/{site['w_live']}/attendance")
+        count = page.locator("[data-attended]")
+        before = int(count.inner_text())
+        page.get_by_role("button", name="Check in Morgan Member").click()
+        expect(page.get_by_role("button", name="Undo check-in of Morgan Member")).to_be_visible()
+        expect(page.locator("[data-attended]")).to_have_text(str(before + 1))
+    elif name == "respond-errors":
+        page.goto(f"/staff/suggestions/{site['s_waiting']}/respond")
+        page.get_by_role("button", name="Save the response").click()
+        expect_errors(page)
+    elif name == "call-new-errors":
+        page.goto("/staff/evidence/calls/new")
+        page.get_by_role("button", name="Create the call").click()
+        expect_errors(page)
+    else:
+        raise AssertionError(f"unknown state {name}")
+    return page
+
+
+@pytest.mark.parametrize(("role", "path"), PAGES, ids=[f"{r}:{p}" for r, p in PAGES])
+def test_area_page_has_no_axe_violations(page, site, role, path):
+    """axe-core reports no violations on this page."""
+    if role != "anonymous":
+        sign_in(page, f"{role}@example.org")
+    if path.startswith("/"):
+        response = page.goto(path.format(**site))
+        assert response.status == EXPECTED_STATUS.get((role, path), 200), path
+    else:
+        page = open_state(page, site, path)
+    # Open every <details> (result breakdowns, survey answers) so axe checks what is inside too.
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
+    assert page.js_errors == []
