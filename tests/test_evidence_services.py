@@ -171,8 +171,11 @@ def evidence(call, **overrides) -> Submission:
     data = {"name": "Ada Lovelace", "email": "ada@example.org", "organisation": "Riverside Community Trust",
             "respondent_type": MemberType.COMMUNITY_ORGANISATION, "local_authority": None, "topics": ["trends"],
             "text": "Our contract was re-tendered at ten times the size.", "publication": Publication.NAMED}
+    status = overrides.pop("status", None)
     data.update(overrides)
     submission = services.submit_evidence(call, **data)
+    if status is not None:
+        submission.status = status
     db.session.commit()
     return submission
 
@@ -608,12 +611,15 @@ def test_file_is_saved_under_the_upload_folder_with_a_random_name(make_call, upl
 
 # --- Publication, review and search -------------------------------------------------------------
 
-def test_library_shows_only_evidence_with_consent_to_publish(make_call, uploads_dir):
-    """Named and anonymous submissions are listed; 'do not publish' never is; topic filter works."""
+def test_library_shows_only_reviewed_evidence_with_consent_to_publish(make_call, uploads_dir):
+    """Reviewed named and anonymous submissions are listed; 'do not publish' and unreviewed never are."""
     call = make_call()
-    named = evidence(call, name="Nia Named", publication=Publication.NAMED, topics=["trends"])
-    anonymous = evidence(call, name="Ann Onymous", publication=Publication.ANONYMOUS, topics=["scale_fail"])
-    evidence(call, name="Pat Private", publication=Publication.PRIVATE, topics=["trends"])
+    reviewed = ReviewStatus.REVIEWED
+    named = evidence(call, name="Nia Named", publication=Publication.NAMED, topics=["trends"], status=reviewed)
+    anonymous = evidence(call, name="Ann Onymous", publication=Publication.ANONYMOUS, topics=["scale_fail"],
+                         status=ReviewStatus.FEATURED)
+    evidence(call, name="Pat Private", publication=Publication.PRIVATE, topics=["trends"], status=reviewed)
+    evidence(call, name="Nat New", publication=Publication.NAMED, topics=["trends"])  # awaiting review
     listed = db.session.scalars(services.library()).all()
     assert {s.id for s in listed} == {named.id, anonymous.id}
     assert [s.id for s in db.session.scalars(services.library("trends"))] == [named.id]
@@ -624,7 +630,8 @@ def test_library_shows_only_evidence_with_consent_to_publish(make_call, uploads_
 def test_library_lists_featured_evidence_first_then_newest(make_call, uploads_dir, staff):
     """Featured submissions lead the library; the rest follow newest first."""
     call = make_call()
-    oldest, featured, reviewed, newest = (evidence(call, name=f"Person {i}") for i in range(4))
+    oldest, featured, reviewed, newest = (evidence(call, name=f"Person {i}", status=ReviewStatus.REVIEWED)
+                                          for i in range(4))
     services.review(staff, featured, status=ReviewStatus.FEATURED, tags=[], principle_ids=[], notes="")
     services.review(staff, reviewed, status=ReviewStatus.REVIEWED, tags=[], principle_ids=[], notes="")
     db.session.commit()
@@ -870,7 +877,7 @@ def test_account_deletion_unlinks_and_anonymises_evidence(make_call, uploads_dir
     response = services.submit_survey(call, complete_answers("1"), user=member)
     services.save_member_answers(make_call("Second"), member, {"delivers": "yes"})
     named = evidence(call, user=member, name="Cllr Ada", email="cllr@example.org", organisation="Bristol City Council",
-                     publication=Publication.NAMED)
+                     publication=Publication.NAMED, status=ReviewStatus.REVIEWED)
     private = evidence(call, user=member, name="Cllr Ada", email="cllr@example.org", publication=Publication.PRIVATE)
     other = evidence(call, name="Someone Else", email="else@example.org", publication=Publication.NAMED)
     p = pledge(member)

@@ -137,8 +137,11 @@ def add_evidence(call, **overrides) -> Submission:
     data = {"name": "Ada Lovelace", "email": "ada@example.org", "organisation": "Riverside Community Trust",
             "respondent_type": MemberType.COMMUNITY_ORGANISATION, "local_authority": None, "topics": ["trends"],
             "text": "Our contract was re-tendered at ten times the size.", "publication": Publication.NAMED}
+    status = overrides.pop("status", None)
     data.update(overrides)
     submission = services.submit_evidence(call, **data)
+    if status is not None:
+        submission.status = status
     db.session.commit()
     return submission
 
@@ -557,15 +560,19 @@ def test_written_evidence_post_without_csrf_is_400(client, make_call, uploads_di
 def test_library_shows_only_consented_evidence_anonymised_where_asked(client, as_role, make_call, uploads_dir, role):
     """Named evidence shows its author, anonymous shows 'Anonymous' and never the name; private is never shown."""
     call = make_call()
-    add_evidence(call, name="Nia Named", organisation="Eastgate Advice", text="Named evidence text.")
-    add_evidence(call, name="Ann Onymous", organisation="Hidden Trust", email="ann@example.org",
+    reviewed = ReviewStatus.REVIEWED
+    add_evidence(call, name="Nia Named", organisation="Eastgate Advice", text="Named evidence text.", status=reviewed)
+    add_evidence(call, name="Ann Onymous", organisation="Hidden Trust", email="ann@example.org", status=reviewed,
                  publication=Publication.ANONYMOUS, text="Anonymous evidence text.", topics=["scale_fail"])
-    add_evidence(call, name="Pat Private", publication=Publication.PRIVATE, text="Private evidence text.")
+    add_evidence(call, name="Pat Private", publication=Publication.PRIVATE, text="Private evidence text.",
+                 status=reviewed)
+    add_evidence(call, name="Nat New", text="Evidence awaiting review.")
     as_role(role)
     body = text(client.get("/evidence/library"))
     assert "Nia Named, Eastgate Advice" in body and "Named evidence text." in body
     assert "Anonymous evidence text." in body and "Anonymous</h2>" in body
-    for hidden in ("Ann Onymous", "Hidden Trust", "ann@example.org", "Pat Private", "Private evidence text."):
+    for hidden in ("Ann Onymous", "Hidden Trust", "ann@example.org", "Pat Private", "Private evidence text.",
+                   "Evidence awaiting review."):
         assert hidden not in body
     assert "2 pieces of evidence" in body
 
@@ -573,8 +580,8 @@ def test_library_shows_only_consented_evidence_anonymised_where_asked(client, as
 def test_library_topic_filter_and_htmx_partial(client, make_call, uploads_dir):
     """The topic filter narrows the list; htmx gets just the list fragment."""
     call = make_call()
-    add_evidence(call, text="About trends.", topics=["trends"])
-    add_evidence(call, text="About scale fail.", topics=["scale_fail"])
+    add_evidence(call, text="About trends.", topics=["trends"], status=ReviewStatus.REVIEWED)
+    add_evidence(call, text="About scale fail.", topics=["scale_fail"], status=ReviewStatus.REVIEWED)
     body = text(client.get("/evidence/library?topic=scale_fail"))
     assert "About scale fail." in body and "About trends." not in body and "1 piece of evidence" in body
     fragment = client.get("/evidence/library?topic=trends", headers=HX)

@@ -234,9 +234,13 @@ def staff_search(q: str = "", status: str = "", topic: str = "", tag: str = "", 
 
 
 def library(topic: str = "", principle_id: int | None = None):
-    """Published evidence only (consent to publish): featured first, then newest."""
+    """Published evidence: consent to publish and reviewed by staff; featured first, then newest.
+
+    New submissions wait for review (the acknowledgement email says so): a library anyone can
+    post into unmoderated would publish spam and personal data the submitter did not mean to."""
     stmt = (sa.select(Submission).options(selectinload(Submission.topic_rows), selectinload(Submission.principles))
-            .where(Submission.publication != Publication.PRIVATE)
+            .where(Submission.publication != Publication.PRIVATE,
+                   Submission.status.in_([ReviewStatus.REVIEWED, ReviewStatus.FEATURED]))
             .order_by(sa.case((Submission.status == ReviewStatus.FEATURED, 0), else_=1), Submission.id.desc()))
     if topic in TOPICS:
         stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))

@@ -6,7 +6,7 @@ from flask_login import current_user
 from kil_network.core.audit import record
 from kil_network.core.decorators import staff_required
 from kil_network.core.email import external_url
-from kil_network.core.htmx import render, render_form
+from kil_network.core.htmx import is_htmx, render, render_form
 from kil_network.extensions import db
 from kil_network.principles import services
 from kil_network.principles.forms import RespondForm, RoundForm
@@ -147,9 +147,10 @@ def live(workshop_id):
     round_ = workshop.round
     short_url = external_url("principles.workshop_link", workshop_id=workshop.id)
     drafts, counts = services.live_tallies(workshop.id, round_) if round_ else ([], {})
+    # The bars poll every few seconds; only the full page shows the QR code, so only it builds one.
+    qr = None if is_htmx() else qr_svg(short_url, f"QR code: vote at {short_url}")
     return render("principles/staff/live.html", "principles/staff/_live_bars.html", workshop=workshop, round=round_,
-                  short_url=short_url, qr=qr_svg(short_url, f"QR code: vote at {short_url}"),
-                  drafts=drafts, counts=counts)
+                  short_url=short_url, qr=qr, drafts=drafts, counts=counts)
 
 
 @bp.post("/workshops/<int:workshop_id>/live")
