@@ -136,8 +136,14 @@ class KilClient(FlaskClient):
 
 
 @pytest.fixture
-def app(database_url):
-    """A fresh app on the session's database, with empty tables."""
+def app(database_url, request):
+    """A fresh app on the session's database, with empty tables.
+
+    The live server's mail worker shares the database: it runs only for tests that use the
+    live server, so it never claims the outbox rows an in-process test is delivering."""
+    worker = LIVE_MAIL_WORKERS.get(database_url)
+    if worker:
+        worker.start() if "live_server" in request.fixturenames else worker.stop()
     app = make_app(database_url)
     app.test_client_class = KilClient
     with app.app_context():
@@ -313,6 +319,35 @@ def first_link(message, contains: str) -> str:
 
 # --- A live server for browser tests ----------------------------------------------------
 
+class LiveMailWorker:
+    """`flask deliver-mail` for the live server; stopped (SIGTERM, it finishes its batch)
+    while in-process tests use the same database, started again for browser tests."""
+
+    def __init__(self, command, env, log):
+        self.command, self.env, self.log = command, env, log
+        self.process = None
+
+    def start(self):
+        """Run the worker unless it is running."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
+                                            stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+
+    def stop(self):
+        """Stop the worker and wait until it has."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+LIVE_MAIL_WORKERS: dict[str, LiveMailWorker] = {}
+
+
 @pytest.fixture(scope="session")
 def live_server(database_url, live_smtp, tmp_path_factory):
     """gunicorn serving the app on the test database, plus the mail worker, on loopback."""
@@ -336,10 +371,9 @@ def live_server(database_url, live_smtp, tmp_path_factory):
          "--threads", "4", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env, stdout=open(logs / "server.log", "w"), stderr=subprocess.STDOUT,
     )
-    worker = subprocess.Popen(
-        [str(bindir / "flask"), "--app", "wsgi", "deliver-mail"],
-        cwd=ROOT, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,
-    )
+    worker = LiveMailWorker([str(bindir / "flask"), "--app", "wsgi", "deliver-mail"], env, logs / "worker.log")
+    worker.start()
+    LIVE_MAIL_WORKERS[database_url] = worker
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     import urllib.request
@@ -351,17 +385,17 @@ def live_server(database_url, live_smtp, tmp_path_factory):
         except OSError:
             if time.time() > deadline or server.poll() is not None:
                 server.kill()
-                worker.kill()
+                worker.stop()
                 raise RuntimeError((logs / "server.log").read_text())
             time.sleep(0.2)
     yield base
-    for proc in (server, worker):
-        proc.terminate()
-    for proc in (server, worker):
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    LIVE_MAIL_WORKERS.pop(database_url, None)
+    worker.stop()
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -157,7 +157,7 @@ def test_written_evidence_with_file_acknowledged_reviewed_and_on_principle_page(
     """A member sends evidence with a PDF, is emailed the reference; staff link it to principle 2."""
     from kil_network.auth.models import MemberType
     from kil_network.evidence import services, uploads
-    from kil_network.evidence.models import Publication, Submission
+    from kil_network.evidence.models import Publication, ReviewStatus, Submission
 
     call = make_call()
     make_user(email="staff@example.org", name="Sam Staff", role="staff")
@@ -176,8 +176,8 @@ def test_written_evidence_with_file_acknowledged_reviewed_and_on_principle_page(
     from kil_network.auth.models import User
 
     staff_user = db.session.scalar(sa.select(User).where(User.email == "staff@example.org"))
-    for item in (named, private):
-        services.review(staff_user, item, status=item.status, tags=[], principle_ids=[2], notes="")
+    for item in (named, private):  # reviewed: the library lists only what staff have reviewed
+        services.review(staff_user, item, status=ReviewStatus.REVIEWED, tags=[], principle_ids=[2], notes="")
     db.session.commit()
 
     # --- The member sends written evidence with a PDF -----------------------------------------
