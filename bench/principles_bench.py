@@ -16,7 +16,6 @@ PostgreSQL: the database is created if missing and the benchmark works in its ow
 import argparse
 import random
 import re
-import secrets
 import statistics
 import sys
 import time
@@ -34,11 +33,8 @@ from kil_network import create_app  # noqa: E402
 from kil_network.extensions import db  # noqa: E402
 
 BATCH = 10_000
-ROUNDS = 4
 STAFF_EMAIL = "bench-staff@example.org"
 PASSWORD = "correct horse battery"
-TYPES = ["councillor", "commissioner", "council_officer", "community_organisation", "think_tank", "academic", "other"]
-TYPE_WEIGHTS = [20, 15, 10, 35, 5, 10, 5]
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
 
@@ -84,14 +80,16 @@ def step(label: str):
 
 
 def build(votes_wanted: int, seed: int) -> dict:
-    """Migrate, add staff, rounds, workshops, members and votes; rebuild tallies. Returns ids."""
+    """Migrate, add staff, rounds, workshops, members and votes; rebuild tallies. Returns ids.
+
+    The bulk steps are shared with `flask seed-bulk` (kil_network/core/bulk.py).
+    """
     from flask_migrate import upgrade
 
-    from kil_network.auth.models import MemberType, Role, User
+    from kil_network.auth.models import MemberType, Role
     from kil_network.auth.services import create_member, hash_password
+    from kil_network.core import bulk
     from kil_network.members.models import Region
-    from kil_network.principles import services
-    from kil_network.principles.models import Vote
     from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
     from kil_network.core.timeutil import utcnow
 
@@ -104,93 +102,42 @@ def build(votes_wanted: int, seed: int) -> dict:
                           consent_privacy=True, role=Role.STAFF, confirmed=True)
     db.session.commit()
 
-    done = step(f"{ROUNDS} rounds x 6 drafts, workshops")
-    rounds = []
-    for i in range(ROUNDS):
-        round_ = services.create_round(staff, name=f"Round {i + 1}", closes_at=utcnow() + timedelta(days=30))
-        services.open_round_for_votes(staff, round_)
-        if i < ROUNDS - 1:
-            services.close_round(staff, round_)
-        rounds.append(round_)
-    db.session.commit()
+    done = step(f"{bulk.ROUNDS} rounds x 6 drafts, workshops")
+    draft_ids, round_ids = bulk.create_rounds(staff)
     regions = list(db.session.scalars(sa.select(Region.id).order_by(Region.id)))
     workshops = []
     for i in range(6):
         starts = utcnow() - timedelta(hours=1)
         workshop = Workshop(title=f"Bench workshop {i + 1}", format=WorkshopFormat.IN_PERSON, starts_at=starts,
                             ends_at=starts + timedelta(hours=2), registration_closes_at=starts - timedelta(days=1),
-                            capacity=500, status=WorkshopStatus.PUBLISHED, round_id=rounds[-1].id,
+                            capacity=500, status=WorkshopStatus.PUBLISHED, round_id=round_ids[-1],
                             live_voting=i == 0, region_id=regions[i % len(regions)])
         db.session.add(workshop)
         workshops.append(workshop)
     db.session.commit()
-    draft_ids = [[d.id for d in services.drafts_of(r)] for r in rounds]
+    live_ids = [w.id for w in workshops]
     done()
 
-    all_drafts = [d for ids in draft_ids for d in ids]
-    per_draft, extra = divmod(votes_wanted, len(all_drafts))
-    members = per_draft + (1 if extra else 0)
+    drafts = sum(len(ids) for ids in draft_ids)
+    members = -(-votes_wanted // drafts)
     done = step(f"{members:,} members (bulk insert)")
-    password_hash = hash_password(PASSWORD)
-    now = utcnow()
-    people = []  # (id, member_type, region_id)
-    users = User.__table__
     with db.engine.begin() as conn:
-        for start in range(0, members, BATCH):
-            rows = []
-            for i in range(start, min(start + BATCH, members)):
-                member_type = rng.choices(TYPES, TYPE_WEIGHTS)[0]
-                region_id = rng.choice(regions) if rng.random() < 0.95 else None
-                rows.append({"email": f"bench{i}@example.org", "password_hash": password_hash,
-                             "name": f"Bench Member {i}", "member_type": member_type, "role": "member",
-                             "status": "active", "region_id": region_id, "email_confirmed_at": now,
-                             "consent_privacy_at": now, "created_at": now,
-                             "session_token": secrets.token_hex(16)})
-            conn.execute(sa.insert(users), rows)
-        ids = conn.execute(sa.select(users.c.id, users.c.member_type, users.c.region_id)
-                           .where(users.c.email.like("bench%@example.org")).order_by(users.c.id)).all()
-        people = [(i, getattr(t, "value", t), r) for i, t, r in ids]
+        bulk.insert_rows(conn, db.metadata.tables["users"], bulk.member_rows(
+            rng, members, hash_password(PASSWORD), email="bench{}@example.org", regions=regions))
+        people = bulk.load_people(conn, "bench%@example.org")
     done()
 
     done = step(f"{votes_wanted:,} votes (Core executemany, batches of {BATCH:,})")
-    votes = Vote.__table__
-    live_ids = [w.id for w in workshops]
-    stances, stance_weights = ["support", "amend", "oppose"], [65, 25, 10]
-    inserted = 0
     with db.engine.begin() as conn:
-        batch = []
-        for index, draft_id in enumerate(all_drafts):
-            in_last_round = draft_id in draft_ids[-1]
-            voters = per_draft + (1 if index < extra else 0)
-            for user_id, member_type, region_id in people[:voters]:
-                batch.append({"draft_id": draft_id, "user_id": user_id,
-                              "stance": rng.choices(stances, stance_weights)[0], "comment": "",
-                              "workshop_id": rng.choice(live_ids) if in_last_round and rng.random() < 0.3 else None,
-                              "member_type": member_type, "region_id": region_id,
-                              "created_at": now, "updated_at": now})
-                if len(batch) == BATCH:
-                    conn.execute(sa.insert(votes), batch)
-                    inserted += len(batch)
-                    batch = []
-        if batch:
-            conn.execute(sa.insert(votes), batch)
-            inserted += len(batch)
+        inserted = bulk.insert_rows(conn, db.metadata.tables["votes"],
+                                    bulk.vote_rows(rng, draft_ids, people, votes_wanted, live_ids), BATCH)
     done()
     assert inserted == votes_wanted, inserted
 
-    done = step("rebuild_tallies")
-    services.rebuild_tallies()
-    db.session.commit()
+    done = step("rebuild_tallies, ANALYZE")
+    bulk.rebuild_tallies_and_analyze()
     done()
-    if db.engine.dialect.name == "postgresql":
-        done = step("VACUUM ANALYZE")
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("VACUUM ANALYZE"))
-        done()
-    else:
-        with db.engine.begin() as conn:
-            conn.execute(sa.text("ANALYZE"))
-    return {"round": rounds[-1].id, "closed_round": rounds[0].id, "workshop": workshops[0].id,
+    return {"round": round_ids[-1], "closed_round": round_ids[0], "workshop": workshops[0].id,
             "drafts": draft_ids[-1]}
 
 
