@@ -1,15 +1,35 @@
-"""No N+1 queries: list pages issue the same number of SQL statements for N and for 4N rows."""
+"""No N+1 queries: every main page issues the same number of SQL statements with N and with 10N
+rows, and at most MAX_QUERIES per request (any page allowed more says so, with its reason)."""
 from contextlib import contextmanager
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from kil_network.auth.models import MemberType
 from kil_network.core.audit import record
 from kil_network.core.email import queue_email
+from kil_network.core.timeutil import utcnow
+from kil_network.councils import services as councils
+from kil_network.councils.models import PledgeStatus, SignedBy
+from kil_network.evidence import services as evidence
+from kil_network.evidence.models import Call, Publication, ReviewStatus
 from kil_network.extensions import db
-from kil_network.members.models import LocalAuthority
+from kil_network.members.models import LocalAuthority, Region
+from kil_network.principles import services as principles
+from kil_network.principles.models import Principle, ResponseStatus, RoundState, Stance
+from kil_network.workshops import services as workshops
+from kil_network.workshops.models import WorkshopFormat
+from tests.conftest import AuthActions
 
-N = 5
+N = 3
+MAX_QUERIES = 10
+BRISTOL = "E06000023"
+HX = {"HX-Request": "true"}
+TYPES = ["community_organisation", "councillor", "think_tank", "commissioner", "academic"]
+# Pages that genuinely need more than MAX_QUERIES, with the measured count and why. Keep it empty
+# when you can: every entry is a page whose cost is visible here, not hidden by a raised limit.
+ALLOWED_MORE: dict[str, tuple[int, str]] = {}
 
 
 @contextmanager
@@ -29,66 +49,233 @@ def count_queries():
 
 
 @pytest.fixture
-def populate(make_user):
-    """Add members, each with their own organisation and council, an audit entry and an email."""
-    codes = db.session.scalars(sa.select(LocalAuthority.gss_code).order_by(LocalAuthority.id)).all()
+def scene(app, client, as_role, make_user):
+    """Signed-in member and admin clients, the fixed things every page needs, and `grow(n)`.
+
+    `grow(n)` adds n more of every kind of row the pages list: members (with organisations,
+    councils, audit entries and emails), upcoming and past workshops the member is registered
+    for, registrations (some checked in) at the main workshop, votes in both rounds (some through
+    the live workshop), suggestions with endorsements and responses, calls, reviewed evidence,
+    survey responses, and verified and pending pledges.
+    """
+    me = as_role("member")
+    admin_client = app.test_client()
+    admin = make_user(email="admin@example.org", name="Ada Admin", role="admin")
+    assert AuthActions(admin_client).login("admin@example.org").status_code == 302
+    organiser = make_user(email="organiser@example.org", name="Olu Organiser", role="staff")
+    codes = db.session.scalars(sa.select(LocalAuthority).order_by(LocalAuthority.id)).all()
+    region = db.session.scalars(sa.select(Region).order_by(Region.id)).first()
+    principle_ids = db.session.scalars(sa.select(Principle.id).order_by(Principle.number)).all()
+
+    closed = principles.create_round(organiser, name="First round", closes_at=utcnow() + timedelta(days=30))
+    principles.open_round_for_votes(organiser, closed)
+    principles.close_round(organiser, closed)
+    round_ = principles.create_round(organiser, name="Second round", closes_at=utcnow() + timedelta(days=30))
+    principles.open_round_for_votes(organiser, round_)
+    db.session.commit()
+    drafts = principles.drafts_of(round_)
+    closed_drafts = principles.drafts_of(closed)
+
+    def workshop_data(title, days, capacity=1000):
+        """Form data for a workshop starting in `days` days."""
+        starts = (utcnow() + timedelta(days=days)).replace(second=0, microsecond=0)
+        return {"title": title, "description": "The six principles.", "region": region,
+                "format": WorkshopFormat.IN_PERSON, "venue": "Civic Hall", "address": "1 High Street",
+                "postcode": "LS1 1UR", "online_url": "", "starts_at": starts, "ends_at": starts + timedelta(hours=2),
+                "registration_closes_at": starts - timedelta(hours=12), "capacity": capacity,
+                "accessibility_info": "", "mix_max_percent": None, "round": round_}
+
+    main = workshops.create_workshop(organiser, workshop_data("Main workshop", 2))
+    workshops.publish_workshop(organiser, main)
+    main.live_voting = True
+    workshops.register(main, me)
+    call = Call(title="Main call", introduction="Tell us.", asks="Examples.", opens_at=utcnow() - timedelta(days=1),
+                survey_closes_at=utcnow() + timedelta(days=10), written_closes_at=utcnow() + timedelta(days=20))
+    db.session.add(call)
+    db.session.commit()
+    for draft in drafts:
+        principles.cast_vote(me, draft, Stance.SUPPORT, "My view", main.id)
+    db.session.commit()
     made = []
 
-    def add(count):
-        """Add `count` more members; returns all made so far."""
+    def vote_in_closed_round(person, i):
+        """Votes in the closed round (opened again just for this, as if cast before it closed)."""
+        closed.state, closed.closes_at = RoundState.OPEN, utcnow() + timedelta(days=1)
+        db.session.flush()
+        for j, draft in enumerate(closed_drafts):
+            principles.cast_vote(person, draft, list(Stance)[(i + j) % 3], f"Earlier comment {i}")
+        closed.state, closed.closes_at = RoundState.CLOSED, utcnow() - timedelta(minutes=1)
+
+    def grow(count):
+        """Add `count` more rows of every kind (see the fixture's docstring)."""
         for _ in range(count):
             i = len(made)
-            user = make_user(email=f"many{i:03d}@example.org", name=f"Many Member {i:03d}",
-                             organisation=f"Organisation {i:03d}", gss_code=codes[i * 7 % len(codes)],
-                             member_type=["community_organisation", "think_tank", "academic"][i % 3])
-            record(user, "member.test", user, f"Entry {i:03d}", reason=f"reason {i}")
-            queue_email(user.email, f"Hello {i}", "confirm_email", user=user, user_obj=user, url="http://x")
+            la = codes[(i * 7) % len(codes)]
+            person = make_user(email=f"many{i:03d}@example.org", name=f"Many Member {i:03d}",
+                               organisation=f"Organisation {i:03d}",
+                               gss_code=BRISTOL if i % 2 else la.gss_code, member_type=TYPES[i % len(TYPES)])
+            record(person, "member.test", person, f"Entry {i:03d}", reason=f"reason {i}")
+            queue_email(person.email, f"Hello {i}", "confirm_email", user=person, user_obj=person, url="http://x")
+            # Workshops: one upcoming and one past, the member registered for both; the person at the main one.
+            # Every other upcoming one is full, so the member is on its waitlist.
+            upcoming = workshops.create_workshop(organiser, workshop_data(f"Upcoming workshop {i:03d}", 10 + i,
+                                                                          capacity=1 if i % 2 else 10))
+            past = workshops.create_workshop(organiser, workshop_data(f"Past workshop {i:03d}", 5, capacity=1))
+            for w in (upcoming, past):
+                workshops.publish_workshop(organiser, w)
+            if i % 2:
+                workshops.register(upcoming, person)
+            workshops.register(upcoming, me)
+            workshops.register(past, me)
+            workshops.register(past, person)  # waitlisted (capacity 1)
+            past.starts_at = (utcnow() - timedelta(days=3 + i)).replace(second=0, microsecond=0)
+            past.ends_at = past.starts_at + timedelta(hours=2)
+            past.registration_closes_at = past.starts_at - timedelta(days=1)
+            reg = workshops.register(main, person, access_needs=f"Needs {i}")
+            if i % 2:
+                workshops.toggle_check_in(organiser, reg)
+            # Principles: votes in both rounds, a suggestion endorsed by the member and answered.
+            for j, draft in enumerate(drafts):
+                principles.cast_vote(person, draft, list(Stance)[(i + j) % 3], f"Comment {i}",
+                                     main.id if i % 2 else None)
+            vote_in_closed_round(person, i)
+            suggestion = principles.suggest(person, drafts[i % 6], f"Suggested wording {i:03d}", "Because")
+            principles.endorse(me, suggestion)
+            if i % 2:
+                principles.respond(organiser, suggestion, ResponseStatus.ACCEPTED, f"Done {i}")
+            # Evidence: a call, reviewed written evidence, a survey response.
+            db.session.add(Call(title=f"Call {i:03d}", introduction="More.", opens_at=utcnow() - timedelta(days=1),
+                                survey_closes_at=utcnow() + timedelta(days=5), written_closes_at=None))
+            submission = evidence.submit_evidence(
+                call, name=f"Witness {i:03d}", email=f"witness{i}@example.org", organisation=f"Org {i}",
+                respondent_type=MemberType.COMMUNITY_ORGANISATION, local_authority=la,
+                topics=["trends", "scale_fail"][: 1 + i % 2], text=f"Evidence {i:03d}",
+                publication=[Publication.NAMED, Publication.ANONYMOUS][i % 2])
+            evidence.review(organiser, submission, status=ReviewStatus.REVIEWED, tags=[f"tag {i}", "common"],
+                            principle_ids=[principle_ids[i % 6], principle_ids[(i + 1) % 6]], notes="")
+            evidence.submit_survey(call, {"delivers": "yes", "council_role": "neither", "contract_size": "under_100k",
+                                          "contract_length": "1_3", "barriers": ["size", "price"],
+                                          "large_contracts": f"Story {i}", "what_would_help": "Grants.",
+                                          "region": str(region.id)})
+            # Councils: a verified pledge and a pending one, from councillors of two councils.
+            for k, status in enumerate((PledgeStatus.VERIFIED, PledgeStatus.PENDING)):
+                council = codes[(i * 2 + k) * 5 + 1]
+                cllr = make_user(email=f"cllr{i}-{k}@example.org", name=f"Councillor {i:03d}-{k}",
+                                 member_type="councillor", gss_code=council.gss_code)
+                pledge = councils.submit_pledge(cllr, council, signed_by=SignedBy.CABINET_DECISION,
+                                                signatories="Cabinet", pledged_on=date(2025, 2, 1), champions="Cllr Jones")
+                if status == PledgeStatus.VERIFIED:
+                    councils.review_pledge(organiser, pledge, status)
             db.session.commit()
-            made.append(user)
+            made.append(person)
         return made
 
-    return add
+    return {"member": client, "admin": admin_client, "me": me, "admin_user": admin, "grow": grow,
+            "round": round_, "closed": closed, "drafts": drafts, "main": main, "call": call}
 
 
-PAGES = [
-    ("/members/", "member", "Many Member 000"),
-    ("/members/?q=many", "member", "Many Member 000"),
-    ("/organisations/", "member", "Organisation 000"),
-    ("/staff/members/", "admin", "many000@example.org"),
-    ("/staff/members/?q=organisation&status=active", "admin", "many000@example.org"),
-    ("/staff/audit/", "admin", "Entry 000"),
-    ("/staff/outbox/", "admin", "many000@example.org"),
-]
+def pages(s) -> list[tuple[str, str, str, dict]]:
+    """(name, client, url, headers) for each main page of every area."""
+    main, round_, call = s["main"].id, s["round"].id, s["call"].id
+    return [
+        ("home", "member", "/", {}),
+        ("directory search", "member", "/members/?q=many", {}),
+        ("organisations", "member", "/organisations/", {}),
+        ("workshops upcoming", "member", "/workshops/", {}),
+        ("workshops past", "member", "/workshops/?when=past", {}),
+        ("workshop page (registered)", "member", f"/workshops/{main}", {}),
+        ("my workshops", "member", "/account/workshops", {}),
+        ("staff workshops dashboard", "admin", "/staff/workshops/", {}),
+        ("staff check-in", "admin", f"/staff/workshops/{main}/attendance", {}),
+        ("attendance CSV", "admin", f"/staff/workshops/{main}/attendance.csv", {}),
+        ("principles with my votes", "member", "/principles/", {}),
+        ("draft with suggestions", "member", f"/principles/drafts/{s['drafts'][0].id}", {}),
+        ("results (closed round)", "member", f"/principles/rounds/{s['closed'].id}/results", {}),
+        ("results (open round, staff)", "admin", f"/principles/rounds/{round_}/results", {}),
+        ("history", "member", "/principles/1/history", {}),
+        ("you said, we did", "member", f"/principles/rounds/{round_}/responses", {}),
+        ("projector", "admin", f"/staff/workshops/{main}/live", {}),
+        ("projector refresh", "admin", f"/staff/workshops/{main}/live", HX),
+        ("staff rounds", "admin", "/staff/rounds/", {}),
+        ("evidence calls", "member", "/evidence/", {}),
+        ("staff evidence calls", "admin", "/staff/evidence/calls/", {}),
+        ("evidence library", "member", "/evidence/library", {}),
+        ("staff evidence queue", "admin", "/staff/evidence/", {}),
+        ("survey results", "admin", f"/staff/evidence/calls/{call}/survey-results", {}),
+        ("councils", "member", "/councils/", {}),
+        ("council page", "member", f"/councils/{BRISTOL}", {}),
+        ("staff pledges", "admin", "/staff/pledges/", {}),
+        ("staff members", "admin", "/staff/members/", {}),
+        ("audit", "admin", "/staff/audit/", {}),
+        ("outbox", "admin", "/staff/outbox/", {}),
+    ]
 
 
-@pytest.mark.parametrize(("url", "role", "marker"), PAGES)
-def test_query_count_does_not_grow_with_rows(client, as_role, populate, url, role, marker):
-    """The page costs the same number of queries with N rows as with 4N rows."""
-    as_role(role)
-    populate(N)
-    client.get(url)  # warm up: anything loaded once per process is not counted
-    with count_queries() as few:
-        response = client.get(url)
-    assert response.status_code == 200
-    html = response.get_data(as_text=True)
-    assert marker in html
-    populate(3 * N)
-    with count_queries() as many:
-        response = client.get(url)
-    assert response.status_code == 200
-    html = response.get_data(as_text=True)
-    assert f"{4 * N - 1:03d}" in html  # the newest rows are on the page
-    assert len(few) > 0
-    assert len(many) == len(few), "\n".join(many)
+def measure(s) -> dict[str, tuple[int, list[str]]]:
+    """Statements issued by one request to each page (after a warm-up request)."""
+    out = {}
+    for name, who, url, headers in pages(s):
+        client = s[who]
+        client.get(url, headers=headers)  # warm up: anything loaded once per process is not counted
+        with count_queries() as statements:
+            response = client.get(url, headers=headers)
+        assert response.status_code == 200, (name, url, response.status_code)
+        out[name] = (len(statements), statements)
+    return out
 
 
-def test_counter_sees_lazy_loads(app, populate):
-    """The counter itself notices an N+1 loop (so the test above can fail)."""
+def test_query_counts_do_not_grow_and_stay_small(scene):
+    """Each main page costs the same queries with N and 10N rows, and at most MAX_QUERIES."""
+    scene["grow"](N)
+    few = measure(scene)
+    scene["grow"](9 * N)
+    many = measure(scene)
+    grew = {name: (few[name][0], many[name][0]) for name in few if few[name][0] != many[name][0]}
+    too_many = {name: count for name, (count, _) in many.items()
+                if count > ALLOWED_MORE.get(name, (MAX_QUERIES, ""))[0]}
+    details = "\n\n".join(f"{name}:\n" + "\n".join(many[name][1]) for name in {**grew, **too_many})
+    assert not grew, f"queries grew with the rows (N, 10N): {grew}\n{details}"
+    assert not too_many, f"more than {MAX_QUERIES} queries: {too_many}\n{details}"
+    assert all(count > 0 for count, _ in many.values())
+
+
+def test_the_pages_show_the_rows(scene):
+    """The pages measured above really list the rows that were added (so the counts mean something)."""
+    scene["grow"](N)
+    member, admin = scene["member"], scene["admin"]
+    main = scene["main"].id
+    expect = [
+        (member, "/members/?q=many", "Many Member 002"),
+        (member, "/organisations/", "Organisation 002"),
+        (member, "/workshops/", "Upcoming workshop 002"),
+        (member, "/workshops/?when=past", "Past workshop 002"),
+        (member, "/account/workshops", "Past workshop 002"),
+        (member, "/account/workshops", "Number 1 on the waitlist"),
+        (admin, f"/staff/workshops/{main}/attendance", "Many Member 002"),
+        (admin, f"/staff/workshops/{main}/attendance.csv", "many002@example.org"),
+        (member, f"/principles/drafts/{scene['drafts'][0].id}", "Suggested wording 000"),
+        (member, f"/principles/rounds/{scene['round'].id}/responses", "Done 1"),
+        (member, "/evidence/", "Call 002"),
+        (member, "/evidence/library", "Evidence 002"),
+        (admin, "/staff/evidence/", "Witness 002"),
+        (member, f"/councils/{BRISTOL}", "Many Member 001"),
+        (admin, "/staff/pledges/", "Councillor 002-1"),
+        (admin, "/staff/members/", "many002@example.org"),
+        (admin, "/staff/audit/", "Entry 002"),
+        (admin, "/staff/outbox/", "many002@example.org"),
+    ]
+    missing = [url for client, url, marker in expect if marker not in client.get(url).get_data(as_text=True)]
+    assert missing == []
+
+
+def test_counter_sees_lazy_loads(app, make_user):
+    """The counter itself notices an N+1 loop (so the tests above can fail)."""
     from kil_network.auth.models import User
 
-    populate(N)
+    for i in range(N):
+        make_user(email=f"lazy{i}@example.org", organisation=f"Lazy Org {i}")
     db.session.expire_all()
     with count_queries() as statements:
-        users = db.session.scalars(sa.select(User).where(User.email.like("many%"))).all()
+        users = db.session.scalars(sa.select(User).where(User.email.like("lazy%"))).all()
         [u.organisation.name for u in users]
     assert len(statements) == 1 + N

@@ -37,8 +37,9 @@ def council(gss_code):
     pledge = services.live_pledge(council)
     if pledge is not None and pledge.status != PledgeStatus.VERIFIED:
         pledge = None
-    members = services.council_members(council) if current_user.is_authenticated and current_user.is_confirmed else []
-    member_count = len(services.council_members(council))
+    listed = services.council_members(council)
+    members = listed if current_user.is_authenticated and current_user.is_confirmed else []
+    member_count = len(listed)
     can_pledge = current_user.is_authenticated and services.pledge_error(current_user, council) is None
     return render("councils/council.html", council=council, pledge=pledge, members=members,
                   member_count=member_count, can_pledge=can_pledge)

@@ -176,7 +176,7 @@ def history(number):
 
     evidence = db.session.scalars(library(principle_id=principle.id).limit(20)).all()
     return render("principles/history.html", principle=principle, history=services.principle_history(principle),
-                  labels=services.group_labels()["type"], evidence=evidence)
+                  labels=services.type_labels(), evidence=evidence)
 
 
 @bp.get("/principles/rounds/<int:round_id>/responses")

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
 from kil_network.core.csvutil import csv_safe
@@ -383,13 +384,18 @@ def tallies(draft_ids: list[int], dimensions=("all", "type", "region", "workshop
     return out
 
 
+def type_labels() -> dict:
+    """Names for the member-type tally keys (no query)."""
+    return {m.value: MEMBER_TYPE_LABELS[m] for m in MemberType}
+
+
 def group_labels() -> dict:
     """Names for tally keys: member types, regions and workshops."""
     from kil_network.members.models import Region
     from kil_network.workshops.models import Workshop
 
     return {
-        "type": {m.value: MEMBER_TYPE_LABELS[m] for m in MemberType},
+        "type": type_labels(),
         "region": {str(i): n for i, n in db.session.execute(sa.select(Region.id, Region.name))},
         "workshop": {str(i): n for i, n in db.session.execute(sa.select(Workshop.id, Workshop.title)
                                                               .where(Workshop.round_id.is_not(None)))},
@@ -458,7 +464,8 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 def responses(round_: Round) -> list[Suggestion]:
     """Suggestions made in a round with staff responses, by principle then endorsements."""
     return db.session.scalars(
-        sa.select(Suggestion).join(Draft).where(Draft.round_id == round_.id)
+        sa.select(Suggestion).join(Suggestion.draft).options(contains_eager(Suggestion.draft))
+        .where(Draft.round_id == round_.id)
         .order_by(Draft.number, Suggestion.endorsement_count.desc(), Suggestion.id)
     ).all()
 
