@@ -1,0 +1,80 @@
+"""Fixtures shared by the access and security matrices: rows for the URL placeholders."""
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from kil_network.core.timeutil import utcnow
+from kil_network.extensions import db
+from kil_network.members.models import Region
+
+
+@pytest.fixture
+def listed(make_user):
+    """A confirmed member who opted in to the directory."""
+    return make_user(email="listed@example.org", name="Listed Person", show_in_directory=True,
+                     organisation="Listed Person's Own Trust")
+
+
+@pytest.fixture
+def ids(app, make_user, listed, tmp_path):
+    """Ids for the URL placeholders: a listed member, their organisation, a workshop they registered for."""
+    from kil_network.workshops import services as workshops
+    from kil_network.workshops.models import WorkshopFormat
+
+    organiser = make_user(email="organiser@example.org", role="staff")
+    start = utcnow() + timedelta(days=30)
+    workshop = workshops.create_workshop(organiser, {
+        "title": "Keep it Local in the South West", "description": "Co-design the principles.",
+        "region": db.session.scalar(sa.select(Region).where(Region.name == "South West")),
+        "format": WorkshopFormat.IN_PERSON, "venue": "Community Hall", "address": "1 High Street, Bristol",
+        "postcode": "BS1 1AA", "online_url": "", "starts_at": start, "ends_at": start + timedelta(hours=3),
+        "registration_closes_at": start - timedelta(days=1), "capacity": 30, "mix_max_percent": None,
+        "accessibility_info": "Step-free access.",
+    })
+    workshops.publish_workshop(organiser, workshop)
+    reg = workshops.register(workshop, listed)
+    listed.calendar_token = "feed-" + "x" * 40
+    principles = _principles_ids(organiser, listed, workshop)
+    evidence = _evidence_ids(app, listed, tmp_path)
+    db.session.commit()
+    return {"listed": listed.id, "org": listed.organisation_id, "workshop": workshop.id, "reg": reg.id,
+            "feed": listed.calendar_token, **principles, **evidence}
+
+
+def _principles_ids(organiser, member, workshop) -> dict:
+    """A closed round and an open one (linked to the workshop) with a suggestion."""
+    from kil_network.principles import services as principles
+
+    closed = principles.create_round(organiser, name="Round 1", closes_at=utcnow() + timedelta(days=5))
+    principles.open_round_for_votes(organiser, closed)
+    principles.close_round(organiser, closed)
+    current = principles.create_round(organiser, name="Round 2", closes_at=utcnow() + timedelta(days=5))
+    principles.open_round_for_votes(organiser, current)
+    workshop.round_id = current.id
+    draft = principles.drafts_of(current)[0]
+    suggestion = principles.suggest(member, draft, "Better words", "Clearer")
+    return {"round": current.id, "closed_round": closed.id, "draft": draft.id, "suggestion": suggestion.id}
+
+
+def _evidence_ids(app, member, tmp_path) -> dict:
+    """An open call and a written submission with a PDF attached."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from kil_network.auth.models import MemberType
+    from kil_network.evidence import services as evidence
+    from kil_network.evidence.models import Call, Publication
+
+    app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    now = utcnow()
+    call = Call(title="Call", introduction="Tell us.", opens_at=now - timedelta(days=1),
+                survey_closes_at=now + timedelta(days=10), written_closes_at=now + timedelta(days=20))
+    db.session.add(call)
+    db.session.flush()
+    upload = FileStorage(io.BytesIO(b"%PDF-1.4 evidence"), filename="evidence.pdf")
+    submission = evidence.submit_evidence(
+        call, name="Listed Person", email="listed@example.org", organisation="", respondent_type=MemberType.ACADEMIC,
+        local_authority=None, topics=["trends"], text="Evidence.", publication=Publication.NAMED, upload=upload, user=member)
+    return {"call": call.id, "submission": submission.id, "reference": submission.reference}
