@@ -154,7 +154,16 @@ def verify(scene: dict) -> dict:
     checked_in = db.session.scalar(sa.select(sa.func.count()).select_from(Registration).where(
         Registration.workshop_id == scene["workshop"], Registration.checked_in_at.is_not(None)))
     by_draft = {d: votes.get(d, 0) for d in scene["drafts"]}
-    return {"votes": by_draft, "tally_all": {d: int(tally("all", "").get(d, 0)) for d in scene["drafts"]},
+    stances = {d: {s: 0 for s in STANCES} for d in scene["drafts"]}
+    for d, stance, n in db.session.execute(
+            sa.select(Vote.draft_id, Vote.stance, sa.func.count()).where(Vote.draft_id.in_(scene["drafts"]))
+            .group_by(Vote.draft_id, Vote.stance)):
+        stances[d][stance.value] = n
+    tally_stances = {d: dict(zip(STANCES, row)) for d, *row in db.session.execute(
+        sa.select(VoteTally.draft_id, VoteTally.support, VoteTally.amend, VoteTally.oppose)
+        .where(VoteTally.draft_id.in_(scene["drafts"]), VoteTally.dimension == "workshop",
+               VoteTally.key == str(scene["workshop"])))}
+    return {"votes": by_draft, "stances": stances, "tally_stances": tally_stances, "tally_all": {d: int(tally("all", "").get(d, 0)) for d in scene["drafts"]},
             "tally_workshop": {d: int(tally("workshop", str(scene["workshop"])).get(d, 0)) for d in scene["drafts"]},
             "checked_in": checked_in}
 
@@ -225,6 +234,7 @@ class Recorder:
 
     samples: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
+    late_finishers: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def timed(self, kind: str, browser: Browser, method: str, path: str, data=None, headers=None, expect=200,
@@ -247,6 +257,11 @@ class Recorder:
         """Keep an error."""
         with self.lock:
             self.errors.append(message)
+
+    def late(self, who: str) -> None:
+        """Note someone who finished after the time window (slow, not wrong)."""
+        with self.lock:
+            self.late_finishers.append(who)
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -307,7 +322,7 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
                 with rec.lock:
                     votes_cast[0] += 1
             if time.monotonic() > deadline:
-                rec.error(f"member {i} finished after the {seconds:.0f}-second window")
+                rec.late(f"member {i}")
         except Exception as exc:  # noqa: BLE001 - every failure is an error of the run
             rec.error(f"member {i}: {exc!r}")
 
@@ -336,7 +351,7 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
                 with rec.lock:
                     checkins_done[0] += 1
             if time.monotonic() > deadline:
-                rec.error(f"staff {j} finished after the {seconds:.0f}-second window")
+                rec.late(f"staff {j}")
         except Exception as exc:  # noqa: BLE001 - every failure is an error of the run
             rec.error(f"staff {j}: {exc!r}")
 
@@ -371,18 +386,26 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
         finished.set()
         for job in side_jobs:
             job.result()
-    return {"errors": rec.errors, "samples": rec.samples, "elapsed": elapsed, "votes_cast": votes_cast[0],
-            "checkins_done": checkins_done[0], "expected": expected, "projector": last_projector}
+    return {"errors": rec.errors, "late": rec.late_finishers, "seconds": seconds, "samples": rec.samples,
+            "elapsed": elapsed, "votes_cast": votes_cast[0], "checkins_done": checkins_done[0],
+            "expected": expected, "projector": last_projector}
 
 
-def checks(scene: dict, result: dict, db_state: dict) -> list[str]:
-    """What went wrong: errors, votes against tallies and the projector, missing check-ins."""
+def checks(scene: dict, result: dict, db_state: dict, *, on_time: bool = True) -> list[str]:
+    """What went wrong: errors, votes against tallies and the projector, missing check-ins, and
+    (when on_time) anyone who finished after the time window."""
     problems = list(result["errors"])
+    if on_time and result["late"]:
+        problems.append(f"{len(result['late'])} finished after the {result['seconds']:.0f}-second window: "
+                        + ", ".join(result["late"][:10]))
     wanted = len(scene["members"])
     for d in scene["drafts"]:
         if not (db_state["votes"][d] == db_state["tally_all"][d] == db_state["tally_workshop"][d] == wanted):
             problems.append(f"draft {d}: {db_state['votes'][d]} votes, tallies {db_state['tally_all'][d]} (all) and "
                             f"{db_state['tally_workshop'][d]} (workshop), expected {wanted}")
+    if not (db_state["stances"] == db_state["tally_stances"] == result["expected"]):
+        problems.append(f"votes by stance {db_state['stances']}, workshop tallies {db_state['tally_stances']}, "
+                        f"cast {result['expected']}")
     numbers = {i + 1: d for i, d in enumerate(scene["drafts"])}
     for p, totals in result["projector"].items():
         shown = {numbers[n]: v for n, v in totals.items()}
@@ -399,7 +422,8 @@ def report(scene: dict, result: dict, db_state: dict, problems: list[str]) -> st
     """The printed summary."""
     lines = [f"{len(scene['members'])} members, {len(scene['staff'])} staff, {len(result['projector'])} projectors; "
              f"load ran {result['elapsed']:.1f} s",
-             f"errors: {len(result['errors'])}",
+             f"errors: {len(result['errors'])}; finished after the {result['seconds']:.0f}-second window: "
+             f"{len(result['late'])}",
              f"votes: {sum(db_state['votes'].values())} recorded ({result['votes_cast']} answered 'saved'); "
              f"tallies: {sum(db_state['tally_all'].values())} overall, {sum(db_state['tally_workshop'].values())} "
              f"for the workshop; projector last showed {sum(next(iter(result['projector'].values()), {}).values())}",
