@@ -423,3 +423,21 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
     rebuild_tallies_and_analyze()
     step("tallies rebuilt from the votes; statistics analysed")
     return counts
+
+
+def tally_mismatches() -> int:
+    """How many tally cells differ from a recount of the votes (0 when the tallies are right)."""
+    from kil_network.principles.models import Vote, VoteTally
+
+    recount = {}
+    for column, dimension in ((sa.literal(""), "all"), (Vote.member_type, "type"),
+                              (Vote.region_id, "region"), (Vote.workshop_id, "workshop")):
+        for draft_id, key, stance, n in db.session.execute(
+                sa.select(Vote.draft_id, column, Vote.stance, sa.func.count()).group_by(Vote.draft_id, column, Vote.stance)):
+            if key is not None:
+                cell = recount.setdefault((draft_id, dimension, str(getattr(key, "value", key))), [0, 0, 0])
+                cell[STANCES.index(stance.value)] += n
+    stored = {(t.draft_id, t.dimension, t.key): [t.support, t.amend, t.oppose]
+              for t in db.session.scalars(sa.select(VoteTally))}
+    zero = [0, 0, 0]
+    return sum(recount.get(k, zero) != stored.get(k, zero) for k in recount.keys() | stored.keys())
