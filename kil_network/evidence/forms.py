@@ -95,3 +95,9 @@ class ReviewForm(FlaskForm):
     tags = StringField("Tags (separated by commas)", filters=[clean_line], validators=[MaxLength(500, "Tags")])
     principles = MultiCheckboxField("Principles this evidence supports", coerce=int, validate_choice=False)
     notes = TextAreaField("Notes (staff only)", filters=[clean_text], validators=[MaxLength(5000, "Notes")])
+
+    def validate_principles(self, field):
+        """Only listed principles (an id beyond the database's integers was a 500)."""
+        listed = {value for value, _ in field.choices or []}
+        if any(p not in listed for p in field.data or []):
+            raise ValidationError("Select principles from the list")

@@ -6,6 +6,8 @@ for, then follow-up questions depend on the answers. Pure functions, no database
 from dataclasses import dataclass, field
 from typing import Callable
 
+from kil_network.core.forms import clean_text
+
 YES_NO = [("yes", "Yes"), ("no", "No")]
 
 
@@ -133,7 +135,7 @@ def check_answer(question: Question, values: list[str], region_choices: list[tup
     allowed = {v for v, _ in options}
     values = [v.strip() for v in values if v is not None]
     if question.kind == "text":
-        text = (values[0] if values else "")[:3000]
+        text = clean_text(values[0] if values else "")[:3000]  # no NUL or other control characters stored
         if question.required and not text:
             return None, "Enter your answer"
         return text, None
