@@ -369,8 +369,8 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
                 if len(totals) != len(drafts):
                     raise LoadError("projector partial without the six drafts")
                 last_projector[p] = totals
-                if done or time.monotonic() > deadline + 30:
-                    break
+                if done:
+                    break  # this reading was taken after every vote had been answered
                 finished.wait(refresh)
         except Exception as exc:  # noqa: BLE001 - every failure is an error of the run
             rec.error(f"projector {p}: {exc!r}")
@@ -435,6 +435,10 @@ def report(scene: dict, result: dict, db_state: dict, problems: list[str]) -> st
                      f"{percentile(samples, 90):6.1f}ms  {percentile(samples, 99):6.1f}ms  {max(samples):6.1f}ms")
     total = sum(len(s) for s in result["samples"].values())
     lines.append(f"{'all':{width}}  {total:>5}  ({total / max(result['elapsed'], 0.001):.0f} requests/s)")
+    if result.get("server_cpu") is not None:
+        cpu = result["server_cpu"]
+        lines.append(f"server CPU: {cpu:.1f} s for {total} requests ({1000 * cpu / max(total, 1):.1f} ms each on average; "
+                     f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     lines.append("")
     lines.append("OK" if not problems else "FAILED:\n  " + "\n  ".join(problems[:30]))
     return "\n".join(lines)
@@ -475,6 +479,24 @@ def start_gunicorn(database_url: str, log: Path, *, workers: int = 2, threads: i
                 stop(process)
                 raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}")
             time.sleep(0.2)
+
+
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user + system) used so far by a gunicorn master and its live workers (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [process.pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -554,7 +576,10 @@ def main() -> int:
                 bases = [base]
                 print(f"gunicorn -w {args.workers} --threads {args.threads} at {base} (log {log})", flush=True)
             print(f"running for up to {args.seconds:.0f} s ...", flush=True)
+            cpu_before = cpu_seconds(server) if server else None
             result = run_load(bases, scene, seconds=args.seconds, projectors=args.projectors, pool=args.pool)
+            if server:
+                result["server_cpu"] = cpu_seconds(server) - cpu_before
         finally:
             if server is not None:
                 stop(server)

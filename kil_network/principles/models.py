@@ -136,8 +136,8 @@ class VoteTally(db.Model):
     """Running counts per draft and group, changed in the same transaction as each vote.
 
     dimension is 'all' (key ''), 'type' (a member type), 'region' (a region id) or
-    'workshop' (a workshop id); increments are single UPDATE statements, so concurrent
-    votes never lose a count.
+    'workshop' (a workshop id); increments are single atomic statements (an upsert that adds
+    to the count), so concurrent votes never lose a count.
     """
 
     __tablename__ = "vote_tallies"

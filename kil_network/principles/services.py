@@ -127,20 +127,21 @@ def _insert():
 
 
 def _bump(draft_id: int, groups, stance: Stance, delta: int) -> None:
-    """Add delta to a stance's count in each group (rows created on first use)."""
+    """Add delta to a stance's count in each group, in one atomic upsert (rows created on first use).
+
+    One statement for all the groups instead of an INSERT and an UPDATE per group: a vote is the
+    busiest write of a live workshop. Rows are locked in the order of `groups`, the same for
+    every vote, so concurrent votes queue on the tally rows and never deadlock."""
     insert = _insert()
-    column = getattr(VoteTally, stance.value)
-    for dimension, key in groups:
-        db.session.execute(
-            insert(VoteTally).values(draft_id=draft_id, dimension=dimension, key=key, support=0, amend=0, oppose=0)
-            .on_conflict_do_nothing(index_elements=["draft_id", "dimension", "key"])
-        )
-        db.session.execute(
-            sa.update(VoteTally)
-            .where(VoteTally.draft_id == draft_id, VoteTally.dimension == dimension, VoteTally.key == key)
-            .values({stance.value: column + delta})
-            .execution_options(synchronize_session=False)
-        )
+    stmt = insert(VoteTally).values([
+        {"draft_id": draft_id, "dimension": dimension, "key": key, "support": 0, "amend": 0, "oppose": 0,
+         stance.value: delta}
+        for dimension, key in groups
+    ])
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=["draft_id", "dimension", "key"],
+        set_={stance.value: getattr(VoteTally, stance.value) + getattr(stmt.excluded, stance.value)},
+    ))
 
 
 # --- Votes --------------------------------------------------------------------------------
