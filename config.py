@@ -67,6 +67,9 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # Reverse proxies in front of the app: their X-Forwarded-For/-Proto give the client's address
+    # (which rate limits count by) and the scheme. 0 means none: the headers are ignored.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
     CONFIRM_TOKEN_MAX_AGE = 7 * 24 * 3600
     RESET_TOKEN_MAX_AGE = 3600
@@ -112,6 +115,9 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     DEBUG = False
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+    # Deployed behind one TLS-terminating proxy (README): without this every visitor would share
+    # the proxy's address, and so one rate-limit bucket for the whole site.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 

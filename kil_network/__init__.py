@@ -15,6 +15,7 @@ def create_app(config=None):
     )
     app.config.from_object(config or config_from_env())
     _check_config(app)
+    _trust_proxies(app)
     os.makedirs(app.instance_path, exist_ok=True)
     _register_extensions(app)
     _register_blueprints(app)
@@ -29,6 +30,15 @@ def _check_config(app):
     """Refuse to start production without a real secret key."""
     if app.config.get("ENV_NAME") == "production" and not os.environ.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set in production (KIL_ENV=production).")
+
+
+def _trust_proxies(app):
+    """Behind PROXY_COUNT reverse proxies, read the client's address and scheme from X-Forwarded-*."""
+    hops = app.config.get("PROXY_COUNT", 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def _register_extensions(app):

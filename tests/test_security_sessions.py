@@ -120,6 +120,20 @@ def test_hsts_only_in_production_over_https(production_app, client):
     assert "Strict-Transport-Security" not in client.get("/privacy", base_url="https://localhost").headers
 
 
+def test_hsts_behind_the_tls_proxy(production_app):
+    """Behind the TLS-terminating proxy (plain HTTP with X-Forwarded-Proto: https) production still sends HSTS."""
+    client = production_app.test_client()
+    response = client.get("/privacy", base_url="http://localhost", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert "Strict-Transport-Security" not in client.get("/privacy", base_url="http://localhost").headers
+
+
+def test_forwarded_headers_ignored_without_a_proxy(client):
+    """With PROXY_COUNT 0 (development, tests) a client cannot choose its address or scheme by header."""
+    response = client.get("/privacy", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    assert response.request.remote_addr == "127.0.0.1" and response.request.scheme == "http"
+
+
 def test_production_cookies_secure_httponly_lax(production_app, make_user):
     """In production the session and remember-me cookies are Secure, HttpOnly and SameSite=Lax."""
     make_user(email="member1@example.org")
@@ -308,3 +322,41 @@ def test_reset_rate_limited_after_five_posts_a_minute(limited_app, make_user):
     assert fragment.status_code == 429 and "<html" not in fragment.get_data(as_text=True)
     assert _count(OutboxEmail) == queued
     assert client.get("/auth/reset").status_code == 200
+
+
+def test_rate_limits_count_each_visitor_behind_the_proxy(database_url, app, make_user, monkeypatch):
+    """In production behind the proxy, one visitor's sign-in attempts do not lock out another visitor.
+
+    Every request reaches gunicorn from the proxy's address; the limit must count the client
+    address the proxy forwards, or ten bad passwords a minute would stop everyone signing in."""
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-for-tests")
+
+    class Config(ProductionConfig):
+        SECRET_KEY = "a-production-secret-for-tests"
+        SQLALCHEMY_DATABASE_URI = database_url
+        RATELIMIT_ENABLED = True
+        RATELIMIT_STORAGE_URI = "memory://"
+        HTMX_URL = "local"
+        HTMX_SRI = ""
+        MAIL_SERVER = ""
+
+    make_user(email="member1@example.org")
+    production = create_app(Config)
+    production.test_client_class = KilClient
+    limiter.reset()
+    try:
+        def attempt(client, address, password="wrong password"):
+            """A sign-in POST arriving through the proxy from `address`."""
+            headers = {"X-Forwarded-For": address, "X-Forwarded-Proto": "https", "Referer": "https://localhost/auth/login"}
+            token = client.csrf_token("/auth/login")
+            return client.post("/auth/login", headers=headers, data={
+                "email": "member1@example.org", "password": password, "csrf_token": token})
+
+        attacker, member = production.test_client(), production.test_client()
+        assert [attempt(attacker, "203.0.113.7").status_code for _ in range(10)] == [200] * 10
+        assert attempt(attacker, "203.0.113.7").status_code == 429
+        assert attempt(member, "198.51.100.20", PASSWORD).status_code == 302  # signed in
+    finally:
+        limiter.reset()
+        with production.app_context():
+            db.engine.dispose()
