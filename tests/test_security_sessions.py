@@ -13,7 +13,7 @@ from kil_network import create_app
 from kil_network.auth.models import User
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db, limiter
-from tests.conftest import KilClient, make_app
+from tests.conftest import AuthActions, KilClient, make_app
 from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures for the GET matrix's URLs
 from tests.test_http_access import EXPECTED as GET_EXPECTED
 
@@ -207,6 +207,38 @@ def test_sign_out_clears_the_session(client, make_user, auth):
     auth.logout()
     with client.session_transaction() as session:
         assert "left-behind" not in session and "_user_id" not in session
+
+
+def test_password_change_ends_remembered_devices(app, client, make_user, auth):
+    """A remember-me cookie (a stolen one, say) stops working once the password is changed elsewhere."""
+    make_user(email="member1@example.org")
+    remembered = app.test_client()
+    AuthActions(remembered).login("member1@example.org", remember="y")
+    remember_cookie = remembered.get_cookie("remember_token").value
+    auth.login("member1@example.org")
+    response = client.post_form("/account/password", {"current_password": PASSWORD,
+                                                      "new_password": "a new long password"},
+                                token_from="/account/password")
+    assert response.status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("remember_token", remember_cookie)
+    assert thief.get("/account/").status_code == 302
+    assert client.get("/account/").status_code == 200  # the session that changed it continues
+
+
+def test_demoted_staff_lose_staff_pages_at_once(app, client, make_user, auth):
+    """When an admin takes away staff rights, the member's open session no longer reaches staff pages."""
+    staff = make_user(email="staff@example.org", role="staff")
+    make_user(email="admin@example.org", role="admin")
+    staff_client = app.test_client()
+    AuthActions(staff_client).login("staff@example.org")
+    assert staff_client.get("/staff/").status_code == 200
+    auth.login("admin@example.org")
+    response = client.post_form(f"/staff/members/{staff.id}/role", {"role": "member"}, token_from="/staff/")
+    assert response.status_code in (302, 303)
+    assert db.session.get(User, staff.id).role.value == "member"
+    response = staff_client.get("/staff/")
+    assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/auth/login"
 
 
 # --- `next` never leaves the site -----------------------------------------------------------------------
