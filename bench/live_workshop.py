@@ -173,7 +173,7 @@ def verify(scene: dict) -> dict:
 class Browser:
     """A cookie-keeping HTTP client (http.client, one connection per request, no redirects followed)."""
 
-    def __init__(self, base: str, timeout: float = 30.0):
+    def __init__(self, base: str, timeout: float = 120.0):
         self.base, self.timeout, self.cookies = base, timeout, {}
         parts = urllib.parse.urlsplit(base)
         self.host, self.port = parts.hostname, parts.port or 80
