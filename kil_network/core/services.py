@@ -7,12 +7,16 @@ from kil_network.members.models import LocalAuthority
 
 
 def network_stats() -> dict:
-    """Headline counts for the home page, in one query."""
-    row = db.session.execute(
-        sa.select(
-            sa.func.count(User.id),
-            sa.func.count(sa.distinct(User.local_authority_id)),
-        ).where(User.status == Status.ACTIVE, User.email_confirmed_at.is_not(None))
-    ).one()
-    councils = db.session.scalar(sa.select(sa.func.count(LocalAuthority.id)))
-    return {"members": row[0], "councils_represented": row[1], "councils": councils}
+    """Headline counts for the home page, in one query.
+
+    Councils represented are counted as councils with a member (an EXISTS per council on the
+    users' council index), not COUNT(DISTINCT) over every member: at 100,000 members the
+    distinct count was most of the home page's time.
+    """
+    member = sa.and_(User.status == Status.ACTIVE, User.email_confirmed_at.is_not(None))
+    members = sa.select(sa.func.count()).select_from(User).where(member).scalar_subquery()
+    represented = (sa.select(sa.func.count()).select_from(LocalAuthority)
+                   .where(sa.exists().where(User.local_authority_id == LocalAuthority.id, member)).scalar_subquery())
+    councils = sa.select(sa.func.count()).select_from(LocalAuthority).scalar_subquery()
+    row = db.session.execute(sa.select(members, represented, councils)).one()
+    return {"members": row[0], "councils_represented": row[1], "councils": row[2]}
