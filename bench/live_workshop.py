@@ -146,6 +146,7 @@ def verify(scene: dict) -> dict:
     total = sa.func.sum(VoteTally.support + VoteTally.amend + VoteTally.oppose)
 
     def tally(dimension, key):
+        """Votes counted in one tally group, per draft."""
         return dict(db.session.execute(
             sa.select(VoteTally.draft_id, total).where(VoteTally.draft_id.in_(scene["drafts"]),
                                                        VoteTally.dimension == dimension, VoteTally.key == key)
