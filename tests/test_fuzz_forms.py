@@ -13,6 +13,7 @@ exploratory run: HYPOTHESIS_PROFILE=explore (200 examples per form) or FUZZ_EXAM
 """
 import hashlib
 import io
+import json
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from kil_network.core.timeutil import to_london, utcnow
 from kil_network.extensions import db
 
 _EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
-FORM_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (200 if _EXPLORE else 15))
+FORM_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (200 if _EXPLORE else 12))
 BODYLESS_EXAMPLES = max(3, FORM_EXAMPLES // 4)  # per route
 
 
@@ -597,7 +598,9 @@ REFERENCE_TABLES = {"regions", "local_authorities", "principles", "alembic_versi
 
 def snapshot() -> tuple[tuple, str, list[str]]:
     """Row counts of every table, a digest of every row outside the reference data, and the
-    tables that hold a NUL character (PostgreSQL refuses them in text; none should be stored)."""
+    tables that hold a NUL character (PostgreSQL refuses them in text; none should be stored).
+
+    Rows are read through the driver, without SQLAlchemy's type processing, to keep it quick."""
     tables = db.metadata.sorted_tables
     digest, nul = hashlib.sha256(), []
     with db.engine.connect() as conn:
@@ -606,11 +609,20 @@ def snapshot() -> tuple[tuple, str, list[str]]:
         for table in tables:
             if table.name in REFERENCE_TABLES:
                 continue
-            rows = sorted(repr(tuple(row)) for row in conn.execute(sa.select(table)))
-            digest.update(f"{table.name}:{rows!r}".encode())
-            if any("\\x00" in row for row in rows):
+            rows = conn.exec_driver_sql(f'SELECT * FROM "{table.name}"').fetchall()
+            digest.update(f"{table.name}:{sorted(map(repr, rows))!r}".encode())
+            if any(_has_nul(v) for row in rows for v in row):
                 nul.append(table.name)
     return counts, digest.hexdigest(), nul
+
+
+def _has_nul(v) -> bool:
+    """A NUL in text, or escaped inside JSON (as SQLite keeps it, or as PostgreSQL's driver decodes it)."""
+    if isinstance(v, str):
+        return "\x00" in v or "\\u0000" in v
+    if isinstance(v, (dict, list)):
+        return "\\u0000" in json.dumps(v)
+    return False
 
 
 def stored_nul() -> list[str]:
@@ -792,3 +804,24 @@ def test_review_refuses_principle_ids_that_are_not_listed(app, client, tmp_path,
     assert response.status_code == 200
     assert "Select principles from the list" in response.get_data(as_text=True)
     assert snapshot()[:2] == before[:2]
+
+
+@pytest.mark.xfail(strict=True, reason="Known, not fixed yet: anonymous survey answers live in the session "
+                   "cookie, which browsers drop silently beyond 4KB (two long text answers)")
+def test_anonymous_survey_answers_fit_in_a_cookie(app, client, tmp_path, as_role):
+    """Found by fuzzing: long text answers from a visitor make the session cookie too large to keep."""
+    import random
+    import string
+
+    world = build_world(app, tmp_path, as_role, "anonymous")
+    token = client.csrf_token("/")
+    rnd = random.Random(6)
+    sizes = []
+    for question, answer in [("delivers", "no"), ("delivered_before", "yes"), ("council_role", "neither"),
+                             ("why_stopped", None), ("barriers", "size"), ("large_contracts", None)]:
+        answer = answer or "".join(rnd.choice(string.ascii_letters + " ") for _ in range(3000))
+        response = client.post(f"/evidence/calls/{world.call.id}/survey/{question}",
+                               data={"answer": answer, "csrf_token": token})
+        assert response.status_code == 302
+        sizes.append(len(response.headers.get("Set-Cookie", "")))
+    assert max(sizes) <= 4093, f"session cookie grew to {max(sizes)} bytes"
