@@ -195,6 +195,20 @@ def test_staff_retry_is_audited(app, mail, make_user):
     )
 
 
+def test_staff_cannot_resend_a_sent_email(app, client, as_role):
+    """Retrying an email that was already delivered changes nothing and says why."""
+    as_role("staff")
+    row = queue()
+    row.status = OutboxEmail.SENT
+    db.session.commit()
+    response = client.post_form(f"/staff/outbox/{row.id}/retry", token_from="/staff/outbox/", follow_redirects=True)
+    assert response.status_code == 200
+    assert "has already been sent, so it was not sent again" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(OutboxEmail, row.id).status == OutboxEmail.SENT
+    assert db.session.scalars(sa.select(AuditLog)).all() == []
+
+
 def test_console_mode_prints_and_marks_sent(app, capsys):
     """Without MAIL_SERVER the email is printed for the developer and marked sent."""
     assert app.config["MAIL_SERVER"] == ""

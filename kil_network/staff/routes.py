@@ -167,7 +167,9 @@ def outbox():
 def retry_email(mail_id):
     """Send a failed email again."""
     mail = db.session.get(OutboxEmail, mail_id) or abort(404)
-    services.retry_email(current_user, mail)
+    if not services.retry_email(current_user, mail):
+        flash(f"Email #{mail.id} has already been sent, so it was not sent again.", "error")
+        return redirect(url_for("staff.outbox"), code=303)
     db.session.commit()
     flash(f"Email #{mail.id} will be sent again within a few seconds.", "success")
     return redirect(url_for("staff.outbox", status="failed"), code=303)

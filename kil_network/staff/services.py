@@ -121,7 +121,10 @@ def outbox_counts() -> dict:
     return {OutboxEmail.PENDING: 0, OutboxEmail.SENT: 0, OutboxEmail.FAILED: 0, **dict(rows)}
 
 
-def retry_email(actor: User, mail: OutboxEmail) -> None:
-    """Queue a failed email again."""
+def retry_email(actor: User, mail: OutboxEmail) -> bool:
+    """Queue a failed or waiting email again; an email already sent is left alone (False)."""
+    if mail.status == OutboxEmail.SENT:
+        return False
     retry_now(mail)
     record(actor, "email.retry", mail, f"Queued email #{mail.id} for another try")
+    return True
