@@ -5,8 +5,14 @@ NOT_FUZZED with a reason; a completeness test keeps that true. For every generat
 
 - the app never answers with a 5xx (in tests exceptions propagate, so a crash fails loudly);
 - an invalid submission (a 4xx, the form back with its error summary, an error notice, or a
-  redirect carrying an error flash) leaves every table, reference data included, exactly as it was;
+  redirect carrying an error flash) writes nothing: the row count of every table (reference data
+  included) and every row outside the reference data are as they were;
+- no NUL character is ever stored (PostgreSQL refuses them in text);
 - markup typed into a field never comes back raw, on the response or on the page a redirect leads to.
+
+Hypothesis draws, per field: a valid value, empty, one character, the field's limit and one past it,
+~100k characters, emoji/RTL/combining marks, NUL and other control characters, HTML and SQL
+fragments, odd numbers and dates, missing, or repeated; uploads get random bytes and wrong types.
 
 Runs a bounded, derandomized number of examples (CI on SQLite and PostgreSQL). For a longer
 exploratory run: HYPOTHESIS_PROFILE=explore (200 examples per form) or FUZZ_EXAMPLES=<n>.
@@ -82,6 +88,7 @@ class F:
     """A field's strategies: its valid value(s), and everything else (fuzz, missing, repeated)."""
 
     def __init__(self, valid: st.SearchStrategy, bad: st.SearchStrategy):
+        """Keep both strategies."""
         self.valid, self.bad = valid, bad
 
 
@@ -227,7 +234,7 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
     from kil_network.councils.models import SignedBy
     from kil_network.evidence import services as evidence
     from kil_network.evidence.models import Call, Publication
-    from kil_network.members.models import LocalAuthority, Organisation, Region
+    from kil_network.members.models import LocalAuthority, Region
     from kil_network.principles import services as principles
     from kil_network.principles.models import Principle
     from kil_network.workshops import services as workshops
@@ -356,6 +363,7 @@ def pledge_pending(world):
 def target_status(status: str):
     """Before each example: the member staff act on is active (to suspend) or suspended (to reactivate)."""
     def seed(world):
+        """Set the status."""
         from kil_network.auth.models import Status, User
 
         db.session.execute(sa.update(User).where(User.id == world.target.id).values(status=Status(status)))
@@ -366,6 +374,7 @@ def target_status(status: str):
 def survey_draft(preset: str):
     """Before each example: the member's survey answers so far (every question answered)."""
     def seed(world):
+        """Save the answers."""
         from kil_network.evidence import services as evidence
 
         evidence.save_member_answers(world.call, world.user, {**SURVEY_ANSWERS[preset], "region": str(world.region.id)})
@@ -398,7 +407,6 @@ class Spec:
 def profile_fields(w, with_join=False):
     """The profile fields (and the join extras)."""
     from kil_network.auth.models import MemberType
-    from kil_network.members.models import ORGANISATION_TYPES  # noqa: F401
 
     spec = dict(
         name=value("Ada Lovelace", 120), member_type=choice("community_organisation", [m.value for m in MemberType]),
@@ -706,6 +714,7 @@ class Runner:
     """Builds the world once per test; resets what a spec's examples use up."""
 
     def __init__(self, app, client, tmp_path, as_role, specs: list[Spec]):
+        """Nothing is built until the first example."""
         self.app, self.client, self.tmp_path, self.as_role, self.specs = app, client, tmp_path, as_role, specs
         self.spec = specs[0]
         self.world = None
@@ -749,6 +758,7 @@ def _run(app, client, tmp_path, as_role, specs, examples):
     @_settings(examples)
     @given(data=st.data())
     def fuzz(data):
+        """One example."""
         runner.example(data)
 
     fuzz()
@@ -825,3 +835,15 @@ def test_anonymous_survey_answers_fit_in_a_cookie(app, client, tmp_path, as_role
         assert response.status_code == 302
         sizes.append(len(response.headers.get("Set-Cookie", "")))
     assert max(sizes) <= 4093, f"session cookie grew to {max(sizes)} bytes"
+
+
+def test_the_checks_themselves_can_fail():
+    """The escaping and NUL checks catch what they are for (so a passing fuzz run means something)."""
+    data = {"name": "Ada<script>alert(1)</script>", "other": ["x", "'><b>kil-fuzz</b>"]}
+    assert typed_markup(data) == ["<script>alert(1)</script>", "'><b>kil-fuzz</b>"]
+    with pytest.raises(AssertionError):
+        assert_escaped("<p>Ada<SCRIPT>alert(1)</script></p>", typed_markup(data), "page")
+    assert_escaped("<p>Ada&lt;script&gt;alert(1)&lt;/script&gt; &#39;&gt;&lt;b&gt;kil-fuzz&lt;/b&gt;</p>",
+                   typed_markup(data), "page")
+    assert _has_nul("a\x00b") and _has_nul('{"a": "\\u0000"}') and _has_nul({"a": ["\x00"]})
+    assert not _has_nul("plain") and not _has_nul(7)
