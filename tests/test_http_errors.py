@@ -227,7 +227,8 @@ def test_login_rate_limited_after_ten_posts_a_minute(limited_app, make_user):
     assert "Too many attempts" in html and "<html" in html
     assert client.get("/account/").status_code == 302  # the right password did not get through
     assert client.get("/auth/login").status_code == 200  # reading the page is not limited
-    fragment = client.post("/auth/login", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    fragment = client.post("/auth/login", data={"email": "member1@example.org", "csrf_token": token},
+                           headers={"HX-Request": "true"})
     assert fragment.status_code == 429 and "<html" not in fragment.get_data(as_text=True)
 
 
@@ -303,3 +304,21 @@ def test_cdn_htmx_allowed_by_csp(database_url):
     assert f'src="{HTMX_CDN_URL}" integrity="{HTMX_CDN_SRI}" crossorigin="anonymous"' in html
     with cdn.app_context():
         db.engine.dispose()
+
+
+def test_login_limit_counts_each_account_so_a_venue_can_sign_in(limited_app, make_user):
+    """Many members signing in from one address (a venue's Wi-Fi) are not refused by one another's limit."""
+    for i in range(12):
+        make_user(email=f"venue{i}@example.org")
+    client = limited_app.test_client()
+    token = client.csrf_token("/auth/login")
+    for i in range(12):
+        phone = limited_app.test_client()
+        phone_token = phone.csrf_token("/auth/login")
+        response = phone.post("/auth/login", data={"email": f"venue{i}@example.org", "password": PASSWORD,
+                                                   "csrf_token": phone_token})
+        assert response.status_code == 302, i
+    # One account guessed from the same address is still limited.
+    codes = [client.post("/auth/login", data={"email": "guessed@example.org", "password": "wrong",
+                                              "csrf_token": token}).status_code for _ in range(11)]
+    assert codes == [200] * 10 + [429]

@@ -2,6 +2,7 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from kil_network.auth import services
@@ -22,6 +23,16 @@ def safe_next(target: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     return target
+
+
+def _login_key() -> str:
+    """Sign-in limit key: the client address and the account tried.
+
+    At a workshop every phone on the venue's Wi-Fi shares one address, so a limit on the
+    address alone would refuse the room; guessing one account's password is still limited,
+    and the address-wide limit below caps trying many accounts from one place."""
+    email = (request.form.get("email") or "").strip().lower()[:320]
+    return f"login:{get_remote_address()}:{email}"
 
 
 @bp.route("/join", methods=["GET", "POST"])
@@ -90,7 +101,8 @@ def resend_confirmation():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"], key_func=_login_key)
+@limiter.limit("300 per hour", methods=["POST"])
 def login():
     """Sign in with email and password."""
     if current_user.is_authenticated:
