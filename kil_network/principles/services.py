@@ -390,23 +390,27 @@ def type_labels() -> dict:
     return {m.value: MEMBER_TYPE_LABELS[m] for m in MemberType}
 
 
-def group_labels() -> dict:
-    """Names for tally keys: member types, regions and workshops."""
+def group_labels(workshop_keys=None) -> dict:
+    """Names for tally keys: member types, regions and workshops (only those keyed, when given)."""
     from kil_network.members.models import Region
     from kil_network.workshops.models import Workshop
 
+    workshops = sa.select(Workshop.id, Workshop.title).where(Workshop.round_id.is_not(None))
+    if workshop_keys is not None:  # not every workshop of every round: there are thousands
+        workshops = workshops.where(Workshop.id.in_([int(k) for k in workshop_keys]))
     return {
         "type": type_labels(),
         "region": {str(i): n for i, n in db.session.execute(sa.select(Region.id, Region.name))},
-        "workshop": {str(i): n for i, n in db.session.execute(sa.select(Workshop.id, Workshop.title)
-                                                              .where(Workshop.round_id.is_not(None)))},
+        "workshop": {str(i): n for i, n in db.session.execute(workshops)},
     }
 
 
 def round_results(round_: Round) -> dict:
     """Per draft: overall cell and breakdowns by member type, region and workshop."""
     drafts = drafts_of(round_)
-    return {"drafts": drafts, "tallies": tallies([d.id for d in drafts]), "labels": group_labels()}
+    counts = tallies([d.id for d in drafts])
+    keyed = {key for groups in counts.values() for key in groups["workshop"]}
+    return {"drafts": drafts, "tallies": counts, "labels": group_labels(keyed)}
 
 
 def live_tallies(workshop_id: int, round_: Round) -> tuple[list[Draft], dict]:
