@@ -156,15 +156,23 @@ def full_answers(region: str, **overrides) -> dict:
 
 
 def set_session_answers(client, call, answers: dict) -> None:
-    """Put survey answers in this browser's session, as earlier pages would have."""
+    """Give this browser saved survey answers, as earlier pages would have (kept on the server by key)."""
+    from kil_network.evidence.services import save_visitor_answers
+
     with client.session_transaction() as sess:
-        sess[f"survey-{call.id}"] = answers
+        sess[f"survey-{call.id}"] = save_visitor_answers(call, sess.get(f"survey-{call.id}"), answers)
+    db.session.commit()
 
 
 def session_answers(client, call) -> dict:
-    """This browser's survey answers."""
+    """This browser's saved survey answers (the draft its session's key finds)."""
+    from kil_network.evidence.services import visitor_draft
+
     with client.session_transaction() as sess:
-        return dict(sess.get(f"survey-{call.id}", {}))
+        key = sess.get(f"survey-{call.id}")
+    db.session.expire_all()
+    draft = visitor_draft(call, key)
+    return dict(draft.answers) if draft is not None else {}
 
 
 def evidence_form(**overrides) -> dict:
@@ -310,7 +318,10 @@ def test_survey_post_without_csrf_is_refused(client, make_call):
 
 
 def test_anonymous_answers_are_kept_between_pages_in_the_session(client, app, make_call):
-    """Going back shows the earlier answer; another browser sees nothing; nothing is in the database."""
+    """Going back shows the earlier answer; another browser sees nothing; nothing is submitted.
+
+    The answers are kept on the server as an in-progress response that only this browser's
+    session key finds (a cookie would drop long answers past 4KB)."""
     call = make_call()
     base = f"/evidence/calls/{call.id}/survey"
     client.post_form(f"{base}/delivers", {"answer": "no"})
@@ -323,7 +334,9 @@ def test_anonymous_answers_are_kept_between_pages_in_the_session(client, app, ma
     assert checked_values(text(other.get(f"{base}/delivers"))) == set()
     assert other.get(f"{base}/why_stopped").headers["Location"] == base  # not reachable without the answers
     assert client.get(f"{base}/why_stopped").status_code == 200
-    assert count(SurveyResponse) == 0
+    assert count(SurveyResponse, SurveyResponse.status == "submitted") == 0
+    [draft] = db.session.scalars(sa.select(SurveyResponse)).all()
+    assert draft.status == "in_progress" and draft.user_id is None and len(draft.draft_key) >= 40
 
 
 def test_member_answers_are_kept_in_the_database_across_sign_ins(client, as_role, auth, make_call):
@@ -397,7 +410,7 @@ def test_out_of_scope_answers_lead_to_not_for_you_and_cannot_be_submitted(client
     assert f'href="/evidence/calls/{call.id}"' in text(client.get(response.headers["Location"]))
     refused = client.post_form(f"{base}/check", {})
     assert refused.status_code == 422 and "This survey is for community organisations" in text(refused)
-    assert count(SurveyResponse) == 0
+    assert count(SurveyResponse, SurveyResponse.status == "submitted") == 0
 
 
 @pytest.mark.parametrize("role", ["anonymous", "member"])
@@ -434,7 +447,7 @@ def test_check_page_submit_after_the_deadline_is_refused(client, make_call):
     assert DEADLINE in page and ">Submit your answers</button>" not in page
     refused = client.post_form(f"{base}/check", {})
     assert refused.status_code == 422 and DEADLINE in text(refused)
-    assert count(SurveyResponse) == 0
+    assert count(SurveyResponse, SurveyResponse.status == "submitted") == 0
     assert session_answers(client, call)["delivers"] == "yes"  # nothing typed is lost
 
 

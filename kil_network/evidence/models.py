@@ -74,6 +74,8 @@ class SurveyResponse(db.Model):
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="in_progress")  # in_progress | submitted
     reference: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    # A visitor's in-progress answers are found by this random key, kept in their session.
+    draft_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     answers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     respondent_type: Mapped[str] = mapped_column(sa.String(32), default="")
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))

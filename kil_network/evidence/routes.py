@@ -27,21 +27,21 @@ def _region_choices() -> list[tuple[str, str]]:
 
 
 def _load_answers(call: Call) -> dict:
-    """Answers so far: a member's saved draft, or this browser session's."""
+    """Answers so far: a member's saved draft, or the one this browser session's key finds."""
     if current_user.is_authenticated:
         draft = services.member_draft(call, current_user)
-        if draft is not None:
-            return dict(draft.answers)
-    return dict(session.get(f"survey-{call.id}", {}))
+    else:
+        draft = services.visitor_draft(call, session.get(f"survey-{call.id}"))
+    return dict(draft.answers) if draft is not None else {}
 
 
 def _store_answers(call: Call, answers: dict) -> None:
-    """Keep answers between pages (for members, in the database across sessions)."""
+    """Keep answers between pages on the server (members' across sessions; a visitor's by key)."""
     if current_user.is_authenticated:
         services.save_member_answers(call, current_user, answers)
-        db.session.commit()
     else:
-        session[f"survey-{call.id}"] = answers
+        session[f"survey-{call.id}"] = services.save_visitor_answers(call, session.get(f"survey-{call.id}"), answers)
+    db.session.commit()
 
 
 @bp.get("/evidence/")
@@ -124,7 +124,8 @@ def survey_check(call_id):
     error = None
     if request.method == "POST" and form.validate_on_submit():
         try:
-            response = services.submit_survey(call, answers, current_user if current_user.is_authenticated else None)
+            response = services.submit_survey(call, answers, current_user if current_user.is_authenticated else None,
+                                              draft_key=session.get(f"survey-{call.id}"))
         except services.EvidenceError as exc:
             db.session.rollback()
             error = exc.message

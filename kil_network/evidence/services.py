@@ -84,7 +84,26 @@ def save_member_answers(call: Call, user: User, answers: dict) -> None:
     draft.answers = dict(answers)
 
 
-def submit_survey(call: Call, answers: dict, user: User | None = None, now=None) -> SurveyResponse:
+def visitor_draft(call: Call, key: str | None) -> SurveyResponse | None:
+    """A signed-out visitor's in-progress answers for this call, found by their session's key."""
+    if not key or not isinstance(key, str):
+        return None
+    return db.session.scalar(sa.select(SurveyResponse).where(
+        SurveyResponse.call_id == call.id, SurveyResponse.draft_key == key, SurveyResponse.status == "in_progress"))
+
+
+def save_visitor_answers(call: Call, key: str | None, answers: dict) -> str:
+    """Keep a visitor's answers on the server (a cookie is too small); returns the key to remember."""
+    draft = visitor_draft(call, key)
+    if draft is None:
+        draft = SurveyResponse(call_id=call.id, status="in_progress", draft_key=secrets.token_urlsafe(32))
+        db.session.add(draft)
+    draft.answers = dict(answers)
+    return draft.draft_key
+
+
+def submit_survey(call: Call, answers: dict, user: User | None = None, now=None,
+                  draft_key: str | None = None) -> SurveyResponse:
     """Submit a complete survey response and return it with its reference."""
     check_open(call, "survey", now)
     answers = survey.clean(answers)
@@ -93,12 +112,13 @@ def submit_survey(call: Call, answers: dict, user: User | None = None, now=None)
         raise EvidenceError("Answer every question before you submit.")
     if not survey.in_scope(answers):
         raise EvidenceError("This survey is for community organisations, commissioners and councillors.")
-    response = member_draft(call, user) if user is not None else None
+    response = member_draft(call, user) if user is not None else visitor_draft(call, draft_key)
     if response is None:
         response = SurveyResponse(call_id=call.id, user_id=getattr(user, "id", None))
         db.session.add(response)
     response.answers = answers
     response.status = "submitted"
+    response.draft_key = None
     response.reference = new_reference("S")
     response.respondent_type = survey.respondent_type(answers)
     response.region_id = int(answers["region"]) if str(answers.get("region", "")).isdecimal() else None
