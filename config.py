@@ -84,6 +84,8 @@ class Config:
     MAX_CONTENT_LENGTH = 11 * 1024 * 1024
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", "")
     CONTACT_EMAIL = os.environ.get("CONTACT_EMAIL", "network@keepitlocal.invalid")
+    # The home page's headline counts are recomputed at most this often per process.
+    HOME_STATS_CACHE_SECONDS = float(os.environ.get("HOME_STATS_CACHE_SECONDS", "60"))
 
 
 class DevelopmentConfig(Config):
@@ -107,6 +109,7 @@ class TestConfig(Config):
     HTMX_SRI = ""
     SERVER_NAME = None
     WTF_CSRF_ENABLED = True
+    HOME_STATS_CACHE_SECONDS = 0  # tests count members straight after adding them
 
 
 class ProductionConfig(Config):

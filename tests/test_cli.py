@@ -136,3 +136,18 @@ def test_deliver_mail_once_with_smtp_down_keeps_mail(runner, mail, keep_sigterm)
     row = db.session.scalar(sa.select(OutboxEmail))
     assert (row.status, row.attempts) == (OutboxEmail.PENDING, 1)
     assert mail.messages == []
+
+
+def test_home_counts_are_cached_when_configured(app, client, make_user):
+    """With HOME_STATS_CACHE_SECONDS set, the home page reuses its counts; with 0 they are fresh."""
+    from kil_network.core import services
+
+    make_user(email="first@example.org")
+    app.config["HOME_STATS_CACHE_SECONDS"] = 60
+    services._stats_cache.clear()
+    first = services.cached_network_stats()
+    make_user(email="second@example.org")
+    assert services.cached_network_stats() == first  # within the minute: the same counts
+    app.config["HOME_STATS_CACHE_SECONDS"] = 0
+    assert services.cached_network_stats()["members"] == first["members"] + 1
+    services._stats_cache.clear()

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, jsonify, render_template, send_from_director
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import BASE_DIR
-from kil_network.core.services import network_stats
+from kil_network.core.services import cached_network_stats
 from kil_network.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -23,7 +23,7 @@ def home():
     from kil_network.principles.services import adopted_round, drafts_of
 
     adopted = adopted_round()
-    return render_template("core/home.html", stats=network_stats(), adopted=adopted,
+    return render_template("core/home.html", stats=cached_network_stats(), adopted=adopted,
                            principles=drafts_of(adopted) if adopted else [])
 
 
