@@ -8,7 +8,7 @@ PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
-.PHONY: run test venv node chromium java clean
+.PHONY: run test bench venv node chromium java clean
 
 $(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
@@ -50,6 +50,10 @@ run: $(VENV)/.runtime node_modules/.installed
 # The whole suite on SQLite, and also on TEST_DATABASE_URL (PostgreSQL) when it is set.
 test: $(VENV)/.dev node_modules/.installed chromium java
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The HTTP benchmark (issue 6): make bench DB=postgresql SCALE=0.1. Not part of `make test`.
+bench: $(VENV)/.dev node_modules/.installed
+	bench/run --db $(or $(DB),sqlite) --scale $(or $(SCALE),1)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache test-artifacts
