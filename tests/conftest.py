@@ -155,6 +155,20 @@ def app(database_url, request):
 
 
 @pytest.fixture
+def limited_app(app, database_url):
+    """An app with rate limits switched on (the test config turns them off), counters reset."""
+    from kil_network.extensions import limiter
+
+    limited = make_app(database_url, RATELIMIT_ENABLED=True)
+    limited.test_client_class = KilClient
+    limiter.reset()
+    yield limited
+    limiter.reset()
+    with limited.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     """A test client (cookies kept between requests)."""
     return app.test_client()

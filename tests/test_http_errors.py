@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from kil_network.auth.models import Status, User
 from kil_network.extensions import db
-from tests.conftest import KilClient, make_app
+from tests.conftest import make_app
 
 PASSWORD = "correct horse battery"
 CSRF_MESSAGE = "The form had expired or was sent from somewhere else"
@@ -196,20 +196,6 @@ def test_500_fragment_for_htmx(broken_app, client):
 
 
 # --- Rate limits ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def limited_app(app, database_url):
-    """An app with rate limits switched on (the test config turns them off)."""
-    limited = make_app(database_url, RATELIMIT_ENABLED=True)
-    limited.test_client_class = KilClient
-    from kil_network.extensions import limiter
-
-    limiter.reset()
-    yield limited
-    limiter.reset()
-    with limited.app_context():
-        db.engine.dispose()
-
 
 def test_login_rate_limited_after_ten_posts_a_minute(limited_app, make_user):
     """The 11th sign-in POST within a minute gets 429 with the friendly page."""

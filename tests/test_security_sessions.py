@@ -13,7 +13,7 @@ from kil_network import create_app
 from kil_network.auth.models import User
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db, limiter
-from tests.conftest import AuthActions, KilClient, make_app
+from tests.conftest import AuthActions, KilClient
 from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures for the GET matrix's URLs
 from tests.test_http_access import EXPECTED as GET_EXPECTED
 
@@ -298,18 +298,6 @@ def test_login_form_keeps_next_escaped(client):
 
 
 # --- Rate limits on join and reset ----------------------------------------------------------------------
-
-@pytest.fixture
-def limited_app(app, database_url):
-    """An app with rate limits switched on (the test config turns them off), counters reset."""
-    limited = make_app(database_url, RATELIMIT_ENABLED=True)
-    limited.test_client_class = KilClient
-    limiter.reset()
-    yield limited
-    limiter.reset()
-    with limited.app_context():
-        db.engine.dispose()
-
 
 def _count(model) -> int:
     """Rows in a table."""
