@@ -11,8 +11,6 @@ import io
 import re
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -121,9 +119,25 @@ def _groups(vote: Vote) -> list[tuple[str, str]]:
     return groups
 
 
-def _insert():
-    """The dialect's INSERT with ON CONFLICT support."""
-    return pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+_UPSERTS: dict[tuple[int, str], sa.TextClause] = {}
+
+
+def _upsert(size: int, column: str) -> sa.TextClause:
+    """The tally upsert for `size` groups adding :delta to one stance column, built once per shape.
+
+    Written as text with bound parameters because SQLAlchemy does not cache multi-row
+    INSERT ... ON CONFLICT constructs: compiling one on every vote was a third of a vote's cost.
+    The SQL is the same on PostgreSQL and SQLite."""
+    stmt = _UPSERTS.get((size, column))
+    if stmt is None:
+        names = [stance.value for stance in STANCES]
+        counts = ", ".join(":delta" if name == column else "0" for name in names)
+        rows = ", ".join(f"(:draft_id, :dimension_{i}, :key_{i}, {counts})" for i in range(size))
+        stmt = _UPSERTS[(size, column)] = sa.text(
+            f"INSERT INTO vote_tallies (draft_id, dimension, key, {', '.join(names)}) VALUES {rows} "
+            f"ON CONFLICT (draft_id, dimension, key) DO UPDATE SET {column} = vote_tallies.{column} + excluded.{column}"
+        )
+    return stmt
 
 
 def _bump(draft_id: int, groups, stance: Stance, delta: int) -> None:
@@ -132,16 +146,10 @@ def _bump(draft_id: int, groups, stance: Stance, delta: int) -> None:
     One statement for all the groups instead of an INSERT and an UPDATE per group: a vote is the
     busiest write of a live workshop. Rows are locked in the order of `groups`, the same for
     every vote, so concurrent votes queue on the tally rows and never deadlock."""
-    insert = _insert()
-    stmt = insert(VoteTally).values([
-        {"draft_id": draft_id, "dimension": dimension, "key": key, "support": 0, "amend": 0, "oppose": 0,
-         stance.value: delta}
-        for dimension, key in groups
-    ])
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=["draft_id", "dimension", "key"],
-        set_={stance.value: getattr(VoteTally, stance.value) + getattr(stmt.excluded, stance.value)},
-    ))
+    params = {"draft_id": draft_id, "delta": delta}
+    for i, (dimension, key) in enumerate(groups):
+        params[f"dimension_{i}"], params[f"key_{i}"] = dimension, key
+    db.session.execute(_upsert(len(groups), stance.value), params)
 
 
 # --- Votes --------------------------------------------------------------------------------
