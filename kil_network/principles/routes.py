@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from kil_network.core.htmx import is_htmx, render
 from kil_network.extensions import db
@@ -15,7 +16,7 @@ bp = Blueprint("principles", __name__)
 
 def get_draft_or_404(draft_id: int) -> Draft:
     """A draft of a round that is not a staff-only draft round."""
-    draft = db.session.get(Draft, draft_id)
+    draft = db.session.get(Draft, draft_id, options=[joinedload(Draft.round)])  # every caller checks the round
     if draft is None or (draft.round.state == RoundState.DRAFT and not _is_staff()):
         abort(404)
     return draft
@@ -32,6 +33,19 @@ def get_round_or_404(round_id: int) -> Round:
 def _is_staff() -> bool:
     """Is a member of staff signed in?"""
     return current_user.is_authenticated and current_user.is_staff
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds, so the response renders without reloading it.
+
+    The draft, round, member and vote are rendered as this transaction read and wrote them;
+    reloading all of them after every vote cost a query each."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def _workshop_arg():
@@ -100,7 +114,7 @@ def vote(draft_id):
     if error:
         db.session.rollback()
     else:
-        db.session.commit()
+        _commit_keeping_loaded()
     if is_htmx():
         context = _cards_context(draft.round)
         return render("principles/index.html", "principles/_vote_response.html", draft=draft,
