@@ -55,8 +55,7 @@ def _workshop_arg():
 
 def _cards_context(round_: Round) -> dict:
     """What the cards and the progress line need."""
-    drafts = services.drafts_of(round_)
-    votes = services.votes_by_member(current_user, round_)
+    drafts, votes = services.drafts_with_votes(current_user, round_)
     return {"round": round_, "drafts": drafts, "votes": votes,
             "responded": sum(1 for d in drafts if d.id in votes),
             "reason": services.participation_error(current_user, round_),

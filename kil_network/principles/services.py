@@ -227,6 +227,17 @@ def votes_by_member(user: User, round_: Round) -> dict[int, Vote]:
     return {v.draft_id: v for v in votes}
 
 
+def drafts_with_votes(user, round_: Round) -> tuple[list[Draft], dict[int, Vote]]:
+    """The round's drafts in principle order and the member's votes on them by draft id, in one query."""
+    if not getattr(user, "is_authenticated", False):
+        return drafts_of(round_), {}
+    rows = db.session.execute(
+        sa.select(Draft, Vote).outerjoin(Vote, sa.and_(Vote.draft_id == Draft.id, Vote.user_id == user.id))
+        .where(Draft.round_id == round_.id).order_by(Draft.number)
+    ).all()
+    return [draft for draft, _ in rows], {draft.id: vote for draft, vote in rows if vote is not None}
+
+
 # --- Suggestions --------------------------------------------------------------------------
 
 def suggest(user: User, draft: Draft, text: str, reason: str = "") -> Suggestion:
