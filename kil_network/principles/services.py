@@ -184,15 +184,12 @@ def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", works
     workshop = live_workshop_for(draft, workshop_id)
     now = utcnow()
     for _ in range(3):
-        locked = db.session.execute(
+        vote = db.session.scalar(  # locks the row and reads it as locked, in one statement
             sa.update(Vote).where(Vote.draft_id == draft.id, Vote.user_id == user.id)
-            .values(updated_at=now).execution_options(synchronize_session=False)
-        ).rowcount
-        if locked:
-            vote = db.session.scalar(
-                sa.select(Vote).where(Vote.draft_id == draft.id, Vote.user_id == user.id)
-                .execution_options(populate_existing=True)
-            )
+            .values(updated_at=now).returning(Vote)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if vote is not None:
             old_groups, old_stance = _groups(vote), vote.stance
             vote.stance = stance
             vote.comment = comment
