@@ -822,6 +822,9 @@ def test_councils_page_groups_verified_pledges_by_region_with_counts(client, as_
     assert "Hackney" not in body and "London (" not in body
     wales_total = count(LocalAuthority, LocalAuthority.region_id == region_id("Wales"))
     assert f"1 of {wales_total} councils" in body
+    # Each region's bar is its share of the region's councils (1 of 22 is 5%, not a full bar).
+    bars = re.findall(r'bars__bar--support" width="(\d+)"', body)
+    assert str(round(100 / wales_total)) in bars and "100" not in bars
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -26,8 +26,7 @@ def index():
     """Councils that have pledged to Keep it Local, by region, with a region chart."""
     groups = services.pledged_by_region()
     total = sum(len(g["pledges"]) for g in groups)
-    most = max((len(g["pledges"]) for g in groups), default=0)
-    return render("councils/index.html", groups=groups, total=total, most=most)
+    return render("councils/index.html", groups=groups, total=total)
 
 
 @bp.get("/councils/<gss_code>")
