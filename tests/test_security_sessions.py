@@ -80,21 +80,20 @@ def test_htmx_configured_to_work_under_the_csp(client):
 
 # --- Production: HSTS and cookie flags ------------------------------------------------------------------
 
+def make_production_app(database_url, monkeypatch, **overrides):
+    """An app with the production config (a real SECRET_KEY in the environment) on the test database."""
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-for-tests")
+    settings = {"SECRET_KEY": "a-production-secret-for-tests", "SQLALCHEMY_DATABASE_URI": database_url,
+                "RATELIMIT_ENABLED": False, "HTMX_URL": "local", "HTMX_SRI": "", "MAIL_SERVER": "", **overrides}
+    production = create_app(type("Config", (ProductionConfig,), settings))
+    production.test_client_class = KilClient
+    return production
+
+
 @pytest.fixture
 def production_app(app, database_url, monkeypatch):
     """The production config (a real SECRET_KEY in the environment) on the test database."""
-    monkeypatch.setenv("SECRET_KEY", "a-production-secret-for-tests")
-
-    class Config(ProductionConfig):
-        SECRET_KEY = "a-production-secret-for-tests"
-        SQLALCHEMY_DATABASE_URI = database_url
-        RATELIMIT_ENABLED = False
-        HTMX_URL = "local"
-        HTMX_SRI = ""
-        MAIL_SERVER = ""
-
-    production = create_app(Config)
-    production.test_client_class = KilClient
+    production = make_production_app(database_url, monkeypatch)
     yield production
     with production.app_context():
         db.engine.dispose()
@@ -349,20 +348,8 @@ def test_rate_limits_count_each_visitor_behind_the_proxy(database_url, app, make
 
     Every request reaches gunicorn from the proxy's address; the limit must count the client
     address the proxy forwards, or ten bad passwords a minute would stop everyone signing in."""
-    monkeypatch.setenv("SECRET_KEY", "a-production-secret-for-tests")
-
-    class Config(ProductionConfig):
-        SECRET_KEY = "a-production-secret-for-tests"
-        SQLALCHEMY_DATABASE_URI = database_url
-        RATELIMIT_ENABLED = True
-        RATELIMIT_STORAGE_URI = "memory://"
-        HTMX_URL = "local"
-        HTMX_SRI = ""
-        MAIL_SERVER = ""
-
     make_user(email="member1@example.org")
-    production = create_app(Config)
-    production.test_client_class = KilClient
+    production = make_production_app(database_url, monkeypatch, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://")
     limiter.reset()
     try:
         def attempt(client, address, password="wrong password"):
