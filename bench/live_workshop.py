@@ -47,6 +47,8 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.dbutil import fresh_postgres_schema  # noqa: E402
+
 PASSWORD = "correct horse battery"
 STAFF = 5
 PROJECTORS = 20
@@ -513,23 +515,11 @@ def stop(process: subprocess.Popen) -> None:
 
 def fresh_database(url: str) -> str:
     """A URL for an empty `live_bench` schema in this PostgreSQL database (or a new SQLite file)."""
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
     target = make_url(url)
     if target.get_backend_name() == "sqlite":
         Path(target.database).unlink(missing_ok=True)
         return url
-    server = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    server.dispose()
-    engine = sa.create_engine(target)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS live_bench CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA live_bench"))
-    engine.dispose()
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3Dlive_bench"
+    return fresh_postgres_schema(url, "live_bench")
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.dbutil import fresh_postgres_schema  # noqa: E402
 from config import TestConfig  # noqa: E402
 from kil_network import create_app  # noqa: E402
 from kil_network.extensions import db  # noqa: E402
@@ -44,22 +45,7 @@ def prepare_url(url: str | None, sqlite_path: Path) -> str:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{sqlite_path}"
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    target = make_url(url)
-    server = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database})
-        if not exists:
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    server.dispose()
-    engine = sa.create_engine(target)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS bench CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA bench"))
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3Dbench"
+    return fresh_postgres_schema(url, "bench")
 
 
 def make_bench_app(url: str):
