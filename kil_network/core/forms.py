@@ -5,26 +5,46 @@ from wtforms import Field, ValidationError
 from wtforms.utils import unset_value
 from wtforms.validators import StopValidation
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Always removed: C0 and C1 control characters and the bidi embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069), which reorder the text around them ("Trojan Source" spoofing:
+# a name that displays differently from what it is). One-line fields also lose line and
+# paragraph separators. Removed characters become a space on one line (words stay apart).
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI_CONTROLS}]")
+_CONTROL_ONE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]")
+# Invisible characters that mean something only inside a word: zero-width space (a word-break
+# hint in Thai or Khmer), ZWNJ and ZWJ (Persian "می‌خواهم", Indic conjuncts, emoji sequences
+# such as a family), word joiner, BOM, and the direction marks LRM, RLM and ALM. Kept between two
+# visible characters; removed at the start or end of a word, where they do nothing but make two
+# strings that look the same compare different. A run of one of them counts once.
+_INVISIBLE = "\u200b-\u200f\u2060\ufeff\u061c"
+_EDGE_INVISIBLE = re.compile(f"(?:^|(?<=\\s))[{_INVISIBLE}]+|[{_INVISIBLE}]+(?=\\s|$)")
+_REPEATED_INVISIBLE = re.compile(f"([{_INVISIBLE}])\\1+")
+
+
+def _drop_edge_invisibles(text: str) -> str:
+    """Remove joiners, zero-width spaces and marks that do not sit between two visible characters."""
+    return _EDGE_INVISIBLE.sub("", _REPEATED_INVISIBLE.sub(r"\1", text))
 
 
 def clean_line(value):
-    """Strip surrounding spaces and every control or bidi-override character from one line.
+    """One line: no control or bidi-override characters, spaces collapsed, joiners kept inside words.
 
     A field missing from the posted form (None) becomes "", so services can rely on a string.
     """
     if value is None:
         return ""
-    return " ".join(_CONTROL_ONE_LINE.sub(" ", str(value)).split())
+    line = " ".join(_CONTROL_ONE_LINE.sub(" ", str(value)).split())
+    return " ".join(_drop_edge_invisibles(line).split())
 
 
 def clean_text(value):
-    """Strip control characters from multi-line text, keeping line breaks; normalise newlines ("" for None)."""
+    """Multi-line text: line breaks kept and normalised, control and bidi-override characters
+    removed, joiners kept inside words ("" for None)."""
     if value is None:
         return ""
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text).strip()
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    return _drop_edge_invisibles(_CONTROL.sub("", text)).strip()
 
 
 class MaxLength:
