@@ -186,6 +186,9 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
                     local_authority, topics: list[str], text: str, publication: Publication,
                     upload=None, user: User | None = None, now=None) -> Submission:
     """Store written evidence (and its file), and queue the acknowledgement email."""
+    from kil_network.core.addresses import normalise_email
+
+    email = normalise_email(email)
     check_open(call, "written", now)
     topics = [t for t in dict.fromkeys(topics) if t in TOPICS]
     if not topics:
@@ -205,10 +208,13 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
         topic_rows=[SubmissionTopic(topic=t) for t in topics],
     )
     if data is not None:
-        submission.file_key = uploads.save(data)
+        try:
+            submission.file_key = uploads.save(data)  # `<key>.part` until the commit
+        except uploads.UploadError as exc:
+            raise EvidenceError(str(exc), "file") from exc
         submission.file_kind = kind
         submission.file_size = len(data)
-        submission.file_name = (upload.filename or f"evidence.{kind}").rsplit("/", 1)[-1][:200]
+        submission.file_name = uploads.clean_filename(upload.filename, kind)
     db.session.add(submission)
     db.session.flush()
     queue_email(email, f"We have received your evidence ({submission.reference})", "evidence_received",

@@ -1,0 +1,317 @@
+"""Issue 9, the evidence area: zip bombs, upload names, uploads that never leave orphans, the written-evidence
+limits and confirmation, account deletion of documents, and a visitor's survey carried over at sign-in.
+
+Each test is named after the finding it proves, and attacks the way an outsider would: over HTTP,
+anonymously, with files built here."""
+import base64
+import errno
+import io
+import struct
+import time
+import tracemalloc
+import zipfile
+import zlib
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from kil_network.core.timeutil import utcnow
+from kil_network.evidence import uploads
+from kil_network.evidence.models import Call, Submission
+from kil_network.extensions import db
+
+GB = 1 << 30
+ODT = b"application/vnd.oasis.opendocument.text"
+REFUSED = "The selected file must be a PDF, DOCX or ODT document"
+
+
+# --- Helpers --------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_call(app):
+    """An open call (survey and written evidence), committed."""
+
+    def factory(title="Commissioning after the Procurement Act"):
+        now = utcnow()
+        call = Call(title=title, introduction="Tell us.", asks="Examples.", opens_at=now - timedelta(days=1),
+                    survey_closes_at=now + timedelta(days=10), written_closes_at=now + timedelta(days=20))
+        db.session.add(call)
+        db.session.commit()
+        return call
+
+    return factory
+
+
+@pytest.fixture
+def uploads_dir(app, tmp_path):
+    """A fresh upload folder for this test."""
+    folder = tmp_path / "uploads"
+    app.config["UPLOAD_FOLDER"] = str(folder)
+    return folder
+
+
+def files_in(folder) -> list:
+    """Every file in the upload folder (part files too)."""
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def count(model, *where) -> int:
+    """Rows of a model."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+def evidence_form(**overrides) -> dict:
+    """A valid written-evidence form."""
+    data = {"name": "Ada Lovelace", "email": "ada@example.org", "organisation": "",
+            "respondent_type": "community_organisation", "local_authority": "", "topics": ["trends"],
+            "text": "Referrals to local groups fell by a third.", "publication": "named"}
+    data.update(overrides)
+    return data
+
+
+def pdf_bytes() -> bytes:
+    """A small real PDF."""
+    return b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+def odt_bytes(**extra: bytes) -> bytes:
+    """A minimal ODT: a stored `mimetype` first, then content."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), ODT)
+        archive.writestr("content.xml", "<office:document-content/>", zipfile.ZIP_DEFLATED)
+        for name, data in extra.items():
+            archive.writestr(name, data)
+    return buf.getvalue()
+
+
+def docx_bytes() -> bytes:
+    """A minimal DOCX."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>" * 50)
+    return buf.getvalue()
+
+
+def raw_zip(members: list[tuple[str, bytes, int, int, int]]) -> bytes:
+    """A zip written by hand: (name, compressed bytes, method, declared compressed, declared size) per
+    member, so sizes can lie and methods can be anything."""
+    out, directory = io.BytesIO(), io.BytesIO()
+    for name, payload, method, csize, usize in members:
+        offset = out.tell()
+        encoded = name.encode()
+        header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, 0, csize, usize, len(encoded), 0)
+        out.write(header + encoded + payload)
+        directory.write(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, 0, csize, usize,
+                                    len(encoded), 0, 0, 0, 0, 0, offset) + encoded)
+    start, body = out.tell(), directory.getvalue()
+    out.write(body)
+    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(body), start, 0))
+    return out.getvalue()
+
+
+def deflate_zeros(size: int) -> bytes:
+    """Raw DEFLATE of `size` zero bytes, built from one compressed 16MB block repeated (fast to build)."""
+    chunk = 16 << 20
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(b"\0" * chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(b"\0" * chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    assert first == again  # a full flush resets the state, so every block is the same
+    return first * (size // chunk) + compressor.flush()
+
+
+@pytest.fixture(scope="session")
+def bzip2_bomb() -> bytes:
+    """One BZIP2 stream that inflates to 1.06GB of zeros (818 bytes, but 6 s to build: kept in /tmp)."""
+    import bz2
+    import tempfile
+    from pathlib import Path
+
+    cached = Path(tempfile.gettempdir()) / "kil-test-bzip2-bomb-1088m.bz2"
+    if cached.exists() and 0 < cached.stat().st_size < 4096:
+        return cached.read_bytes()
+    compressor = bz2.BZ2Compressor(9)
+    chunk = b"\0" * (64 << 20)
+    data = b"".join(compressor.compress(chunk) for _ in range(17)) + compressor.flush()
+    cached.write_bytes(data)
+    return data
+
+
+def bombs(bzip2_bomb) -> dict:
+    """Every hostile archive the tests throw at the upload check."""
+    deflated = deflate_zeros(GB + (16 << 20))
+    many = io.BytesIO()
+    with zipfile.ZipFile(many, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), ODT)
+        for i in range(5000):
+            archive.writestr(f"p/{i}", b"")
+    nested = odt_bytes(**{"Pictures/inner.zip": odt_bytes()})
+    hidden = odt_bytes(**{"Pictures/photo.png": odt_bytes()})  # an archive under another name
+    truncated = odt_bytes()
+    encrypted = bytearray(odt_bytes())
+    for flags_at in (6, encrypted.index(b"PK\x01\x02") + 8):  # the local and central "encrypted" flag
+        encrypted[flags_at] |= 0x1
+    return {
+        # the mimetype member inflates past 1GB; its header says so
+        "deflate-1g": raw_zip([("mimetype", deflated, 8, len(deflated), 0xFFFFFFFE)]),
+        # ... and the same, lying that it is 39 bytes
+        "deflate-1g-lying": raw_zip([("mimetype", deflated, 8, len(deflated), len(ODT))]),
+        "bzip2-1g": raw_zip([("mimetype", bzip2_bomb, 12, len(bzip2_bomb), len(ODT))]),
+        "lzma": raw_zip([("mimetype", b"\x00" * 64, 14, 64, len(ODT))]),
+        "encrypted": bytes(encrypted),
+        "declared-2g-total": raw_zip([("mimetype", ODT, 0, len(ODT), len(ODT))]
+                                     + [(f"p{i}.xml", b"x", 8, 1, 60 << 20) for i in range(40)]),
+        "too-many-members": many.getvalue(),
+        "lying-member-count": odt_bytes()[:-22] + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 65535, 65535,
+                                                              0xFFFFFFFF, 0, 0),
+        "nested-zip": nested,
+        "nested-zip-renamed": hidden,
+        "truncated": truncated[: len(truncated) // 2],
+        "truncated-directory": truncated[:-10],
+        "junk-after-pk": b"PK\x03\x04" + bytes(range(256)) * 40,
+    }
+
+
+def measure(fn):
+    """(result, seconds, peak bytes allocated) of a call."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        result = fn()
+    finally:
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return result, elapsed, peak
+
+
+# --- Finding 1: compressed uploads cannot exhaust memory ----------------------------------------
+
+def test_finding_01_zip_bombs_are_refused_fast_in_bounded_memory(app, bzip2_bomb):
+    """DEFLATE and BZIP2 `mimetype` members inflating past 1GB, lying sizes, huge member counts, nested and
+    truncated archives: each refused in well under a second with a peak of a few MB over its own size."""
+    for name, data in bombs(bzip2_bomb).items():
+        kind, elapsed, peak = measure(lambda: uploads.detect_kind(data))
+        assert kind is None, name
+        assert elapsed < 1.0, (name, elapsed)
+        assert peak < 4 * 1024 * 1024, (name, peak)
+
+
+def test_finding_01_real_documents_are_still_recognised(app):
+    """PDF, DOCX and ODT are accepted quickly; junk and ordinary zips are not."""
+    for data, expected in [(pdf_bytes(), "pdf"), (docx_bytes(), "docx"), (odt_bytes(), "odt"),
+                           (b"junk" * 1000, None), (b"", None)]:
+        kind, elapsed, peak = measure(lambda: uploads.detect_kind(data))
+        assert kind == expected and elapsed < 1.0 and peak < 4 * 1024 * 1024
+
+
+def test_finding_01_anonymous_http_upload_of_a_bomb_is_refused(client, make_call, uploads_dir, bzip2_bomb):
+    """Uploading each bomb anonymously: the file field's error within a second, nothing stored."""
+    call = make_call()
+    url = f"/evidence/calls/{call.id}/submit"
+    for name, data in bombs(bzip2_bomb).items():
+        if len(data) > 10 * 1024 * 1024:
+            continue
+        token = client.csrf_token(url)
+        started = time.perf_counter()
+        response = client.post(url, data=evidence_form(csrf_token=token, file=(io.BytesIO(data), "evidence.odt")))
+        assert time.perf_counter() - started < 1.0, name
+        assert response.status_code == 200 and REFUSED in response.get_data(as_text=True), name
+    assert count(Submission) == 0 and files_in(uploads_dir) == []
+
+
+# --- Finding 12 (evidence part): uploaded file names ---------------------------------------------
+
+@pytest.mark.parametrize("name, stored", [
+    ("report\x00.pdf", "report.pdf"),
+    ("../../../etc/passwd.pdf", "passwd.pdf"),
+    ("a" * 300 + ".pdf", "a" * 196 + ".pdf"),
+    ("invoice\u202efdp.exe.pdf", "invoicefdp.exe.pdf"),
+    ("\u200b\x07\x1b[31m.pdf", "[31m.pdf"),
+    ("\x00", "evidence.pdf"),
+], ids=["nul", "dotdot", "300-chars", "rtl-override", "controls", "only-nul"])
+def test_finding_12_evidence_file_names_are_cleaned(client, make_call, uploads_dir, name, stored):
+    """A hostile file name: the submission is stored (no 500) with a clean name, and exactly one file on disk."""
+    call = make_call()
+    response = client.post_form(f"/evidence/calls/{call.id}/submit",
+                                evidence_form(file=(io.BytesIO(pdf_bytes()), name)))
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    submission = db.session.scalar(sa.select(Submission))
+    assert submission.file_name == stored
+    assert files_in(uploads_dir) == [submission.file_key]
+
+
+def test_finding_12_clean_filename_keeps_ordinary_names(app):
+    """Ordinary names (accents, spaces, joined scripts) pass unchanged."""
+    for name in ["Our evidence 2025.pdf", "résumé.odt", "گزارش\u200cها.docx", "👩\u200d👩\u200d👧 report.pdf"]:
+        assert uploads.clean_filename(name, "pdf") == name
+    assert uploads.clean_filename("C:\\Users\\ada\\evil.pdf", "pdf") == "evil.pdf"
+    assert uploads.clean_filename(" . ", "odt") == "evidence.odt"
+
+
+# --- Low: disk full leaves no orphan, a failed commit leaves no file -----------------------------
+
+def test_finding_low_disk_full_upload_leaves_no_orphan(client, make_call, uploads_dir, monkeypatch):
+    """The write raises ENOSPC: the form says the document could not be saved, keeps the text, no row, no file."""
+    call = make_call()
+    real_fdopen = uploads.os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd, mode):
+            self.handle = real_fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(uploads.os, "fdopen", FullDisk)
+    response = client.post_form(f"/evidence/calls/{call.id}/submit",
+                                evidence_form(text="Typed before the disk filled.",
+                                              file=(io.BytesIO(pdf_bytes()), "evidence.pdf")))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "The document could not be saved just now" in body
+    assert "Typed before the disk filled." in body
+    assert count(Submission) == 0 and files_in(uploads_dir) == []
+
+
+def test_finding_low_failed_commit_removes_the_upload(client, app, make_call, uploads_dir):
+    """The database refuses the commit: the part file is removed, nothing is left behind."""
+    call = make_call()
+
+    def refuse(session, context, objects):
+        if any(isinstance(o, Submission) for o in session.new):
+            raise sa.exc.OperationalError("INSERT", {}, Exception("database is read-only"))
+
+    sa.event.listen(sa.orm.Session, "before_flush", refuse)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    try:
+        response = client.post_form(f"/evidence/calls/{call.id}/submit",
+                                    evidence_form(file=(io.BytesIO(pdf_bytes()), "evidence.pdf")))
+    finally:
+        sa.event.remove(sa.orm.Session, "before_flush", refuse)
+    assert response.status_code == 500
+    assert count(Submission) == 0 and files_in(uploads_dir) == []
+
+
+def test_finding_low_upload_becomes_its_real_name_only_on_commit(app, make_call, uploads_dir):
+    """Before the commit only `<key>.part` exists; after it only `<key>`."""
+    from kil_network.evidence import services
+    from kil_network.auth.models import MemberType
+    from kil_network.evidence.models import Publication
+    from werkzeug.datastructures import FileStorage
+
+    call = make_call()
+    submission = services.submit_evidence(
+        call, name="Ada", email="ada@example.org", organisation="", respondent_type=MemberType.COMMUNITY_ORGANISATION,
+        local_authority=None, topics=["trends"], text="Evidence.", publication=Publication.PRIVATE,
+        upload=FileStorage(io.BytesIO(pdf_bytes()), "evidence.pdf"))
+    assert files_in(uploads_dir) == [submission.file_key + ".part"]
+    db.session.commit()
+    assert files_in(uploads_dir) == [submission.file_key]
