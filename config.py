@@ -55,11 +55,20 @@ class Config:
     MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "8"))
     MAIL_POLL_SECONDS = float(os.environ.get("MAIL_POLL_SECONDS", "2"))
 
-    # Links in emails: set SERVER_NAME (e.g. network.keepitlocal.org.uk) in production.
+    # Development only: with no MAIL_SERVER the worker prints mail to its console. Production
+    # refuses to start without MAIL_SERVER unless this is set (README, Settings).
+    MAIL_PRINT_TO_CONSOLE = _bool("MAIL_PRINT_TO_CONSOLE", False)
+    # A worker stopped while an email was being handed to SMTP leaves it "sending"; after this many
+    # seconds it is marked failed ("delivery uncertain") for staff to check, never re-sent blindly.
+    MAIL_SENDING_TIMEOUT = float(os.environ.get("MAIL_SENDING_TIMEOUT", "900"))
+
     SERVER_NAME = os.environ.get("SERVER_NAME") or None
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
-    # Used to build links in emails sent from the command line when SERVER_NAME is unset.
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # The site's public address: every link in every email and calendar file is built from it,
+    # never from the request; requests for any other host than its host (and TRUSTED_HOSTS) get 400.
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").strip()
+    # Extra host names requests may use besides BASE_URL's (comma-separated).
+    EXTRA_TRUSTED_HOSTS = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
 
     HTMX_URL = os.environ.get("HTMX_URL", HTMX_CDN_URL)
     HTMX_SRI = os.environ.get("HTMX_SRI", HTMX_CDN_SRI if HTMX_URL == HTMX_CDN_URL else "")
@@ -92,6 +101,7 @@ class DevelopmentConfig(Config):
     """Local development: debug on, console mail."""
 
     DEBUG = True
+    EXTRA_TRUSTED_HOSTS = ["localhost", "127.0.0.1", *Config.EXTRA_TRUSTED_HOSTS]
 
 
 class TestConfig(Config):
@@ -108,6 +118,8 @@ class TestConfig(Config):
     HTMX_URL = "local"
     HTMX_SRI = ""
     SERVER_NAME = None
+    BASE_URL = "http://127.0.0.1:5000"
+    EXTRA_TRUSTED_HOSTS = ["localhost", "127.0.0.1"]
     WTF_CSRF_ENABLED = True
     HOME_STATS_CACHE_SECONDS = 0  # tests count members straight after adding them
 
@@ -121,6 +133,8 @@ class ProductionConfig(Config):
     # Deployed behind one TLS-terminating proxy (README): without this every visitor would share
     # the proxy's address, and so one rate-limit bucket for the whole site.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
+    # No default: production refuses to start without BASE_URL (links in emails, trusted hosts).
+    BASE_URL = os.environ.get("BASE_URL", "").strip()
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 

@@ -27,9 +27,30 @@ def create_app(config=None):
 
 
 def _check_config(app):
-    """Refuse to start production without a real secret key."""
-    if app.config.get("ENV_NAME") == "production" and not os.environ.get("SECRET_KEY"):
+    """Refuse to start production without a real secret key, BASE_URL and a mail server."""
+    production = app.config.get("ENV_NAME") == "production"
+    if production and not os.environ.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set in production (KIL_ENV=production).")
+    _check_mail_and_hosts(app, production)
+
+
+def _check_mail_and_hosts(app, production):
+    """BASE_URL must be an absolute http(s) URL; only its host (and TRUSTED_HOSTS) may be requested.
+
+    Links in emails are built from BASE_URL alone (core.email.external_url), so a forged Host
+    header can never put the attacker's address into a reset link; requests naming any other
+    host get 400 from Flask's TRUSTED_HOSTS check. Production needs a real MAIL_SERVER unless
+    MAIL_PRINT_TO_CONSOLE is set on purpose."""
+    from urllib.parse import urlsplit
+
+    base = urlsplit(app.config.get("BASE_URL") or "")
+    if base.scheme not in ("http", "https") or not base.hostname:
+        raise RuntimeError("BASE_URL must be set to the site's public address, e.g. "
+                           "https://network.keepitlocal.org.uk (links in emails are built from it).")
+    app.config["TRUSTED_HOSTS"] = [base.hostname, *app.config.get("EXTRA_TRUSTED_HOSTS", [])]
+    if production and not app.config.get("MAIL_SERVER") and not app.config.get("MAIL_PRINT_TO_CONSOLE"):
+        raise RuntimeError("MAIL_SERVER must be set in production (or MAIL_PRINT_TO_CONSOLE=true to print "
+                           "mail, secret links included, to the worker's console on purpose).")
 
 
 def _trust_proxies(app):

@@ -84,7 +84,8 @@ def make_production_app(database_url, monkeypatch, **overrides):
     """An app with the production config (a real SECRET_KEY in the environment) on the test database."""
     monkeypatch.setenv("SECRET_KEY", "a-production-secret-for-tests")
     settings = {"SECRET_KEY": "a-production-secret-for-tests", "SQLALCHEMY_DATABASE_URI": database_url,
-                "RATELIMIT_ENABLED": False, "HTMX_URL": "local", "HTMX_SRI": "", "MAIL_SERVER": "", **overrides}
+                "RATELIMIT_ENABLED": False, "HTMX_URL": "local", "HTMX_SRI": "", "MAIL_SERVER": "",
+                "MAIL_PRINT_TO_CONSOLE": True, "BASE_URL": "https://localhost", **overrides}
     production = create_app(type("Config", (ProductionConfig,), settings))
     production.test_client_class = KilClient
     return production

@@ -74,7 +74,7 @@ def register_cli(app):
         poll = current_app.config["MAIL_POLL_SECONDS"]
         while True:
             try:
-                counts = deliver_due()
+                counts = deliver_due(stop=lambda: bool(stopping))  # SIGTERM: finish this email, then stop
             except Exception as exc:  # noqa: BLE001 - the worker must survive a database blip
                 db.session.rollback()
                 click.echo(f"deliver-mail: {type(exc).__name__}: {exc}", err=True)

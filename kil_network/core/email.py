@@ -5,14 +5,17 @@
 the outcome, retrying with exponential back-off until MAIL_MAX_ATTEMPTS.
 """
 import base64
+import secrets
 import smtplib
 import sys
+import time
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, parseaddr
+from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, render_template
 from jinja2 import TemplateNotFound
 
 from kil_network.core.models import OutboxEmail
@@ -20,17 +23,39 @@ from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 
 
+class SecretURL(str):
+    """A link that carries a token (sign-in, confirmation, reset): an email holding one is secret."""
+
+
 def external_url(endpoint: str, **values) -> str:
-    """An absolute URL for emails, inside or outside a request."""
-    if has_request_context() or current_app.config.get("SERVER_NAME"):
-        return url_for(endpoint, _external=True, **values)
-    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
-        return url_for(endpoint, _external=True, **values)
+    """An absolute URL for emails, calendar files and QR codes, built from BASE_URL alone.
+
+    Never from the request: its Host header is chosen by whoever sends it, and a reset link
+    built from it would carry a valid token to the attacker's site. A link whose values include
+    a `token` comes back as a SecretURL, so the email it goes into is marked secret."""
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    anchor = values.pop("_anchor", None)
+    current_app.inject_url_defaults(endpoint, values)
+    url = adapter.build(endpoint, values, force_external=True)
+    if anchor is not None:
+        url += "#" + quote(anchor, safe="%!#$&'()*+,/:;=?@")
+    return SecretURL(url) if "token" in values else url
+
+
+# Kinds of email that carry a sign-in, confirmation or reset link: always secret.
+SECRET_KINDS = frozenset({"confirm", "reset", "sign_in", "signin", "login_link", "magic_link"})
 
 
 def queue_email(to: str, subject: str, template: str, *, kind: str = "general",
-                user=None, attachments=None, **context) -> OutboxEmail:
-    """Render `templates/email/<template>.txt` (and `.html` if present) into the outbox."""
+                user=None, attachments=None, secret: bool | None = None, **context) -> OutboxEmail:
+    """Render `templates/email/<template>.txt` (and `.html` if present) into the outbox.
+
+    `secret` (default: the kind is in SECRET_KINDS, or a context value is a token link from
+    external_url) marks an email whose body must never be shown: the staff outbox page lists
+    only its recipient, subject and status."""
+    if secret is None:
+        secret = kind in SECRET_KINDS or any(isinstance(v, SecretURL) for v in context.values())
     context.setdefault("subject", subject)
     body_text = render_template(f"email/{template}.txt", **context)
     try:
@@ -49,41 +74,84 @@ def queue_email(to: str, subject: str, template: str, *, kind: str = "general",
         to_address=to, subject=subject, body_text=body_text, body_html=body_html,
         attachments=encoded, kind=kind, user_id=getattr(user, "id", None),
         status=OutboxEmail.PENDING, attempts=0, next_attempt_at=utcnow(),
+        secret=bool(secret), message_token=secrets.token_hex(8),
     )
     db.session.add(mail)
     return mail
 
 
+def message_id(mail: OutboxEmail) -> str:
+    """The email's Message-ID: the same on every try (receivers can drop a resend), unique per row."""
+    domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or "keepitlocal.invalid"
+    token = f".{mail.message_token}" if mail.message_token else ""
+    return f"<outbox-{mail.id}{token}@{domain}>"
+
+
 def build_message(mail: OutboxEmail) -> EmailMessage:
-    """Turn an outbox row into a MIME message."""
+    """Turn an outbox row into a MIME message (with Date and a stable Message-ID)."""
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     msg["To"] = mail.to_address
     msg["Subject"] = mail.subject
-    msg["Message-ID"] = make_msgid(idstring=f"outbox-{mail.id}", domain="keepitlocal.invalid")
+    msg["Date"] = format_datetime(mail.created_at or utcnow())
+    msg["Message-ID"] = message_id(mail)
     msg.set_content(mail.body_text)
     if mail.body_html:
         msg.add_alternative(mail.body_html, subtype="html")
     for item in mail.attachments or []:
         maintype, _, subtype = item["content_type"].partition("/")
         msg.add_attachment(
-            base64.b64decode(item["content"]), maintype=maintype,
+            base64.b64decode(item["content"], validate=True), maintype=maintype,
             subtype=subtype.split(";")[0] or "octet-stream", filename=item["filename"],
         )
     return msg
 
 
-def _send_smtp(messages: list[EmailMessage]) -> None:
-    """Send messages over one SMTP connection."""
-    cfg = current_app.config
-    smtp_cls = smtplib.SMTP_SSL if cfg["MAIL_USE_SSL"] else smtplib.SMTP
-    with smtp_cls(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=20) as smtp:
-        if cfg["MAIL_USE_TLS"]:
-            smtp.starttls()
-        if cfg["MAIL_USERNAME"]:
-            smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
-        for message in messages:
-            smtp.send_message(message)
+class SMTPConnection:
+    """One SMTP connection for a batch: opened for the first email, reused, reopened after a failure."""
+
+    def __init__(self):
+        self.smtp = None
+        self.connect_failed = False
+
+    def _connect(self):
+        cfg = current_app.config
+        smtp_cls = smtplib.SMTP_SSL if cfg["MAIL_USE_SSL"] else smtplib.SMTP
+        smtp = smtp_cls(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=20)
+        try:
+            if cfg["MAIL_USE_TLS"]:
+                smtp.starttls()
+            if cfg["MAIL_USERNAME"]:
+                smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message to the server; returns once the server has accepted it."""
+        if self.smtp is None:
+            try:
+                self.smtp = self._connect()
+            except (OSError, smtplib.SMTPException):
+                self.connect_failed = True
+                raise
+        try:
+            self.smtp.send_message(message)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
+            raise  # the server answered (and smtplib sent RSET): the connection is still good
+        except BaseException:
+            self.close()  # disconnected or timed out: the next email opens a new connection
+            raise
+
+    def close(self) -> None:
+        """Say goodbye (or just drop the socket if the server has gone)."""
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+            self.smtp = None
 
 
 def _print_to_console(message: EmailMessage) -> None:
@@ -113,37 +181,112 @@ def claim_due(limit: int = 50) -> list[OutboxEmail]:
     return list(db.session.scalars(stmt))
 
 
-def deliver_due(limit: int = 50) -> dict:
-    """Send one batch of due emails; commit the outcome. Returns counts."""
-    mails = claim_due(limit)
-    counts = {"sent": 0, "retry": 0, "failed": 0}
-    if not mails:
-        db.session.commit()
-        return counts
-    console = not current_app.config["MAIL_SERVER"]
-    for mail in mails:
-        message = build_message(mail)
+UNCERTAIN = ("Delivery uncertain: the mail worker stopped while handing this email to the mail server, "
+             "so it may have arrived. It was not sent again; use Retry now if the recipient did not get it "
+             "(a resend has the same Message-ID, so their mail system can drop a copy).")
+
+# Outcomes the SMTP server accepted but that could not be written yet (the database was away):
+# written first by the next batch of this process, so they are never sent again.
+_unrecorded: dict[int, dict] = {}
+
+
+def _write_outcome(mail_id: int, values: dict, *, tries: int = 6) -> None:
+    """Record one email's outcome in its own transaction, retrying through a database blip."""
+    _unrecorded[mail_id] = values
+    for attempt in range(tries):
         try:
-            if console:
-                _print_to_console(message)
-            else:
-                _send_smtp([message])
-        except (OSError, smtplib.SMTPException) as exc:
-            mail.attempts += 1
-            mail.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-            if mail.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-                mail.status = OutboxEmail.FAILED
-                counts["failed"] += 1
-            else:
-                mail.next_attempt_at = utcnow() + backoff(mail.attempts)
-                counts["retry"] += 1
+            db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.id == mail_id,
+                                                            OutboxEmail.status != OutboxEmail.SENT)
+                               .values(**values))
+            db.session.commit()
+        except sa.exc.DBAPIError:
+            db.session.rollback()
+            if attempt == tries - 1:
+                raise
+            time.sleep(min(0.25 * 2 ** attempt, 5))
         else:
-            mail.attempts += 1
-            mail.status = OutboxEmail.SENT
-            mail.sent_at = utcnow()
-            mail.last_error = None
-            counts["sent"] += 1
+            _unrecorded.pop(mail_id, None)
+            return
+
+
+def _flush_unrecorded() -> None:
+    """Write outcomes a database blip kept this process from writing."""
+    for mail_id, values in list(_unrecorded.items()):
+        _write_outcome(mail_id, values)
+
+
+def release_uncertain() -> int:
+    """Emails left "sending" by a worker that stopped mid-send: failed, for staff to check (not re-sent)."""
+    result = db.session.execute(
+        sa.update(OutboxEmail)
+        .where(OutboxEmail.status == OutboxEmail.SENDING, OutboxEmail.next_attempt_at <= utcnow())
+        .values(status=OutboxEmail.FAILED, last_error=UNCERTAIN)
+    )
     db.session.commit()
+    return result.rowcount or 0
+
+
+def _failure(mail_id: int, attempts: int, exc: Exception) -> tuple[str, dict]:
+    """The outcome of a refused or failed try: back off, or fail after MAIL_MAX_ATTEMPTS."""
+    values = {"last_error": f"{type(exc).__name__}: {exc}"[:1000]}
+    if attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        return "failed", {**values, "status": OutboxEmail.FAILED}
+    return "retry", {**values, "status": OutboxEmail.PENDING, "next_attempt_at": utcnow() + backoff(attempts)}
+
+
+def deliver_due(limit: int = 50, stop=None) -> dict:
+    """Send up to `limit` due emails, one at a time, recording each outcome as it happens.
+
+    Each email is claimed (row lock, SKIP LOCKED), built, marked "sending" (committed), handed to
+    SMTP over the batch's one connection, and marked sent (committed) as soon as the server
+    accepts it. So a crash or a database blip can leave at most one email in doubt per worker:
+    it stays "sending", and once MAIL_SENDING_TIMEOUT has passed it is marked failed as
+    "delivery uncertain" rather than sent twice. A row that cannot be built is marked failed with
+    its error; the rest go. `stop()` returning true ends the batch between emails. Returns counts.
+    """
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    _flush_unrecorded()
+    counts["failed"] += release_uncertain()
+    console = not current_app.config["MAIL_SERVER"]
+    connection = SMTPConnection()
+    try:
+        for _ in range(limit):
+            if stop is not None and stop():
+                break
+            claimed = claim_due(1)
+            if not claimed:
+                db.session.commit()
+                break
+            mail = claimed[0]
+            mail_id, attempts = mail.id, mail.attempts + 1
+            try:
+                message = build_message(mail)
+            except Exception as exc:  # noqa: BLE001 - a row that cannot be built must not stop the queue
+                mail.attempts = attempts
+                mail.status = OutboxEmail.FAILED
+                mail.last_error = f"Could not build the email: {type(exc).__name__}: {exc}"[:1000]
+                db.session.commit()
+                counts["failed"] += 1
+                continue
+            lease = timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT"])
+            mail.status, mail.attempts, mail.next_attempt_at = OutboxEmail.SENDING, attempts, utcnow() + lease
+            db.session.commit()
+            try:
+                if console:
+                    _print_to_console(message)
+                else:
+                    connection.send(message)
+            except (OSError, smtplib.SMTPException) as exc:
+                outcome, values = _failure(mail_id, attempts, exc)
+                _write_outcome(mail_id, values)
+                counts[outcome] += 1
+                if connection.connect_failed:
+                    break  # the server cannot be reached: leave the rest for the next batch
+                continue
+            _write_outcome(mail_id, {"status": OutboxEmail.SENT, "sent_at": utcnow(), "last_error": None})
+            counts["sent"] += 1
+    finally:
+        connection.close()
     return counts
 
 

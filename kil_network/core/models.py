@@ -39,6 +39,7 @@ class OutboxEmail(db.Model):
     __table_args__ = (sa.Index("ix_outbox_emails_due", "status", "next_attempt_at"),)
 
     PENDING = "pending"
+    SENDING = "sending"  # being handed to SMTP now; left so by a crash, the outcome is in doubt
     SENT = "sent"
     FAILED = "failed"
 
@@ -59,3 +60,8 @@ class OutboxEmail(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.String(1000))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Holds a sign-in, confirmation or reset link: its body is never shown on any page.
+    secret: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Random per row: with the id it makes a Message-ID that stays the same on every try, so a
+    # receiver can drop a resend, and that never repeats if ids are reused (a restored database).
+    message_token: Mapped[str | None] = mapped_column(sa.String(32))

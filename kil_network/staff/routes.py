@@ -154,7 +154,8 @@ def audit():
 @bp.get("/outbox/")
 @staff_required
 def outbox():
-    """Email deliveries: pending, sent and failed; bodies only when mail goes to the console."""
+    """Email deliveries: pending, sent and failed; bodies only when mail goes to the console,
+    and never those of secret emails (sign-in, confirmation and reset links)."""
     page = page_arg()
     status = request.args.get("status", "")
     return render("staff/outbox.html", pagination=services.outbox_page(page, status),
@@ -168,7 +169,8 @@ def retry_email(mail_id):
     """Send a failed email again."""
     mail = db.session.get(OutboxEmail, mail_id) or abort(404)
     if not services.retry_email(current_user, mail):
-        flash(f"Email #{mail.id} has already been sent, so it was not sent again.", "error")
+        flash(f"Email #{mail.id} is being sent right now, so it was not sent again." if mail.status == OutboxEmail.SENDING
+              else f"Email #{mail.id} has already been sent, so it was not sent again.", "error")
         return redirect(url_for("staff.outbox"), code=303)
     db.session.commit()
     flash(f"Email #{mail.id} will be sent again within a few seconds.", "success")

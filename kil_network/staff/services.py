@@ -122,8 +122,8 @@ def outbox_counts() -> dict:
 
 
 def retry_email(actor: User, mail: OutboxEmail) -> bool:
-    """Queue a failed or waiting email again; an email already sent is left alone (False)."""
-    if mail.status == OutboxEmail.SENT:
+    """Queue a failed or waiting email again; one sent or being sent now is left alone (False)."""
+    if mail.status in (OutboxEmail.SENT, OutboxEmail.SENDING):
         return False
     retry_now(mail)
     record(actor, "email.retry", mail, f"Queued email #{mail.id} for another try")

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from kil_network.auth.models import User
+from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render
 from kil_network.core.params import page_arg
 from kil_network.core.timeutil import LONDON, utcnow
@@ -145,7 +146,7 @@ def my_workshops():
     data = services.member_workshops(current_user)
     qr = {reg.id: qr_svg(check_in_url(reg), f"Check-in code for {reg.workshop.title}")
           for reg in data["upcoming"] if reg.state.value == "confirmed"}
-    feed_url = (url_for("workshops.calendar_feed", token=current_user.calendar_token, _external=True)
+    feed_url = (external_url("workshops.calendar_feed", token=current_user.calendar_token)
                 if current_user.calendar_token else None)
     return render("workshops/my_workshops.html", qr=qr, feed_url=feed_url, **data)
 
