@@ -591,6 +591,8 @@ BODYLESS_SPECS = [
     Spec("/staff/rounds/<int:round_id>/adopt", "admin", lambda w: f"/staff/rounds/{w.closed_round.id}/adopt"),
     Spec("/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>", "admin",
          lambda w: f"/staff/workshops/{w.workshop.id}/attendance/{w.reg.id}"),
+    Spec("/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>/undo", "admin",
+         lambda w: f"/staff/workshops/{w.workshop.id}/attendance/{w.reg.id}/undo"),
     Spec("/staff/workshops/<int:workshop_id>/live", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/live"),
     Spec("/staff/workshops/<int:workshop_id>/publish", "admin", lambda w: f"/staff/workshops/{w.draft_workshop.id}/publish"),
 ]

@@ -138,7 +138,7 @@ def build_site(make_user, upload_dir) -> dict:
     for person in [member, *others]:
         workshops.register(past, person, access_needs="")
     for reg in workshops.active_registrations(past)[:-1]:
-        workshops.toggle_check_in(admin, reg)
+        workshops.check_in(admin, reg)
     stances = [Stance.SUPPORT, Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE, Stance.SUPPORT, Stance.AMEND, Stance.SUPPORT]
     for draft in closed_drafts:
         for person, stance in zip([member, *others], stances):
@@ -177,7 +177,7 @@ def build_site(make_user, upload_dir) -> dict:
     for person in [member, others[0], others[1], others[4]]:
         workshops.register(live, person, access_needs="Wheelchair user: step-free route, please." if person is member else "")
     for reg in workshops.active_registrations(live)[1:3]:
-        workshops.toggle_check_in(admin, reg)
+        workshops.check_in(admin, reg)
     workshops.add_walk_in(admin, live, name="Wendy Walk-in", email="wendy@example.org",
                           member_type=MemberType.COMMUNITY_ORGANISATION)
     full = publish(data("Cardiff online workshop", now + timedelta(days=21), fmt=WorkshopFormat.HYBRID, capacity=2,

@@ -196,8 +196,8 @@ def test_past_tab_shows_attendance(client, make_workshop, make_user, register, o
     """Past workshops show how many attended instead of seats."""
     past = make_workshop("Held in York")
     regs = [register(past, make_user(email=f"p{i}@example.org")) for i in range(3)]
-    services.toggle_check_in(organiser, regs[0])
-    services.toggle_check_in(organiser, regs[1])
+    services.check_in(organiser, regs[0])
+    services.check_in(organiser, regs[1])
     db.session.commit()
     make_past(past)
     body = text(client.get("/workshops/?when=past"))
@@ -420,7 +420,7 @@ def test_my_workshops_page(client, as_role, make_workshop, make_user, register, 
     register(full, make_user(email="quick@example.org"))
     register(going, member)
     register(full, member)
-    services.toggle_check_in(organiser, register(attended, member))
+    services.check_in(organiser, register(attended, member))
     register(missed, member)
     db.session.commit()
     make_past(attended, days=20)
@@ -496,7 +496,7 @@ def test_dashboard_shows_seats_waitlist_attendance_and_regions(client, as_role, 
     register(upcoming, make_user(email="a@example.org"))
     register(upcoming, make_user(email="b@example.org"))
     regs = [register(past, make_user(email=f"p{i}@example.org")) for i in range(4)]
-    services.toggle_check_in(organiser, regs[0])
+    services.check_in(organiser, regs[0])
     db.session.commit()
     make_past(past)
     as_role("staff")
@@ -636,7 +636,7 @@ def test_edit_raising_capacity_promotes_and_says_so(client, as_role, make_worksh
 
 
 def test_publish_then_visible_to_members(client, as_role, make_workshop):
-    """Publishing a draft makes it public and open; publishing twice explains it is not a draft."""
+    """Publishing a draft makes it public and open; publishing twice changes nothing and says so."""
     draft = make_workshop("Draft in Hull", publish=False)
     staff = as_role("staff")
     response = client.post_form(f"/staff/workshops/{draft.id}/publish", {}, token_from=f"/staff/workshops/{draft.id}")
@@ -645,7 +645,8 @@ def test_publish_then_visible_to_members(client, as_role, make_workshop):
     assert db.session.get(Workshop, draft.id).status == WorkshopStatus.PUBLISHED
     assert count(AuditLog, AuditLog.action == "workshop.publish", AuditLog.actor_id == staff.id) == 1
     again = client.post_form(f"/staff/workshops/{draft.id}/publish", {}, token_from=f"/staff/workshops/{draft.id}")
-    assert "Only a draft workshop can be published." in text(client.get(again.headers["Location"]))
+    assert "The workshop was already published." in text(client.get(again.headers["Location"]))
+    assert count(AuditLog, AuditLog.action == "workshop.publish", AuditLog.actor_id == staff.id) == 1
     client.post_form("/auth/logout", {})
     assert "Draft in Hull" in text(client.get("/workshops/"))
 
@@ -721,7 +722,8 @@ def test_attendance_search_htmx_returns_tbody(client, as_role, checkin):
 
 
 def test_toggle_check_in_without_js_redirects_back(client, as_role, checkin):
-    """A plain POST checks the person in and returns to the check-in page; again undoes it."""
+    """A plain POST checks the person in and returns to the check-in page; again changes nothing;
+    the undo route undoes it."""
     workshop, people, regs = checkin
     staff = as_role("staff")
     url = f"/staff/workshops/{workshop.id}/attendance/{regs['amara'].id}"
@@ -731,6 +733,8 @@ def test_toggle_check_in_without_js_redirects_back(client, as_role, checkin):
     reg = reg_of(workshop, people["amara"])
     assert reg.attended and reg.checked_in_by_id == staff.id
     client.post_form(url, {"back": "registration"}, token_from=f"/staff/workshops/{workshop.id}/attendance")
+    assert reg_of(workshop, people["amara"]).attended
+    client.post_form(url + "/undo", {"back": "registration"}, token_from=f"/staff/workshops/{workshop.id}/attendance")
     assert not reg_of(workshop, people["amara"]).attended
 
 
@@ -747,7 +751,7 @@ def test_toggle_check_in_htmx_returns_row_and_trigger(client, as_role, checkin):
     assert response.headers["HX-Trigger"] == "attendance-changed"
     count_body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(client.get(f"/staff/workshops/{workshop.id}/attendance/count"))))
     assert "1 attended / 2 registered" in count_body
-    undone = text(client.post_form(url, {}, token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX))
+    undone = text(client.post_form(url + "/undo", {}, token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX))
     assert "Not yet" in undone
     assert not reg_of(workshop, people["ben"]).attended
 
@@ -833,7 +837,7 @@ def test_sign_in_sheet_lists_confirmed_only(client, as_role, checkin):
 def test_attendance_csv(client, as_role, checkin, organiser):
     """The CSV has a header and a row per registration, with state and attendance."""
     workshop, _, regs = checkin
-    services.toggle_check_in(organiser, regs["amara"])
+    services.check_in(organiser, regs["amara"])
     db.session.commit()
     as_role("staff")
     response = client.get(f"/staff/workshops/{workshop.id}/attendance.csv")
@@ -939,11 +943,11 @@ def test_query_count_does_not_grow_with_data(client, as_role, make_workshop, mak
                 person = make_user(email=f"q{made['people']}@example.org", organisation=f"Org {made['people']}")
                 reg = services.register(ws, person)
                 if ws is past:
-                    services.toggle_check_in(organiser, reg)
+                    services.check_in(organiser, reg)
             make_past(past)
             made["people"] += 1
             person = make_user(email=f"q{made['people']}@example.org", organisation=f"Org {made['people']}")
-            services.toggle_check_in(organiser, services.register(target, person))
+            services.check_in(organiser, services.register(target, person))
         db.session.commit()
 
     urls = ["/workshops/", "/workshops/?when=past", "/staff/workshops/",

@@ -133,7 +133,7 @@ def scene(app, client, as_role, make_user):
             past.registration_closes_at = past.starts_at - timedelta(days=1)
             reg = workshops.register(main, person, access_needs=f"Needs {i}")
             if i % 2:
-                workshops.toggle_check_in(organiser, reg)
+                workshops.check_in(organiser, reg)
             # Principles: votes in both rounds, a suggestion endorsed by the member and answered.
             for j, draft in enumerate(drafts):
                 principles.cast_vote(person, draft, list(Stance)[(i + j) % 3], f"Comment {i}",

@@ -64,7 +64,9 @@ def erase_registrations(user) -> None:
         reg.guest_email = ""
         workshop = reg.workshop
         if reg.state in services.ACTIVE_STATES and workshop.starts_at > now:
-            services._lock_seats(workshop)
+            workshop = services._lock_registration(reg)
+            if reg.state not in services.ACTIVE_STATES:
+                continue
             previous = reg.state
             reg.state = RegistrationState.CANCELLED
             services._log(reg, "cancelled", previous, reg.state, None, "account deleted")

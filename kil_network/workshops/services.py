@@ -63,13 +63,31 @@ class Seats:
         self.by_type[member_type] = self.by_type.get(member_type, 0) + 1
 
 
-def _lock_seats(workshop: Workshop) -> None:
-    """Serialise seat changes for this workshop until the transaction ends."""
-    db.session.execute(
+def _lock_seats(workshop: Workshop) -> Workshop:
+    """Serialise every change to this workshop and its registrations until the transaction ends.
+
+    The UPDATE takes the row lock (PostgreSQL) or the writer lock (SQLite) and, in the same
+    statement, reads the workshop back as locked (RETURNING, populate_existing): its status,
+    times, venue and capacity are then the latest committed ones, never what was read before
+    the lock. Every path that reads a workshop and then writes it or its registrations (or
+    emails about it) calls this first: register, cancel, promote, check-in, walk-in, edit,
+    publish, cancel workshop, reminders.
+    """
+    locked = db.session.scalar(
         sa.update(Workshop).where(Workshop.id == workshop.id)
-        .values(seat_version=Workshop.seat_version + 1)
-        .execution_options(synchronize_session=False)
+        .values(seat_version=Workshop.seat_version + 1).returning(Workshop)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
+    if locked is None:
+        raise WorkshopError("This workshop no longer exists.")
+    return locked
+
+
+def _lock_registration(reg: Registration) -> Workshop:
+    """Lock the registration's workshop, then re-read the registration as it is now."""
+    workshop = _lock_seats(reg.workshop)
+    db.session.refresh(reg)
+    return workshop
 
 
 def seats(workshop: Workshop) -> Seats:
@@ -131,10 +149,16 @@ def check_can_register(workshop: Workshop, user: User, now: datetime | None = No
 
 
 def register(workshop: Workshop, user: User, access_needs: str = "", now: datetime | None = None) -> Registration:
-    """Register a member: a confirmed seat if one fits, otherwise the waitlist."""
-    check_can_register(workshop, user, now)
+    """Register a member: a confirmed seat if one fits, otherwise the waitlist.
+
+    The rules are checked again once the workshop is locked and re-read: a cancel or a new
+    time committed by staff while this request waited is what the member gets."""
+    check_can_register(workshop, user, now)  # refuse early without taking the lock
     _lock_seats(workshop)
+    check_can_register(workshop, user, now)
     reg = registration_for(workshop, user)
+    if reg is not None:
+        db.session.refresh(reg)
     if reg is not None and reg.state == RegistrationState.CONFIRMED:
         raise WorkshopError("You are already registered for this workshop.")
     if reg is not None and reg.state == RegistrationState.WAITLISTED:
@@ -178,13 +202,15 @@ def waitlist_position(reg: Registration) -> int | None:
 
 
 def cancel_registration(reg: Registration, actor: User, note: str = "") -> list[Registration]:
-    """Cancel a registration; a freed seat goes to the waitlist in order. Returns those promoted."""
+    """Cancel a registration; a freed seat goes to the waitlist in order. Returns those promoted.
+
+    Idempotent: a registration that is already cancelled (a second tap, or two tabs) stays as
+    it is, and nobody is emailed again."""
+    workshop = _lock_registration(reg)
     if reg.state == RegistrationState.CANCELLED:
-        raise WorkshopError("This registration is already cancelled.")
-    workshop = reg.workshop
+        return []
     if workshop.starts_at <= utcnow():
         raise WorkshopError("This workshop has already taken place.")
-    _lock_seats(workshop)
     previous = reg.state
     reg.state = RegistrationState.CANCELLED
     _log(reg, "cancelled", previous, reg.state, actor, note)
@@ -254,9 +280,9 @@ def create_workshop(actor: User, data: dict) -> Workshop:
 def update_workshop(actor: User, workshop: Workshop, data: dict) -> dict:
     """Save changes. A new time or place bumps SEQUENCE and emails everyone registered;
     more seats (or a lifted mix target) promote from the waitlist. Returns what happened."""
+    _lock_seats(workshop)  # before reading it: a registration in flight sees all or none of this
     if workshop.status == WorkshopStatus.CANCELLED:
         raise WorkshopError("A cancelled workshop cannot be changed.")
-    _lock_seats(workshop)
     current = seats(workshop)
     if data.get("capacity") is not None and data["capacity"] < current.confirmed:
         raise WorkshopError(
@@ -283,23 +309,30 @@ def update_workshop(actor: User, workshop: Workshop, data: dict) -> dict:
     return result
 
 
-def publish_workshop(actor: User, workshop: Workshop) -> None:
-    """Make a draft visible and open for registration."""
+def publish_workshop(actor: User, workshop: Workshop) -> bool:
+    """Make a draft visible and open for registration. Publishing a published workshop again
+    changes nothing (False); a cancelled one cannot be published."""
+    _lock_seats(workshop)
+    if workshop.status == WorkshopStatus.PUBLISHED:
+        return False
     if workshop.status != WorkshopStatus.DRAFT:
-        raise WorkshopError("Only a draft workshop can be published.")
+        raise WorkshopError("A cancelled workshop cannot be published.")
     workshop.status = WorkshopStatus.PUBLISHED
     workshop.published_at = utcnow()
     record(actor, "workshop.publish", workshop, f"Published workshop #{workshop.id}")
+    return True
 
 
-def cancel_workshop(actor: User, workshop: Workshop, reason: str) -> int:
+def cancel_workshop(actor: User, workshop: Workshop, reason: str) -> int | None:
     """Cancel a workshop and email everyone registered or waiting, with the reason.
-    Registrations keep their state and history. Returns how many were emailed."""
-    if workshop.status == WorkshopStatus.CANCELLED:
-        raise WorkshopError("This workshop is already cancelled.")
+    Registrations keep their state and history. Returns how many were emailed, or None if
+    the workshop was already cancelled (a second click or a second tab: nothing is done,
+    nobody is emailed twice, no second audit entry)."""
     if not reason.strip():
         raise WorkshopError("Enter the reason for cancelling, so attendees know why", "reason")
     _lock_seats(workshop)
+    if workshop.status == WorkshopStatus.CANCELLED:
+        return None
     was_published = workshop.status == WorkshopStatus.PUBLISHED
     workshop.status = WorkshopStatus.CANCELLED
     workshop.cancel_reason = reason.strip()
@@ -322,25 +355,45 @@ def active_registrations(workshop: Workshop) -> list[Registration]:
 
 # --- Attendance ---------------------------------------------------------------------------
 
-def toggle_check_in(actor: User, reg: Registration) -> Registration:
-    """Check a person in, or undo it. Checking in someone from the waitlist gives them a seat."""
+def _check_attendance_open(workshop: Workshop) -> None:
+    """Attendance is taken at published workshops only."""
+    if workshop.status != WorkshopStatus.PUBLISHED:
+        raise WorkshopError("This workshop has been cancelled." if workshop.status == WorkshopStatus.CANCELLED
+                            else "This workshop is not published.")
+
+
+def check_in(actor: User, reg: Registration) -> bool:
+    """Check a person in (a set, never a toggle: a second tap changes nothing and returns False).
+    Checking in someone from the waitlist gives them a seat."""
+    workshop = _lock_registration(reg)
     if reg.state == RegistrationState.CANCELLED:
         raise WorkshopError("This registration was cancelled. Add the person as a walk-in instead.")
-    if reg.checked_in_at is None:
-        if reg.state == RegistrationState.WAITLISTED:
-            reg.state = RegistrationState.CONFIRMED
-            _log(reg, "promoted", RegistrationState.WAITLISTED, RegistrationState.CONFIRMED, actor, "on the day")
-        reg.checked_in_at = utcnow()
-        reg.checked_in_by_id = actor.id
-        _log(reg, "checked_in", reg.state, reg.state, actor)
-        record(actor, "attendance.check_in", reg, f"Checked in registration #{reg.id}")
-    else:
-        reg.checked_in_at = None
-        reg.checked_in_by_id = None
-        _log(reg, "check_in_undone", reg.state, reg.state, actor)
-        record(actor, "attendance.undo", reg, f"Undid check-in of registration #{reg.id}")
+    if reg.checked_in_at is not None:
+        return False
+    _check_attendance_open(workshop)
+    if reg.state == RegistrationState.WAITLISTED:
+        reg.state = RegistrationState.CONFIRMED
+        _log(reg, "promoted", RegistrationState.WAITLISTED, RegistrationState.CONFIRMED, actor, "on the day")
+    reg.checked_in_at = utcnow()
+    reg.checked_in_by_id = actor.id
+    _log(reg, "checked_in", reg.state, reg.state, actor)
+    record(actor, "attendance.check_in", reg, f"Checked in registration #{reg.id}")
     db.session.flush()
-    return reg
+    return True
+
+
+def undo_check_in(actor: User, reg: Registration) -> bool:
+    """Undo a check-in (its own action, kept in the history and the audit log). Undoing a
+    check-in that is not there changes nothing and returns False."""
+    _lock_registration(reg)
+    if reg.checked_in_at is None:
+        return False
+    reg.checked_in_at = None
+    reg.checked_in_by_id = None
+    _log(reg, "check_in_undone", reg.state, reg.state, actor)
+    record(actor, "attendance.undo", reg, f"Undid check-in of registration #{reg.id}")
+    db.session.flush()
+    return True
 
 
 def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, name: str = "",
@@ -348,15 +401,25 @@ def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, 
     """Record someone who came without a seat: an existing member, or a guest invited to join."""
     from kil_network.auth.services import get_user_by_email, normalise_email
 
+    _lock_seats(workshop)
+    _check_attendance_open(workshop)
     if member is None and email:
         member = get_user_by_email(email)
         if member is not None and member.status == Status.DELETED:
             member = None
+    if member is None and email.strip():
+        # The same guest added twice (a double submit, or two staff at the door): one row.
+        same = db.session.scalar(sa.select(Registration).where(
+            Registration.workshop_id == workshop.id, Registration.user_id.is_(None),
+            Registration.guest_email == normalise_email(email), Registration.state != RegistrationState.CANCELLED))
+        if same is not None:
+            return same
     if member is not None:
         reg = registration_for(workshop, member)
+        if reg is not None:
+            db.session.refresh(reg)
         if reg is not None and reg.state != RegistrationState.CANCELLED:
-            if reg.checked_in_at is None:
-                toggle_check_in(actor, reg)
+            check_in(actor, reg)  # a no-op if they are already checked in
             return reg
         previous = reg.state if reg else None
         if reg is None:
@@ -414,13 +477,13 @@ def check_in_list(workshop: Workshop, q: str = ""):
 def send_reminders(now: datetime | None = None) -> int:
     """Email confirmed attendees of workshops starting within 48 hours, once each.
 
-    Safe to run from cron every hour, and from two hosts at once: rows are claimed with
-    SKIP LOCKED and marked in the same transaction as the email is queued."""
+    Safe to run from cron every hour, and from two hosts at once: each workshop is locked
+    (as every change to it is) before its rows are read, and rows are marked in the same
+    transaction as the email is queued, so a second run finds them marked."""
     now = now or utcnow()
-    regs = db.session.scalars(
-        sa.select(Registration)
-        .join(Registration.workshop)
-        .where(
+
+    def due(stmt):
+        return stmt.where(
             Registration.state == RegistrationState.CONFIRMED,
             Registration.reminder_sent_at.is_(None),
             Registration.user_id.is_not(None),
@@ -428,14 +491,27 @@ def send_reminders(now: datetime | None = None) -> int:
             Workshop.starts_at > now,
             Workshop.starts_at <= now + REMINDER_WINDOW,
         )
-        .order_by(Registration.id)
-        .with_for_update(skip_locked=True, of=Registration)
-    ).all()
-    for reg in regs:
-        reg.reminder_sent_at = now
-        notifications.reminder(reg)
+
+    workshop_ids = db.session.scalars(due(
+        sa.select(Workshop.id).distinct().select_from(Registration).join(Registration.workshop)
+    ).order_by(Workshop.id)).all()
+    sent = 0
+    for workshop_id in workshop_ids:  # in id order, so two runs never lock in opposite orders
+        # Lock the workshop first (re-read as locked): a cancel or a new time committed by
+        # staff a moment ago is what the reminder says, or there is no reminder.
+        _lock_seats(db.session.get(Workshop, workshop_id))
+        regs = db.session.scalars(
+            due(sa.select(Registration).join(Registration.workshop).where(Workshop.id == workshop_id))
+            .order_by(Registration.id)
+            .execution_options(populate_existing=True)
+            .with_for_update(skip_locked=True, of=Registration)
+        ).all()
+        for reg in regs:
+            reg.reminder_sent_at = now
+            notifications.reminder(reg)
+        sent += len(regs)
     db.session.flush()
-    return len(regs)
+    return sent
 
 
 # --- Lists and statistics -----------------------------------------------------------------

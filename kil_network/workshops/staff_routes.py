@@ -114,12 +114,14 @@ def publish(workshop_id):
     """Publish a draft."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     try:
-        services.publish_workshop(current_user, workshop)
+        published = services.publish_workshop(current_user, workshop)
     except services.WorkshopError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
     else:
         db.session.commit()
-        flash("The workshop is published and open for registration.", "success")
+        flash("The workshop is published and open for registration." if published
+              else "The workshop was already published.", "success")
     return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
 
 
@@ -137,7 +139,8 @@ def cancel(workshop_id):
             form.reason.errors.append(exc.message)
         else:
             db.session.commit()
-            flash(f"The workshop is cancelled. {notified} people were emailed.", "success")
+            flash("The workshop was already cancelled. Nobody was emailed again." if notified is None
+                  else f"The workshop is cancelled. {notified} people were emailed.", "success")
             return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
     return render_form("workshops/staff/cancel.html", "workshops/staff/_cancel_form.html", form,
                        workshop=workshop, seats=services.seats(workshop))
@@ -176,12 +179,24 @@ def registration(workshop_id, registration_id):
 
 @bp.post("/<int:workshop_id>/attendance/<int:registration_id>")
 @staff_required
-def toggle(workshop_id, registration_id):
-    """Check a person in or undo it; htmx gets the row back and the counter refreshes."""
+def check_in(workshop_id, registration_id):
+    """Check a person in (a second tap changes nothing); htmx gets the row back and the counter refreshes."""
+    return _attendance_change(workshop_id, registration_id, services.check_in)
+
+
+@bp.post("/<int:workshop_id>/attendance/<int:registration_id>/undo")
+@staff_required
+def undo_check_in(workshop_id, registration_id):
+    """Undo a check-in (its own button and route; a second tap changes nothing)."""
+    return _attendance_change(workshop_id, registration_id, services.undo_check_in)
+
+
+def _attendance_change(workshop_id, registration_id, change):
+    """Apply a check-in or an undo, then answer htmx with the row or redirect back."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     reg = get_registration_or_404(workshop, registration_id)
     try:
-        services.toggle_check_in(current_user, reg)
+        change(current_user, reg)
     except services.WorkshopError as exc:
         db.session.rollback()
         flash(exc.message, "error")
