@@ -443,3 +443,49 @@ def test_finding_13_concurrent_double_taps(app, thread_app, make_workshop, make_
     assert audit_count("workshop.publish") == 2  # the fixture's first workshop, and the draft once
     _race_twice(thread_app, lambda w, u: services.send_reminders(), workshop.id, staff.id)
     assert len(outbox("Reminder")) == 1
+
+
+# --- Low: UK clock changes on the workshop form ----------------------------------------------
+
+def _on_day(day: str, month: str, year: str, start: str, end: str) -> dict:
+    from tests.test_http_workshops import form_data
+
+    return form_data(**{
+        "starts_at-day": day, "starts_at-month": month, "starts_at-year": year, "starts_at-time": start,
+        "ends_at-day": day, "ends_at-month": month, "ends_at-year": year, "ends_at-time": end,
+        "registration_closes_at-day": "1", "registration_closes_at-month": month,
+        "registration_closes_at-year": year, "registration_closes_at-time": "12:00"})
+
+
+def _workshop_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Workshop))
+
+
+def test_finding_low_clock_change_nonexistent_time_refused_on_the_form(app, client, as_role):
+    """01:30 on 28 March 2027 does not exist: the form says so, with the rule, and saves nothing."""
+    as_role("staff")
+    response = client.post_form("/staff/workshops/new", _on_day("28", "3", "2027", "01:30", "03:00"),
+                                token_from="/staff/workshops/new")
+    body = response.get_data(as_text=True)
+    assert response.status_code in (200, 422)
+    assert "01:30 on 28 March 2027 does not exist in the UK: the clocks go forward from 01:00 to 02:00" in body
+    assert _workshop_count() == 0
+
+
+def test_finding_low_clock_change_ambiguous_time_refused_with_the_rule(app, client, as_role):
+    """01:30 on 31 October 2027 happens twice: refused with the rule (choose before 01:00 or from 02:00)."""
+    as_role("staff")
+    response = client.post_form("/staff/workshops/new", _on_day("31", "10", "2027", "01:30", "03:00"),
+                                token_from="/staff/workshops/new")
+    body = response.get_data(as_text=True)
+    assert ("01:30 on 31 October 2027 happens twice in the UK: the clocks go back from 02:00 to 01:00. "
+            "Choose a time before 01:00 or from 02:00") in body
+    assert _workshop_count() == 0
+    # Through the night of the change is fine with unambiguous times, and lasts what the clock says.
+    response = client.post_form("/staff/workshops/new", _on_day("28", "3", "2027", "00:30", "03:00"),
+                                token_from="/staff/workshops/new")
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    workshop = db.session.scalars(sa.select(Workshop)).one()
+    assert workshop.ends_at - workshop.starts_at == timedelta(hours=1, minutes=30)
+    assert workshop.starts_at == datetime(2027, 3, 28, 0, 30, tzinfo=workshop.starts_at.tzinfo)

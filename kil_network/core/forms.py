@@ -156,7 +156,7 @@ class LondonDateTimeField(_PartsField):
         """The parts as a UTC datetime."""
         from datetime import datetime
 
-        from kil_network.core.timeutil import london_to_utc
+        from kil_network.core.timeutil import LondonTimeError, strict_london_to_utc
 
         day = self._date(earliest=2000)
         if day is None:
@@ -165,7 +165,11 @@ class LondonDateTimeField(_PartsField):
         if hm is None:
             self.process_errors.append(f"{self.label.text} must have a real time, like 18:30")
             return None
-        return london_to_utc(datetime(day.year, day.month, day.day, *hm))
+        try:  # a time the UK clocks skip or show twice is refused, with the rule
+            return strict_london_to_utc(datetime(day.year, day.month, day.day, *hm))
+        except LondonTimeError as exc:
+            self.process_errors.append(str(exc))
+            return None
 
 
 UK_POSTCODE = re.compile(r"^(GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})$")

@@ -1,5 +1,5 @@
 """Times are stored in UTC and shown in Europe/London."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -26,6 +26,40 @@ def london_to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=LONDON)
     return value.astimezone(timezone.utc)
+
+
+class LondonTimeError(ValueError):
+    """A wall-clock time that the UK clocks skip or show twice; the message is safe to show."""
+
+
+def _clock_change(value: datetime) -> tuple[str, str]:
+    """Around a clock change on value's day: the wall-clock time the change happens at, and the
+    time the clocks then show (e.g. ("01:00", "02:00") in March, ("02:00", "01:00") in October)."""
+    start = datetime(value.year, value.month, value.day, tzinfo=LONDON).astimezone(timezone.utc)
+    before = start.astimezone(LONDON).utcoffset()
+    for minutes in range(0, 26 * 60, 15):
+        instant = start + timedelta(minutes=minutes)
+        after = instant.astimezone(LONDON).utcoffset()
+        if after != before:
+            return ((instant + before).strftime("%H:%M"), (instant + after).strftime("%H:%M"))
+    raise AssertionError("no clock change on this day")  # pragma: no cover - only called on change days
+
+
+def strict_london_to_utc(value: datetime) -> datetime:
+    """A naive UK wall-clock time as UTC, refusing times that do not exist (the hour skipped when
+    the clocks go forward in March) or that happen twice (the hour repeated when they go back in
+    October), with a message that states the rule. `london_to_utc` silently picks one."""
+    first, second = value.replace(tzinfo=LONDON, fold=0), value.replace(tzinfo=LONDON, fold=1)
+    when = f"{value:%H:%M} on {value.day} {value:%B %Y}"
+    if first.astimezone(timezone.utc).astimezone(LONDON).replace(tzinfo=None) != value:
+        at, to = _clock_change(value)
+        raise LondonTimeError(f"{when} does not exist in the UK: the clocks go forward from {at} to {to}")
+    if first.utcoffset() != second.utcoffset():
+        at, to = _clock_change(value)
+        raise LondonTimeError(
+            f"{when} happens twice in the UK: the clocks go back from {at} to {to}. "
+            f"Choose a time before {to} or from {at}")
+    return first.astimezone(timezone.utc)
 
 
 def format_london(value: datetime | None, fmt: str = "%-d %B %Y, %-I:%M%p") -> str:
