@@ -223,8 +223,8 @@ def test_unconfirmed_vote_refused_with_message(client, as_role, make_round):
     draft = drafts(make_round())[0]
     as_role("unconfirmed")
     response = client.post_form(f"/principles/drafts/{draft.id}/vote", {"stance": "support"})
-    assert response.status_code == 303
-    assert "Confirm your email address to take part." in flashes(client)
+    assert response.status_code == 422  # the page again, with the message (finding 11: nothing typed is lost)
+    assert "Confirm your email address to take part." in words(response)
     assert count(Vote) == 0
     response = client.post_form(f"/principles/drafts/{draft.id}/vote", {"stance": "support"}, headers=HX)
     assert response.status_code == 422
@@ -285,12 +285,13 @@ def test_invalid_stance_with_htmx_is_422(client, as_role, make_round, stance):
 
 
 def test_invalid_stance_without_javascript(client, as_role, make_round):
-    """Without JS the error comes back as a message after the redirect; nothing stored."""
+    """Without JS the page comes back with the message and the comment typed; nothing stored."""
     draft = drafts(make_round())[0]
     as_role("member")
-    response = client.post_form(f"/principles/drafts/{draft.id}/vote", {"stance": "abstain"})
-    assert response.status_code == 303
-    assert "Choose support, support with changes, or oppose" in flashes(client)
+    response = client.post_form(f"/principles/drafts/{draft.id}/vote", {"stance": "abstain", "comment": "Keep my words"})
+    assert response.status_code == 422
+    assert "Choose support, support with changes, or oppose" in words(response)
+    assert "Keep my words" in words(response)
     assert count(Vote) == 0
 
 
@@ -416,11 +417,11 @@ def test_suggestion_posted_and_refused(client, as_role, make_round):
     suggestion = db.session.scalar(sa.select(Suggestion))
     assert (suggestion.text, suggestion.reason, suggestion.user_id) == ("Say neighbourhood", "Plainer", me.id)
     assert "Say neighbourhood" in words(client.get(f"/principles/drafts/{draft.id}"))
-    response = client.post_form(url, {"text": "   "})
-    assert response.status_code == 303
-    assert "Enter the wording you suggest" in flashes(client, f"/principles/drafts/{draft.id}")
-    client.post_form(url, {"text": "x" * 2001})
-    assert "Suggested wording must be 2000 characters or fewer" in flashes(client, f"/principles/drafts/{draft.id}")
+    response = client.post_form(url, {"text": "   ", "reason": "My reason stays"})
+    assert response.status_code == 422  # the draft page again, with what was typed
+    assert "Enter the wording you suggest" in words(response) and "My reason stays" in words(response)
+    response = client.post_form(url, {"text": "x" * 2001})
+    assert "Suggested wording must be 2000 characters or fewer" in words(response)
     assert count(Suggestion) == 1
 
 

@@ -18,7 +18,7 @@ MESSAGES = {
 }
 
 
-def _render_error(code: int, detail: str | None = None):
+def render_error(code: int, detail: str | None = None):
     """The error page, or its fragment for htmx."""
     title, hint = MESSAGES.get(code, MESSAGES[500])
     template = "errors/_error.html" if is_htmx() else "errors/error.html"
@@ -27,18 +27,24 @@ def _render_error(code: int, detail: str | None = None):
 
 def register_errorhandlers(app):
     """Handle HTTP errors, CSRF failures and unexpected exceptions."""
+    from kil_network.core.csrf import register_csrf
+
+    register_csrf(app)  # an expired form comes back with what was typed (core/csrf.py)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        """The form's security token was missing or old."""
-        return _render_error(400, "The form had expired or was sent from somewhere else. Go back, reload the page and try again.")
+        """The form's security token was missing or old (a write refused by core.csrf's guard)."""
+        from kil_network.core.csrf import refused_response
+
+        db.session.rollback()
+        return refused_response()
 
     @app.errorhandler(HTTPException)
     def http_error(error):
         """Any HTTP error with a friendly page."""
         if error.code in (301, 302, 303, 307, 308) or error.code is None:
             return error
-        body, code = _render_error(error.code)
+        body, code = render_error(error.code)
         # Keep the headers the error carries (Allow on a 405, for example).
         headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         return body, code, headers
@@ -47,4 +53,4 @@ def register_errorhandlers(app):
     def server_error(error):
         """Roll back the failed transaction and say sorry."""
         db.session.rollback()
-        return _render_error(500)
+        return render_error(500)

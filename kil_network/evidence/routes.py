@@ -82,7 +82,7 @@ def survey_question(call_id, question_id):
         raw = request.form.getlist("answer")
         current = raw if question.kind == "checkbox" else (raw[0] if raw else "")
         if not form.validate_on_submit():
-            error = "The form had expired. Try again."
+            error = " ".join(e for errs in form.errors.values() for e in errs)  # an expired token
         else:
             value, error = survey.check_answer(question, raw, regions)
         if error is None:
@@ -122,7 +122,9 @@ def survey_check(call_id):
         return redirect(url_for("evidence.survey_question", call_id=call.id, question_id=missing.id))
     form = CSRFForm()
     error = None
-    if request.method == "POST" and form.validate_on_submit():
+    if request.method == "POST" and not form.validate_on_submit():
+        error = " ".join(e for errs in form.errors.values() for e in errs)  # an expired token
+    elif request.method == "POST":
         try:
             response = services.submit_survey(call, answers, current_user if current_user.is_authenticated else None,
                                               draft_key=session.get(f"survey-{call.id}"))

@@ -83,7 +83,11 @@ def workshop_link(workshop_id):
 @bp.get("/principles/drafts/<int:draft_id>")
 def draft(draft_id):
     """A draft with its suggestions (most endorsed first) and the forms to vote and suggest."""
-    draft = get_draft_or_404(draft_id)
+    return _draft_page(get_draft_or_404(draft_id))
+
+
+def _draft_page(draft: Draft, form: SuggestionForm | None = None, typed: dict | None = None, status_code: int = 200):
+    """The draft page; after a refused post, with what was typed in the vote or suggestion form."""
     suggestions = db.session.scalars(
         sa.select(Suggestion).where(Suggestion.draft_id == draft.id)
         .order_by(Suggestion.endorsement_count.desc(), Suggestion.id)
@@ -92,7 +96,8 @@ def draft(draft_id):
     return render("principles/draft.html", draft=draft, suggestions=suggestions,
                   endorsed=services.endorsed_ids(current_user, [s.id for s in suggestions]),
                   vote=votes.get(draft.id), reason=services.participation_error(current_user, draft.round),
-                  form=SuggestionForm(), workshop=_workshop_arg(), stances=STANCE_CHOICES)
+                  form=form or SuggestionForm(), typed=typed, workshop=_workshop_arg(), stances=STANCE_CHOICES,
+                  status_code=status_code)
 
 
 @bp.post("/principles/drafts/<int:draft_id>/vote")
@@ -114,12 +119,20 @@ def vote(draft_id):
         db.session.rollback()
     else:
         _commit_keeping_loaded()
+    back = request.form.get("back")
+    # What was typed comes back with the error (a form error or an expired token), never lost.
+    typed = {"draft_id": draft.id, "stance": form.stance.data, "comment": form.comment.data or "",
+             "error": error} if error else None
     if is_htmx():
         context = _cards_context(draft.round)
         return render("principles/index.html", "principles/_vote_response.html", draft=draft,
-                      error=error, saved=not error, status_code=422 if error else 200, **context)
-    flash(error or "Your vote has been saved.", "error" if error else "success")
-    back = request.form.get("back")
+                      error=error, saved=not error, typed=typed, status_code=422 if error else 200, **context)
+    if error and back == "draft":
+        return _draft_page(draft, typed=typed, status_code=422)
+    if error:
+        return render("principles/index.html", adopted=services.adopted_round(), typed=typed, status_code=422,
+                      **_cards_context(draft.round))
+    flash("Your vote has been saved.", "success")
     if back == "draft":
         return redirect(url_for("principles.draft", draft_id=draft.id), code=303)
     return redirect(url_for("principles.index", workshop=form.workshop.data or None, _anchor=f"draft-{draft.id}"), code=303)
@@ -136,13 +149,13 @@ def suggest(draft_id):
             services.suggest(current_user, draft, form.text.data, form.reason.data or "")
         except services.PrincipleError as exc:
             db.session.rollback()
-            flash(exc.message, "error")
+            form.text.errors.append(exc.message)
         else:
             db.session.commit()
             flash("Thank you: your suggestion is published below. Staff will respond to it.", "success")
-    else:
-        flash("; ".join(e for errs in form.errors.values() for e in errs), "error")
-    return redirect(url_for("principles.draft", draft_id=draft.id, _anchor="suggestions"), code=303)
+            return redirect(url_for("principles.draft", draft_id=draft.id, _anchor="suggestions"), code=303)
+    # The page again with what was typed and the errors beside it (nothing is lost).
+    return _draft_page(draft, form=form, status_code=422)
 
 
 @bp.post("/principles/suggestions/<int:suggestion_id>/endorse")
