@@ -139,7 +139,11 @@ class SMTPConnection:
         try:
             self.smtp.send_message(message)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
-            raise  # the server answered (and smtplib sent RSET): the connection is still good
+            # The server answered and smtplib sent RSET, so the connection is still good, unless
+            # the answer was 421 (closing): then smtplib has closed it and the next email reconnects.
+            if self.smtp.sock is None:
+                self.smtp = None
+            raise
         except BaseException:
             self.close()  # disconnected or timed out: the next email opens a new connection
             raise

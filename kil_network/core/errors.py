@@ -1,7 +1,7 @@
 """Friendly error pages; htmx requests get a fragment instead of a whole page."""
 from flask import render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from kil_network.core.htmx import is_htmx
 from kil_network.extensions import db
@@ -38,6 +38,13 @@ def register_errorhandlers(app):
 
         db.session.rollback()
         return refused_response()
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        """A Host header outside TRUSTED_HOSTS (BASE_URL's host and TRUSTED_HOSTS): no URLs can be
+        built for it, so a plain page, no template."""
+        return ("This site answers only at its own address.\n", 400,
+                {"Content-Type": "text/plain; charset=utf-8"})
 
     @app.errorhandler(HTTPException)
     def http_error(error):
