@@ -37,7 +37,7 @@ run: $(VENV)/.runtime node_modules/.installed
 	@mkdir -p instance
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
-	@export HTMX_URL="$${HTMX_URL:-local}"; \
+	@export HTMX_URL="$${HTMX_URL:-local}" BASE_URL="$${BASE_URL:-http://127.0.0.1:$(PORT)}"; \
 	$(FLASK) deliver-mail & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
