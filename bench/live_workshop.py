@@ -292,6 +292,8 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
     finished = threading.Event()
     votes_cast = [0]
     checkins_done = [0]
+    # Only attendees count in the workshop's tally (issue 9): a member votes once checked in at the door.
+    checked_in = [threading.Event() for _ in regs]
     last_projector = {}
 
     def wait_until(moment):
@@ -315,6 +317,8 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
             if not match:
                 raise LoadError("no CSRF token on the voting page")
             token = match.group(1) or match.group(2)
+            if not checked_in[i].wait(timeout=2 * seconds):
+                raise LoadError(f"member {i} was never checked in")
             for draft, stance in zip(drafts, plans[i]):
                 time.sleep(rng.uniform(0.2, 0.9) * think)
                 body = rec.timed("vote POST (htmx)", browser, "POST", f"/principles/drafts/{draft}/vote",
@@ -351,6 +355,7 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
                     raise LoadError(f"check-in of registration {regs[k]} not shown as done")
                 rec.timed("check-in counter (htmx)", browser, "GET", f"/staff/workshops/{wid}/attendance/count",
                           headers=HX)
+                checked_in[k].set()
                 with rec.lock:
                     checkins_done[0] += 1
             if time.monotonic() > deadline:

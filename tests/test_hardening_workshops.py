@@ -489,3 +489,46 @@ def test_finding_low_clock_change_ambiguous_time_refused_with_the_rule(app, clie
     workshop = db.session.scalars(sa.select(Workshop)).one()
     assert workshop.ends_at - workshop.starts_at == timedelta(hours=1, minutes=30)
     assert workshop.starts_at == datetime(2027, 3, 28, 0, 30, tzinfo=workshop.starts_at.tzinfo)
+
+
+# --- Low: only attendees count in a workshop's live tally ---------------------------------------
+
+def test_finding_low_live_tally_counts_only_checked_in_attendees(app, client, auth, make_user, staff):
+    """A vote posted with workshop=<id> counts in that workshop's tally only for a member checked in
+    there; a stranger's or a no-show's vote counts overall but not for the workshop."""
+    from kil_network.principles import services as principles
+    from kil_network.principles.models import Vote, VoteTally
+
+    round_ = principles.create_round(staff, name="Round", opens_at=None, closes_at=utcnow() + timedelta(days=30),
+                                     eligibility=principles.Eligibility.MEMBERS)
+    principles.open_round_for_votes(staff, round_)
+    starts = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
+    workshop = Workshop(title="Live in Leeds", format=WorkshopFormat.IN_PERSON, starts_at=starts,
+                        ends_at=starts + timedelta(hours=2), registration_closes_at=starts - timedelta(days=1),
+                        capacity=50, status=WorkshopStatus.PUBLISHED, round_id=round_.id, live_voting=True)
+    db.session.add(workshop)
+    db.session.commit()
+    attendee, no_show = make_user(email="in@example.org"), make_user(email="noshow@example.org")
+    make_user(email="stranger@example.org")
+    for person, checked_in in ((attendee, True), (no_show, False)):
+        db.session.add(Registration(workshop_id=workshop.id, user_id=person.id, member_type=person.member_type,
+                                    state=CONFIRMED, checked_in_at=utcnow() if checked_in else None))
+    db.session.commit()
+    draft = principles.drafts_of(round_)[0]
+    for email in ("in@example.org", "noshow@example.org", "stranger@example.org"):
+        auth.login(email)
+        response = client.post_form(f"/principles/drafts/{draft.id}/vote",
+                                    {"stance": "support", "workshop": str(workshop.id)})
+        assert response.status_code == 303
+        auth.logout()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == 3
+    assert set(db.session.scalars(sa.select(Vote.workshop_id))) == {workshop.id, None}
+
+    def tally(dimension, key):
+        row = db.session.scalar(sa.select(VoteTally).where(
+            VoteTally.draft_id == draft.id, VoteTally.dimension == dimension, VoteTally.key == key))
+        return row.support if row else 0
+
+    assert tally("all", "") == 3
+    assert tally("workshop", str(workshop.id)) == 1

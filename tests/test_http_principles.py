@@ -118,9 +118,23 @@ def voters(make_user):
 
 
 def cast(user, draft, stance="support", comment="", workshop=None):
-    """Cast a vote through the services and commit."""
+    """Cast a vote through the services and commit; through a workshop, as an attendee checked in there
+    (only attendees count in a workshop's tally)."""
+    if workshop is not None:
+        check_in_at(workshop, user)
     services.cast_vote(user, draft, Stance(stance), comment, workshop)
     db.session.commit()
+
+
+def check_in_at(workshop_id, user):
+    """Give the member a confirmed place at the workshop, checked in (once)."""
+    from kil_network.workshops.models import Registration, RegistrationState
+
+    if db.session.scalar(sa.select(Registration.id).where(
+            Registration.workshop_id == workshop_id, Registration.user_id == user.id)) is None:
+        db.session.add(Registration(workshop_id=workshop_id, user_id=user.id, member_type=user.member_type,
+                                    state=RegistrationState.CONFIRMED, checked_in_at=utcnow()))
+        db.session.commit()
 
 
 def drafts(round_) -> list[Draft]:
@@ -338,7 +352,7 @@ def test_vote_through_workshop_link_recorded_with_workshop(client, as_role, make
     """The hidden workshop field from the /w/ link records the vote with a live workshop."""
     round_ = make_round()
     workshop = make_workshop(round_)
-    as_role("member")
+    check_in_at(workshop.id, as_role("member"))
     page = client.get(f"/principles/?workshop={workshop.id}").get_data(as_text=True)
     assert f'name="workshop" value="{workshop.id}"' in page
     response = client.post_form(f"/principles/drafts/{drafts(round_)[0].id}/vote",

@@ -15,7 +15,7 @@ from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.principles import services
 from kil_network.principles.models import Draft, Stance, Vote, VoteTally
-from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
+from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
 from tests.conftest import make_app
 
 MEMBERS = 40
@@ -66,6 +66,10 @@ def scene(app, make_user):
     db.session.commit()
     people = [make_user(email=f"crowd{i}@example.org", member_type=TYPES[i % 4], gss_code=CODES[i % 4]).id
               for i in range(MEMBERS)]
+    for uid in people:  # all in the room, checked in: only attendees count in the workshop's tally
+        db.session.add(Registration(workshop_id=workshop.id, user_id=uid, member_type=TYPES[0],
+                                    state=RegistrationState.CONFIRMED, checked_in_at=utcnow()))
+    db.session.commit()
     return {"draft": services.drafts_of(round_)[0].id, "drafts": [d.id for d in services.drafts_of(round_)],
             "workshop": workshop.id, "people": people}
 

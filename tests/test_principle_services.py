@@ -322,6 +322,7 @@ def test_vote_through_live_workshop_recorded_with_it(make_round, make_user):
              (no_round.id, None), ("junk", None), ("999999", None), ("", None), (None, None)]
     draft = drafts(round_)[0]
     for (given, expected), member in zip(cases, [make_user() for _ in cases]):
+        attend(live, member)  # only attendees count in a workshop's tally
         cast = vote(member, draft, "support", workshop=given)
         assert cast.workshop_id == expected, given
     tallies = stored_tallies()
@@ -336,6 +337,7 @@ def test_changed_vote_joins_the_workshop_it_is_cast_through(make_round, make_use
     round_ = make_round()
     workshop = make_workshop(round_)
     member = make_user()
+    attend(workshop, member)
     draft = drafts(round_)[0]
     vote(member, draft, "support")
     cast = vote(member, draft, "oppose", workshop=workshop.id)
@@ -354,6 +356,9 @@ def test_tallies_equal_a_recount_after_random_votes_and_changes(make_round, make
     types = ["councillor", "commissioner", "community_organisation", "academic", "other"]
     codes = ["E06000023", "E08000035", "W06000015", "E09000033", None]
     people = [make_user(member_type=types[i % 5], gss_code=codes[i * 3 % 5]) for i in range(12)]
+    for i, person in enumerate(people):  # some at one live workshop, some at the other, some at none
+        if i % 3:
+            attend(live if i % 3 == 1 else other, person)
     six = drafts(round_)
     rng = random.Random(4)
     for _ in range(300):

@@ -162,10 +162,12 @@ def parse_stance(value: str) -> Stance:
         raise PrincipleError("Choose support, support with changes, or oppose", "stance") from exc
 
 
-def live_workshop_for(draft: Draft, workshop_id) -> int | None:
-    """The workshop a vote is cast through, if it is live for this draft's round."""
+def live_workshop_for(draft: Draft, workshop_id, user: User) -> int | None:
+    """The workshop a vote is cast through, if it is live for this draft's round and the member
+    attended it (a confirmed place, checked in on the day): only the people in the room count
+    in a workshop's tally. Anyone else's vote counts overall, not for that workshop."""
     from kil_network.core.params import int_arg
-    from kil_network.workshops.models import Workshop
+    from kil_network.workshops.models import Registration, RegistrationState, Workshop
 
     wid = int_arg(workshop_id)
     if wid is None:
@@ -173,7 +175,10 @@ def live_workshop_for(draft: Draft, workshop_id) -> int | None:
     workshop = db.session.get(Workshop, wid)
     if workshop is None or not workshop.live_voting or workshop.round_id != draft.round_id:
         return None
-    return workshop.id
+    attended = db.session.scalar(sa.select(Registration.id).where(
+        Registration.workshop_id == workshop.id, Registration.user_id == user.id,
+        Registration.state == RegistrationState.CONFIRMED, Registration.checked_in_at.is_not(None)))
+    return workshop.id if attended is not None else None
 
 
 def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", workshop_id=None) -> Vote:
@@ -181,7 +186,7 @@ def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", works
     _check(user, draft.round)
     if len(comment) > 2000:
         raise PrincipleError("Comment must be 2,000 characters or fewer", "comment")
-    workshop = live_workshop_for(draft, workshop_id)
+    workshop = live_workshop_for(draft, workshop_id, user)
     now = utcnow()
     for _ in range(3):
         vote = db.session.scalar(  # locks the row and reads it as locked, in one statement
