@@ -76,6 +76,10 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: count limits in each process (and log an error) rather than not at all.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1} if RATELIMIT_STORAGE_URI.startswith(
+        ("redis://", "rediss://")) else {}
     # Reverse proxies in front of the app: their X-Forwarded-For/-Proto give the client's address
     # (which rate limits count by) and the scheme. 0 means none: the headers are ignored.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
@@ -83,6 +87,8 @@ class Config:
     CONFIRM_TOKEN_MAX_AGE = 7 * 24 * 3600
     RESET_TOKEN_MAX_AGE = 3600
     REMEMBER_COOKIE_DURATION = 30 * 24 * 3600
+    # A sign-in (session or remember cookie) ends after this long however active (auth.services.load_user).
+    SESSION_MAX_AGE = int(os.environ.get("SESSION_MAX_AGE", str(30 * 24 * 3600)))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -59,7 +59,9 @@ def _trust_proxies(app):
     if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        from kil_network.core.proxy import ProxyHeaderCheck
+
+        app.wsgi_app = ProxyHeaderCheck(ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops), hops)
 
 
 def _register_extensions(app):

@@ -1,4 +1,6 @@
 """Every Flask extension, created once here and bound to the app in the factory."""
+import logging
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,3 +31,23 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+class _RateLimitStorageAlarm(logging.Handler):
+    """Flask-Limiter reports a dead storage (Redis down) to a logger with only a NullHandler,
+    so nobody saw it. Repeat it, loudly, on the app's logger (stderr, the gunicorn log).
+
+    With RATELIMIT_IN_MEMORY_FALLBACK_ENABLED the limits go on being counted in each process
+    meanwhile (per process, so looser with several workers), and Redis is tried again."""
+
+    def emit(self, record):
+        message = record.getMessage()
+        if "unreachable" in message:
+            logging.getLogger("kil_network").error(
+                "RATE LIMIT STORAGE UNREACHABLE (is Redis down? RATELIMIT_STORAGE_URI): %s. Limits are "
+                "now counted in this process only until it is back.", message)
+        elif "recovered" in message:
+            logging.getLogger("kil_network").warning("Rate limit storage recovered: %s", message)
+
+
+logging.getLogger("flask-limiter").addHandler(_RateLimitStorageAlarm())

@@ -196,10 +196,12 @@ def test_authenticate_deleted_account(app):
 def test_load_user_only_for_active_accounts(app):
     """Sessions of suspended accounts stop working."""
     user = join()
-    assert services.load_user(user.session_token).id == user.id
+    session_id = user.get_id()  # "<session token>:<sign-in id>"
+    assert services.load_user(session_id).id == user.id
+    assert services.load_user(user.session_token) is None  # a bare token is not a sign-in
     user.status = Status.SUSPENDED
     db.session.commit()
-    assert services.load_user(user.session_token) is None
+    assert services.load_user(session_id) is None
     assert services.load_user("no-such-token") is None
 
 
@@ -436,10 +438,10 @@ def test_complete_reset_confirms_unconfirmed_email(app):
 def test_set_password_rotates_session_token(app):
     """A new password signs out other sessions: the old session token no longer loads."""
     user = join()
-    old_token, old_hash = user.session_token, user.password_hash
+    old_token, old_hash, old_id = user.session_token, user.password_hash, user.get_id()
     services.set_password(user, "another passphrase")
     db.session.commit()
     assert user.session_token != old_token
     assert user.password_hash != old_hash and "another passphrase" not in user.password_hash
-    assert services.load_user(old_token) is None
-    assert services.load_user(user.session_token).id == user.id
+    assert services.load_user(old_id) is None
+    assert services.load_user(user.get_id()).id == user.id

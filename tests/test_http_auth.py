@@ -70,7 +70,7 @@ def assert_field_error(html, field_id, message):
 # --- Join --------------------------------------------------------------------------------
 
 def test_join_creates_account_signs_in_and_queues_confirmation(client):
-    """A valid join creates the member, signs them in and queues a confirmation email."""
+    """A valid join creates the member and queues a confirmation email (the link signs them in)."""
     response = client.post_form("/auth/join", join_data(email="Ada@Example.org"))
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/check-email"
@@ -103,14 +103,16 @@ def test_join_records_optional_consents(client):
 
 
 def test_join_duplicate_email_in_other_case_refused(client, make_user):
-    """An address already in use (any case) gets a clear message and no second account."""
+    """An address already in use (any case): no second account, no sign-in, the same "check your
+    email" answer as a new address, and an email to the address's owner (issue 9, finding 8)."""
     make_user(email="ada@example.org")
     response = client.post_form("/auth/join", join_data(email="ADA@Example.ORG"))
-    assert response.status_code == 200
-    assert_field_error(response.get_data(as_text=True), "email",
-                       "An account already uses this email address. Sign in, or reset your password.")
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/check-email"
     assert users_with_email("ada@example.org") == 1
-    assert not outbox_to("ada@example.org")
+    assert not outbox_to("ada@example.org", "confirm")
+    (notice,) = outbox_to("ada@example.org", "notice")
+    assert "Someone tried to join" in notice.subject and "/auth/reset" in notice.body_text
+    assert client.get("/account/").status_code == 302  # not signed in
 
 
 @pytest.mark.parametrize(("field", "message"), [
@@ -269,6 +271,7 @@ def test_join_html_and_emoji_stored_and_shown_escaped(client):
     user = db.session.scalar(sa.select(User).where(User.email == "ada@example.org"))
     assert user.name == "<script>alert(1)</script> Zoë 🌳"
     assert user.organisation.name == "<b>Bold</b> & Co 🌱"
+    client.get(f"/auth/confirm/{services.make_confirm_token(user)}")  # the link signs the new member in
     html = client.get("/account/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "<b>Bold</b>" not in html
@@ -313,13 +316,20 @@ def test_confirm_link_from_email_confirms(client, mail):
 
 
 def test_confirm_link_signed_out_goes_to_sign_in(client, make_user):
-    """Following the link while signed out confirms and sends the member to sign in."""
+    """Following the link while signed out confirms and signs the member in, the first time only
+    (joining no longer signs in: the link proves the inbox); again, it sends them to sign in."""
     user = make_user(email="ada@example.org", confirmed=False)
-    response = client.get(f"/auth/confirm/{services.make_confirm_token(user)}")
+    token = services.make_confirm_token(user)
+    response = client.get(f"/auth/confirm/{token}")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
+    assert response.headers["Location"] == "/account/"
     db.session.refresh(user)
     assert user.is_confirmed
+    assert client.get("/account/").status_code == 200
+    other = client.application.test_client()
+    again = other.get(f"/auth/confirm/{token}")
+    assert again.status_code == 302 and again.headers["Location"] == "/auth/login"
+    assert other.get("/account/").status_code == 302
 
 
 @pytest.mark.parametrize("token", ["nonsense", "eyJpZCI6MX0.bad.signature"])

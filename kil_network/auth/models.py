@@ -1,5 +1,7 @@
 """The User: a member of the Network, or a member of staff."""
 import enum
+import secrets
+import time
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -65,6 +67,33 @@ class Status(str, enum.Enum):
     DELETED = "deleted"
 
 
+def new_sign_in_id() -> str:
+    """A random id for one sign-in, prefixed by its issue time (hex seconds) so it can expire."""
+    return f"{int(time.time()):x}.{secrets.token_urlsafe(16)}"
+
+
+def sign_in_issued_at(sign_in_id: str) -> int | None:
+    """The issue time (Unix seconds) of a sign-in id, or None if it is not one."""
+    issued, _, rest = (sign_in_id or "").partition(".")
+    if not rest or not 0 < len(issued) <= 12:
+        return None
+    try:
+        return int(issued, 16)
+    except ValueError:
+        return None
+
+
+class RevokedSignIn(db.Model):
+    """A signed-out sign-in: its session and remember cookies no longer sign anyone in.
+
+    Kept until `expires_at`, when the sign-in id would have expired anyway (SESSION_MAX_AGE)."""
+
+    __tablename__ = "revoked_sign_ins"
+
+    sign_in_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class User(UserMixin, db.Model):
     """A person with an account. Email is stored lower-case and is unique."""
 
@@ -125,8 +154,14 @@ class User(UserMixin, db.Model):
     )
 
     def get_id(self) -> str:
-        """Flask-Login session identifier (rotates on password change and suspension)."""
-        return self.session_token
+        """Flask-Login's id: "<session_token>:<sign-in id>", kept in the session and remember cookie.
+
+        The session token rotates on password change, suspension and "sign out everywhere" (every
+        session of the member ends); the sign-in id is new at each sign-in and is revoked by signing
+        out (that one session and its remember cookie end). See auth.services.load_user."""
+        if not getattr(self, "sign_in_id", None):
+            self.sign_in_id = new_sign_in_id()
+        return f"{self.session_token}:{self.sign_in_id}"
 
     @property
     def is_active(self) -> bool:

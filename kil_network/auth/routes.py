@@ -25,26 +25,49 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
+def _form_email() -> str:
+    """The posted email address in its one normal form (so variants share a limit)."""
+    return services.normalise_email((request.form.get("email") or "")[:1000])[:320]
+
+
 def _login_key() -> str:
     """Sign-in limit key: the client address and the account tried.
 
     At a workshop every phone on the venue's Wi-Fi shares one address, so a limit on the
     address alone would refuse the room; guessing one account's password is still limited,
     and the address-wide limit below caps trying many accounts from one place."""
-    email = (request.form.get("email") or "").strip().lower()[:320]
-    return f"login:{get_remote_address()}:{email}"
+    return f"login:{get_remote_address()}:{_form_email()}"
+
+
+def _account_key() -> str:
+    """Sign-in limit key: the account alone, whatever the address (a rotated X-Forwarded-For,
+    a botnet). Only failed attempts count, so members signing in are never the ones refused."""
+    return f"login-account:{_form_email()}"
+
+
+def _join_key() -> str:
+    """Join limit key: the address joined with (each join that goes through emails that address)."""
+    return f"join-email:{_form_email()}"
+
+
+def _failed(response) -> bool:
+    """A sign-in that did not succeed (success is a redirect)."""
+    return response.status_code not in (302, 303)
 
 
 @bp.route("/join", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", methods=["POST"], key_func=_join_key, deduct_when=lambda response: not _failed(response))
 def join():
-    """Join the Network: profile, sign-in details and consents."""
+    """Join the Network: profile, sign-in details and consents.
+
+    The answer is "check your email" whether or not the address already has an account."""
     if current_user.is_authenticated:
         return redirect(url_for("account.profile"))
     form = JoinForm()
     if form.validate_on_submit():
         try:
-            user = services.create_member(
+            services.join(
                 name=form.name.data, email=form.email.data, password=form.password.data,
                 member_type=MemberType(form.member_type.data), organisation_name=form.organisation.data,
                 local_authority=services.get_local_authority(form.local_authority.data),
@@ -56,30 +79,32 @@ def join():
         except services.AccountError as exc:
             getattr(form, exc.field or "email").errors.append(exc.message)
         else:
-            services.send_confirmation(user)
             db.session.commit()
             session.clear()
-            login_user(user)
+            session["check_email"] = services.normalise_email(form.email.data)
             return redirect(url_for("auth.check_email"))
     return render_form("auth/join.html", "auth/_join_form.html", form)
 
 
 @bp.get("/check-email")
-@login_required
 def check_email():
-    """After joining: ask the member to confirm their address."""
-    return render("auth/check_email.html")
+    """After joining: "check your email" (the same page whether or not the address was new)."""
+    email = session.get("check_email") or (current_user.email if current_user.is_authenticated else "")
+    return render("auth/check_email.html", email=email)
 
 
 @bp.get("/confirm/<token>")
 def confirm(token):
     """Follow the link in a confirmation email."""
     try:
-        user = services.confirm_email(token)
+        user, first = services.confirm_email_link(token)
     except services.AccountError as exc:
         db.session.rollback()
         return render("auth/confirm_failed.html", message=exc.message, status_code=400)
     db.session.commit()
+    if first and not current_user.is_authenticated and user.is_active:
+        session.clear()  # a new session on sign-in
+        login_user(user)
     flash("Your email address is confirmed. Welcome to the Keep it Local Network.", "success")
     if current_user.is_authenticated and current_user.id == user.id:
         return redirect(url_for("account.profile"))
@@ -102,6 +127,7 @@ def resend_confirmation():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"], key_func=_login_key)
+@limiter.limit("20 per hour; 100 per day", methods=["POST"], key_func=_account_key, deduct_when=_failed)
 @limiter.limit("300 per hour", methods=["POST"])
 def login():
     """Sign in with email and password."""
@@ -115,8 +141,7 @@ def login():
         elif not user.is_active:
             form.email.errors.append("This account is suspended. Contact the campaign team if you think this is a mistake.")
         else:
-            services.record_login(user)
-            db.session.commit()
+            services.record_login(user)  # best effort: commits, or logs and carries on
             session.clear()  # a new session on sign-in
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next"), url_for("account.profile")))
@@ -125,11 +150,25 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (POST, with the CSRF token)."""
+    """Sign out (POST, with the CSRF token): this session and its remember cookie end on the server."""
+    if current_user.is_authenticated:
+        services.sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("core.home"))
+
+
+@bp.post("/logout-everywhere")
+@login_required
+def logout_everywhere():
+    """Sign out on every device: every session and remember cookie of the member ends."""
+    services.sign_out_everywhere(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You have signed out on every device.", "info")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/reset", methods=["GET", "POST"])

@@ -1,13 +1,17 @@
 """Account rules: joining, signing in, tokens, confirmation, password reset, email change."""
 import hashlib
 import secrets
+import time
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from kil_network.auth.models import MemberType, Role, Status, User
+from kil_network.auth.models import MemberType, RevokedSignIn, Role, Status, User, sign_in_issued_at
+from kil_network.core.addresses import normalise_email  # noqa: F401 - the one normal form, re-exported
 from kil_network.core.email import external_url, queue_email
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
@@ -23,11 +27,6 @@ class AccountError(Exception):
         self.field = field
 
 
-def normalise_email(email: str) -> str:
-    """Email addresses are compared and stored lower-case, without surrounding spaces."""
-    return (email or "").strip().lower()
-
-
 def new_session_token() -> str:
     """A random token that identifies the member's sessions."""
     return secrets.token_hex(32)
@@ -39,12 +38,59 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=method)
 
 
-def load_user(session_token: str) -> User | None:
-    """Flask-Login user loader: only active accounts keep their sessions."""
-    user = db.session.scalar(sa.select(User).where(User.session_token == session_token))
+def session_max_age() -> int:
+    """Seconds a sign-in lasts at most (session or remember cookie), however active."""
+    value = current_app.config.get("SESSION_MAX_AGE")
+    return int(current_app.config["REMEMBER_COOKIE_DURATION"] if value is None else value)
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login user loader for "<session_token>:<sign-in id>" (session or remember cookie).
+
+    Refused: an unknown or rotated session token (password changed, suspended, signed out
+    everywhere), a sign-in id that was signed out or is older than SESSION_MAX_AGE, and
+    inactive accounts. One query."""
+    session_token, _, sign_in_id = (user_id or "").partition(":")
+    issued = sign_in_issued_at(sign_in_id)
+    if not session_token or issued is None or not 0 <= time.time() - issued <= session_max_age():
+        return None
+    revoked = sa.select(RevokedSignIn.sign_in_id).where(RevokedSignIn.sign_in_id == sign_in_id)
+    user = db.session.scalar(sa.select(User).where(User.session_token == session_token, ~revoked.exists()))
     if user is None or not user.is_active:
         return None
+    user.sign_in_id = sign_in_id
     return user
+
+
+def _best_effort_commit(what: str) -> bool:
+    """Commit, or log and roll back: the request goes on without the write (disk full, read-only)."""
+    try:
+        db.session.commit()
+        return True
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("Could not save %s; carrying on without it", what)
+        return False
+
+
+def sign_out(user: User) -> None:
+    """End this sign-in on the server: its session and remember cookies stop working. Commits.
+
+    Best effort: the browser's cookies are cleared by the caller whatever happens here."""
+    sign_in_id = getattr(user, "sign_in_id", None)
+    issued = sign_in_issued_at(sign_in_id)
+    if issued is None:
+        return
+    now = utcnow()
+    db.session.execute(sa.delete(RevokedSignIn).where(RevokedSignIn.expires_at < now))  # prune
+    expires = datetime.fromtimestamp(issued + session_max_age() + 60, tz=timezone.utc)
+    db.session.add(RevokedSignIn(sign_in_id=sign_in_id, expires_at=expires))
+    _best_effort_commit("a sign-out")
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session and remembered device of the member (the caller commits)."""
+    user.session_token = new_session_token()
 
 
 def get_user_by_email(email: str) -> User | None:
@@ -110,6 +156,38 @@ def create_member(*, name: str, email: str, password: str, member_type: MemberTy
     return user
 
 
+def join(*, email: str, password: str, **details) -> User | None:
+    """Join: a new account with its confirmation email, or, if the address already has an
+    account, an email to that address saying someone tried to join with it.
+
+    The person joining sees the same answer either way ("check your email"), so join does
+    not reveal who is a member; the password is hashed either way (the same work). Two joins
+    with one address at once: the loser's unique-constraint error is the same "address taken"
+    case. Returns the new account or None. The caller commits."""
+    email = normalise_email(email)
+    existing = get_user_by_email(email)
+    if existing is None:
+        try:
+            user = create_member(email=email, password=password, **details)
+        except IntegrityError:
+            db.session.rollback()
+            existing = get_user_by_email(email)
+            if existing is None:
+                raise
+        else:
+            send_confirmation(user)
+            return user
+    else:
+        if not details.get("consent_privacy"):
+            raise AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
+        hash_password(password)
+    if existing.status != Status.DELETED:
+        queue_email(existing.email, "Someone tried to join with your email address", "join_attempt",
+                    kind="notice", user=existing, user_obj=existing,
+                    login_url=external_url("auth.login"), reset_url=external_url("auth.reset_request"))
+    return None
+
+
 # --- Signed tokens -------------------------------------------------------------------
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -144,22 +222,31 @@ def _load(purpose: str, token: str, max_age: int) -> dict:
 
 def confirm_email(token: str) -> User:
     """Confirm the address in a token: a first confirmation, or a change of address."""
+    return confirm_email_link(token)[0]
+
+
+def confirm_email_link(token: str) -> tuple[User, bool]:
+    """Confirm the address in a token; also say whether this was the account's first confirmation.
+
+    Joining no longer signs the new member in (that would tell a stranger the address was
+    free): the first confirmation, which proves the inbox, signs them in instead."""
     data = _load("confirm", token, current_app.config["CONFIRM_TOKEN_MAX_AGE"])
     user = db.session.get(User, data.get("id"))
     if user is None or user.status == Status.DELETED:
         raise AccountError("This link is not valid. Check you copied the whole link.")
     email = data.get("email")
     if email == user.email:
-        if user.email_confirmed_at is None:
+        first = user.email_confirmed_at is None
+        if first:
             user.email_confirmed_at = utcnow()
-        return user
+        return user, first
     if email and email == user.pending_email:
         if get_user_by_email(email) is not None:
             raise AccountError("Another account now uses that email address.")
         user.email = email
         user.pending_email = None
         user.email_confirmed_at = utcnow()
-        return user
+        return user, False
     raise AccountError("This link is for an email address that is no longer on your account.")
 
 
@@ -170,33 +257,64 @@ def send_confirmation(user: User) -> None:
                 kind="confirm", user=user, user_obj=user, url=url)
 
 
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def dummy_hash() -> str:
+    """A hash made with the configured method and cost, checked when there is no account.
+
+    Built once per method, on first use: an unknown address costs the same work as a real one."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return _DUMMY_HASHES[method]
+
+
+def hash_is_current(password_hash: str) -> bool:
+    """Was this hash made with the configured method and cost (e.g. `scrypt:32768:8:1`)?"""
+    return password_hash.split("$", 1)[0] == dummy_hash().split("$", 1)[0]
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """Return the account if the password matches, else None (same work either way)."""
+    """Return the account if the password matches, else None (the same hash work either way).
+
+    A matching password stored with an outdated method is rehashed with the configured one
+    (saved with the caller's commit)."""
     user = get_user_by_email(email)
-    if user is None or user.status == Status.DELETED:
-        check_password_hash(_DUMMY_HASH, password or "")
+    if user is None or user.status == Status.DELETED or not user.password_hash:
+        check_password_hash(dummy_hash(), password or "")
         return None
     if not check_password_hash(user.password_hash, password or ""):
         return None
+    if not hash_is_current(user.password_hash):
+        user.password_hash = hash_password(password)
     return user
 
 
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
-
-
 def record_login(user: User) -> None:
-    """Note the time of a successful sign-in."""
+    """Note the time of a successful sign-in, best effort: sign-in never depends on this write.
+
+    Commits (with a rehashed password, if any); on failure logs, rolls back and carries on."""
     user.last_login_at = utcnow()
+    _best_effort_commit(f"the sign-in time of user {user.id}")
 
 
 def request_password_reset(email: str) -> None:
-    """Email a reset link if the address has an account; say nothing either way."""
+    """Email a reset link if the address has an account; say nothing either way.
+
+    The same work is done either way (token, link, message, an outbox row written), so the
+    answer's timing does not tell whether the address has an account; without one, the row is
+    deleted again in the same transaction (never committed, never sent)."""
     user = get_user_by_email(email)
-    if user is None or user.status != Status.ACTIVE:
-        return
+    real = user is not None and user.status == Status.ACTIVE
+    if not real:
+        user = User(id=0, name="", email="", password_hash=dummy_hash())
     url = external_url("auth.reset_password", token=make_reset_token(user))
-    queue_email(user.email, "Reset your password", "reset_password",
-                kind="reset", user=user, user_obj=user, url=url)
+    mail = queue_email(user.email if real else "", "Reset your password", "reset_password",
+                       kind="reset", user=user if real else None, user_obj=user, url=url)
+    if not real:
+        db.session.flush()
+        db.session.delete(mail)
 
 
 def user_from_reset_token(token: str) -> User:
