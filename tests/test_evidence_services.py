@@ -583,7 +583,11 @@ def test_acknowledgement_email_is_queued_with_the_reference(make_call, uploads_d
     submission = evidence(call, topics=["scale_fail", "community_role"], publication=Publication.ANONYMOUS,
                           email="ada@example.org")
     assert REFERENCE_E.match(submission.reference)
-    mails = db.session.scalars(sa.select(OutboxEmail)).all()
+    [confirm] = db.session.scalars(sa.select(OutboxEmail)).all()  # an anonymous sender confirms the address first
+    assert confirm.kind == "evidence_confirm" and submission.reference in confirm.body_text
+    assert services.confirm_submission(submission) and not services.confirm_submission(submission)
+    db.session.commit()
+    mails = db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.kind == "evidence")).all()
     assert len(mails) == 1
     mail = mails[0]
     assert mail.to_address == "ada@example.org" and mail.kind == "evidence"

@@ -315,3 +315,220 @@ def test_finding_low_upload_becomes_its_real_name_only_on_commit(app, make_call,
     assert files_in(uploads_dir) == [submission.file_key + ".part"]
     db.session.commit()
     assert files_in(uploads_dir) == [submission.file_key]
+
+
+# --- Finding 4: written evidence is limited and no use as a spam relay ---------------------------
+
+def outbox(to: str | None = None) -> list:
+    """Queued emails (to one address, if given), oldest first."""
+    from kil_network.core.models import OutboxEmail
+
+    db.session.expire_all()
+    stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id)
+    if to:
+        stmt = stmt.where(OutboxEmail.to_address == to)
+    return db.session.scalars(stmt).all()
+
+
+def confirm_path(mail) -> str:
+    """The path of the confirmation link in a queued email."""
+    import re
+
+    match = re.search(r"https?://[^/\s]+(/evidence/confirm/\S+)", mail.body_text)
+    assert match, mail.body_text
+    return match.group(1)
+
+
+@pytest.fixture
+def limited(limited_app, uploads_dir):
+    """A client of the app with rate limits on, storing uploads in this test's folder."""
+    limited_app.config["UPLOAD_FOLDER"] = str(uploads_dir)
+    return limited_app.test_client()
+
+
+def post_evidence(client, call, address="203.0.113.7", **overrides):
+    """One anonymous post of written evidence from a client address."""
+    url = f"/evidence/calls/{call.id}/submit"
+    token = client.csrf_token(url)
+    return client.post(url, data=evidence_form(csrf_token=token, **overrides),
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_finding_04_anonymous_submissions_are_limited_per_address(limited, make_call, uploads_dir):
+    """30 posts from one address: 5 accepted, then 429; another address is not affected."""
+    call = make_call()
+    codes = [post_evidence(limited, call, email=f"victim{i}@example.org").status_code for i in range(30)]
+    assert codes[:5] == [303] * 5 and set(codes[5:]) == {429}
+    assert post_evidence(limited, call, address="198.51.100.9", email="other@example.org").status_code == 303
+    assert count(Submission) == 6
+
+
+def test_finding_04_confirmation_emails_are_limited_per_recipient(limited, make_call, uploads_dir):
+    """One victim address from many addresses, with case, spaces and +tags varied: 3 emails, then 429."""
+    call = make_call()
+    variants = ["victim@example.org", "VICTIM@example.org", "victim+1@example.org", " victim+spam@Example.org",
+                "victim+2@example.org", "victim@example.org"]
+    codes = [post_evidence(limited, call, address=f"192.0.2.{i}", email=email).status_code
+             for i, email in enumerate(variants, start=1)]
+    assert codes == [303, 303, 303, 429, 429, 429]
+    assert len(outbox()) == 3
+
+
+def test_finding_04_upload_bytes_are_capped_per_address(limited, make_call, uploads_dir):
+    """Refused posts with 9MB files still cost their bytes: about 50MB an hour per address, then 429."""
+    call = make_call()
+    big = pdf_bytes() + b"0" * (9 * 1024 * 1024)
+    codes = [post_evidence(limited, call, text="", file=(io.BytesIO(big), "big.pdf")).status_code
+             for _ in range(7)]
+    assert codes[:5] == [200] * 5 and codes[6] == 429  # text missing: refused, but the bytes were sent
+    assert files_in(uploads_dir) == []
+
+
+def test_finding_04_anonymous_acknowledgement_is_no_spam_relay(client, make_call, uploads_dir):
+    """An anonymous post gets one fixed-text email: nothing the sender typed, the campaign's words first,
+    and no acknowledgement until the address is confirmed; a fetched link confirms nothing."""
+    call = make_call()
+    spam = "BUY CHEAP PILLS at spam.example"
+    response = client.post_form(f"/evidence/calls/{call.id}/submit", evidence_form(
+        name=spam, organisation=spam, text=spam, email="victim@example.org",
+        file=(io.BytesIO(pdf_bytes()), f"{spam}.pdf")))
+    assert response.status_code == 303
+    assert "Check your email" in client.get(response.headers["Location"]).get_data(as_text=True)
+    [mail] = outbox()
+    assert mail.to_address == "victim@example.org" and mail.subject == "Confirm your evidence to the Keep it Local Network"
+    assert "spam" not in (mail.body_text + (mail.body_html or "")).lower()
+    assert mail.body_text.startswith("The Keep it Local Network")
+    submission = db.session.scalar(sa.select(Submission))
+    assert submission.confirmed_at is None
+
+    path = confirm_path(mail)
+    page = client.get(path)  # a mail scanner following the link
+    assert page.status_code == 200 and "Confirm and send my evidence" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert submission.confirmed_at is None and len(outbox()) == 1
+
+    response = client.post_form(path, token_from=path)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert submission.confirmed_at is not None
+    acknowledgement = outbox()[-1]
+    assert submission.reference in acknowledgement.subject
+    assert acknowledgement.body_text.startswith("Thank you for your evidence to")
+    assert client.post_form(path).status_code == 303 and len(outbox()) == 2  # once only
+
+
+def test_finding_04_bad_confirmation_links_are_refused(client, make_call, uploads_dir):
+    """A tampered link, one for another submission's address, or an expired one: 400, nothing confirmed."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from kil_network.evidence import services
+
+    call = make_call()
+    client.post_form(f"/evidence/calls/{call.id}/submit", evidence_form())
+    path = confirm_path(outbox()[0])
+    assert client.get(path[:-3] + "abc").status_code == 400
+    submission = db.session.scalar(sa.select(Submission))
+    submission.email = "someone-else@example.org"  # the token names the address it was sent to
+    db.session.commit()
+    assert client.get(path).status_code == 400
+    db.session.expire_all()
+    assert submission.confirmed_at is None
+    submission.email = "ada@example.org"
+    db.session.commit()
+
+    with pytest.MonkeyPatch.context() as patch:  # a link sent 8 days ago
+        eight_days_ago = time.time() - 8 * 24 * 3600
+        patch.setattr(time, "time", lambda: eight_days_ago)
+        old = URLSafeTimedSerializer(client.application.config["SECRET_KEY"], salt="kil-evidence-confirm").dumps(
+            {"s": submission.id, "f": services._fingerprint(submission)})
+    response = client.get(f"/evidence/confirm/{old}")
+    assert response.status_code == 400 and "expired" in response.get_data(as_text=True)
+    assert client.get(path).status_code == 200  # the real one still works
+
+
+def test_finding_04_signed_in_member_from_own_address_is_acknowledged_at_once(client, as_role, make_call,
+                                                                             uploads_dir):
+    """A confirmed member sending from their own address: acknowledged at once; from another address: confirm first."""
+    call = make_call()
+    as_role("member")
+    client.post_form(f"/evidence/calls/{call.id}/submit", evidence_form(email="Member@Example.org"))
+    assert outbox()[-1].subject.startswith("We have received your evidence")
+    client.post_form(f"/evidence/calls/{call.id}/submit", evidence_form(email="elsewhere@example.org"))
+    assert outbox()[-1].subject == "Confirm your evidence to the Keep it Local Network"
+    confirmed = db.session.scalars(sa.select(Submission.confirmed_at).order_by(Submission.id)).all()
+    assert confirmed[0] is not None and confirmed[1] is None
+
+
+# --- Low: a visitor's survey in progress survives signing in ------------------------------------
+
+def survey_answers(client, call, answers: dict) -> None:
+    """Answer survey pages one by one, as a browser would."""
+    base = f"/evidence/calls/{call.id}/survey"
+    for question, answer in answers.items():
+        response = client.post_form(f"{base}/{question}", {"answer": answer}, token_from=f"{base}/{question}")
+        assert response.status_code == 302, (question, response.status_code)
+
+
+def in_progress(user) -> list:
+    """The member's in-progress survey responses."""
+    from kil_network.evidence.models import SurveyResponse
+
+    db.session.expire_all()
+    return db.session.scalars(sa.select(SurveyResponse).where(
+        SurveyResponse.user_id == user.id, SurveyResponse.status == "in_progress")).all()
+
+
+def test_finding_low_visitor_survey_is_carried_over_at_sign_in(client, auth, make_user, make_call):
+    """A visitor answers two questions, signs in: the answers are now the member's, the visitor draft gone."""
+    from kil_network.evidence.models import SurveyResponse
+
+    call = make_call()
+    member = make_user(email="member1@example.org")
+    survey_answers(client, call, {"delivers": "yes", "council_role": "neither"})
+    assert auth.login().status_code == 302
+    [draft] = in_progress(member)
+    assert draft.answers == {"delivers": "yes", "council_role": "neither"} and draft.draft_key is None
+    assert count(SurveyResponse) == 1
+    start = client.get(f"/evidence/calls/{call.id}/survey").get_data(as_text=True)
+    assert "Continue where you left off" in start and f"/evidence/calls/{call.id}/survey/contract_size" in start
+
+
+def test_finding_low_visitor_survey_merges_with_members_own(client, auth, make_user, make_call):
+    """The member had answers in progress too: the visitor's (newer) win, the member's fill the gaps."""
+    from kil_network.evidence import services
+
+    call = make_call()
+    member = make_user(email="member1@example.org")
+    services.save_member_answers(call, member, {"delivers": "yes", "council_role": "neither",
+                                                "contract_size": "over_1m"})
+    db.session.commit()
+    survey_answers(client, call, {"delivers": "yes", "council_role": "councillor"})
+    assert auth.login().status_code == 302
+    [draft] = in_progress(member)
+    assert draft.answers == {"delivers": "yes", "council_role": "councillor", "contract_size": "over_1m"}
+
+
+# --- Low: account deletion erases the evidence document and its name -----------------------------
+
+def test_finding_low_account_deletion_erases_the_document_and_its_name(client, as_role, make_call, uploads_dir):
+    """A member sends evidence with a document, then deletes their account: the file is gone from disk,
+    its name from the row; the evidence itself stays, anonymous. Another sender's file is untouched."""
+    call = make_call()
+    client.application.test_client().post_form(f"/evidence/calls/{call.id}/submit", evidence_form(
+        email="someone@example.org", file=(io.BytesIO(pdf_bytes()), "someone.pdf")))
+    member = as_role("member")
+    response = client.post_form(f"/evidence/calls/{call.id}/submit", evidence_form(
+        name="Morgan Member", email="member@example.org", file=(io.BytesIO(pdf_bytes()), "Morgan's CV and report.pdf")))
+    assert response.status_code == 303
+    mine = db.session.scalar(sa.select(Submission).where(Submission.user_id == member.id))
+    theirs = db.session.scalar(sa.select(Submission).where(Submission.user_id.is_(None)))
+    assert sorted(files_in(uploads_dir)) == sorted([mine.file_key, theirs.file_key])
+    response = client.post_form("/account/delete", {"password": "correct horse battery", "confirm": "y"},
+                                token_from="/account/delete")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert mine.user_id is None and mine.name == "Former member" and mine.email == ""
+    assert mine.file_key == "" and mine.file_name == "" and mine.file_size == 0
+    assert mine.text == "Referrals to local groups fell by a third."  # the evidence stays, anonymous
+    assert files_in(uploads_dir) == [theirs.file_key]
+    assert "any document you attached, and its name, are deleted" in client.get("/privacy").get_data(as_text=True)

@@ -478,11 +478,18 @@ def test_submit_written_evidence_with_a_pdf(client, as_role, make_call, uploads_
 
 
 def test_acknowledgement_email_reaches_the_smtp_server(client, make_call, uploads_dir, mail):
-    """The submitter receives an email with the reference, through the real SMTP capture server."""
+    """The submitter confirms their address from a first email, then receives one with the reference,
+    through the real SMTP capture server."""
+    from tests.conftest import first_link
+
     call = make_call()
     response = client.post_form(f"/evidence/calls/{call.id}/submit",
                                 evidence_form(file=(io.BytesIO(pdf_bytes()), "evidence.pdf")))
     reference = response.headers["Location"].rsplit("/", 1)[1]
+    deliver_due()
+    confirm = mail.wait_for(lambda m: m["Subject"] == "Confirm your evidence to the Keep it Local Network")
+    path = "/" + first_link(confirm, "/evidence/confirm/").split("/", 3)[3]
+    assert client.post_form(path, token_from=path).status_code == 303
     deliver_due()
     message = mail.wait_for(lambda m: reference in m["Subject"])
     assert message.envelope_to == ["ada@example.org"]

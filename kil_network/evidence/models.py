@@ -138,6 +138,9 @@ class Submission(db.Model):
     status: Mapped[ReviewStatus] = mapped_column(value_enum(ReviewStatus, 24), default=ReviewStatus.NEW, index=True)
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the submitter proved the address (followed the emailed link, or sent it signed in
+    # from their own confirmed address); until then only a fixed-text email goes to it.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     call = relationship("Call")
     local_authority = relationship("LocalAuthority")

@@ -3,6 +3,7 @@ import sqlalchemy as sa
 
 from kil_network.core.personal_data import eraser, exporter
 from kil_network.councils.models import Pledge
+from kil_network.evidence import uploads
 from kil_network.evidence.models import Publication, Submission, SurveyResponse
 from kil_network.extensions import db
 
@@ -34,14 +35,20 @@ def export_pledges(user) -> list:
 
 @eraser
 def erase_evidence(user) -> None:
-    """Unlink survey answers and pledges; strip names from evidence, publishing named evidence anonymously."""
+    """Unlink survey answers and pledges; strip names and documents from evidence, publishing it anonymously."""
     db.session.execute(sa.delete(SurveyResponse).where(SurveyResponse.user_id == user.id, SurveyResponse.status == "in_progress")
                        .execution_options(synchronize_session=False))
     db.session.execute(sa.update(SurveyResponse).where(SurveyResponse.user_id == user.id)
                        .values(user_id=None).execution_options(synchronize_session=False))
     db.session.execute(sa.update(Pledge).where(Pledge.submitted_by_id == user.id)
                        .values(submitted_by_id=None).execution_options(synchronize_session=False))
+    # Their written evidence stays as anonymous evidence, but the attached document and its name
+    # go: a document usually names its author on every page. The file is removed once the
+    # deletion commits (uploads.delete_after_commit), so a failed deletion keeps it.
     for s in db.session.scalars(sa.select(Submission).where(Submission.user_id == user.id)):
         s.name, s.email, s.organisation, s.user_id = "Former member", "", "", None
         if s.publication == Publication.NAMED:
             s.publication = Publication.ANONYMOUS
+        if s.file_key:
+            uploads.delete_after_commit(s.file_key)
+        s.file_key, s.file_name, s.file_kind, s.file_size = "", "", "", 0

@@ -1,16 +1,18 @@
 """Calls for evidence (public), the survey one question per page, written evidence, the library."""
 import sqlalchemy as sa
-from flask import Blueprint, abort, redirect, request, session, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, current_app, g, has_request_context, redirect, request, session, url_for
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, user_logged_in
+from sqlalchemy.exc import SQLAlchemyError
 
 from kil_network.auth.models import MemberType
-from kil_network.auth.services import get_local_authority
+from kil_network.auth.services import get_local_authority, normalise_email
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import page_arg
 from kil_network.evidence import personal_data, services, survey  # noqa: F401 - personal_data registers export/eraser
 from kil_network.evidence.forms import CSRFForm, EvidenceForm
 from kil_network.evidence.models import TOPICS, Call, Publication
-from kil_network.extensions import db
+from kil_network.extensions import db, limiter
 from kil_network.members.models import Region
 
 bp = Blueprint("evidence", __name__)
@@ -42,6 +44,31 @@ def _store_answers(call: Call, answers: dict) -> None:
     else:
         session[f"survey-{call.id}"] = services.save_visitor_answers(call, session.get(f"survey-{call.id}"), answers)
     db.session.commit()
+
+
+@bp.before_app_request
+def _note_visitor_surveys():
+    """Before any POST (sign-in and join among them), note this browser's survey draft keys:
+    signing in clears the session before the member is logged in, and the keys would be lost."""
+    if request.method == "POST":
+        g.visitor_surveys = {k: v for k, v in session.items() if k.startswith("survey-")}
+
+
+@user_logged_in.connect
+def _carry_over_surveys(sender, user, **extra) -> None:
+    """A visitor who signs in keeps the survey they had started: it becomes their in-progress response."""
+    noted = g.pop("visitor_surveys", None) if has_request_context() else None
+    if not noted:
+        return
+    try:
+        for name, key in noted.items():
+            call_id = name.removeprefix("survey-")
+            if call_id.isdecimal() and len(call_id) < 10:
+                services.adopt_visitor_draft(int(call_id), key, user)
+        db.session.commit()
+    except SQLAlchemyError:  # never stop a sign-in over this
+        db.session.rollback()
+        current_app.logger.exception("Could not carry a visitor's survey answers over to member %s", user.id)
 
 
 @bp.get("/evidence/")
@@ -147,7 +174,44 @@ def survey_done(call_id, reference):
     return render("evidence/survey_done.html", call=get_call_or_404(call_id), reference=reference[:20])
 
 
+# Written evidence limits. A signed-in member counts by account (a workshop's phones share the
+# venue's address), anyone else by address. Posts of any kind, accepted submissions, uploaded
+# bytes (a 10MB document costs 10,240), and confirmation emails per recipient address (its
+# "+tag" ignored) are limited separately: an address cannot be mail-bombed or the disk filled.
+SUBMIT_POSTS = "20 per hour"
+SUBMIT_ACCEPTED = "5 per hour; 20 per day"
+SUBMIT_KIB = "51200 per hour"  # 50MB of uploads an hour
+SUBMIT_PER_RECIPIENT = "3 per hour; 6 per day"
+
+
+def _sender_key() -> str:
+    """A member's account, or a visitor's address."""
+    if current_user.is_authenticated:
+        return f"evidence-member:{current_user.id}"
+    return f"evidence-addr:{get_remote_address()}"
+
+
+def _recipient_key() -> str:
+    """The address the emails would go to, normalised, without a "+tag"."""
+    local, _, domain = normalise_email(request.form.get("email", ""))[:320].rpartition("@")
+    return f"evidence-to:{local.split('+', 1)[0]}@{domain}"
+
+
+def _upload_kib() -> int:
+    """What a post costs against the bytes limit: its size in KiB."""
+    return max(1, (request.content_length or 0) // 1024)
+
+
+def _accepted(response) -> bool:
+    """Only a stored submission (303 to its reference) counts."""
+    return response.status_code == 303
+
+
 @bp.route("/evidence/calls/<int:call_id>/submit", methods=["GET", "POST"])
+@limiter.limit(SUBMIT_POSTS, methods=["POST"], key_func=_sender_key)
+@limiter.limit(SUBMIT_KIB, methods=["POST"], key_func=lambda: "kib:" + _sender_key(), cost=_upload_kib)
+@limiter.limit(SUBMIT_ACCEPTED, methods=["POST"], key_func=lambda: "ok:" + _sender_key(), deduct_when=_accepted)
+@limiter.limit(SUBMIT_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key, deduct_when=_accepted)
 def submit(call_id):
     """Written evidence, with an optional document and a publication choice."""
     call = get_call_or_404(call_id)
@@ -185,8 +249,29 @@ def submit(call_id):
 
 @bp.get("/evidence/calls/<int:call_id>/received/<reference>")
 def received(call_id, reference):
-    """Acknowledgement of written evidence, with the reference."""
-    return render("evidence/received.html", call=get_call_or_404(call_id), reference=reference[:20])
+    """Acknowledgement of written evidence, with the reference (and, until it is, "confirm your address")."""
+    call = get_call_or_404(call_id)
+    submission = services.submission_by_reference(reference)
+    pending = submission is not None and submission.call_id == call.id and submission.confirmed_at is None
+    return render("evidence/received.html", call=call, reference=reference[:20], pending=pending)
+
+
+@bp.route("/evidence/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per hour", methods=["POST"])
+def confirm(token):
+    """The link in the confirmation email: a page with a button (a mail scanner fetching the link
+    confirms nothing), whose POST confirms the address and sends the acknowledgement."""
+    form = CSRFForm()
+    try:
+        submission = services.submission_from_confirm_token(token)
+    except services.EvidenceError as exc:
+        return render("evidence/confirm.html", message=exc.message, status_code=400)
+    if submission.confirmed_at is not None or form.validate_on_submit():
+        services.confirm_submission(submission)
+        db.session.commit()
+        return redirect(url_for("evidence.received", call_id=submission.call_id, reference=submission.reference),
+                        code=303)
+    return render("evidence/confirm.html", submission=submission, form=form, token=token)
 
 
 @bp.get("/evidence/library")

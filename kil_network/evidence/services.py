@@ -4,10 +4,13 @@ Deadlines are checked on the server at the moment of the POST: a response arrivi
 deadline is refused (the form keeps what was typed), whatever the page showed when it loaded.
 """
 import csv
+import hashlib
 import io
 import secrets
 
 import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import selectinload
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
@@ -100,6 +103,27 @@ def save_visitor_answers(call: Call, key: str | None, answers: dict) -> str:
         db.session.add(draft)
     draft.answers = dict(answers)
     return draft.draft_key
+
+
+def adopt_visitor_draft(call_id: int, key: str | None, user: User) -> SurveyResponse | None:
+    """At sign-in, a visitor's answers in progress become the member's (their session is about to go).
+
+    If the member already has answers in progress for that call, the visitor's (typed just now,
+    so the newer) win and the member's fill any question the visitor had not answered."""
+    if not key or not isinstance(key, str):
+        return None
+    draft = db.session.scalar(sa.select(SurveyResponse).where(
+        SurveyResponse.call_id == call_id, SurveyResponse.draft_key == key, SurveyResponse.status == "in_progress"))
+    if draft is None:
+        return None
+    mine = db.session.scalar(sa.select(SurveyResponse).where(
+        SurveyResponse.call_id == call_id, SurveyResponse.user_id == user.id, SurveyResponse.status == "in_progress"))
+    if mine is None:
+        draft.user_id, draft.draft_key = user.id, None
+        return draft
+    mine.answers = survey.clean({**(mine.answers or {}), **(draft.answers or {})})
+    db.session.delete(draft)
+    return mine
 
 
 def submit_survey(call: Call, answers: dict, user: User | None = None, now=None,
@@ -217,10 +241,75 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
         submission.file_name = uploads.clean_filename(upload.filename, kind)
     db.session.add(submission)
     db.session.flush()
-    queue_email(email, f"We have received your evidence ({submission.reference})", "evidence_received",
-                kind="evidence", user=user, submission=submission, call=call,
-                topics=[TOPICS[t] for t in topics], library_url=external_url("evidence.library"))
+    if user is not None and user.is_confirmed and user.email == email:
+        submission.confirmed_at = utcnow()  # their own address, already proven
+        _acknowledge(submission, user)
+    else:
+        _ask_to_confirm(submission, user)
     return submission
+
+
+# Confirming the submitter's address. Anyone can type any address into the form, so until the
+# address is proven it gets one email only, in the campaign's own fixed words (the call's title,
+# the reference and a link: nothing the sender typed), which is no use to a spammer; the
+# acknowledgement with their details follows once they follow the link. The route limits how
+# many a sender and an address get (see routes.submit).
+
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+
+
+def _confirm_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="kil-evidence-confirm")
+
+
+def _fingerprint(submission: Submission) -> str:
+    return hashlib.sha256(f"{submission.id}:{submission.email}".encode()).hexdigest()[:16]
+
+
+def confirm_token(submission: Submission) -> str:
+    """A signed link token for this submission and address (valid for CONFIRM_MAX_AGE)."""
+    return _confirm_serializer().dumps({"s": submission.id, "f": _fingerprint(submission)})
+
+
+def submission_from_confirm_token(token: str) -> Submission:
+    """The submission a confirmation link is for, or EvidenceError if it is invalid or expired."""
+    try:
+        data = _confirm_serializer().loads(str(token)[:500], max_age=CONFIRM_MAX_AGE)
+        submission = db.session.get(Submission, int(data["s"]))
+    except SignatureExpired:
+        raise EvidenceError("This link has expired. Links to confirm evidence last 7 days.") from None
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
+        raise EvidenceError("This link is not valid. Check you copied the whole link from the email.") from None
+    if submission is None or _fingerprint(submission) != data.get("f"):
+        raise EvidenceError("This link is not valid. Check you copied the whole link from the email.")
+    return submission
+
+
+def confirm_submission(submission: Submission) -> bool:
+    """The address is proven: record it and send the acknowledgement. False if it already was."""
+    if submission.confirmed_at is not None:
+        return False
+    submission.confirmed_at = utcnow()
+    _acknowledge(submission, None)
+    return True
+
+
+def submission_by_reference(reference: str) -> Submission | None:
+    """A submission by the reference quoted to its sender."""
+    return db.session.scalar(sa.select(Submission).where(Submission.reference == str(reference)[:20]))
+
+
+def _ask_to_confirm(submission: Submission, user: User | None) -> None:
+    queue_email(submission.email, "Confirm your evidence to the Keep it Local Network", "evidence_confirm",
+                kind="evidence_confirm", secret=True, user=user, call=submission.call, reference=submission.reference,
+                confirm_url=external_url("evidence.confirm", token=confirm_token(submission)),
+                max_days=CONFIRM_MAX_AGE // 86400)
+
+
+def _acknowledge(submission: Submission, user: User | None) -> None:
+    queue_email(submission.email, f"We have received your evidence ({submission.reference})", "evidence_received",
+                kind="evidence", user=user, submission=submission, call=submission.call,
+                topics=[TOPICS[t] for t in submission.topics], library_url=external_url("evidence.library"))
 
 
 def review(actor: User, submission: Submission, *, status: ReviewStatus, tags: list[str], principle_ids: list[int],
