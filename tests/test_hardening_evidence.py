@@ -532,3 +532,21 @@ def test_finding_low_account_deletion_erases_the_document_and_its_name(client, a
     assert mine.text == "Referrals to local groups fell by a third."  # the evidence stays, anonymous
     assert files_in(uploads_dir) == [theirs.file_key]
     assert "any document you attached, and its name, are deleted" in client.get("/privacy").get_data(as_text=True)
+
+
+def test_finding_04_new_pages_are_valid_html(client, make_call, uploads_dir, tmp_path, database_url):
+    """The confirmation page, its refusal and the "check your email" page pass vnu."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the HTML does not depend on the database")
+    from tests.test_html_validity_areas import VNU_JAR, check_with_vnu
+
+    if not VNU_JAR.exists():
+        pytest.skip("vnu.jar is missing: run `npm ci`")
+    call = make_call()
+    received = client.post_form(f"/evidence/calls/{call.id}/submit", evidence_form()).headers["Location"]
+    path = confirm_path(outbox()[0])
+    pages = {name: client.get(url).get_data(as_text=True) for name, url in
+             [("received-pending", received), ("confirm", path), ("confirm-invalid", path + "x")]}
+    (tmp_path / "pages").mkdir()
+    errors, _ = check_with_vnu(pages, tmp_path / "pages")
+    assert not errors, errors
