@@ -133,9 +133,11 @@ def _register_htmx(app):
 
 def _register_template_helpers(app):
     """Jinja filters and globals: London times, htmx source, the signed-in nav."""
+    from kil_network.core.submissions import register_submission_keys
     from kil_network.core.templating import register_template_helpers
 
     register_template_helpers(app)
+    register_submission_keys(app)  # {{ submission_key_field() }} in create forms
 
 
 def _register_cli(app):

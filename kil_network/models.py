@@ -1,6 +1,7 @@
 """Import every area's models so SQLAlchemy and Alembic see the whole schema."""
 from kil_network.auth.models import MemberType, Role, Status, User  # noqa: F401
 from kil_network.core.models import AuditLog, OutboxEmail  # noqa: F401
+from kil_network.core.submissions import SubmissionKey  # noqa: F401
 from kil_network.members.models import (  # noqa: F401
     ConsentRecord,
     LocalAuthority,

@@ -46,7 +46,9 @@ def token_in(response) -> str:
 
 
 def count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+    """Rows of a model (or of a (model, condition) pair)."""
+    model, *where = model if isinstance(model, tuple) else (model,)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 # --- Finding 11: typed text survives a refused token ------------------------------------
@@ -180,3 +182,197 @@ def test_finding_11_every_post_route_keeps_text_and_writes_nothing(app, post_ids
         assert EXPIRED in text, f"{rule}: {text[:300]}"
         missing = [value for value in typed.values() if not shows(response, value)]
         assert not missing, f"{rule}: lost {missing}"
+
+
+# --- Finding 13: a create form posted twice creates one thing ---------------------------
+
+KEY_RE = re.compile(r'name="submission_key" value="([^"]+)"')
+NEXT_YEAR = str(__import__("datetime").date.today().year + 1)
+
+
+def _models():
+    from kil_network.councils.models import Pledge
+    from kil_network.evidence.models import Call, Submission, SurveyResponse
+    from kil_network.principles.models import Endorsement, Round, Suggestion
+    from kil_network.workshops.models import Registration, Workshop
+
+    return locals()
+
+
+def _scene(name, client, ids, make_user, auth):
+    """Sign in as the form's user; return (the page with the form, the URL it posts to, the data, the model)."""
+    from kil_network.evidence import services as evidence
+    from kil_network.evidence.models import Call
+
+    models = _models()
+    staff = ("staff@example.org", "staff")
+    if name == "suggestion":
+        who, page, url = ("member@example.org", "member"), f"/principles/drafts/{ids['draft']}", \
+            f"/principles/drafts/{ids['draft']}/suggestions"
+        data, model = {"text": "Say neighbourhood", "reason": "Plainer"}, models["Suggestion"]
+    elif name == "endorsement":
+        who, page, url = ("member@example.org", "member"), f"/principles/drafts/{ids['draft']}", \
+            f"/principles/suggestions/{ids['suggestion']}/endorse"
+        data, model = {}, models["Endorsement"]
+    elif name == "evidence":
+        who, page = None, f"/evidence/calls/{ids['call']}/submit"
+        url, model = page, models["Submission"]
+        data = {"name": "Ada Lovelace", "email": "ada@example.org", "organisation": "", "respondent_type": "academic",
+                "local_authority": "", "topics": ["trends"], "text": "Referrals fell by a third.", "publication": "named"}
+    elif name == "survey":
+        who, page = ("member@example.org", "member"), f"/evidence/calls/{ids['call']}/survey/check"
+        url, data = page, {}
+        model = (models["SurveyResponse"], models["SurveyResponse"].status == "submitted")
+    elif name == "walk-in":
+        who, page = staff, f"/staff/workshops/{ids['workshop']}/attendance"
+        url, model = f"/staff/workshops/{ids['workshop']}/walk-in", models["Registration"]
+        data = {"name": "Wanda Walk-in", "email": "wanda@example.org", "member_type": "academic"}
+    elif name == "workshop":
+        who, page, url, model = staff, "/staff/workshops/new", "/staff/workshops/new", models["Workshop"]
+        data = {"title": "Commissioning locally", "description": "Three hours.", "region": "", "format": "online",
+                "venue": "", "address": "", "postcode": "", "online_url": "https://meet.example.org/kil",
+                "starts_at-day": "15", "starts_at-month": "7", "starts_at-year": NEXT_YEAR, "starts_at-time": "18:30",
+                "ends_at-day": "15", "ends_at-month": "7", "ends_at-year": NEXT_YEAR, "ends_at-time": "21:00",
+                "registration_closes_at-day": "14", "registration_closes_at-month": "7",
+                "registration_closes_at-year": NEXT_YEAR, "registration_closes_at-time": "12:00",
+                "capacity": "30", "mix_max_percent": "", "accessibility_info": ""}
+    elif name == "round":
+        who, page, url, model = staff, "/staff/rounds/new", "/staff/rounds/new", models["Round"]
+        data = {"name": "Round three", "introduction": "", "closes_at-day": "1", "closes_at-month": "3",
+                "closes_at-year": NEXT_YEAR, "closes_at-time": "17:00", "eligibility": "members"}
+    elif name == "call":
+        who, page, url, model = staff, "/staff/evidence/calls/new", "/staff/evidence/calls/new", models["Call"]
+        data = {"title": "Keep it Local 2030", "introduction": "Tell us.", "asks": "Evidence.",
+                "opens_at-day": "1", "opens_at-month": "7", "opens_at-year": NEXT_YEAR, "opens_at-time": "09:00",
+                "survey_closes_at-day": "17", "survey_closes_at-month": "7", "survey_closes_at-year": NEXT_YEAR,
+                "survey_closes_at-time": "23:59", "written_closes_at-day": "31", "written_closes_at-month": "7",
+                "written_closes_at-year": NEXT_YEAR, "written_closes_at-time": "23:59"}
+    elif name == "pledge":
+        who, page = ("cllr@example.org", "councillor"), "/councils/E06000023/pledge"
+        url, model = page, models["Pledge"]
+        data = {"signed_by": "leader_and_chief_executive", "signatories": "Cllr Jane Smith, Leader",
+                "pledged_on-day": "27", "pledged_on-month": "3", "pledged_on-year": "2025", "champions": "Cllr Priya Patel"}
+    if who:
+        email, kind = who
+        user = make_user(email=email, role=kind if kind == "staff" else "member",
+                         member_type="councillor" if kind == "councillor" else "community_organisation")
+        assert auth.login(email).status_code == 302
+        if name == "survey":
+            evidence.save_member_answers(db.session.get(Call, ids["call"]), user, {
+                "delivers": "yes", "council_role": "neither", "contract_size": "under_100k", "contract_length": "1_3",
+                "barriers": ["size", "price"], "large_contracts": "A prime contractor took it.",
+                "what_would_help": "Grants.", "region": str(db.session.scalar(sa.text("SELECT min(id) FROM regions")))})
+            db.session.commit()
+    return page, url, data, model
+
+
+def _form_page(client, page, url):
+    """The CSRF token and the submission key of the form posting to `url` on `page`."""
+    body = client.get(page).get_data(as_text=True)
+    for action, inner in FORM_RE.findall(body):
+        if html.unescape(action) == url:
+            key = KEY_RE.search(inner)
+            assert key, f"no submission key in the form posting to {url}"
+            return CSRF_RE.search(body).group(1) or CSRF_RE.search(body).group(2), key.group(1)
+    raise AssertionError(f"no form posting to {url} on {page}")
+
+
+def _outbox() -> int:
+    from kil_network.core.models import OutboxEmail
+
+    return count(OutboxEmail)
+
+
+CREATE_FORMS = ["suggestion", "endorsement", "evidence", "survey", "walk-in", "workshop", "round", "call", "pledge"]
+
+
+@pytest.mark.parametrize("name", CREATE_FORMS)
+def test_finding_13_create_form_posted_twice_makes_one(client, ids, make_user, auth, name):
+    """The same form posted twice (a double click, a resend): one row, one email, both sent to the result."""
+    page, url, data, model = _scene(name, client, ids, make_user, auth)
+    token, key = _form_page(client, page, url)
+    rows, mails = count(model), _outbox()
+    first = client.post(url, data={**data, "csrf_token": token, "submission_key": key})
+    assert first.status_code == 303, words(first)[:500]
+    made_mail = _outbox() - mails
+    second = client.post(url, data={**data, "csrf_token": token, "submission_key": key})
+    assert second.status_code == 303, words(second)[:500]
+    assert second.headers["Location"] == first.headers["Location"]
+    assert count(model) == rows + 1
+    assert _outbox() - mails == made_mail
+    if name in ("suggestion", "evidence", "walk-in", "workshop", "round", "call"):
+        # A fresh form gets a fresh key: a deliberate second one is still possible.
+        assert _form_page(client, page, url)[1] != key
+
+
+def test_finding_13_evidence_posted_twice_sends_one_email(client, ids):
+    """Written evidence posted twice sends its email once."""
+    _page, url, data, model = _scene("evidence", client, ids, None, None)
+    token, key = _form_page(client, url, url)
+    mails = _outbox()
+    for _ in range(2):
+        assert client.post(url, data={**data, "csrf_token": token, "submission_key": key}).status_code == 303
+    assert _outbox() - mails == 1
+
+
+def test_finding_13_key_kept_when_the_form_comes_back_with_errors(client, ids):
+    """A form with an error comes back with the same key, so fixing it and sending saves it once."""
+    url = f"/evidence/calls/{ids['call']}/submit"
+    token, key = _form_page(client, url, url)
+    response = client.post(url, data={"csrf_token": token, "submission_key": key, "name": "Ada"})
+    assert f'name="submission_key" value="{key}"' in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def thread_app(app, database_url):
+    """A second app on the same database, with a pool for every thread at once."""
+    from tests.conftest import make_app
+
+    options = {"pool_size": 10, "max_overflow": 5, "pool_timeout": 60}
+    if database_url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": 60}
+    other = make_app(database_url, SQLALCHEMY_ENGINE_OPTIONS=options)
+    yield other
+    with other.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("name", ["suggestion", "evidence", "walk-in", "workshop"])
+def test_finding_13_identical_posts_at_the_same_moment_make_one(app, thread_app, client, ids, make_user, auth,
+                                                                database_url, name):
+    """Several identical posts released together: one row, one email; every one sent to the same result.
+
+    On PostgreSQL the unique key decides (the losers wait for the winner's commit, roll back and
+    answer with its result); SQLite queues its writers."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the race is decided by PostgreSQL's unique index; SQLite serialises writers")
+    page, url, data, model = _scene(name, client, ids, make_user, auth)
+    token, key = _form_page(client, page, url)
+    cookie = client.get_cookie("session")
+    rows, mails = count(model), _outbox()
+    threads_n = 6
+    barrier = threading.Barrier(threads_n)
+    results, errors = [], []
+
+    def post():
+        try:
+            other = thread_app.test_client()
+            if cookie is not None:
+                other.set_cookie("session", cookie.value)
+            barrier.wait(timeout=30)
+            response = other.post(url, data={**data, "csrf_token": token, "submission_key": key})
+            results.append((response.status_code, response.headers.get("Location")))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=post) for _ in range(threads_n)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=90)
+    assert not errors, errors
+    assert len(results) == threads_n and {status for status, _ in results} == {303}, results
+    assert len({location for _, location in results}) == 1, results
+    db.session.expire_all()
+    assert count(model) == rows + 1
+    assert _outbox() - mails <= 1

@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
+from kil_network.core import submissions
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
 from kil_network.extensions import db
@@ -49,9 +50,15 @@ def council(gss_code):
 def pledge(gss_code):
     """A councillor or officer of the council submits its pledge for staff to verify."""
     council = get_council_or_404(gss_code)
+    earlier = submissions.earlier_result()  # sent already: its pending pledge would refuse a second
+    if earlier:
+        return redirect(earlier, code=303)
     reason = services.pledge_error(current_user, council)
     form = PledgeForm()
     if reason is None and form.validate_on_submit():
+        earlier = submissions.claim()  # the same form posted twice: one pledge
+        if earlier:
+            return redirect(earlier, code=303)
         try:
             services.submit_pledge(current_user, council, signed_by=SignedBy(form.signed_by.data),
                                    signatories=form.signatories.data, pledged_on=form.pledged_on.data,
@@ -63,6 +70,7 @@ def pledge(gss_code):
             else:
                 reason = exc.message
         else:
+            submissions.complete(url_for("councils.council", gss_code=council.gss_code))
             db.session.commit()
             flash("Thank you. Campaign staff will check the pledge and then list the council.", "success")
             return redirect(url_for("councils.council", gss_code=council.gss_code), code=303)

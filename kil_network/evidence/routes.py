@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kil_network.auth.models import MemberType
 from kil_network.auth.services import get_local_authority, normalise_email
+from kil_network.core import submissions
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import page_arg
 from kil_network.evidence import personal_data, services, survey  # noqa: F401 - personal_data registers export/eraser
@@ -143,6 +144,9 @@ def survey_not_for_you(call_id):
 def survey_check(call_id):
     """Check your answers, with change links, then submit."""
     call = get_call_or_404(call_id)
+    earlier = submissions.earlier_result()  # sent already: its answers are no longer in progress
+    if earlier:
+        return redirect(earlier, code=303)
     answers = survey.clean(_load_answers(call))
     missing = survey.first_unanswered(answers)
     if missing is not None:
@@ -151,6 +155,8 @@ def survey_check(call_id):
     error = None
     if request.method == "POST" and not form.validate_on_submit():
         error = " ".join(e for errs in form.errors.values() for e in errs)  # an expired token
+    elif request.method == "POST" and (earlier := submissions.claim()):
+        return redirect(earlier, code=303)
     elif request.method == "POST":
         try:
             response = services.submit_survey(call, answers, current_user if current_user.is_authenticated else None,
@@ -159,9 +165,11 @@ def survey_check(call_id):
             db.session.rollback()
             error = exc.message
         else:
+            done = url_for("evidence.survey_done", call_id=call.id, reference=response.reference)
+            submissions.complete(done)
             db.session.commit()
             session.pop(f"survey-{call.id}", None)
-            return redirect(url_for("evidence.survey_done", call_id=call.id, reference=response.reference), code=303)
+            return redirect(done, code=303)
     region_names = dict(_region_choices())
     rows = [(q, survey.option_label(q, answers.get(q.id, ""), region_names)) for q in survey.visible(answers)]
     return render("evidence/survey_check.html", call=call, rows=rows, form=form, error=error,
@@ -227,6 +235,9 @@ def submit(call_id):
         deadline_error = services.DEADLINE_PASSED if call.written_state() == "closed" else "Written evidence is not open yet."
         form.validate_on_submit()
     elif form.validate_on_submit():
+        earlier = submissions.claim()  # the same form posted twice: one submission, one email
+        if earlier:
+            return redirect(earlier, code=303)
         try:
             submission = services.submit_evidence(
                 call, name=form.name.data, email=form.email.data.lower(), organisation=form.organisation.data or "",
@@ -241,8 +252,10 @@ def submit(call_id):
             else:
                 deadline_error = exc.message
         else:
+            done = url_for("evidence.received", call_id=call.id, reference=submission.reference)
+            submissions.complete(done)
             db.session.commit()
-            return redirect(url_for("evidence.received", call_id=call.id, reference=submission.reference), code=303)
+            return redirect(done, code=303)
     return render_form("evidence/submit.html", "evidence/_submit_form.html", form, call=call,
                        deadline_error=deadline_error, closed=call.written_state() == "closed" and request.method == "GET")
 

@@ -3,6 +3,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, request, send_file, url_for
 from flask_login import current_user
 
+from kil_network.core import submissions
 from kil_network.core.audit import record
 from kil_network.core.decorators import staff_required
 from kil_network.core.htmx import render, render_form
@@ -108,12 +109,16 @@ def new_call():
     """Create a call for evidence."""
     form = CallForm()
     if form.validate_on_submit():
+        earlier = submissions.claim()  # the same form posted twice: one call
+        if earlier:
+            return redirect(earlier, code=303)
         call = Call(title=form.title.data, introduction=form.introduction.data, asks=form.asks.data or "",
                     opens_at=form.opens_at.data, survey_closes_at=form.survey_closes_at.data,
                     written_closes_at=form.written_closes_at.data)
         db.session.add(call)
         db.session.flush()
         record(current_user, "call.create", call, f"Created call for evidence #{call.id}")
+        submissions.complete(url_for("staff_evidence.calls"))
         db.session.commit()
         flash("Call created.", "success")
         return redirect(url_for("staff_evidence.calls"), code=303)

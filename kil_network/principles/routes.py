@@ -5,6 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
+from kil_network.core import submissions
 from kil_network.core.htmx import is_htmx, render
 from kil_network.extensions import db
 from kil_network.principles import personal_data, services  # noqa: F401 - personal_data registers export/eraser
@@ -145,15 +146,20 @@ def suggest(draft_id):
     draft = get_draft_or_404(draft_id)
     form = SuggestionForm()
     if form.validate_on_submit():
+        earlier = submissions.claim()  # the same form posted twice: one suggestion
+        if earlier:
+            return redirect(earlier, code=303)
         try:
             services.suggest(current_user, draft, form.text.data, form.reason.data or "")
         except services.PrincipleError as exc:
             db.session.rollback()
             form.text.errors.append(exc.message)
         else:
+            done = url_for("principles.draft", draft_id=draft.id, _anchor="suggestions")
+            submissions.complete(done)
             db.session.commit()
             flash("Thank you: your suggestion is published below. Staff will respond to it.", "success")
-            return redirect(url_for("principles.draft", draft_id=draft.id, _anchor="suggestions"), code=303)
+            return redirect(done, code=303)
     # The page again with what was typed and the errors beside it (nothing is lost).
     return _draft_page(draft, form=form, status_code=422)
 
@@ -164,15 +170,20 @@ def endorse(suggestion_id):
     """Endorse another member's suggestion."""
     suggestion = db.session.get(Suggestion, suggestion_id) or abort(404)
     get_draft_or_404(suggestion.draft_id)
+    done = url_for("principles.draft", draft_id=suggestion.draft_id, _anchor=f"suggestion-{suggestion.id}")
+    earlier = submissions.claim()  # a double click endorses once, without an error for the second
+    if earlier:
+        return redirect(earlier, code=303)
     try:
         services.endorse(current_user, suggestion)
     except services.PrincipleError as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
+        submissions.complete(done)
         db.session.commit()
         flash("You have endorsed this suggestion.", "success")
-    return redirect(url_for("principles.draft", draft_id=suggestion.draft_id, _anchor=f"suggestion-{suggestion.id}"), code=303)
+    return redirect(done, code=303)
 
 
 @bp.get("/principles/rounds/<int:round_id>/results")

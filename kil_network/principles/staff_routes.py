@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from kil_network.core.audit import record
+from kil_network.core import submissions
 from kil_network.core.decorators import staff_required
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render, render_form
@@ -41,12 +42,17 @@ def new_round():
     form = RoundForm()
     del form.drafts
     if form.validate_on_submit():
+        earlier = submissions.claim()  # the same form posted twice: one round
+        if earlier:
+            return redirect(earlier, code=303)
         round_ = services.create_round(current_user, name=form.name.data, introduction=form.introduction.data or "",
                                        opens_at=form.opens_at.data, closes_at=form.closes_at.data,
                                        eligibility=Eligibility(form.eligibility.data))
+        done = url_for("staff_principles.edit_round", round_id=round_.id)
+        submissions.complete(done)
         db.session.commit()
         flash("Round created with the latest drafts copied in. Edit the drafts, then open it for votes.", "success")
-        return redirect(url_for("staff_principles.edit_round", round_id=round_.id), code=303)
+        return redirect(done, code=303)
     return render_form("principles/staff/round_form.html", "principles/staff/_round_form.html", form, round=None)
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from kil_network.auth.models import MemberType
+from kil_network.core import submissions
 from kil_network.core.csvutil import csv_safe
 from kil_network.core.decorators import staff_required
 from kil_network.core.htmx import is_htmx, render, render_form
@@ -49,10 +50,15 @@ def new():
     """Schedule a new workshop (saved as a draft)."""
     form = WorkshopForm()
     if form.validate_on_submit():
+        earlier = submissions.claim()  # the same form posted twice: one workshop
+        if earlier:
+            return redirect(earlier, code=303)
         workshop = services.create_workshop(current_user, form.to_data())
+        done = url_for("staff_workshops.show", workshop_id=workshop.id)
+        submissions.complete(done)
         db.session.commit()
         flash("The workshop is saved as a draft. Publish it when it is ready.", "success")
-        return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
+        return redirect(done, code=303)
     return render_form("workshops/staff/form.html", "workshops/staff/_form.html", form, workshop=None)
 
 
@@ -221,6 +227,9 @@ def walk_in(workshop_id):
     workshop = get_workshop_or_404(workshop_id, staff=True)
     form = WalkInForm()
     if form.validate_on_submit():
+        earlier = submissions.claim()  # the same form posted twice: one walk-in, one invitation
+        if earlier:
+            return redirect(earlier, code=303)
         try:
             reg = services.add_walk_in(
                 current_user, workshop, name=form.name.data or "", email=form.email.data,
@@ -229,6 +238,7 @@ def walk_in(workshop_id):
             db.session.rollback()
             getattr(form, exc.field or "name").errors.append(exc.message)
         else:
+            submissions.complete(url_for("staff_workshops.attendance", workshop_id=workshop.id))
             db.session.commit()
             flash(f"{reg.person_name} added and checked in."
                   + ("" if reg.user_id else " We have emailed them an invitation to join the Network."), "success")
