@@ -133,15 +133,6 @@ def test_finding_07_sign_ins_expire_and_unknown_ids_are_refused(app, make_user):
 
 # --- 8. Sign-in, reset and join do not reveal who has an account ---------------------------------------
 
-def _median_ms(fn, tries=15) -> float:
-    times = []
-    for _ in range(tries):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def _interleaved_medians(fa, fb, tries=15) -> tuple[float, float]:
     """Medians of two requests timed in alternation (a loaded machine slows both alike)."""
     a, b = [], []
@@ -168,6 +159,7 @@ def test_finding_08_sign_in_takes_as_long_for_an_unknown_address(app, make_user,
 
     attempt("ada@example.org"), attempt("nobody@example.org")  # warm up (the dummy hash is built once)
     known, unknown = _interleaved_medians(lambda: attempt("ada@example.org"), lambda: attempt("nobody@example.org"))
+    print(f"sign-in medians: registered {known:.1f} ms, unknown {unknown:.1f} ms")
     assert max(known, unknown) / min(known, unknown) < 1.5, (known, unknown)
 
     methods = []
@@ -200,10 +192,11 @@ def test_finding_08_reset_takes_as_long_for_an_unknown_address(app, make_user, m
         assert response.status_code == 200
 
     reset("ada@example.org"), reset("nobody@example.org")
-    known, unknown = _interleaved_medians(lambda: reset("ada@example.org"), lambda: reset("nobody@example.org"))
+    known, unknown = _interleaved_medians(lambda: reset("ada@example.org"), lambda: reset("nobody@example.org"), tries=25)
+    print(f"reset medians: registered {known:.1f} ms, unknown {unknown:.1f} ms")
     assert max(known, unknown) / min(known, unknown) < 1.5, (known, unknown)
-    assert db.session.scalar(sa.select(sa.func.count()).where(OutboxEmail.to_address == "ada@example.org")) == 16
-    assert count(OutboxEmail) == 16
+    assert db.session.scalar(sa.select(sa.func.count()).where(OutboxEmail.to_address == "ada@example.org")) == 26
+    assert count(OutboxEmail) == 26
 
     work = []
     real_token = services.make_reset_token

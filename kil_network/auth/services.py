@@ -303,8 +303,7 @@ def request_password_reset(email: str) -> None:
     """Email a reset link if the address has an account; say nothing either way.
 
     The same work is done either way (token, link, message, an outbox row written), so the
-    answer's timing does not tell whether the address has an account; without one, the row is
-    deleted again in the same transaction (never committed, never sent)."""
+    answer's timing does not tell whether the address has an account."""
     user = get_user_by_email(email)
     real = user is not None and user.status == Status.ACTIVE
     if not real:
@@ -312,9 +311,12 @@ def request_password_reset(email: str) -> None:
     url = external_url("auth.reset_password", token=make_reset_token(user))
     mail = queue_email(user.email if real else "", "Reset your password", "reset_password",
                        kind="reset", user=user if real else None, user_obj=user, url=url)
+    # The same statements either way: the row is inserted, then deleted again in the same
+    # transaction when there is no account (never committed, never sent); id 0 matches nothing.
+    db.session.flush()
     if not real:
-        db.session.flush()
-        db.session.delete(mail)
+        db.session.expunge(mail)
+    db.session.execute(sa.delete(type(mail)).where(type(mail).id == (0 if real else mail.id)))
 
 
 def user_from_reset_token(token: str) -> User:
