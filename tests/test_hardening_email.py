@@ -263,7 +263,7 @@ def test_finding_03_outbox_never_shows_secret_links(app, client, make_user, auth
         assert "nothing-secret" in html  # a body without secrets is still shown in development
 
 
-def test_finding_03_console_still_prints_the_link_for_development(app, capsys):
+def test_development_console_still_prints_the_link(app, capsys):
     """`make run` without a mail server: the worker prints the confirmation link on its console."""
     url = outbox.external_url("auth.confirm", token="DEV-TOKEN")
     outbox.queue_email("new@example.org", "Confirm your email address", "confirm_email", kind="confirm",

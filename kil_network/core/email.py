@@ -273,8 +273,15 @@ def deliver_due(limit: int = 50, stop=None) -> dict:
                 counts["failed"] += 1
                 continue
             lease = timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT"])
-            mail.status, mail.attempts, mail.next_attempt_at = OutboxEmail.SENDING, attempts, utcnow() + lease
+            # Compare-and-set, so that even without row locks (SQLite) one worker alone sends it.
+            marked = db.session.execute(
+                sa.update(OutboxEmail)
+                .where(OutboxEmail.id == mail_id, OutboxEmail.status == OutboxEmail.PENDING)
+                .values(status=OutboxEmail.SENDING, attempts=attempts, next_attempt_at=utcnow() + lease)
+            ).rowcount
             db.session.commit()
+            if marked != 1:
+                continue  # another worker took it first
             try:
                 if console:
                     _print_to_console(message)
