@@ -201,7 +201,18 @@ def test_finding_01_zip_bombs_are_refused_fast_in_bounded_memory(app, bzip2_bomb
 
 def test_finding_01_real_documents_are_still_recognised(app):
     """PDF, DOCX and ODT are accepted quickly; junk and ordinary zips are not."""
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    like_libreoffice = odt_bytes(**{"Thumbnails/thumbnail.png": png, "Configurations2/toolbar/": b"",
+                                    "styles.xml": b"<style/>" * 20000, "META-INF/manifest.xml": b"<manifest/>"})
+    like_word = io.BytesIO()
+    with zipfile.ZipFile(like_word, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in [("[Content_Types].xml", b"<Types/>"), ("_rels/.rels", b"<Relationships/>"),
+                           ("word/document.xml", b"<w:p><w:r><w:t>Evidence</w:t></w:r></w:p>" * 5000),
+                           ("word/media/image1.png", png), ("word/embeddings/oleObject1.bin", b"\xd0\xcf\x11\xe0" * 100),
+                           ("docProps/core.xml", b"<cp:coreProperties/>")]:
+            archive.writestr(name, data)
     for data, expected in [(pdf_bytes(), "pdf"), (docx_bytes(), "docx"), (odt_bytes(), "odt"),
+                           (like_libreoffice, "odt"), (like_word.getvalue(), "docx"),
                            (b"junk" * 1000, None), (b"", None)]:
         kind, elapsed, peak = measure(lambda: uploads.detect_kind(data))
         assert kind == expected and elapsed < 1.0 and peak < 4 * 1024 * 1024

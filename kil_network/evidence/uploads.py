@@ -32,7 +32,8 @@ MAX_MEMBERS = 1000
 MAX_DIRECTORY_BYTES = 512 * 1024           # the central directory itself
 MAX_MEMBER_BYTES = 64 * 1024 * 1024        # declared uncompressed size of one member
 MAX_TOTAL_BYTES = 256 * 1024 * 1024        # declared uncompressed size of all members
-MAX_RATIO = 200                            # uncompressed / compressed, for members over 1MB
+MAX_RATIO = 500                            # uncompressed / compressed, for members over 1MB (DEFLATE's
+                                           # limit is 1032; real XML is 5-50)
 PEEK_BYTES = 256                           # the most ever inflated from one member
 ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00",
                  b"7z\xbc\xaf\x27\x1c", b"Rar!", b"MSCF", b"\x28\xb5\x2f\xfd")
@@ -72,6 +73,8 @@ def _members_fit(infos: list) -> bool:
         if info.file_size > MAX_MEMBER_BYTES or info.filename.lower().endswith(ARCHIVE_SUFFIXES):
             return False
         if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            return False
+        if info.compress_size > info.file_size + info.file_size // 100 + 1024:  # DEFLATE never grows more: a lie
             return False
         if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             return False
