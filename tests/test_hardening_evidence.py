@@ -561,3 +561,21 @@ def test_finding_04_new_pages_are_valid_html(client, make_call, uploads_dir, tmp
     (tmp_path / "pages").mkdir()
     errors, _ = check_with_vnu(pages, tmp_path / "pages")
     assert not errors, errors
+
+
+def test_finding_04_anonymous_survey_submissions_are_limited_too(limited_app, make_call):
+    """The same class of problem on the survey: one address cannot stuff the results (10 an hour, then 429)."""
+    call = make_call()
+    answers = {"delivers": "yes", "council_role": "neither", "contract_size": "under_100k", "contract_length": "1_3",
+               "barriers": "size", "large_contracts": "", "what_would_help": "", "region": None}
+    from kil_network.members.models import Region
+
+    answers["region"] = str(db.session.scalar(sa.select(Region.id).order_by(Region.id).limit(1)))
+    codes = []
+    for _ in range(11):
+        visitor = limited_app.test_client()  # a fresh browser each time
+        visitor.environ_base["REMOTE_ADDR"] = "203.0.113.50"
+        survey_answers(visitor, call, answers)
+        check = f"/evidence/calls/{call.id}/survey/check"
+        codes.append(visitor.post_form(check, token_from=check).status_code)
+    assert codes == [303] * 10 + [429]

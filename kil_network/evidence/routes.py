@@ -94,6 +94,7 @@ def survey_start(call_id):
 
 
 @bp.route("/evidence/calls/<int:call_id>/survey/<question_id>", methods=["GET", "POST"])
+@limiter.limit("600 per hour", methods=["POST"], key_func=lambda: "survey:" + _sender_key())  # each may add a draft row
 def survey_question(call_id, question_id):
     """One question per page, GOV.UK style, with a back link; answers kept between pages."""
     call = get_call_or_404(call_id)
@@ -141,6 +142,8 @@ def survey_not_for_you(call_id):
 
 
 @bp.route("/evidence/calls/<int:call_id>/survey/check", methods=["GET", "POST"])
+@limiter.limit("10 per hour; 30 per day", methods=["POST"], key_func=lambda: "survey-sent:" + _sender_key(),
+               deduct_when=lambda response: response.status_code == 303)  # results cannot be stuffed from one place
 def survey_check(call_id):
     """Check your answers, with change links, then submit."""
     call = get_call_or_404(call_id)
