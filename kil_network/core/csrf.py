@@ -11,12 +11,15 @@ throws the post away. Instead, the token is checked here and a failure is only *
    CSRFError (the generic 400 page), so no view can change anything without a valid token.
 3. A view that answers in any other way (a plain button post, a redirect, a view with no
    form) gets the generic 400 page instead, and the session is put back as it was (so a
-   refused sign-out signs nobody out and no flash is left behind).
+   refused sign-out signs nobody out and no flash is left behind). That page shows what the
+   post carried (never a password), so typed text is not lost there either: this covers a
+   form whose view redirects on errors, and a member whose session ended (signed out, so
+   `login_required` would send them to sign in and the text would be gone).
 """
 import copy
 import functools
 
-from flask import current_app, g, has_request_context, make_response, session
+from flask import current_app, g, has_request_context, make_response, request, session
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, _FlaskFormCSRF
 from sqlalchemy import event
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session
 from wtforms import ValidationError
 
 EXPIRED_MESSAGE = "Your session had expired. Check your answers and send again."
+NOT_TYPED = {"csrf_token", "submission_key", "back", "workshop"}  # hidden fields, not typed
 REFUSED_MESSAGE = ("The form had expired or was sent from somewhere else. "
                    "Go back, reload the page and try again.")
 
@@ -67,8 +71,14 @@ def refused_response():
         session.update(g.csrf_session_before)
         if token is not None:
             session["csrf_token"] = token
-    body, code = render_error(400, REFUSED_MESSAGE)
+    body, code = render_error(400, REFUSED_MESSAGE, typed=typed_values())
     return make_response(body, code)
+
+
+def typed_values() -> list[str]:
+    """What the refused post carried, to show back so it can be copied (never a password)."""
+    return [value for name, value in request.form.items(multi=True)
+            if name not in NOT_TYPED and "password" not in name.lower() and value.strip()]
 
 
 def _whole_page_for_htmx(response) -> bool:

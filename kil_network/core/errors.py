@@ -18,11 +18,11 @@ MESSAGES = {
 }
 
 
-def render_error(code: int, detail: str | None = None):
-    """The error page, or its fragment for htmx."""
+def render_error(code: int, detail: str | None = None, typed: list[str] | None = None):
+    """The error page, or its fragment for htmx (with what a refused post carried, if given)."""
     title, hint = MESSAGES.get(code, MESSAGES[500])
     template = "errors/_error.html" if is_htmx() else "errors/error.html"
-    return render_template(template, code=code, title=title, hint=detail or hint), code
+    return render_template(template, code=code, title=title, hint=detail or hint, typed=typed or []), code
 
 
 def register_errorhandlers(app):
