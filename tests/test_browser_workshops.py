@@ -216,6 +216,21 @@ def test_schedule_register_waitlist_promote_and_check_in(page, browser, live_ser
     expect(row.get_by_role("button", name="Undo check-in of Beatrice Waller")).to_be_visible()
     expect(count).to_have_text(re.compile(r"^\s*1 attended / 1 registered\s*$"))
     assert page.evaluate("window.__marker") == 1, "checking in reloaded the page"
+    # Undo is its own button (its own route): the row and the counter go back.
+    with page.expect_response(lambda r: "/attendance/count" in r.url):
+        row.get_by_role("button", name="Undo check-in of Beatrice Waller").click()
+    expect(row).to_contain_text("Not yet")
+    expect(count).to_have_text(re.compile(r"^\s*0 attended / 1 registered\s*$"))
+    # A double tap on Check in checks her in, once: the second tap never lands on Undo.
+    button = row.get_by_role("button", name="Check in Beatrice Waller")
+    box = button.bounding_box()
+    with page.expect_response(lambda r: "/attendance/count" in r.url):
+        button.click()
+    expect(row).to_contain_text("Checked in")
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(500)
+    expect(row).to_contain_text("Checked in")
+    expect(count).to_have_text(re.compile(r"^\s*1 attended / 1 registered\s*$"))
     shot(page, "checkin-done")
 
     # The check-in is stored: a fresh load shows it.
