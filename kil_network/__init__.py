@@ -88,7 +88,7 @@ def _register_blueprints(app):
     from kil_network.auth.routes import bp as auth_bp
     from kil_network.core.params import DatabaseIntConverter
     from kil_network.core.routes import bp as core_bp
-    from kil_network.members.routes import account_bp, bp as members_bp, organisations_bp
+    from kil_network.members.routes import account_bp, bp as members_bp, organisations_bp, staff_organisations_bp
     from kil_network.staff.routes import bp as staff_bp
     from kil_network.councils.routes import bp as councils_bp, staff_bp as staff_pledges_bp
     from kil_network.evidence.routes import bp as evidence_bp
@@ -104,6 +104,7 @@ def _register_blueprints(app):
     app.register_blueprint(members_bp, url_prefix="/members")
     app.register_blueprint(organisations_bp, url_prefix="/organisations")
     app.register_blueprint(account_bp, url_prefix="/account")
+    app.register_blueprint(staff_organisations_bp, url_prefix="/staff/organisations")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(workshops_bp)
     app.register_blueprint(staff_workshops_bp, url_prefix="/staff/workshops")

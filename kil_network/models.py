@@ -6,6 +6,7 @@ from kil_network.members.models import (  # noqa: F401
     ConsentRecord,
     LocalAuthority,
     Organisation,
+    OrganisationEditor,
     Region,
 )
 from kil_network.workshops.models import (  # noqa: F401

@@ -35,11 +35,25 @@ def ids(app, make_user, listed, tmp_path):
     workshops.publish_workshop(organiser, workshop)
     reg = workshops.register(workshop, listed)
     listed.calendar_token = "feed-" + "x" * 40
+    organisations = _organisation_ids(make_user)
     principles = _principles_ids(organiser, listed, workshop)
     evidence = _evidence_ids(app, listed, tmp_path)
     db.session.commit()
     return {"listed": listed.id, "org": listed.organisation_id, "workshop": workshop.id, "reg": reg.id,
-            "feed": listed.calendar_token, **principles, **evidence}
+            "feed": listed.calendar_token, **organisations, **principles, **evidence}
+
+
+def _organisation_ids(make_user) -> dict:
+    """The organisation the signed-in roles of the matrices join (make_user's default): its editor
+    (whoever created it earlier in `ids`) and a colleague's request to edit, waiting."""
+    from kil_network.members import services as members
+
+    colleague = make_user(email="colleague@example.org", show_in_directory=False)
+    org = colleague.organisation
+    request = members.request_to_edit(colleague, org)
+    db.session.flush()
+    editor = next(row for row in org.editors if row.approved)
+    return {"own_org": org.id, "org_editor": editor.id, "org_request": request.id}
 
 
 def _principles_ids(organiser, member, workshop) -> dict:

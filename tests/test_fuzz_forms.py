@@ -595,10 +595,17 @@ BODYLESS_SPECS = [
          lambda w: f"/staff/workshops/{w.workshop.id}/attendance/{w.reg.id}/undo"),
     Spec("/staff/workshops/<int:workshop_id>/live", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/live"),
     Spec("/staff/workshops/<int:workshop_id>/publish", "admin", lambda w: f"/staff/workshops/{w.draft_workshop.id}/publish"),
+    Spec("/organisations/<int:org_id>/editors/request", "member", lambda w: f"/organisations/{w.org_id}/editors/request"),
+    Spec("/organisations/<int:org_id>/editors/appoint", "admin", lambda w: f"/organisations/{w.org_id}/editors/appoint"),
 ]
 
 # POST routes deliberately not fuzzed here, with the reason.
-NOT_FUZZED: dict[str, str] = {}
+NOT_FUZZED: dict[str, str] = {
+    "/organisations/<int:org_id>/editors/<int:row_id>/decide":
+        "an id in the path and one choice; wrong, missing and repeated answers: tests/test_hardening_members.py",
+    "/organisations/<int:org_id>/editors/<int:row_id>/remove":
+        "an id in the path, no body; refused and repeated removals: tests/test_hardening_members.py",
+}
 
 
 # --- Checks -----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def site(make_user):
     from kil_network.auth.services import make_reset_token
     from kil_network.staff.services import suspend
 
-    admin = make_user(email="admin@example.org", name="Ada Admin", role="admin")
+    admin = make_user(email="admin@example.org", name="Ada Admin", role="admin", organisation="")  # the member creates (and edits) the organisation
     member = make_user(email="member@example.org", name="Morgan <Member> & Co", organisation="Riverside Community Trust")
     make_user(email="unconfirmed@example.org", name="Una Confirmed", confirmed=False)
     other = make_user(email="amara@example.org", name="Amara Okonkwo 🌱", organisation="Hackney Food Bank",
@@ -95,7 +95,7 @@ def collect_pages(app, site) -> dict[str, tuple[int, str]]:
 
     member = signed_in(app, "member@example.org")
     for path in ("/members/", "/members/?q=Okonkwo", "/members/?q=zzz&type=academic", "/members/{other}",
-                 "/organisations/", "/organisations/{org}/edit", "/account/", "/account/password",
+                 "/organisations/", "/organisations/{org}", "/organisations/{org}/edit", "/account/", "/account/password",
                  "/account/email", "/account/delete", "/auth/check-email"):
         get(member, "member", path)
     get(member, "member", "/staff/", 403)
@@ -112,7 +112,7 @@ def collect_pages(app, site) -> dict[str, tuple[int, str]]:
     admin = signed_in(app, "admin@example.org")
     for path in ("/staff/", "/staff/members/", "/staff/members/?q=Okonkwo&status=active", "/staff/members/{other}",
                  "/staff/members/{suspended}", "/staff/audit/", "/staff/audit/?action=member.suspend",
-                 "/staff/outbox/", "/staff/outbox/?status=failed"):
+                 "/staff/outbox/", "/staff/outbox/?status=failed", "/staff/organisations/", "/organisations/{org}"):
         get(admin, "admin", path)
     return pages
 

@@ -37,6 +37,8 @@ EXPECTED = {
     "/members/": ("/members/", CONFIRMED),
     "/members/<int:member_id>": ("/members/{listed}", CONFIRMED),
     "/organisations/": ("/organisations/", CONFIRMED),
+    "/organisations/<int:org_id>": ("/organisations/{org}", CONFIRMED),
+    "/staff/organisations/": ("/staff/organisations/", STAFF),
     # Members edit their own organisation's record; "{org}" is one the signed-in member is not in.
     "/organisations/<int:org_id>/edit": (
         "/organisations/{org}/edit",

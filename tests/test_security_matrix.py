@@ -58,6 +58,14 @@ EXPECTED = {
     "/organisations/<int:org_id>/edit": (
         "/organisations/{org}/edit",
         {"anonymous": "login", "unconfirmed": "account", "member": 403, "staff": "ok", "admin": "ok"}, {}),
+    # "{own_org}": the organisation every signed-in role belongs to (not as editor); its founder's
+    # editor row and a colleague's waiting request. Members ask; editors and staff answer.
+    "/organisations/<int:org_id>/editors/request": ("/organisations/{own_org}/editors/request", CONFIRMED, {}),
+    "/organisations/<int:org_id>/editors/<int:row_id>/decide": (
+        "/organisations/{own_org}/editors/{org_request}/decide", {**CONFIRMED, "member": 403}, {"decision": "approve"}),
+    "/organisations/<int:org_id>/editors/<int:row_id>/remove": (
+        "/organisations/{own_org}/editors/{org_editor}/remove", {**CONFIRMED, "member": 403}, {}),
+    "/organisations/<int:org_id>/editors/appoint": ("/organisations/{own_org}/editors/appoint", STAFF, {}),
     # Staff: members and the outbox. Staff may not grant staff rights; admins may.
     "/staff/members/<int:member_id>/suspend": ("/staff/members/{listed}/suspend", STAFF, {"reason": ""}),
     "/staff/members/<int:member_id>/reactivate": ("/staff/members/{listed}/reactivate", STAFF, {}),

@@ -146,7 +146,7 @@ def create_member(*, name: str, email: str, password: str, member_type: MemberTy
     )
     if organisation_name.strip():
         user.organisation = find_or_create_organisation(
-            organisation_name, member_type=member_type, local_authority=local_authority
+            organisation_name, member_type=member_type, local_authority=local_authority, creator=user
         )
     record_consent(user, "privacy", True, source)
     record_consent(user, "marketing", consent_marketing, source)

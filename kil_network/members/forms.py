@@ -190,3 +190,15 @@ class OrganisationForm(FlaskForm):
         """A real council, or none."""
         if field.data and field.data not in {code for code, _ in field.choices if code}:
             raise ValidationError("Select a council from the list")
+
+
+class EditorDecisionForm(FlaskForm):
+    """An editor or staff answer a member's request to edit an organisation."""
+
+    decision = SelectField("Decision", choices=[("approve", "Approve"), ("refuse", "Refuse")], validate_choice=True)
+
+
+class AppointEditorForm(FlaskForm):
+    """Staff appoint one of an organisation's members as its editor (choices set by the route)."""
+
+    member_id = SelectField("Member", validate_choice=False)

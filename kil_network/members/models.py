@@ -76,11 +76,46 @@ class Organisation(db.Model):
 
     local_authority = relationship("LocalAuthority")
     members = relationship("User", back_populates="organisation", order_by="User.name")
+    editors = relationship("OrganisationEditor", back_populates="organisation", cascade="all, delete-orphan",
+                           order_by="OrganisationEditor.requested_at")
 
     @property
     def type_label(self) -> str:
         """Human name of the organisation type."""
         return ORGANISATION_TYPES.get(self.org_type, "Other")
+
+
+class OrganisationEditor(db.Model):
+    """A member who may edit an organisation's record (approved), or has asked to (pending).
+
+    The member who creates the record is its first editor; others of its members ask, and an
+    editor or staff approve. A refused request or a removed editor is deleted (the audit log
+    keeps who decided). Leaving the organisation or deleting the account ends the right.
+    """
+
+    __tablename__ = "organisation_editors"
+    __table_args__ = (sa.UniqueConstraint("organisation_id", "user_id", name="uq_organisation_editors_org_user"),)
+
+    PENDING = "pending"
+    APPROVED = "approved"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    organisation = relationship("Organisation", back_populates="editors")
+    user = relationship("User", foreign_keys=[user_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    @property
+    def approved(self) -> bool:
+        """Whether this member may edit the record (not just asking to)."""
+        return self.status == self.APPROVED
 
 
 class ConsentRecord(db.Model):

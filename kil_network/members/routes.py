@@ -7,23 +7,26 @@ from flask_login import current_user, login_required, logout_user
 
 from kil_network.auth import services as auth_services
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
-from kil_network.core.decorators import confirmed_required
+from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
-from kil_network.core.params import page_arg
+from kil_network.core.params import int_arg, page_arg
 from kil_network.extensions import db
 from kil_network.members import services
 from kil_network.members.forms import (
+    AppointEditorForm,
     DeleteAccountForm,
+    EditorDecisionForm,
     EmailChangeForm,
     PasswordChangeForm,
     OrganisationForm,
     ProfileForm,
 )
-from kil_network.members.models import Organisation, Region
+from kil_network.members.models import Region
 
 bp = Blueprint("members", __name__)
 organisations_bp = Blueprint("organisations", __name__)
 account_bp = Blueprint("account", __name__)
+staff_organisations_bp = Blueprint("staff_organisations", __name__)
 
 
 def _page_arg() -> int:
@@ -66,15 +69,102 @@ def organisations():
     """Organisations in the Network with their listed members."""
     q = request.args.get("q", "")
     pagination, members = services.organisations_page(q, _page_arg())
+    editable = services.editable_organisation_ids(current_user, [org.id for org in pagination.items])
     return render("members/organisations.html", "members/_organisation_results.html",
-                  pagination=pagination, members=members, q=q)
+                  pagination=pagination, members=members, q=q, editable=editable)
+
+
+def _organisation_or_404(org_id):
+    """The organisation with this id, or 404."""
+    return services.get_organisation(org_id) or abort(404)
+
+
+@organisations_bp.get("/<int:org_id>")
+@confirmed_required
+def organisation(org_id):
+    """An organisation: its details, listed members and editors; asking to edit, answering requests."""
+    org = _organisation_or_404(org_id)
+    view = services.organisation_view(org, current_user)
+    appoint = AppointEditorForm()
+    appoint.member_id.choices = [(str(m.id), m.name) for m in view["appointable"]]
+    return render("members/organisation.html", org=org, view=view, decision_form=EditorDecisionForm(),
+                  appoint_form=appoint)
+
+
+def _editor_change(org_id, change, message: str):
+    """Run an editor change (a service call) for an organisation, commit, and go back to its page.
+
+    A change the person may not make at all is a 403; one the rules refuse is explained."""
+    org = _organisation_or_404(org_id)
+    try:
+        change(org)
+    except services.OrganisationForbidden:
+        db.session.rollback()
+        abort(403)
+    except services.OrganisationError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for("organisations.organisation", org_id=org.id), code=303)
+
+
+@organisations_bp.post("/<int:org_id>/editors/request")
+@confirmed_required
+def request_to_edit(org_id):
+    """A member of the organisation asks to edit its details."""
+    return _editor_change(org_id, lambda org: services.request_to_edit(current_user, org),
+                          "Your request has been sent. An editor of the organisation or campaign staff will answer it.")
+
+
+@organisations_bp.post("/<int:org_id>/editors/<int:row_id>/decide")
+@confirmed_required
+def decide_edit_request(org_id, row_id):
+    """An editor or staff approve or refuse a request to edit."""
+    form = EditorDecisionForm()
+    if not form.validate_on_submit():
+        flash("Choose approve or refuse.", "error")
+        return redirect(url_for("organisations.organisation", org_id=org_id), code=303)
+    approve = form.decision.data == "approve"
+    return _editor_change(org_id, lambda org: services.decide_edit_request(current_user, org, row_id, approve),
+                          "The member is now an editor." if approve else "The request has been refused.")
+
+
+@organisations_bp.post("/<int:org_id>/editors/<int:row_id>/remove")
+@confirmed_required
+def remove_editor(org_id, row_id):
+    """Staff remove an editor, or an editor steps down."""
+    return _editor_change(org_id, lambda org: services.remove_editor(current_user, org, row_id),
+                          "The editor has been removed.")
+
+
+@organisations_bp.post("/<int:org_id>/editors/appoint")
+@staff_required
+def appoint_editor(org_id):
+    """Staff appoint one of the organisation's members as an editor."""
+    member_id = int_arg(request.form.get("member_id"))
+    return _editor_change(org_id, lambda org: services.appoint_editor(current_user, org, member_id),
+                          "The member is now an editor.")
+
+
+@staff_organisations_bp.get("/")
+@staff_required
+def staff_organisations():
+    """Every organisation with its editors and waiting requests, for staff."""
+    show = request.args.get("show", "")
+    show = show if show in ("pending", "no_editor") else ""
+    page = _page_arg()
+    rows, total = services.organisations_for_staff(show, page)
+    return render("members/staff_organisations.html", rows=rows, total=total, show=show, page_number=page,
+                  per_page=services.STAFF_ORGANISATIONS_PER_PAGE)
 
 
 @organisations_bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
 @confirmed_required
 def edit_organisation(org_id):
-    """Members of an organisation (and staff) keep its record up to date."""
-    org = db.session.get(Organisation, org_id) or abort(404)
+    """The organisation's editors (and staff) keep its record up to date."""
+    org = _organisation_or_404(org_id)
     if not services.can_edit_organisation(current_user, org):
         abort(403)
     form = OrganisationForm(data=None if request.method == "POST" else {
@@ -89,12 +179,14 @@ def edit_organisation(org_id):
                 charity_number=form.charity_number.data, company_number=form.company_number.data,
                 local_authority=auth_services.get_local_authority(form.local_authority.data),
             )
+        except services.OrganisationForbidden:
+            abort(403)
         except services.OrganisationError as exc:
             form.name.errors.append(str(exc))
         else:
             db.session.commit()
             flash(f"The details of {org.name} have been saved.", "success")
-            return redirect(url_for("organisations.organisations", q=org.name))
+            return redirect(url_for("organisations.organisation", org_id=org.id))
     return render_form("members/organisation_edit.html", "members/_organisation_form.html", form, org=org)
 
 
@@ -161,7 +253,7 @@ def change_email():
             getattr(form, exc.field or "email").errors.append(exc.message)
         else:
             db.session.commit()
-            flash(f"We have sent a link to {auth_services.normalise_email(form.email.data)}. Your email address changes when you follow it.", "success")
+            flash(f"We have sent a link to {form.email.data.lower()}. Your email address changes when you follow it.", "success")
             return redirect(url_for("account.profile"))
     return render_form("account/email.html", "account/_email_form.html", form)
 

@@ -4,12 +4,13 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from kil_network.auth.models import MemberType, Status, User
 from kil_network.auth.services import new_session_token, record_consent
+from kil_network.core.audit import record
 from kil_network.core.forms import clean_line
 from kil_network.core.params import int_arg
 from kil_network.core.personal_data import eraser, export_sections, exporter, run_erasers
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, Region
+from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, OrganisationEditor, Region
 
 ORG_TYPE_FOR_MEMBER = {
     MemberType.THINK_TANK: "think_tank",
@@ -18,14 +19,24 @@ ORG_TYPE_FOR_MEMBER = {
 }
 
 
+# Invisible characters ignored when matching names, so a look-alike ("Riverside\u200b Trust")
+# is the same record, not a second one that passes for it.
+_INVISIBLE_IN_KEYS = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u061c"))
+
+
 def organisation_key(name: str) -> str:
-    """Fold an organisation name for matching: case and spacing do not make a new record."""
-    return " ".join(name.lower().split())[:160]
+    """Fold an organisation name for matching: case, spacing and invisible characters do not make a new record."""
+    return " ".join(name.translate(_INVISIBLE_IN_KEYS).lower().split())[:160]
 
 
 def find_or_create_organisation(name: str, *, member_type: MemberType | None = None,
-                                local_authority: LocalAuthority | None = None) -> Organisation:
-    """The organisation with this name, created on first use so members can share it."""
+                                local_authority: LocalAuthority | None = None,
+                                creator: User | None = None) -> Organisation:
+    """The organisation with this name, created on first use so members can share it.
+
+    Naming an existing organisation makes a member one of its members, never its editor; the
+    member who creates the record (`creator`) is its first editor.
+    """
     name = " ".join(name.split())[:160]
     key = organisation_key(name)
     org = db.session.scalar(sa.select(Organisation).where(Organisation.name_key == key))
@@ -35,6 +46,9 @@ def find_or_create_organisation(name: str, *, member_type: MemberType | None = N
             local_authority=local_authority,
         )
         db.session.add(org)
+        if creator is not None:
+            org.editors.append(OrganisationEditor(user=creator, status=OrganisationEditor.APPROVED,
+                                                  requested_at=utcnow(), decided_at=utcnow()))
     return org
 
 
@@ -147,12 +161,21 @@ def update_profile(user: User, *, name: str, member_type: MemberType, organisati
     user.involvement = involvement.strip()
     user.local_authority = local_authority
     user.region = local_authority.region if local_authority else region
+    previous, created = user.organisation, False
     if organisation_name.strip():
         user.organisation = find_or_create_organisation(
-            organisation_name, member_type=member_type, local_authority=local_authority
+            organisation_name, member_type=member_type, local_authority=local_authority, creator=user
         )
+        created = sa.inspect(user.organisation).pending
     else:
         user.organisation = None
+    if previous is not None and user.organisation is not previous:
+        _leave_organisation(user, previous)
+    if created:
+        db.session.flush()
+        record(user, "organisation.create", user.organisation,
+               f"Member #{user.id} created organisation #{user.organisation.id} and is its editor",
+               name=user.organisation.name)
     if consent_marketing != user.consent_marketing:
         user.consent_marketing = consent_marketing
         record_consent(user, "marketing", consent_marketing, "profile")
@@ -223,6 +246,10 @@ def _erase_profile(user: User) -> None:
     user.consent_marketing = False
     user.show_in_directory = False
     db.session.execute(sa.delete(ConsentRecord).where(ConsentRecord.user_id == user.id))
+    for row in db.session.scalars(sa.select(OrganisationEditor).where(OrganisationEditor.user_id == user.id)):
+        record(user, "organisation.editor_left", row.organisation,
+               f"Member #{user.id} deleted their account and is no longer an editor of organisation #{row.organisation_id}")
+        db.session.delete(row)
 
 
 def delete_account(user: User) -> None:
@@ -237,28 +264,239 @@ class OrganisationError(Exception):
     """An organisation change the rules refuse; the message is shown to the person."""
 
 
+class OrganisationForbidden(OrganisationError):
+    """The person may not make this change at all (a 403, not a form error)."""
+
+
+# --- Organisation records: who may edit them -------------------------------------------------
+#
+# The rule: the member who creates an organisation's record is its first editor. Other members
+# may name it as their organisation (they are then listed as its members) but may not edit it;
+# they may ask to, and an existing editor or staff approve or refuse. Staff may always edit, and
+# appoint or remove editors. An editor who leaves the organisation or deletes their account stops
+# being one. Every change to a record, and to who may edit it, is in the audit log.
+
+def _editor_row(user: User, org: Organisation) -> OrganisationEditor | None:
+    """The user's editor row (approved or pending) for this organisation."""
+    if user is None or not getattr(user, "id", None):
+        return None
+    return db.session.scalar(sa.select(OrganisationEditor).where(
+        OrganisationEditor.organisation_id == org.id, OrganisationEditor.user_id == user.id))
+
+
+def is_organisation_editor(user: User, org: Organisation) -> bool:
+    """An approved editor of this organisation who still belongs to it."""
+    row = _editor_row(user, org)
+    return row is not None and row.approved and user.organisation_id == org.id
+
+
 def can_edit_organisation(user: User, org: Organisation) -> bool:
-    """Members of the organisation and staff may edit its record."""
-    return user.is_staff or user.organisation_id == org.id
+    """Staff, and the organisation's approved editors."""
+    return user.is_staff or is_organisation_editor(user, org)
+
+
+def can_manage_editors(user: User, org: Organisation) -> bool:
+    """Who may approve or refuse requests to edit: staff and the organisation's editors."""
+    return can_edit_organisation(user, org)
+
+
+def editable_organisation_ids(user: User, org_ids) -> set[int]:
+    """Of these organisations, those the user may edit (for links on a list)."""
+    org_ids = list(org_ids)
+    if not user.is_authenticated or not org_ids:
+        return set()
+    if user.is_staff:
+        return set(org_ids)
+    if user.organisation_id not in org_ids:
+        return set()
+    return {user.organisation_id} if is_organisation_editor(user, db.session.get(Organisation, user.organisation_id)) else set()
+
+
+def get_organisation(org_id: int) -> Organisation | None:
+    """The organisation with this id."""
+    return db.session.get(Organisation, org_id)
+
+
+def organisation_view(org: Organisation, viewer: User) -> dict:
+    """What the organisation page shows this viewer, and what they may do there."""
+    listed = [m for m in org.members
+              if m.status == Status.ACTIVE and m.show_in_directory and m.is_confirmed]
+    own = _editor_row(viewer, org)
+    manage = can_manage_editors(viewer, org)
+    rows = list(org.editors)
+    editors = [r for r in rows if r.approved]
+    if not viewer.is_staff:  # members see editors who are listed in the directory, or themselves
+        editors = [r for r in editors if r.user in listed or r.user_id == viewer.id]
+    approved_ids = {r.user_id for r in rows if r.approved}
+    return {
+        "members": listed,
+        "editors": editors,
+        "pending": [r for r in rows if not r.approved] if manage else [],
+        "can_edit": can_edit_organisation(viewer, org),
+        "can_manage": manage,
+        "can_remove_editors": viewer.is_staff,
+        "own_request": own,
+        "can_request": (viewer.organisation_id == org.id and own is None and not viewer.is_staff
+                        and viewer.is_confirmed),
+        "appointable": ([m for m in org.members if m.status == Status.ACTIVE and m.id not in approved_ids]
+                        if viewer.is_staff else []),
+    }
+
+
+def request_to_edit(user: User, org: Organisation) -> OrganisationEditor:
+    """A member of the organisation asks to become one of its editors."""
+    if user.organisation_id != org.id:
+        raise OrganisationForbidden("Only members of this organisation can ask to edit its details. "
+                                    "Set it as your organisation on your account page first.")
+    if not user.is_confirmed:
+        raise OrganisationForbidden("Confirm your email address first.")
+    if user.is_staff:
+        raise OrganisationError("Staff can always edit an organisation's details.")
+    existing = _editor_row(user, org)
+    if existing is not None:
+        raise OrganisationError("You are already an editor of this organisation." if existing.approved
+                                else "Your request to edit this organisation is waiting for an answer.")
+    row = OrganisationEditor(organisation=org, user=user, status=OrganisationEditor.PENDING, requested_at=utcnow())
+    db.session.add(row)
+    record(user, "organisation.editor_request", org, f"Member #{user.id} asked to edit organisation #{org.id}",
+           user_id=user.id)
+    return row
+
+
+def _editor_row_by_id(org: Organisation, row_id: int) -> OrganisationEditor:
+    """An editor or request to edit of this organisation; gone (answered or removed, perhaps by a
+    second click) is explained, not an error page."""
+    row = db.session.get(OrganisationEditor, row_id)
+    if row is None or row.organisation_id != org.id:
+        raise OrganisationError("This request has already been answered, or the editor removed.")
+    return row
+
+
+def decide_edit_request(actor: User, org: Organisation, row_id: int, approve: bool) -> OrganisationEditor:
+    """An editor of the organisation, or staff, approve or refuse a member's request to edit."""
+    if not can_manage_editors(actor, org):
+        raise OrganisationForbidden("Only the organisation's editors and staff can answer requests to edit it.")
+    row = _editor_row_by_id(org, row_id)
+    if row.approved:
+        raise OrganisationError("This member is already an editor.")
+    if row.user_id == actor.id:
+        raise OrganisationForbidden("You cannot answer your own request.")
+    if approve and row.user.organisation_id != org.id:
+        raise OrganisationError("This member is no longer in the organisation.")
+    if approve:
+        row.status = OrganisationEditor.APPROVED
+        row.decided_at = utcnow()
+        row.decided_by_id = actor.id
+        record(actor, "organisation.editor_approve", org,
+               f"Approved member #{row.user_id} as an editor of organisation #{org.id}", user_id=row.user_id)
+    else:
+        record(actor, "organisation.editor_refuse", org,
+               f"Refused member #{row.user_id}'s request to edit organisation #{org.id}", user_id=row.user_id)
+        db.session.delete(row)
+    return row
+
+
+def appoint_editor(actor: User, org: Organisation, member_id: int) -> OrganisationEditor:
+    """Staff make one of the organisation's members an editor (approving any request of theirs)."""
+    if not actor.is_staff:
+        raise OrganisationForbidden("Only staff can appoint editors.")
+    member = db.session.get(User, member_id) if member_id else None
+    if member is None or member.organisation_id != org.id or member.status != Status.ACTIVE:
+        raise OrganisationError("Choose one of the organisation's members.")
+    row = _editor_row(member, org)
+    if row is not None and row.approved:
+        raise OrganisationError("This member is already an editor.")
+    if row is None:
+        row = OrganisationEditor(organisation=org, user=member, requested_at=utcnow())
+        db.session.add(row)
+    row.status = OrganisationEditor.APPROVED
+    row.decided_at = utcnow()
+    row.decided_by_id = actor.id
+    record(actor, "organisation.editor_appoint", org,
+           f"Appointed member #{member.id} as an editor of organisation #{org.id}", user_id=member.id)
+    return row
+
+
+def remove_editor(actor: User, org: Organisation, row_id: int) -> None:
+    """Staff remove an editor; an editor may also step down."""
+    row = _editor_row_by_id(org, row_id)
+    if not (actor.is_staff or row.user_id == actor.id):
+        raise OrganisationForbidden("Only staff can remove an editor.")
+    record(actor, "organisation.editor_remove", org,
+           f"Removed member #{row.user_id} as an editor of organisation #{org.id}", user_id=row.user_id)
+    db.session.delete(row)
+
+
+def _leave_organisation(user: User, org: Organisation) -> None:
+    """A member who leaves an organisation stops being (or asking to be) its editor."""
+    row = _editor_row(user, org)
+    if row is not None:
+        record(user, "organisation.editor_left", org,
+               f"Member #{user.id} left organisation #{org.id} and is no longer its editor", user_id=user.id)
+        db.session.delete(row)
+
+
+ORGANISATION_FIELDS = ("name", "org_type", "charity_number", "company_number", "local_authority")
+
+
+def _field_value(org: Organisation, field: str):
+    """A field's value as the audit log keeps it."""
+    if field == "local_authority":
+        return org.local_authority.gss_code if org.local_authority else None
+    return getattr(org, field)
 
 
 def update_organisation(actor: User, org: Organisation, *, name: str, org_type: str,
                         charity_number: str, company_number: str,
-                        local_authority: LocalAuthority | None) -> None:
-    """Save an organisation's details; a rename may not take another record's name."""
+                        local_authority: LocalAuthority | None) -> dict:
+    """Save an organisation's details (editors and staff only); a rename may not take another
+    record's name. Returns what changed ({field: [before, after]}), as written to the audit log."""
+    if not can_edit_organisation(actor, org):
+        raise OrganisationForbidden("Only the organisation's editors and staff can edit its details.")
     key = organisation_key(name)
     clash = db.session.scalar(
         sa.select(Organisation.id).where(Organisation.name_key == key, Organisation.id != org.id)
     )
     if clash:
         raise OrganisationError("Another organisation in the Network already has this name")
+    before = {field: _field_value(org, field) for field in ORGANISATION_FIELDS}
     org.name = " ".join(name.split())
     org.name_key = key
     org.org_type = org_type
     org.charity_number = charity_number
     org.company_number = company_number
     org.local_authority = local_authority
-    if actor.is_staff:
-        from kil_network.core.audit import record
+    changes = {field: [before[field], _field_value(org, field)] for field in ORGANISATION_FIELDS
+               if before[field] != _field_value(org, field)}
+    if changes:
+        summary = (f"Renamed organisation #{org.id} from {before['name']!r} to {org.name!r}"
+                   if "name" in changes else f"Updated organisation #{org.id}: {', '.join(changes)}")
+        record(actor, "organisation.update", org, summary, changes=changes)
+    return changes
 
-        record(actor, "organisation.update", org, f"Updated organisation #{org.id}")
+
+STAFF_ORGANISATIONS_PER_PAGE = 50
+
+
+def organisations_for_staff(show: str = "", page: int = 1, per_page: int = STAFF_ORGANISATIONS_PER_PAGE):
+    """Every organisation for staff, with its editor and pending-request counts.
+
+    `show` is "" (all), "pending" (someone is waiting for an answer) or "no_editor".
+    """
+    approved = (sa.select(sa.func.count()).where(OrganisationEditor.organisation_id == Organisation.id,
+                                                  OrganisationEditor.status == OrganisationEditor.APPROVED)
+                .correlate(Organisation).scalar_subquery())
+    pending = (sa.select(sa.func.count()).where(OrganisationEditor.organisation_id == Organisation.id,
+                                                 OrganisationEditor.status == OrganisationEditor.PENDING)
+               .correlate(Organisation).scalar_subquery())
+    members = (sa.select(sa.func.count()).where(User.organisation_id == Organisation.id, User.status != Status.DELETED)
+               .correlate(Organisation).scalar_subquery())
+    stmt = sa.select(Organisation, approved.label("editors"), pending.label("pending"), members.label("members"))
+    if show == "pending":
+        stmt = stmt.where(pending > 0)
+    elif show == "no_editor":
+        stmt = stmt.where(approved == 0)
+    stmt = stmt.order_by(pending.desc(), Organisation.name, Organisation.id)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+    rows = db.session.execute(stmt.limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+    return rows, total
