@@ -422,3 +422,25 @@ def test_low_redis_down_limits_still_apply_and_error_logged(redis_down_app, make
     assert statuses == [200] * 10 + [429]
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR and "RATE LIMIT STORAGE UNREACHABLE" in r.getMessage()]
     assert errors, [r.getMessage() for r in caplog.records]
+
+
+def test_finding_09_migration_brings_stored_addresses_to_the_normal_form(tmp_path):
+    """0008 normalises stored addresses (so a variant stored before can still sign in), unless that
+    would collide with another account's address."""
+    from flask_migrate import upgrade
+
+    app = make_app(f"sqlite:///{tmp_path / 'migrate.db'}")
+    with app.app_context():
+        upgrade(revision="0007_outbox_secrets")
+        columns = ("name, member_type, role, status, job_title, involvement, consent_marketing, "
+                   "show_in_directory, created_at, password_hash")
+        values = "'A', 'other', 'member', 'active', '', '', 0, 0, '2026-01-01 00:00:00', ''"
+        for n, email in enumerate(["ADA\u200b@Example.org", "bob@example.org", "BOB\u00ad@example.org"]):
+            db.session.execute(sa.text(f"INSERT INTO users (email, session_token, {columns}) "
+                                       f"VALUES (:email, :token, {values})"), {"email": email, "token": f"t{n}"})
+        db.session.commit()
+        upgrade(revision="0008_user_sessions")
+        emails = db.session.execute(sa.text("SELECT email FROM users ORDER BY id")).scalars().all()
+        assert emails == ["ada@example.org", "bob@example.org", "BOB\u00ad@example.org"]
+        db.session.remove()
+        db.engine.dispose()
