@@ -86,7 +86,7 @@ def _register_extensions(app):
 def _register_blueprints(app):
     """Register one blueprint per area (`<int:...>` ids limited to the database's INTEGER range)."""
     from kil_network.auth.routes import bp as auth_bp
-    from kil_network.core.params import DatabaseIntConverter
+    from kil_network.core.params import DatabaseIntConverter, SafePathConverter, SafeStringConverter
     from kil_network.core.routes import bp as core_bp
     from kil_network.members.routes import account_bp, bp as members_bp, organisations_bp, staff_organisations_bp
     from kil_network.staff.routes import bp as staff_bp
@@ -99,6 +99,8 @@ def _register_blueprints(app):
     from kil_network.workshops.staff_routes import bp as staff_workshops_bp
 
     app.url_map.converters["int"] = DatabaseIntConverter  # before any <int:...> rule is added
+    # <name> and <path:...> segments with a control character (%00) match no route: a 404.
+    app.url_map.converters.update(default=SafeStringConverter, string=SafeStringConverter, path=SafePathConverter)
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(members_bp, url_prefix="/members")

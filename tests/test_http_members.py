@@ -151,10 +151,10 @@ def test_directory_boosted_request_gets_full_page(client, people, viewer):
     assert "<html" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("args", [
-    {"q": "\x00"}, {"q": "x" * 5000}, {"q": "<script>alert(1)</script>"}, {"q": "🌳"},
-    {"region": "²"}, {"region": "99999999999999999999"}, {"region": "-1"}, {"region": "\x00"},
-    {"page": "99999999999999999999"}, {"page": "-5"}, {"page": "abc"}, {"type": "\x00"},
+@pytest.mark.parametrize("args", [  # a NUL is a 400 (tests/test_hardening_params.py)
+    {"q": "x" * 5000}, {"q": "<script>alert(1)</script>"}, {"q": "🌳"},
+    {"region": "²"}, {"region": "99999999999999999999"}, {"region": "-1"},
+    {"page": "99999999999999999999"}, {"page": "-5"}, {"page": "abc"}, {"type": "<b>"},
 ])
 def test_directory_odd_parameters_never_500(client, people, viewer, args):
     """Odd query values (NUL, huge numbers, HTML, emoji) give a page, never a server error."""

@@ -139,8 +139,8 @@ def test_members_table_htmx_partial(client, people, as_role):
     assert "HX-Request" in response.headers["Vary"]
 
 
-@pytest.mark.parametrize("args", [{"q": "\x00"}, {"region": "²"}, {"page": "99999999999999999999"},
-                                  {"status": "\x00"}, {"role": "<b>"}])
+@pytest.mark.parametrize("args", [{"region": "²"}, {"page": "99999999999999999999"},  # a NUL: a 400 (test_hardening_params)
+                                  {"status": "<b>"}, {"role": "<b>"}])
 def test_members_table_odd_parameters(client, people, as_role, args):
     """Odd filter values give the table, never a server error."""
     sign_in_staff(as_role)
@@ -387,7 +387,7 @@ def test_audit_log_admin_only(client, as_role):
     assert client.get("/staff/audit/").status_code == 403
 
 
-@pytest.mark.parametrize("args", [{"action": "\x00"}, {"action": "x" * 500}, {"page": "-1"},
+@pytest.mark.parametrize("args", [{"action": "x" * 500}, {"page": "-1"},  # a NUL: a 400 (test_hardening_params)
                                   {"page": "99999999999999999999"}])
 def test_audit_odd_parameters(client, as_role, args):
     """Odd audit filters give the page, never a server error."""

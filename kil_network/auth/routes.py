@@ -9,6 +9,7 @@ from kil_network.auth import services
 from kil_network.auth.forms import LoginForm, ResetPasswordForm, ResetRequestForm
 from kil_network.auth.models import MemberType
 from kil_network.core.htmx import render, render_form
+from kil_network.core.params import text_arg
 from kil_network.extensions import db, limiter
 from kil_network.members.forms import JoinForm
 
@@ -144,7 +145,7 @@ def login():
             services.record_login(user)  # best effort: commits, or logs and carries on
             session.clear()  # a new session on sign-in
             login_user(user, remember=form.remember.data)
-            return redirect(safe_next(request.args.get("next"), url_for("account.profile")))
+            return redirect(safe_next(text_arg("next", 2000, lenient=True), url_for("account.profile")))
     return render_form("auth/login.html", "auth/_login_form.html", form)
 
 

@@ -106,17 +106,16 @@ class _PartsField(Field):
                     self.data = self._join()
 
     def _date(self, earliest: int):
-        """The day, month and year parts as a date (a message is recorded if they are not one)."""
-        from datetime import date
+        """The day, month and year parts as a date (a message is recorded if they are not one).
 
-        try:
-            year = int(self.parts["year"])
-            if not earliest <= year <= 2100:
-                raise ValueError
-            return date(year, int(self.parts["month"]), int(self.parts["day"]))
-        except ValueError:
+        Parsed by core.params.parse_date, which never raises: a 20-digit month or a day past
+        the end of the month is this form error, not an OverflowError."""
+        from kil_network.core.params import parse_date
+
+        day = parse_date(self.parts["year"], self.parts["month"], self.parts["day"], earliest=earliest)
+        if day is None:
             self.process_errors.append(f"{self.label.text} must be a real date")
-            return None
+        return day
 
     def _split(self, data) -> dict:
         """An existing value as its parts."""

@@ -5,6 +5,7 @@ from flask_login import current_user
 from kil_network.core import submissions
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
+from kil_network.core.params import choice_arg
 from kil_network.extensions import db
 from kil_network.councils import services
 from kil_network.councils.forms import PledgeForm, PledgeReviewForm
@@ -81,7 +82,7 @@ def pledge(gss_code):
 @staff_required
 def queue():
     """Pledges to verify, and those already verified or rejected."""
-    status = request.args.get("status", "")
+    status = choice_arg("status", [s.value for s in PledgeStatus])
     return render("councils/staff_pledges.html", pledges=services.pledges_for_staff(status), status=status,
                   form=PledgeReviewForm())
 
@@ -95,7 +96,12 @@ def review(pledge_id):
     if not form.validate_on_submit():
         flash("Choose verify or reject.", "error")
     else:
-        services.review_pledge(current_user, pledge, PledgeStatus(form.decision.data), form.note.data or "")
-        db.session.commit()
-        flash(f"The pledge of {pledge.local_authority.display_name} is {pledge.status.value}.", "success")
+        try:
+            services.review_pledge(current_user, pledge, PledgeStatus(form.decision.data), form.note.data or "")
+        except services.PledgeError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"The pledge of {pledge.local_authority.display_name} is {pledge.status.value}.", "success")
     return redirect(url_for("staff_pledges.queue"), code=303)

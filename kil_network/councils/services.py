@@ -69,7 +69,20 @@ def review_pledge(actor: User, pledge: Pledge, status: PledgeStatus, note: str =
     """Staff verify (publish) or reject a pledge."""
     if status == PledgeStatus.PENDING:
         raise PledgeError("Choose verify or reject.")
-    pledge.status = status
+    if pledge.status == PledgeStatus.REJECTED and status != PledgeStatus.REJECTED:
+        # Verifying a rejected pledge makes it live again: only if the council has no other live one.
+        other = live_pledge(pledge.local_authority)
+        if other is not None and other.id != pledge.id:
+            raise PledgeError(f"{pledge.local_authority.display_name} has a newer pledge that is "
+                              f"{other.status.value}. Review that one instead.")
+    try:
+        with db.session.begin_nested():  # a newer pledge submitted at this moment still wins
+            pledge.status = status
+            db.session.flush()
+    except IntegrityError as exc:
+        db.session.refresh(pledge)
+        raise PledgeError(f"{pledge.local_authority.display_name} has just had a newer pledge submitted. "
+                          "Review that one instead.") from exc
     pledge.review_note = note
     pledge.verified_by_id = actor.id
     pledge.verified_at = utcnow()

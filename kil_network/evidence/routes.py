@@ -9,7 +9,7 @@ from kil_network.auth.models import MemberType
 from kil_network.auth.services import get_local_authority, normalise_email
 from kil_network.core import submissions
 from kil_network.core.htmx import render, render_form
-from kil_network.core.params import page_arg
+from kil_network.core.params import choice_arg, flag_arg, page_arg
 from kil_network.evidence import personal_data, services, survey  # noqa: F401 - personal_data registers export/eraser
 from kil_network.evidence.forms import CSRFForm, EvidenceForm
 from kil_network.evidence.models import TOPICS, Call, Publication
@@ -102,7 +102,7 @@ def survey_question(call_id, question_id):
     answers = survey.clean(_load_answers(call))
     if not question.applies(answers):
         return redirect(url_for("evidence.survey_start", call_id=call.id))
-    form, regions, changing = CSRFForm(), _region_choices(), bool(request.args.get("change"))
+    form, regions, changing = CSRFForm(), _region_choices(), flag_arg("change")
     current, error = answers.get(question.id), None
     state = call.survey_state()
     if state != "open":
@@ -293,6 +293,6 @@ def confirm(token):
 @bp.get("/evidence/library")
 def library():
     """Published evidence, filterable by topic; anonymised where the submitter asked."""
-    topic = request.args.get("topic", "")
+    topic = choice_arg("topic", TOPICS)
     pagination = db.paginate(services.library(topic), page=page_arg(), per_page=20, error_out=False, count=True)
     return render("evidence/library.html", "evidence/_library_list.html", pagination=pagination, topic=topic, topics=TOPICS)

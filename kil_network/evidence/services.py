@@ -17,6 +17,7 @@ from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
 from kil_network.core.csvutil import csv_safe
 from kil_network.core.audit import record
 from kil_network.core.email import external_url, queue_email
+from kil_network.core.params import int_arg
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.evidence import survey, uploads
 from kil_network.evidence.models import (
@@ -156,8 +157,8 @@ def survey_results(call: Call, respondent_type: str = "", region: str = "") -> d
     stmt = sa.select(SurveyResponse.answers).where(SurveyResponse.call_id == call.id, SurveyResponse.status == "submitted")
     if respondent_type:
         stmt = stmt.where(SurveyResponse.respondent_type == respondent_type[:32])
-    if str(region).isdecimal():
-        stmt = stmt.where(SurveyResponse.region_id == int(region))
+    if int_arg(region) is not None:
+        stmt = stmt.where(SurveyResponse.region_id == int_arg(region))
     rows = db.session.scalars(stmt).all()
     results = {}
     for q in survey.QUESTIONS:
@@ -185,8 +186,8 @@ def survey_responses_page(call: Call, page: int, respondent_type: str = "", regi
             .order_by(SurveyResponse.submitted_at.desc()))
     if respondent_type:
         stmt = stmt.where(SurveyResponse.respondent_type == respondent_type[:32])
-    if str(region).isdecimal():
-        stmt = stmt.where(SurveyResponse.region_id == int(region))
+    if int_arg(region) is not None:
+        stmt = stmt.where(SurveyResponse.region_id == int_arg(region))
     return db.paginate(stmt, page=page, per_page=20, error_out=False, count=True)
 
 
@@ -342,9 +343,9 @@ def staff_search(q: str = "", status: str = "", topic: str = "", tag: str = "", 
         stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))
     if tag:
         stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTag.submission_id).where(SubmissionTag.tag == tag.lower()[:60])))
-    if str(principle).isdecimal():
+    if int_arg(principle) is not None:
         stmt = stmt.where(Submission.id.in_(sa.select(submission_principles.c.submission_id)
-                                            .where(submission_principles.c.principle_id == int(principle))))
+                                            .where(submission_principles.c.principle_id == int_arg(principle))))
     return stmt
 
 

@@ -7,7 +7,7 @@ from kil_network.core import submissions
 from kil_network.core.audit import record
 from kil_network.core.decorators import staff_required
 from kil_network.core.htmx import render, render_form
-from kil_network.core.params import page_arg
+from kil_network.core.params import choice_arg, id_arg, page_arg, text_arg
 from kil_network.core.timeutil import utcnow
 from kil_network.evidence import services, survey, uploads
 from kil_network.evidence.forms import CallForm, ReviewForm
@@ -24,7 +24,8 @@ FILTERS = ("q", "status", "topic", "tag", "principle")
 
 def _filters() -> dict:
     """The review-queue filters from the query string."""
-    return {k: request.args.get(k, "") for k in FILTERS}
+    return {"q": text_arg("q", 100), "status": choice_arg("status", [s.value for s in ReviewStatus]),
+            "topic": choice_arg("topic", TOPICS), "tag": text_arg("tag", 60), "principle": id_arg("principle")}
 
 
 @bp.get("/evidence/")
@@ -145,7 +146,7 @@ def edit_call(call_id):
 def survey_results(call_id):
     """Survey results as charts with tables, filtered by respondent type and region; responses below."""
     call = get_call_or_404(call_id)
-    rtype, region = request.args.get("type", ""), request.args.get("region", "")
+    rtype, region = choice_arg("type", survey.RESPONDENT_TYPES), id_arg("region")
     data = services.survey_results(call, rtype, region)
     regions = db.session.scalars(sa.select(Region).order_by(Region.name)).all()
     region_names = {str(r.id): r.name for r in regions}

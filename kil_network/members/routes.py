@@ -9,7 +9,7 @@ from kil_network.auth import services as auth_services
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
-from kil_network.core.params import int_arg, page_arg
+from kil_network.core.params import choice_arg, id_arg, int_arg, page_arg, text_arg
 from kil_network.extensions import db
 from kil_network.members import services
 from kil_network.members.forms import (
@@ -43,9 +43,9 @@ def _regions():
 @confirmed_required
 def directory():
     """The member directory with active search (htmx swaps just the results)."""
-    q = request.args.get("q", "")
-    mtype = request.args.get("type", "")
-    region = request.args.get("region", "")
+    q = text_arg("q")
+    mtype = choice_arg("type", [t.value for t in MEMBER_TYPE_LABELS])
+    region = id_arg("region")
     pagination = services.directory_page(q, mtype, region, _page_arg())
     return render(
         "members/directory.html", "members/_results.html", pagination=pagination,
@@ -67,7 +67,7 @@ def member(member_id):
 @confirmed_required
 def organisations():
     """Organisations in the Network with their listed members."""
-    q = request.args.get("q", "")
+    q = text_arg("q")
     pagination, members = services.organisations_page(q, _page_arg())
     editable = services.editable_organisation_ids(current_user, [org.id for org in pagination.items])
     return render("members/organisations.html", "members/_organisation_results.html",
@@ -152,8 +152,7 @@ def appoint_editor(org_id):
 @staff_required
 def staff_organisations():
     """Every organisation with its editors and waiting requests, for staff."""
-    show = request.args.get("show", "")
-    show = show if show in ("pending", "no_editor") else ""
+    show = choice_arg("show", ("pending", "no_editor"))
     page = _page_arg()
     rows, total = services.organisations_for_staff(show, page)
     return render("members/staff_organisations.html", rows=rows, total=total, show=show, page_number=page,

@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload
 
 from kil_network.core import submissions
 from kil_network.core.htmx import is_htmx, render
+from kil_network.core.params import id_arg
 from kil_network.extensions import db
 from kil_network.principles import personal_data, services  # noqa: F401 - personal_data registers export/eraser
 from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
@@ -51,7 +52,7 @@ def _commit_keeping_loaded() -> None:
 
 def _workshop_arg():
     """The live workshop a phone came from (?workshop= or the form's hidden field)."""
-    return request.values.get("workshop", "")
+    return id_arg("workshop", source=request.values)
 
 
 def _cards_context(round_: Round) -> dict:

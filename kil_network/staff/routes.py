@@ -7,7 +7,7 @@ from kil_network.auth.models import MEMBER_TYPE_LABELS, Role, Status, User
 from kil_network.core.decorators import admin_required, staff_required
 from kil_network.core.htmx import render
 from kil_network.core.models import AuditLog, OutboxEmail
-from kil_network.core.params import page_arg
+from kil_network.core.params import choice_arg, id_arg, page_arg, text_arg
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import Region
@@ -21,7 +21,9 @@ FILTER_KEYS = ("q", "type", "region", "status", "role")
 
 def _filters() -> dict:
     """The member-list filters from the query string."""
-    return {key: request.args.get(key, "") for key in FILTER_KEYS}
+    return {"q": text_arg("q"), "type": choice_arg("type", [t.value for t in MEMBER_TYPE_LABELS]),
+            "region": id_arg("region"), "status": choice_arg("status", [s.value for s in Status]),
+            "role": choice_arg("role", [r.value for r in Role])}
 
 
 def _search(filters):
@@ -145,7 +147,7 @@ def change_role(member_id):
 def audit():
     """The audit log: who did what, when (admins only)."""
     page = page_arg()
-    action = request.args.get("action", "")
+    action = text_arg("action", 64)
     actions = db.session.scalars(sa.select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
     return render("staff/audit.html", pagination=services.audit_page(page, action),
                   action=action, actions=actions)
@@ -157,7 +159,7 @@ def outbox():
     """Email deliveries: pending, sent and failed; bodies only when mail goes to the console,
     and never those of secret emails (sign-in, confirmation and reset links)."""
     page = page_arg()
-    status = request.args.get("status", "")
+    status = choice_arg("status", (OutboxEmail.PENDING, OutboxEmail.SENT, OutboxEmail.FAILED))
     return render("staff/outbox.html", pagination=services.outbox_page(page, status),
                   status=status, counts=services.outbox_counts(),
                   show_bodies=not current_app.config["MAIL_SERVER"])

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from kil_network.auth.models import User
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render
-from kil_network.core.params import page_arg
+from kil_network.core.params import choice_arg, id_arg, month_arg, page_arg
 from kil_network.core.timeutil import LONDON, utcnow
 from kil_network.extensions import db
 from kil_network.members.models import Region
@@ -52,8 +52,8 @@ def _month_choices(when: str) -> list[tuple[str, str]]:
 @bp.get("/workshops/")
 def index():
     """Upcoming (or past) workshops, filtered by region, format and month."""
-    args = {k: request.args.get(k, "") for k in ("region", "format", "month", "when")}
-    args["when"] = "past" if args["when"] == "past" else "upcoming"
+    args = {"region": id_arg("region"), "format": choice_arg("format", [f.value for f in WorkshopFormat]),
+            "month": month_arg("month"), "when": choice_arg("when", ("past", "upcoming"), "upcoming")}
     page = page_arg()
     pagination = db.paginate(services.public_workshops(region=args["region"], fmt=args["format"],
                                                        month=args["month"], when=args["when"]),

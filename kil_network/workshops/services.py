@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from kil_network.auth.models import MemberType, Status, User
 from kil_network.core.audit import record
-from kil_network.core.params import int_arg
+from kil_network.core.params import int_arg, parse_month
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
 from kil_network.workshops import notifications
@@ -560,14 +560,11 @@ def public_workshops(*, region: str = "", fmt: str = "", month: str = "", when: 
 
 
 def month_start(month: str) -> datetime | None:
-    """The UTC instant a London calendar month (YYYY-MM) begins, or None if malformed."""
+    """The UTC instant a London calendar month (YYYY-MM) begins, or None if malformed or out of range."""
     from kil_network.core.timeutil import london_to_utc
 
-    try:
-        year, mon = (int(p) for p in (month or "").split("-"))
-        return london_to_utc(datetime(year, mon, 1))
-    except ValueError:
-        return None
+    parsed = parse_month(month)
+    return london_to_utc(datetime(*parsed, 1)) if parsed else None
 
 
 def member_workshops(user: User) -> dict:

@@ -12,6 +12,7 @@ from kil_network.core import submissions
 from kil_network.core.csvutil import csv_safe
 from kil_network.core.decorators import staff_required
 from kil_network.core.htmx import is_htmx, render, render_form
+from kil_network.core.params import text_arg
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
 from kil_network.workshops import services
@@ -157,7 +158,7 @@ def cancel(workshop_id):
 def attendance(workshop_id):
     """Check-in on the day: search as you type, one tap per person, live count."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    q = request.args.get("q", "")
+    q = text_arg("q", 100)
     regs = services.check_in_list(workshop, q)
     return render("workshops/staff/attendance.html", "workshops/staff/_checkin_rows.html", workshop=workshop,
                   regs=regs, q=q, counts=services.attendance_counts(workshop), walk_in_form=WalkInForm())
