@@ -146,7 +146,7 @@ def login():
             session.clear()  # a new session on sign-in
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(text_arg("next", 2000, lenient=True), url_for("account.profile")))
-    return render_form("auth/login.html", "auth/_login_form.html", form)
+    return render_form("auth/login.html", "auth/_login_form.html", form, next=text_arg("next", 2000, lenient=True))
 
 
 @bp.post("/logout")
