@@ -233,6 +233,20 @@ def test_finding_02_calendar_and_workshop_links_use_base_url(app):
     assert str(event["url"]) == "http://127.0.0.1:5000/workshops/5"
 
 
+def test_finding_02_no_link_is_built_from_the_request_anywhere():
+    """Every absolute URL goes through core.email.external_url: no area builds one from the request."""
+    pattern = re.compile(r"_external\s*=\s*True|request\.(host|host_url|url_root|root_url|base_url)\b|"
+                         r"force_external")
+    offenders = []
+    for path in sorted((ROOT / "kil_network").rglob("*.py")) + sorted((ROOT / "templates").rglob("*.*")):
+        if path == ROOT / "kil_network" / "core" / "email.py" or path.suffix == ".pyc":
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
 # --- Finding 3: staff read secret links in the outbox ----------------------------------------
 
 def test_finding_03_outbox_never_shows_secret_links(app, client, make_user, auth):
