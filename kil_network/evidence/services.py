@@ -291,7 +291,7 @@ def confirm_submission(submission: Submission) -> bool:
     if submission.confirmed_at is not None:
         return False
     submission.confirmed_at = utcnow()
-    _acknowledge(submission, None)
+    _acknowledge(submission, db.session.get(User, submission.user_id) if submission.user_id else None)
     return True
 
 
