@@ -194,10 +194,17 @@ UNCERTAIN = ("Delivery uncertain: the mail worker stopped while handing this ema
 _unrecorded: dict[int, dict] = {}
 
 
-def _write_outcome(mail_id: int, values: dict, *, tries: int = 6) -> None:
-    """Record one email's outcome in its own transaction, retrying through a database blip."""
+# Pauses between tries to write an outcome through a database blip (about 8 s in all).
+OUTCOME_RETRY_DELAYS = (0.25, 0.5, 1, 2, 4)
+
+
+def _write_outcome(mail_id: int, values: dict) -> None:
+    """Record one email's outcome in its own transaction, retrying through a database blip.
+
+    If the database stays away, the outcome is kept in `_unrecorded` and the error raised: the
+    next batch of this process writes it before it claims anything."""
     _unrecorded[mail_id] = values
-    for attempt in range(tries):
+    for delay in (*OUTCOME_RETRY_DELAYS, None):
         try:
             db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.id == mail_id,
                                                             OutboxEmail.status != OutboxEmail.SENT)
@@ -205,9 +212,9 @@ def _write_outcome(mail_id: int, values: dict, *, tries: int = 6) -> None:
             db.session.commit()
         except sa.exc.DBAPIError:
             db.session.rollback()
-            if attempt == tries - 1:
+            if delay is None:
                 raise
-            time.sleep(min(0.25 * 2 ** attempt, 5))
+            time.sleep(delay)
         else:
             _unrecorded.pop(mail_id, None)
             return
