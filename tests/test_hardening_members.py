@@ -340,3 +340,18 @@ def test_finding_05_migration_makes_each_organisations_earliest_member_its_edito
         assert [tuple(r) for r in rows] == [(1, 2, "approved")]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_finding_05_same_class_pledge_submission_is_audited(client, make_user, auth):
+    """The other shared record a member creates for others to see (a council's pledge) is audited too.
+
+    Members cannot edit a pledge once sent (only staff verify or reject it), so it cannot be taken
+    over; its submission is now in the audit log with who sent it."""
+    cllr = make_user(email="cllr@example.org", member_type="councillor", gss_code="E06000023")
+    auth.login("cllr@example.org")
+    response = client.post_form("/councils/E06000023/pledge", {
+        "signed_by": "leader_and_chief_executive", "signatories": "Cllr Jane Smith, Leader",
+        "pledged_on-day": "27", "pledged_on-month": "3", "pledged_on-year": "2025", "champions": "Cllr Priya Patel"})
+    assert response.status_code == 303
+    [entry] = _audit("pledge.submit")
+    assert entry.actor_id == cllr.id and "E06000023" in entry.summary

@@ -946,7 +946,7 @@ def test_staff_pledge_decision_must_be_verify_or_reject(client, as_role, make_us
         response = client.post_form(f"/staff/pledges/{pledge.id}", data)
         assert response.status_code == 303
     assert db.session.get(Pledge, pledge.id).status == PledgeStatus.PENDING
-    assert count(AuditLog) == 0
+    assert [e.action for e in db.session.scalars(sa.select(AuditLog))] == ["pledge.submit"]  # no decision
 
 
 # --- Access: members never reach staff routes -----------------------------------------------------
@@ -979,7 +979,7 @@ def test_staff_routes_are_refused_to_everyone_but_staff(client, as_role, make_ca
     assert db.session.get(Submission, submission.id).status == ReviewStatus.NEW
     assert db.session.get(Call, call.id).title == "Original" and count(Call) == 1
     assert db.session.get(Pledge, pledge.id).status == PledgeStatus.PENDING
-    assert count(AuditLog) == 0
+    assert [e.action for e in db.session.scalars(sa.select(AuditLog))] == ["pledge.submit"]  # only the member's
 
 
 # --- No N+1 -------------------------------------------------------------------------------------

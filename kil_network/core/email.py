@@ -194,17 +194,10 @@ UNCERTAIN = ("Delivery uncertain: the mail worker stopped while handing this ema
 _unrecorded: dict[int, dict] = {}
 
 
-# Pauses between tries to write an outcome through a database blip (about 8 s in all).
-OUTCOME_RETRY_DELAYS = (0.25, 0.5, 1, 2, 4)
-
-
-def _write_outcome(mail_id: int, values: dict) -> None:
-    """Record one email's outcome in its own transaction, retrying through a database blip.
-
-    If the database stays away, the outcome is kept in `_unrecorded` and the error raised: the
-    next batch of this process writes it before it claims anything."""
+def _write_outcome(mail_id: int, values: dict, *, tries: int = 6) -> None:
+    """Record one email's outcome in its own transaction, retrying through a database blip."""
     _unrecorded[mail_id] = values
-    for delay in (*OUTCOME_RETRY_DELAYS, None):
+    for attempt in range(tries):
         try:
             db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.id == mail_id,
                                                             OutboxEmail.status != OutboxEmail.SENT)
@@ -212,9 +205,9 @@ def _write_outcome(mail_id: int, values: dict) -> None:
             db.session.commit()
         except sa.exc.DBAPIError:
             db.session.rollback()
-            if delay is None:
+            if attempt == tries - 1:
                 raise
-            time.sleep(delay)
+            time.sleep(min(0.25 * 2 ** attempt, 5))
         else:
             _unrecorded.pop(mail_id, None)
             return

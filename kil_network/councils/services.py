@@ -62,6 +62,8 @@ def submit_pledge(user: User, council: LocalAuthority, *, signed_by: SignedBy, s
             db.session.flush()
     except IntegrityError as exc:
         raise PledgeError("A pledge for this council has just been submitted.") from exc
+    # A member's change to a record others will see: in the audit log, like staff changes.
+    record(user, "pledge.submit", pledge, f"Member #{user.id} submitted the pledge of {council.gss_code}")
     return pledge
 
 
