@@ -1,8 +1,10 @@
 """Email: written to the outbox with the change that causes it, delivered by a worker.
 
 `queue_email` only adds a row to the current transaction; it never talks to SMTP.
-`deliver_due` (run by `flask deliver-mail`) claims due rows, sends them and records
-the outcome, retrying with exponential back-off until MAIL_MAX_ATTEMPTS.
+`deliver_due` (run by `flask deliver-mail`) claims due rows one at a time, sends them over
+one SMTP connection and commits each outcome as soon as the server answers, retrying with
+exponential back-off until MAIL_MAX_ATTEMPTS (README, Architecture). Every link in an email
+comes from `external_url`, which uses BASE_URL and never the request.
 """
 import base64
 import secrets
@@ -194,10 +196,17 @@ UNCERTAIN = ("Delivery uncertain: the mail worker stopped while handing this ema
 _unrecorded: dict[int, dict] = {}
 
 
-def _write_outcome(mail_id: int, values: dict, *, tries: int = 6) -> None:
-    """Record one email's outcome in its own transaction, retrying through a database blip."""
+# Pauses between tries to write an outcome through a database blip (about 8 s in all).
+OUTCOME_RETRY_DELAYS = (0.25, 0.5, 1, 2, 4)
+
+
+def _write_outcome(mail_id: int, values: dict) -> None:
+    """Record one email's outcome in its own transaction, retrying through a database blip.
+
+    If the database stays away, the outcome is kept in `_unrecorded` and the error raised: the
+    next batch of this process writes it before it claims anything."""
     _unrecorded[mail_id] = values
-    for attempt in range(tries):
+    for delay in (*OUTCOME_RETRY_DELAYS, None):
         try:
             db.session.execute(sa.update(OutboxEmail).where(OutboxEmail.id == mail_id,
                                                             OutboxEmail.status != OutboxEmail.SENT)
@@ -205,9 +214,9 @@ def _write_outcome(mail_id: int, values: dict, *, tries: int = 6) -> None:
             db.session.commit()
         except sa.exc.DBAPIError:
             db.session.rollback()
-            if attempt == tries - 1:
+            if delay is None:
                 raise
-            time.sleep(min(0.25 * 2 ** attempt, 5))
+            time.sleep(delay)
         else:
             _unrecorded.pop(mail_id, None)
             return
@@ -287,7 +296,7 @@ def deliver_due(limit: int = 50, stop=None) -> dict:
                     _print_to_console(message)
                 else:
                     connection.send(message)
-            except (OSError, smtplib.SMTPException) as exc:
+            except Exception as exc:  # noqa: BLE001 - refused, unreachable, or not sendable: back off
                 outcome, values = _failure(mail_id, attempts, exc)
                 _write_outcome(mail_id, values)
                 counts[outcome] += 1
