@@ -355,3 +355,12 @@ def test_finding_05_same_class_pledge_submission_is_audited(client, make_user, a
     assert response.status_code == 303
     [entry] = _audit("pledge.submit")
     assert entry.actor_id == cllr.id and "E06000023" in entry.summary
+
+
+def test_finding_05_editor_rights_are_in_the_data_download(client, riverside, auth):
+    """Being an organisation's editor is data about the member: it is in "download my data"."""
+    auth.login("owner@example.org")
+    data = client.get("/account/export").get_json()
+    assert data["organisation_editor"] == [
+        {"organisation": ORG, "status": "approved", "requested_at": data["organisation_editor"][0]["requested_at"],
+         "decided_at": data["organisation_editor"][0]["decided_at"]}]

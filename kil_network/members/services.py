@@ -226,6 +226,15 @@ def _export_consents(user: User) -> list:
     ]
 
 
+@exporter("organisation_editor")
+def _export_organisation_editor(user: User) -> list:
+    """The organisations the member edits or has asked to edit."""
+    rows = db.session.scalars(sa.select(OrganisationEditor).where(OrganisationEditor.user_id == user.id)
+                              .order_by(OrganisationEditor.id))
+    return [{"organisation": row.organisation.name, "status": row.status, "requested_at": _iso(row.requested_at),
+             "decided_at": _iso(row.decided_at)} for row in rows]
+
+
 def export_member(user: User) -> dict:
     """The member's data download: every area's section, with when it was made."""
     return {"exported_at": utcnow().isoformat(), "service": "Keep it Local Network",
