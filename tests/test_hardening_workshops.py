@@ -532,3 +532,26 @@ def test_finding_low_live_tally_counts_only_checked_in_attendees(app, client, au
 
     assert tally("all", "") == 3
     assert tally("workshop", str(workshop.id)) == 1
+
+
+def test_finding_13_double_click_open_live_voting_stays_open(app, client, as_role, staff):
+    """'Open live voting' clicked twice leaves it open (a set, not a toggle), with one audit row."""
+    from kil_network.principles import services as principles
+
+    round_ = principles.create_round(staff, name="Round", opens_at=None, closes_at=utcnow() + timedelta(days=30),
+                                     eligibility=principles.Eligibility.MEMBERS)
+    starts = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+    workshop = Workshop(title="Live in Leeds", format=WorkshopFormat.IN_PERSON, starts_at=starts,
+                        ends_at=starts + timedelta(hours=2), registration_closes_at=starts - timedelta(days=1),
+                        capacity=50, status=WorkshopStatus.PUBLISHED, round_id=round_.id, live_voting=False)
+    db.session.add(workshop)
+    db.session.commit()
+    as_role("staff")
+    url = f"/staff/workshops/{workshop.id}/live"
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="open" value="1"' in page
+    for _ in range(2):
+        assert client.post_form(url, {"open": "1"}, token_from=url).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Workshop, workshop.id).live_voting is True
+    assert audit_count("workshop.live_voting") == 1

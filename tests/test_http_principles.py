@@ -803,7 +803,7 @@ def test_projector_for_workshop_without_round(client, as_role, make_workshop):
     as_role("staff")
     response = client.get(f"/staff/workshops/{workshop.id}/live")
     assert response.status_code == 200 and "not linked to a principles round" in words(response)
-    response = client.post_form(f"/staff/workshops/{workshop.id}/live")
+    response = client.post_form(f"/staff/workshops/{workshop.id}/live", {"open": "1"})
     assert response.status_code == 303
     db.session.expire_all()
     assert workshop.live_voting is False
@@ -811,14 +811,19 @@ def test_projector_for_workshop_without_round(client, as_role, make_workshop):
 
 
 def test_toggle_live_voting(client, as_role, make_round, make_workshop):
-    """POST /staff/workshops/<id>/live opens then closes live voting, audited each time."""
+    """POST /staff/workshops/<id>/live sets live voting open (open=1) or closed (open=0), audited once
+    per change; a second click changes nothing; no choice changes nothing."""
     workshop = make_workshop(make_round(), live=False)
     as_role("admin")
-    response = client.post_form(f"/staff/workshops/{workshop.id}/live")
+    response = client.post_form(f"/staff/workshops/{workshop.id}/live", {"open": "1"})
     assert response.status_code == 303 and response.location == f"/staff/workshops/{workshop.id}/live"
     db.session.expire_all()
     assert workshop.live_voting is True
-    client.post_form(f"/staff/workshops/{workshop.id}/live")
+    for data in ({"open": "1"}, {}):
+        client.post_form(f"/staff/workshops/{workshop.id}/live", data)
+        db.session.expire_all()
+        assert workshop.live_voting is True
+    client.post_form(f"/staff/workshops/{workshop.id}/live", {"open": "0"})
     db.session.expire_all()
     assert workshop.live_voting is False
     assert count(AuditLog, AuditLog.action == "workshop.live_voting") == 2

@@ -3,7 +3,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from kil_network.core.audit import record
 from kil_network.core import submissions
 from kil_network.core.decorators import staff_required
 from kil_network.core.email import external_url
@@ -162,14 +161,20 @@ def live(workshop_id):
 @bp.post("/workshops/<int:workshop_id>/live")
 @staff_required
 def toggle_live(workshop_id):
-    """Open or close live voting for a workshop."""
+    """Open (open=1) or close (open=0) live voting for a workshop: a set, so a second click changes nothing."""
+    from kil_network.workshops import services as workshop_services
+
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    if workshop.round is None:
-        flash("Link this workshop to a principles round first (edit the workshop).", "error")
+    wanted = request.form.get("open")
+    if wanted not in ("0", "1"):
+        flash("Choose whether to open or close live voting.", "error")
         return redirect(url_for("staff_principles.live", workshop_id=workshop.id), code=303)
-    workshop.live_voting = not workshop.live_voting
-    record(current_user, "workshop.live_voting", workshop,
-           f"{'Opened' if workshop.live_voting else 'Closed'} live voting for workshop #{workshop.id}")
+    try:
+        workshop_services.set_live_voting(current_user, workshop, wanted == "1")
+    except workshop_services.WorkshopError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("staff_principles.live", workshop_id=workshop.id), code=303)
     db.session.commit()
     flash("Live voting is open: votes from the QR link count for this workshop." if workshop.live_voting
           else "Live voting is closed.", "success")

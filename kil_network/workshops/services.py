@@ -344,6 +344,20 @@ def cancel_workshop(actor: User, workshop: Workshop, reason: str) -> int | None:
     return notified
 
 
+def set_live_voting(actor: User, workshop: Workshop, open_: bool) -> bool:
+    """Open or close live voting (a set, not a toggle: a second click changes nothing and writes
+    no second audit entry). Returns whether anything changed."""
+    _lock_seats(workshop)
+    if workshop.round_id is None:
+        raise WorkshopError("Link this workshop to a principles round first (edit the workshop).")
+    if workshop.live_voting == open_:
+        return False
+    workshop.live_voting = open_
+    record(actor, "workshop.live_voting", workshop,
+           f"{'Opened' if open_ else 'Closed'} live voting for workshop #{workshop.id}")
+    return True
+
+
 def active_registrations(workshop: Workshop) -> list[Registration]:
     """Confirmed and waitlisted registrations, with their members loaded."""
     return db.session.scalars(
