@@ -19,6 +19,7 @@ from tests.test_http_access import EXPECTED as GET_EXPECTED
 
 PASSWORD = "correct horse battery"
 CSRF_MESSAGE = "The form had expired or was sent from somewhere else"
+EXPIRED_MESSAGE = "Your session had expired. Check your answers and send again."  # the form again (finding 11)
 JOIN = {"name": "Ada Lovelace", "email": "ada@example.org", "password": "a long enough password",
         "member_type": "other", "local_authority": "E06000023", "consent_privacy": "y"}
 
@@ -142,7 +143,7 @@ def test_production_cookies_secure_httponly_lax(production_app, make_user):
     form = {"email": "member1@example.org", "password": PASSWORD, "remember": "y", "csrf_token": token}
     # Over HTTPS the CSRF check also wants a same-origin Referer (what browsers send for a form on the site).
     refused = client.post("/auth/login", data=form, headers={"Referer": "https://evil.example/login"})
-    assert refused.status_code == 400 and CSRF_MESSAGE in refused.get_data(as_text=True)
+    assert refused.status_code == 400 and EXPIRED_MESSAGE in refused.get_data(as_text=True)
     assert client.post("/auth/login", data=form).status_code == 400  # no Referer at all
     response = client.post("/auth/login", data=form, headers={"Referer": "https://localhost/auth/login"})
     assert response.status_code == 302
@@ -197,7 +198,7 @@ def test_sign_in_starts_a_new_session(client, make_user, how):
         assert session["_user_id"] and session["_fresh"] is True
     # The token from before signing in no longer works.
     refused = client.post("/account/", data={"name": "Changed", "member_type": "other", "csrf_token": old_token})
-    assert refused.status_code == 400 and CSRF_MESSAGE in refused.get_data(as_text=True)
+    assert refused.status_code == 400 and EXPIRED_MESSAGE in refused.get_data(as_text=True)
     assert client.get("/account/").status_code == 200  # still signed in
 
 
