@@ -5,6 +5,7 @@ Each test is named after its finding and acts as an attacker (or a careful user)
 import pytest
 import sqlalchemy as sa
 from flask import url_for
+from werkzeug.routing.converters import NumberConverter
 
 from kil_network.auth.models import User
 from kil_network.core.models import AuditLog
@@ -76,7 +77,7 @@ def _get_urls(app):
         for rule in app.url_map.iter_rules():
             if "GET" not in rule.methods or rule.endpoint in SKIP_ENDPOINTS:
                 continue
-            values = {arg: 1 if rule._converters[arg].regex.startswith("\\d") else URL_VALUES.get(arg, "x")
+            values = {arg: 1 if isinstance(rule._converters[arg], NumberConverter) else URL_VALUES.get(arg, "x")
                       for arg in rule.arguments}
             urls.append(url_for(rule.endpoint, **values))
     return urls

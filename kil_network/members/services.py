@@ -343,7 +343,9 @@ def organisation_view(org: Organisation, viewer: User) -> dict:
         "pending": [r for r in rows if not r.approved] if manage else [],
         "can_edit": can_edit_organisation(viewer, org),
         "can_manage": manage,
-        "can_remove_editors": viewer.is_staff,
+        # Staff remove any editor; an editor may step down. Nobody answers their own request.
+        "removable": {r.id for r in editors if viewer.is_staff or r.user_id == viewer.id},
+        "answerable": {r.id for r in rows if not r.approved and r.user_id != viewer.id} if manage else set(),
         "own_request": own,
         "can_request": (viewer.organisation_id == org.id and own is None and not viewer.is_staff
                         and viewer.is_confirmed),
