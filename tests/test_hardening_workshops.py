@@ -555,3 +555,28 @@ def test_finding_13_double_click_open_live_voting_stays_open(app, client, as_rol
     db.session.expire_all()
     assert db.session.get(Workshop, workshop.id).live_voting is True
     assert audit_count("workshop.live_voting") == 1
+
+
+@pytest.mark.postgresql_only
+def test_finding_06_reminders_racing_a_cancel_or_a_time_change(app, thread_app, make_workshop, staff, people):
+    """A reminder run waiting behind a staff cancel sends nothing; behind a time change, the new time."""
+    skip_unless_postgresql()
+    cancelled, moved = make_workshop(days=1, title="Cancelled"), make_workshop(days=1, title="Moved")
+    for workshop in (cancelled, moved):
+        services.register(workshop, db.session.get(User, people[0]))
+    db.session.commit()
+    remind = lambda w, u: services.send_reminders()  # noqa: E731
+    staff_change_while_others_wait(thread_app, lambda w, u: services.cancel_workshop(u, w, "Rain"), staff.id,
+                                   cancelled.id, [(remind, cancelled.id, people[0])])
+    assert [m.subject for m in outbox("Reminder")] == ["Reminder: Moved"]  # the other workshop's, sent then
+    db.session.execute(sa.delete(OutboxEmail))
+    db.session.execute(sa.update(Registration).values(reminder_sent_at=None))
+    db.session.commit()
+    new_start = moved.starts_at + timedelta(hours=3)
+
+    def move(w, u):
+        services.update_workshop(u, w, {"starts_at": new_start, "ends_at": new_start + timedelta(hours=2)})
+
+    staff_change_while_others_wait(thread_app, move, staff.id, moved.id, [(remind, moved.id, people[0])])
+    (reminder,) = outbox("Reminder")
+    assert ics_event(reminder)["DTSTART"].dt == new_start
