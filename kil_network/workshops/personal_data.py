@@ -59,14 +59,13 @@ def erase_registrations(user) -> None:
     """
     now = utcnow()
     for reg in _member_registrations(user):
+        workshop = reg.workshop
+        if reg.state in services.ACTIVE_STATES and workshop.starts_at > now:
+            workshop = services._lock_registration(reg)  # before any change: it re-reads the row
         reg.access_needs = ""
         reg.guest_name = ""
         reg.guest_email = ""
-        workshop = reg.workshop
         if reg.state in services.ACTIVE_STATES and workshop.starts_at > now:
-            workshop = services._lock_registration(reg)
-            if reg.state not in services.ACTIVE_STATES:
-                continue
             previous = reg.state
             reg.state = RegistrationState.CANCELLED
             services._log(reg, "cancelled", previous, reg.state, None, "account deleted")
