@@ -347,7 +347,7 @@ def thread_app(app, database_url):
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("name", ["suggestion", "evidence", "walk-in", "workshop"])
+@pytest.mark.parametrize("name", CREATE_FORMS)
 def test_finding_13_identical_posts_at_the_same_moment_make_one(app, thread_app, client, ids, make_user, auth,
                                                                 database_url, name):
     """Several identical posts released together: one row, one email; every one sent to the same result.
