@@ -28,31 +28,30 @@ from tests.test_http_access import EXPECTED as GET_MATRIX
 LONG = "k" * 6000
 # Raw (already percent-encoded) values for query parameters, one parameter at a time.
 HOSTILE = [
-    "%00", "%01%1f%7f", "%0d%0aSet-Cookie:%20x=1", "99999999999999999999", "-1", "0", "2147483648", "9" * 5000,
-    "2027-02-30", "99999999999999999999-01", "2026-99999999999999999999",
+    "%00", "%0d%0aSet-Cookie:%20x=1", "99999999999999999999", "-1", "2147483648", "9" * 5000,
+    "99999999999999999999-01", "2026-99999999999999999999",
     "%E2%80%AE1", "%EF%BC%91",  # a bidi override; a fullwidth digit (int() reads it, the database would not)
-    LONG, "%ff", "..%2f..%2fetc%2fpasswd", "",
+    LONG, "%ff",
 ]
 # For the request that sets every parameter at once, plus names nobody reads.
-COMBINED = ["%00", "99999999999999999999", "99999999999999999999-01", LONG, "%ff%E2%80%AE"]
+COMBINED = ["%00", "99999999999999999999", "2027-02-30", LONG + "%ff%E2%80%AE"]
 # For path segments: `<int:...>` ones (routing refuses all but ASCII digits in range) ...
 INT_SEGMENTS = ["99999999999999999999", "2147483648", "2147483647", "-1", "%EF%BC%91", "9" * 5000]
 # ... and text ones (tokens, references, GSS codes, question ids, file names).
-TEXT_SEGMENTS = ["%00", "a%00b", "%0a", "99999999999999999999", "%E2%80%AE1", "%E2%80%8B", LONG, "%ff", "%c0%af",
-                 "..%2f..%2fetc%2fpasswd", "..", "%20", "%3Cscript%3E"]
+TEXT_SEGMENTS = ["%00", "%0a", "99999999999999999999", "%E2%80%AE1", LONG, "%ff", "..%2f..%2fetc%2fpasswd", "%20",
+                 "%3Cscript%3E"]
 # Query parameters read only on some paths (the recorder finds the rest).
 KNOWN_PARAMS = ("page", "q", "type", "region", "status", "role", "action", "topic", "tag", "principle",
                 "month", "format", "when", "workshop", "change", "next")
 UNREAD_NAMES = "zz%00=1&%ff=%ff&a%5B%5D=1&" + "n" * 300 + "=1"
 
 HEADER_BUNDLES = [
-    {"HX-Request": "true", "HX-Target": "%00" + LONG, "HX-Current-URL": "javascript:alert(1)",
-     "Accept-Language": "\x00;q=x, ../../etc, " + "en-GB;q=0.9," * 200, "Referer": "http://[::1"},
-    {"HX-Request": "true", "HX-Boosted": "true", "HX-Trigger": "\u202e", "If-Modified-Since": "Mon, 99 Foo 99999 99:99:99 GMT",
-     "If-None-Match": "*", "Range": "bytes=99999999999999999999-", "Accept": "*/*;q=x"},
-    {"HX-Request": "\x00", "If-Modified-Since": "Fri, 01 Jan 9999 00:00:00 GMT", "If-Range": "garbage",
-     "Range": "bytes=5-1, -0, 7-", "Accept-Language": "%ff\u200b", "Referer": "/" + "../" * 50},
-    {"If-Unmodified-Since": "yesterday", "Range": "lines=1-2", "Accept-Charset": "\x00", "Content-Type": "text/\x00"},
+    {"HX-Request": "true", "HX-Target": "%00" + LONG, "HX-Current-URL": "javascript:alert(1)", "HX-Trigger": "\u202e",
+     "Accept-Language": "\x00;q=x, ../../etc, " + "en-GB;q=0.9," * 200, "Referer": "http://[::1",
+     "If-Modified-Since": "Mon, 99 Foo 99999 99:99:99 GMT", "Range": "bytes=99999999999999999999-", "Accept": "*/*;q=x"},
+    {"HX-Request": "\x00", "HX-Boosted": "true", "If-Modified-Since": "Fri, 01 Jan 9999 00:00:00 GMT",
+     "If-None-Match": "*", "If-Range": "garbage", "If-Unmodified-Since": "yesterday", "Range": "bytes=5-1, -0, 7-",
+     "Accept-Language": "%ff\u200b", "Accept-Charset": "\x00", "Referer": "/" + "../" * 50, "Content-Type": "text/\x00"},
 ]
 # Sent from a fresh client each time: garbage cookies sign the client out.
 COOKIE_GARBAGE = {"Cookie": "session=garbage%ff.\x00; remember_token=1|" + "f" * 200 + "; remember_token=\x7f; session="}

@@ -178,3 +178,20 @@ def test_finding_12_date_parts_refuse_impossible_dates():
     assert parse_date("2027", "1_0", "1") is None and parse_date("2027", "+1", "1") is None
     assert parse_date(" 2027 ", "3", "28") == date(2027, 3, 28)
     assert parse_date("٢٠٢٧", "٣", "٢٨") == date(2027, 3, 28)
+
+
+def test_finding_12_only_core_params_reads_the_query_string():
+    """No route or template reads request.args / request.values itself: they go through core/params.py."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    direct = re.compile(r"request\.(args|values)\b(?!\s*\))")
+    offenders = []
+    for path in [*(root / "kil_network").rglob("*.py"), *(root / "templates").rglob("*.html")]:
+        if path.name == "params.py" and path.parent.name == "core":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if direct.search(line.replace("source=request.values", "")):
+                offenders.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert not offenders, "read these through kil_network/core/params.py:\n" + "\n".join(offenders)
