@@ -106,11 +106,11 @@ def get_local_authority(gss_code: str | None) -> LocalAuthority | None:
 
 
 def get_region(region_id) -> Region | None:
-    """The region with this id, or None."""
-    try:
-        return db.session.get(Region, int(region_id)) if region_id else None
-    except (TypeError, ValueError):
-        return None
+    """The region with this id, or None (a 20-digit id too: it never reaches the database)."""
+    from kil_network.core.params import int_arg
+
+    number = int_arg(region_id)
+    return db.session.get(Region, number) if number else None
 
 
 def record_consent(user: User, kind: str, granted: bool, source: str) -> None:
