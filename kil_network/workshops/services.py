@@ -3,7 +3,10 @@
 Seat allocation is serialised per workshop by `_lock_seats`, an UPDATE of the workshop row
 taken before any seat is counted: PostgreSQL holds that row lock until the transaction
 ends, and SQLite takes its single writer lock, so two people can never both take the last
-seat. Functions add and flush; the caller (a route or command) commits once.
+seat. Every other change to a workshop or its registrations takes the same lock first and
+reads the workshop (and registration) again under it, so a staff cancel or time change and a
+registration never see each other half-done; state changes are sets, so a repeated request
+changes nothing. Functions add and flush; the caller (a route or command) commits once.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
