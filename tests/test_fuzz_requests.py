@@ -20,6 +20,7 @@ import time
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from werkzeug.datastructures import ImmutableMultiDict
 
 from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures for the URL placeholders
@@ -245,3 +246,17 @@ def test_post_bodies_with_odd_content_types_never_fail(app, make_user, ids, role
     if role != "anonymous":
         assert client.get("/account/").status_code == 200
     print(f"POST {role}: {failures.count} requests in {time.monotonic() - started:.1f}s")
+
+
+QUERY_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=st.lists(st.tuples(st.one_of(st.sampled_from(KNOWN_PARAMS), QUERY_TEXT), QUERY_TEXT), max_size=6))
+def test_random_query_strings_never_fail(app, client, pairs):
+    """Random names and values (any Unicode, percent-encoded), on the public pages that read the query."""
+    failures = Failures()
+    query = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in pairs)
+    for page in ("/workshops/", "/evidence/library", "/principles/", "/auth/login", "/councils/"):
+        failures.check(client, "GET", f"{page}?{query}")
+    failures.assert_none()
