@@ -176,11 +176,16 @@ def test_finding_02_forged_host_refused_and_links_use_base_url(app, make_user, d
     make_user(email="admin@example.org", role="admin")
     production = make_production_app(database_url, monkeypatch, EXTRA_TRUSTED_HOSTS=["alias.example"])
     client = production.test_client()
-    token = csrf_token(client, "/auth/reset", BASE)
-    forged = client.post("/auth/reset", base_url=BASE, data={"email": "admin@example.org", "csrf_token": token},
-                         headers={"Host": "attacker.example", "Referer": "https://attacker.example/auth/reset"})
-    assert forged.status_code == 400
-    assert reset_emails("admin@example.org") == []
+    # The attacker sends every request with their own Host (their own session, token and Referer).
+    evil = "https://attacker.example"
+    page = client.get("/auth/reset", base_url=evil)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    token = (match.group(1) or match.group(2)) if match else csrf_token(client, "/auth/reset", BASE)
+    forged = client.post("/auth/reset", base_url=evil, data={"email": "admin@example.org", "csrf_token": token},
+                         headers={"Referer": f"{evil}/auth/reset"})
+    assert [m.body_text for m in reset_emails("admin@example.org")] == []  # no reset link to the attacker
+    assert page.status_code == 400 and forged.status_code == 400
+    assert "only at its own address" in forged.get_data(as_text=True)
 
     # The same attack from the allowed extra host: accepted, but the link is BASE_URL's.
     token = csrf_token(client, "/auth/reset", "https://alias.example")
@@ -484,3 +489,54 @@ def test_finding_10_outcome_recorded_before_the_next_email(app, capture):
     queue(4)
     assert outbox.deliver_due()["sent"] == 4
     assert seen == [0, 1, 2, 3]
+
+
+def flaky_commits(monkeypatch, failures):
+    """After the next email is handed to SMTP, its first `failures` commits fail as if the database
+    connection had dropped (what a PostgreSQL restart does to the worker's transaction)."""
+    real_commit, real_send = db.session.commit, outbox.SMTPConnection.send
+    left = {"n": 0}
+
+    def send(self, message):
+        real_send(self, message)
+        left["n"] = failures
+
+    def commit():
+        if left["n"]:
+            left["n"] -= 1
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+        real_commit()
+
+    monkeypatch.setattr(outbox.SMTPConnection, "send", send)
+    monkeypatch.setattr(db.session, "commit", commit)
+    monkeypatch.setattr(outbox, "OUTCOME_RETRY_DELAYS", (0.01, 0.01, 0.01))
+
+
+def test_finding_10_accepted_email_is_recorded_through_a_database_blip(app, capture, monkeypatch):
+    """The database drops right after the SMTP server accepted an email: the outcome is written on a
+    retry, and the email is not sent again."""
+    server = capture()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+    [row] = queue(1)
+    flaky_commits(monkeypatch, failures=2)
+    assert outbox.deliver_due() == {"sent": 1, "retry": 0, "failed": 0}
+    assert statuses([row.id]) == {OutboxEmail.SENT: 1}
+    assert len(server.messages) == 1
+
+
+def test_finding_10_outcome_kept_until_the_database_is_back(app, capture, monkeypatch):
+    """The database stays away longer than the retries: the batch fails, the email stays "sending"
+    (not pending, so nobody re-sends it), and the next batch writes "sent" before sending anything."""
+    server = capture()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+    first, second = queue(2)
+    flaky_commits(monkeypatch, failures=4)
+    with pytest.raises(sa.exc.OperationalError):
+        outbox.deliver_due()
+    db.session.rollback()
+    assert statuses([first.id, second.id]) == {OutboxEmail.SENDING: 1, OutboxEmail.PENDING: 1}
+    monkeypatch.undo()
+    assert outbox.deliver_due() == {"sent": 1, "retry": 0, "failed": 0}
+    assert statuses([first.id, second.id]) == {OutboxEmail.SENT: 2}
+    assert server.ids() == Counter({outbox.message_id(first): 1, outbox.message_id(second): 1})
+    assert outbox._unrecorded == {}
