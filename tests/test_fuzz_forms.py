@@ -578,6 +578,7 @@ FORM_SPECS = [
 # Routes whose only body is the CSRF token (plus, here, junk fields and a bad or missing token).
 BODYLESS_SPECS = [
     Spec("/auth/logout", "member", lambda w: "/auth/logout"),
+    Spec("/auth/logout-everywhere", "member", lambda w: "/auth/logout-everywhere"),
     Spec("/auth/confirm/resend", "unconfirmed", lambda w: "/auth/confirm/resend"),
     Spec("/account/workshops/calendar", "member", lambda w: "/account/workshops/calendar"),
     Spec("/workshops/<int:workshop_id>/cancel", "member", lambda w: f"/workshops/{w.workshop.id}/cancel"),

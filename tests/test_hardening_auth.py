@@ -92,7 +92,8 @@ def test_finding_07_sign_out_everywhere_ends_every_session_and_remembered_device
     token_before = ada.session_token
 
     response = laptop.post_form("/auth/logout-everywhere", token_from="/account/")
-    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "signed out on every device" in laptop.get("/").get_data(as_text=True)
     assert not signed_in(laptop) and not signed_in(phone)
     assert not signed_in(replay(app, remember_token=phone_remember))
     assert signed_in(bob)  # other members are not touched

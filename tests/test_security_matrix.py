@@ -46,6 +46,7 @@ EXPECTED = {
     "/auth/join": ("/auth/join", SIGNED_OUT_ONLY, {}),
     "/auth/login": ("/auth/login", SIGNED_OUT_ONLY, {}),
     "/auth/logout": ("/auth/logout", PUBLIC, {}),
+    "/auth/logout-everywhere": ("/auth/logout-everywhere", PUBLIC, {}),
     "/auth/reset": ("/auth/reset", PUBLIC, {}),
     "/auth/reset/<token>": ("/auth/reset/{reset_token}", PUBLIC, {}),
     "/auth/confirm/resend": ("/auth/confirm/resend", SIGNED_IN, {}),

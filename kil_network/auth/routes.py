@@ -161,15 +161,18 @@ def logout():
 
 
 @bp.post("/logout-everywhere")
-@login_required
 def logout_everywhere():
-    """Sign out on every device: every session and remember cookie of the member ends."""
-    services.sign_out_everywhere(current_user._get_current_object())
-    db.session.commit()
+    """Sign out on every device: every session and remember cookie of the member ends
+    (signed out already, like sign-out, it does nothing)."""
+    signed_in = current_user.is_authenticated
+    if signed_in:
+        services.sign_out_everywhere(current_user._get_current_object())
+        db.session.commit()
     logout_user()
     session.clear()
-    flash("You have signed out on every device.", "info")
-    return redirect(url_for("auth.login"))
+    if signed_in:
+        flash("You have signed out on every device.", "info")
+    return redirect(url_for("core.home"))
 
 
 @bp.route("/reset", methods=["GET", "POST"])
