@@ -143,9 +143,14 @@ def signed_in_client(app, make_user, role):
     return client
 
 
-def concrete_urls(ids_) -> dict:
-    """rule -> a URL that reaches the view (from the GET access matrix)."""
-    return {rule: spec[0].format(**ids_) for rule, spec in GET_MATRIX.items()}
+def concrete_urls(app, ids_) -> dict:
+    """rule -> a URL that reaches the view: from the GET access matrix, or (for a rule it does
+    not list yet, which test_http_access reports) filled in like the POST rules."""
+    urls = {rule: spec[0].format(**ids_) for rule, spec in GET_MATRIX.items()}
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods and rule.rule not in urls:
+            urls[rule.rule] = fill_rule(rule.rule, ids_)
+    return urls
 
 
 def with_segment(rule: str, url: str, name: str, value: str) -> str:
@@ -166,7 +171,7 @@ def segment_kinds(rule: str) -> list[tuple[str, str]]:
 
 def first_role_reaching(rule: str) -> str:
     """The least privileged of ROLES that the GET matrix lets see the page (anonymous if none)."""
-    outcomes = GET_MATRIX[rule][1]
+    outcomes = GET_MATRIX.get(rule, ("", {}))[1]
     return next((role for role in ROLES if outcomes.get(role) == 200), ROLES[0])
 
 
@@ -181,7 +186,7 @@ def test_query_strings_paths_and_headers_never_fail(app, make_user, ids, role):
     recording(app)
     client = signed_in_client(app, make_user, role)
     failures = Failures()
-    for rule, url in concrete_urls(ids).items():
+    for rule, url in concrete_urls(app, ids).items():
         response = failures.check(client, "GET", url)
         reached = response is not None and response.status_code == 200
         read = sorted(name for name in _Recorder.names if name != "csrf_token")
@@ -208,7 +213,7 @@ def test_query_strings_paths_and_headers_never_fail(app, make_user, ids, role):
     print(f"{role}: {failures.count} requests in {time.monotonic() - started:.1f}s")
 
 
-# Arguments of POST rules, filled from the `ids` fixture (others get "1").
+# Placeholders of POST rules (and of GET rules the access matrix does not list), from `ids` (others "1").
 POST_ARGS = {"workshop_id": "workshop", "registration_id": "reg", "draft_id": "draft", "suggestion_id": "suggestion",
              "call_id": "call", "submission_id": "submission", "round_id": "round", "member_id": "listed",
              "org_id": "org"}
@@ -223,9 +228,14 @@ def post_urls(app, ids_) -> list[str]:
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if "POST" not in rule.methods or rule.rule in POST_NOT_FUZZED:
             continue
-        urls.append(SEGMENT.sub(lambda m: str(ids_[POST_ARGS[m.group(2)]]) if m.group(2) in POST_ARGS
-                                else POST_TEXT_ARGS.get(m.group(2), "1"), rule.rule))
+        urls.append(fill_rule(rule.rule, ids_))
     return urls
+
+
+def fill_rule(rule: str, ids_) -> str:
+    """A URL for `rule` with its placeholders filled from the `ids` fixture ("1" when unknown)."""
+    return SEGMENT.sub(lambda m: str(ids_[POST_ARGS[m.group(2)]]) if m.group(2) in POST_ARGS
+                       else POST_TEXT_ARGS.get(m.group(2), "1"), rule)
 
 
 @pytest.mark.parametrize("role", ("anonymous", "admin"))
