@@ -359,6 +359,19 @@ def test_finding_09_join_limited_per_address_joined_with(proxied_app, make_user)
     assert db.session.scalar(sa.select(sa.func.count()).where(OutboxEmail.to_address == "ada@example.org")) == 3
 
 
+def test_finding_09_reset_limited_per_address_whatever_x_forwarded_for_says(proxied_app, make_user):
+    """A member's inbox cannot be flooded with reset emails by rotating X-Forwarded-For."""
+    make_user(email="ada@example.org")
+    client = proxied_app.test_client()
+    token = client.csrf_token("/auth/reset")
+    statuses = [client.post("/auth/reset", data={"email": email, "csrf_token": token},
+                            headers={"X-Forwarded-For": f"198.51.100.{n + 1}"}).status_code
+                for n, email in enumerate(["ada@example.org", "ADA@example.org", " ada@Example.org", "ada@example.org",
+                                           "Ada@example.org", "ada@example.org"])]
+    assert statuses == [200] * 5 + [429]
+    assert db.session.scalar(sa.select(sa.func.count()).where(OutboxEmail.to_address == "ada@example.org")) == 5
+
+
 def test_finding_09_warns_once_when_requests_bypass_the_proxy(proxied_app, caplog):
     """PROXY_COUNT=1 and a request without X-Forwarded-For: one warning per process, naming PROXY_COUNT."""
     caplog.set_level(logging.WARNING, logger="kil_network")

@@ -177,6 +177,7 @@ def logout_everywhere():
 
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+@limiter.limit("5 per hour", methods=["POST"], key_func=lambda: f"reset-email:{_form_email()}")
 def reset_request():
     """Ask for a password reset link (never reveals whether an address is registered)."""
     form = ResetRequestForm()
