@@ -252,7 +252,7 @@ def change_email():
             getattr(form, exc.field or "email").errors.append(exc.message)
         else:
             db.session.commit()
-            flash(f"We have sent a link to {form.email.data.lower()}. Your email address changes when you follow it.", "success")
+            flash(f"We have sent a link to {auth_services.normalise_email(form.email.data)}. Your email address changes when you follow it.", "success")
             return redirect(url_for("account.profile"))
     return render_form("account/email.html", "account/_email_form.html", form)
 
