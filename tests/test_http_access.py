@@ -97,6 +97,7 @@ EXPECTED = {
         "/evidence/calls/{call}/survey/check", dict.fromkeys(ROLES, "redirect:/evidence/calls/{call}/survey/delivers")),
     "/evidence/calls/<int:call_id>/survey/not-for-you": ("/evidence/calls/{call}/survey/not-for-you", PUBLIC),
     "/evidence/calls/<int:call_id>/survey/done/<reference>": ("/evidence/calls/{call}/survey/done/KIL-S-ABCDEF", PUBLIC),
+    "/evidence/confirm/<token>": ("/evidence/confirm/not-a-real-token", dict.fromkeys(ROLES, 400)),
     "/staff/evidence/": ("/staff/evidence/", STAFF),
     "/staff/evidence.csv": ("/staff/evidence.csv", STAFF),
     "/staff/evidence/<int:submission_id>": ("/staff/evidence/{submission}", STAFF),

@@ -102,6 +102,7 @@ EXPECTED = {
     "/evidence/calls/<int:call_id>/submit": ("/evidence/calls/{call}/submit", PUBLIC, {}),
     "/evidence/calls/<int:call_id>/survey/<question_id>": ("/evidence/calls/{call}/survey/delivers", PUBLIC, {}),
     "/evidence/calls/<int:call_id>/survey/check": ("/evidence/calls/{call}/survey/check", PUBLIC, {}),
+    "/evidence/confirm/<token>": ("/evidence/confirm/{evidence_token}", PUBLIC, {}),
     "/staff/evidence/<int:submission_id>": ("/staff/evidence/{submission}", STAFF, {}),
     "/staff/evidence/calls/new": ("/staff/evidence/calls/new", STAFF, {}),
     "/staff/evidence/calls/<int:call_id>/edit": ("/staff/evidence/calls/{call}/edit", STAFF, {}),
@@ -118,6 +119,8 @@ def post_ids(ids, listed):
     from kil_network.auth.services import make_reset_token
     from kil_network.core.models import OutboxEmail
     from kil_network.councils.models import Pledge, SignedBy
+    from kil_network.evidence.models import Submission
+    from kil_network.evidence.services import confirm_token
     from kil_network.members.models import LocalAuthority
 
     mail = OutboxEmail(to_address="listed@example.org", subject="Hello", body_text="Hello.",
@@ -128,7 +131,8 @@ def post_ids(ids, listed):
                     signed_by=SignedBy.CABINET_DECISION, signatories="The cabinet", pledged_on=date(2026, 11, 1))
     db.session.add_all([mail, pledge])
     db.session.commit()
-    return {**ids, "mail": mail.id, "pledge": pledge.id, "reset_token": make_reset_token(listed)}
+    return {**ids, "mail": mail.id, "pledge": pledge.id, "reset_token": make_reset_token(listed),
+            "evidence_token": confirm_token(db.session.get(Submission, ids["submission"]))}
 
 
 @pytest.fixture
