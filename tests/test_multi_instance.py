@@ -10,8 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from bench import live_workshop as live
+from kil_network.auth.models import User
 from kil_network.extensions import db
 from kil_network.principles.models import Vote
+from kil_network.workshops import services as workshops
+from kil_network.workshops.models import Registration
 
 REDIS_URL = "redis://127.0.0.1:6379/9"  # this file's own Redis database, flushed before each test
 SECRET_KEY = "two-instances-one-secret"
@@ -91,6 +94,11 @@ def test_votes_cast_on_a_and_on_b_both_count(two, app):
     a, b = two
     scene = live.setup_scene(3, staff=1)
     wid, drafts = scene["workshop"], scene["drafts"]
+    # Only attendees checked in at the door count in the workshop's tally (issue 9).
+    organiser = db.session.scalar(sa.select(User).where(User.email == scene["staff"][0]))
+    for reg_id in scene["registrations"]:
+        workshops.check_in(organiser, db.session.get(Registration, reg_id))
+    db.session.commit()
     stances = {0: "support", 1: "oppose", 2: "amend"}
     routes = {0: (a, a), 1: (b, b), 2: (a, b)}  # (sign in on, vote on)
     for i, (sign_in_on, vote_on) in routes.items():
