@@ -169,6 +169,18 @@ def limited_app(app, database_url):
 
 
 @pytest.fixture
+def thread_app(app, database_url):
+    """A second app on the same database with a pool big enough for 20 threads at once (race tests)."""
+    options = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 60}
+    if database_url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": 60}
+    other = make_app(database_url, SQLALCHEMY_ENGINE_OPTIONS=options)
+    yield other
+    with other.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     """A test client (cookies kept between requests)."""
     return app.test_client()

@@ -10,7 +10,6 @@ import asyncio
 import os
 import re
 import signal
-import smtplib
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from config import ProductionConfig
-from conftest import CSRF_RE, KilClient, email_text, free_port
+from tests.conftest import CSRF_RE, KilClient, free_port
 from kil_network import create_app
 from kil_network.core import email as outbox
 from kil_network.core.models import OutboxEmail

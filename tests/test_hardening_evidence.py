@@ -3,7 +3,6 @@ limits and confirmation, account deletion of documents, and a visitor's survey c
 
 Each test is named after the finding it proves, and attacks the way an outsider would: over HTTP,
 anonymously, with files built here."""
-import base64
 import errno
 import io
 import struct

@@ -333,20 +333,6 @@ def test_finding_13_key_kept_when_the_form_comes_back_with_errors(client, ids):
     assert f'name="submission_key" value="{key}"' in response.get_data(as_text=True)
 
 
-@pytest.fixture
-def thread_app(app, database_url):
-    """A second app on the same database, with a pool for every thread at once."""
-    from tests.conftest import make_app
-
-    options = {"pool_size": 10, "max_overflow": 5, "pool_timeout": 60}
-    if database_url.startswith("sqlite"):
-        options["connect_args"] = {"timeout": 60}
-    other = make_app(database_url, SQLALCHEMY_ENGINE_OPTIONS=options)
-    yield other
-    with other.app_context():
-        db.engine.dispose()
-
-
 @pytest.mark.parametrize("name", CREATE_FORMS)
 def test_finding_13_identical_posts_at_the_same_moment_make_one(app, thread_app, client, ids, make_user, auth,
                                                                 database_url, name):

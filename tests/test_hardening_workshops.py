@@ -2,7 +2,6 @@
 and the live room tally (low). Concurrency is proved on PostgreSQL with real threads, each with
 its own app context, session and connection (as in tests/test_workshop_concurrency.py)."""
 import base64
-import re
 import threading
 import time
 from datetime import datetime, timedelta
@@ -24,25 +23,12 @@ from kil_network.workshops.models import (
     WorkshopFormat,
     WorkshopStatus,
 )
-from tests.conftest import make_app
 
 CONFIRMED = RegistrationState.CONFIRMED
 HX = {"HX-Request": "true"}
 
 
 # --- Helpers --------------------------------------------------------------------------------
-
-@pytest.fixture
-def thread_app(app, database_url):
-    """A second app on the same database with a pool big enough for every thread at once."""
-    options = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 60}
-    if database_url.startswith("sqlite"):
-        options["connect_args"] = {"timeout": 60}
-    other = make_app(database_url, SQLALCHEMY_ENGINE_OPTIONS=options)
-    yield other
-    with other.app_context():
-        db.engine.dispose()
-
 
 @pytest.fixture
 def staff(make_user):
@@ -384,7 +370,7 @@ def test_finding_13_publish_twice_and_walk_in_twice(app, client, as_role, make_w
     """Publishing twice is one publish; the same walk-in added twice is one registration, one
     invitation; a member walked in twice is checked in once."""
     workshop = make_workshop(publish=False)
-    member = make_user(email="eve@example.org", name="Eve Evans")
+    make_user(email="eve@example.org", name="Eve Evans")
     as_role("staff")
     for _ in range(2):
         client.post_form(f"/staff/workshops/{workshop.id}/publish", {}, token_from=f"/staff/workshops/{workshop.id}")

@@ -1,5 +1,5 @@
 """Pledged councils (public), a council's page, submitting a pledge, and the staff queue."""
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
 from kil_network.core import submissions

@@ -1,6 +1,6 @@
 """Staff screens: members, a member's page, role and suspension, CSV, audit log, outbox."""
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, url_for
 from flask_login import current_user
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, Role, Status, User

@@ -3,7 +3,7 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from kil_network.auth.models import User
