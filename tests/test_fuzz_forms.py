@@ -602,6 +602,8 @@ BODYLESS_SPECS = [
 
 # POST routes deliberately not fuzzed here, with the reason.
 NOT_FUZZED: dict[str, str] = {
+    "/evidence/confirm/<token>":
+        "a signed token in the path and a bare button; bad, expired and repeated tokens: tests/test_hardening_evidence.py",
     "/organisations/<int:org_id>/editors/<int:row_id>/decide":
         "an id in the path and one choice; wrong, missing and repeated answers: tests/test_hardening_members.py",
     "/organisations/<int:org_id>/editors/<int:row_id>/remove":
