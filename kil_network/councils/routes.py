@@ -75,6 +75,9 @@ def pledge(gss_code):
             db.session.commit()
             flash("Thank you. Campaign staff will check the pledge and then list the council.", "success")
             return redirect(url_for("councils.council", gss_code=council.gss_code), code=303)
+    earlier = submissions.earlier_result() if reason else None  # an identical post won the race meanwhile
+    if earlier:
+        return redirect(earlier, code=303)
     return render_form("councils/pledge.html", "councils/_pledge_form.html", form, council=council, reason=reason)
 
 
