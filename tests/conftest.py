@@ -169,6 +169,14 @@ def limited_app(app, database_url):
 
 
 @pytest.fixture
+def uploads_dir(app, tmp_path):
+    """A fresh upload folder for this test."""
+    folder = tmp_path / "uploads"
+    app.config["UPLOAD_FOLDER"] = str(folder)
+    return folder
+
+
+@pytest.fixture
 def thread_app(app, database_url):
     """A second app on the same database with a pool big enough for 20 threads at once (race tests)."""
     options = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 60}

@@ -153,14 +153,6 @@ def make_call(app):
 
 
 @pytest.fixture
-def uploads_dir(app, tmp_path):
-    """A fresh upload folder for this test."""
-    folder = tmp_path / "uploads"
-    app.config["UPLOAD_FOLDER"] = str(folder)
-    return folder
-
-
-@pytest.fixture
 def staff(make_user):
     """A member of staff who reviews evidence and pledges."""
     return make_user(email="staff@example.org", name="Sam Staff", role="staff")

@@ -42,14 +42,6 @@ def make_call(app):
     return factory
 
 
-@pytest.fixture
-def uploads_dir(app, tmp_path):
-    """A fresh upload folder for this test."""
-    folder = tmp_path / "uploads"
-    app.config["UPLOAD_FOLDER"] = str(folder)
-    return folder
-
-
 def files_in(folder) -> list:
     """Every file in the upload folder (part files too)."""
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []

@@ -107,14 +107,6 @@ def make_call(app):
 
 
 @pytest.fixture
-def uploads_dir(app, tmp_path):
-    """A fresh upload folder for this test."""
-    folder = tmp_path / "uploads"
-    app.config["UPLOAD_FOLDER"] = str(folder)
-    return folder
-
-
-@pytest.fixture
 def reviewer(make_user):
     """A member of staff (not the one signed in) who reviews things."""
     return make_user(email="reviewer@example.org", name="Rae Reviewer", role="staff")
