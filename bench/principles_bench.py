@@ -75,9 +75,9 @@ def build(votes_wanted: int, seed: int) -> dict:
     from kil_network.auth.models import MemberType, Role
     from kil_network.auth.services import create_member, hash_password
     from kil_network.core import bulk
+    from kil_network.core.timeutil import utcnow
     from kil_network.members.models import Region
     from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
-    from kil_network.core.timeutil import utcnow
 
     rng = random.Random(seed)
     done = step("migrations")

@@ -88,13 +88,15 @@ def _register_blueprints(app):
     from kil_network.auth.routes import bp as auth_bp
     from kil_network.core.params import DatabaseIntConverter, SafePathConverter, SafeStringConverter
     from kil_network.core.routes import bp as core_bp
-    from kil_network.members.routes import account_bp, bp as members_bp, organisations_bp, staff_organisations_bp
-    from kil_network.staff.routes import bp as staff_bp
-    from kil_network.councils.routes import bp as councils_bp, staff_bp as staff_pledges_bp
+    from kil_network.councils.routes import bp as councils_bp
+    from kil_network.councils.routes import staff_bp as staff_pledges_bp
     from kil_network.evidence.routes import bp as evidence_bp
     from kil_network.evidence.staff_routes import bp as staff_evidence_bp
+    from kil_network.members.routes import account_bp, organisations_bp, staff_organisations_bp
+    from kil_network.members.routes import bp as members_bp
     from kil_network.principles.routes import bp as principles_bp
     from kil_network.principles.staff_routes import bp as staff_principles_bp
+    from kil_network.staff.routes import bp as staff_bp
     from kil_network.workshops.routes import bp as workshops_bp
     from kil_network.workshops.staff_routes import bp as staff_workshops_bp
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from kil_network.auth.models import MemberType, Role, Status, User
 from kil_network.auth.services import authenticate
-from kil_network.core.models import OutboxEmail
 from kil_network.core.email import queue_email
+from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, Organisation
 

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import email_text, free_port
+
 from kil_network.auth.models import MemberType, User
 from kil_network.auth.services import create_member, send_confirmation
 from kil_network.core import email as outbox

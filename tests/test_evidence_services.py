@@ -5,7 +5,7 @@ import io
 import os
 import re
 import zipfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -222,7 +222,7 @@ def test_deadline_across_a_clock_change_is_london_time(app, month, utc_hour):
         with pytest.raises(EvidenceError, match="deadline for responses has now passed"):
             services.check_open(call, part, now=deadline + timedelta(minutes=1))
     # The same wall-clock minute read as UTC would be wrong by the offset in summer.
-    naive_utc = datetime(friday.year, friday.month, friday.day, 23, 58, tzinfo=timezone.utc)
+    naive_utc = datetime(friday.year, friday.month, friday.day, 23, 58, tzinfo=UTC)
     if month == 3:
         with pytest.raises(EvidenceError):
             services.check_open(call, "survey", now=naive_utc)

@@ -22,17 +22,17 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from conftest import clean_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import clean_tables
 from kil_network.core.timeutil import to_london, utcnow
 from kil_network.extensions import db
 

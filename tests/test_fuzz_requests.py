@@ -20,7 +20,8 @@ import time
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import ImmutableMultiDict
 
 from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures for the URL placeholders

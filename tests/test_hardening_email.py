@@ -25,12 +25,12 @@ import pytest
 import sqlalchemy as sa
 
 from config import ProductionConfig
-from tests.conftest import CSRF_RE, KilClient, free_port
 from kil_network import create_app
 from kil_network.core import email as outbox
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from tests.conftest import CSRF_RE, KilClient, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"

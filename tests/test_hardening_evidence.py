@@ -304,10 +304,11 @@ def test_finding_low_failed_commit_removes_the_upload(client, app, make_call, up
 
 def test_finding_low_upload_becomes_its_real_name_only_on_commit(app, make_call, uploads_dir):
     """Before the commit only `<key>.part` exists; after it only `<key>`."""
-    from kil_network.evidence import services
-    from kil_network.auth.models import MemberType
-    from kil_network.evidence.models import Publication
     from werkzeug.datastructures import FileStorage
+
+    from kil_network.auth.models import MemberType
+    from kil_network.evidence import services
+    from kil_network.evidence.models import Publication
 
     call = make_call()
     submission = services.submit_evidence(

@@ -17,8 +17,7 @@ import sqlalchemy as sa
 from kil_network.extensions import db
 from tests.conftest import CSRF_RE
 from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures
-from tests.test_security_matrix import (EXPECTED, csrf_role, changes, post_ids, signed_in,  # noqa: F401
-                                        snapshot, write_method)
+from tests.test_security_matrix import EXPECTED, changes, csrf_role, post_ids, signed_in, snapshot, write_method  # noqa: F401
 
 EXPIRED = "Your session had expired. Check your answers and send again."
 BAD = {"csrf_token": "not-a-real-token"}
@@ -201,10 +200,6 @@ NEXT_YEAR = str(__import__("datetime").date.today().year + 1)
 
 
 def _models():
-    from kil_network.councils.models import Pledge
-    from kil_network.evidence.models import Call, Submission, SurveyResponse
-    from kil_network.principles.models import Endorsement, Round, Suggestion
-    from kil_network.workshops.models import Registration, Workshop
 
     return locals()
 

@@ -9,7 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kil_network.core.timeutil import utcnow
 from kil_network.councils import services as councils

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from kil_network.auth import services as auth_services
-from kil_network.auth.models import MemberType, Role, Status, User
+from kil_network.auth.models import Role, Status, User
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.extensions import db
 from kil_network.members import services

@@ -3,9 +3,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from conftest import PG_URL, make_app
 from flask_migrate import downgrade, upgrade
 
-from conftest import PG_URL, make_app
 from kil_network.extensions import db
 
 SCRATCH_DB = "kil_migrations_test"

@@ -2,12 +2,12 @@
 import hashlib
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kil_network.auth.models import MemberType, RevokedSignIn, Role, Status, User, sign_in_issued_at
@@ -83,7 +83,7 @@ def sign_out(user: User) -> None:
         return
     now = utcnow()
     db.session.execute(sa.delete(RevokedSignIn).where(RevokedSignIn.expires_at < now))  # prune
-    expires = datetime.fromtimestamp(issued + session_max_age() + 60, tz=timezone.utc)
+    expires = datetime.fromtimestamp(issued + session_max_age() + 60, tz=UTC)
     db.session.add(RevokedSignIn(sign_in_id=sign_in_id, expires_at=expires))
     _best_effort_commit("a sign-out")
 

@@ -14,8 +14,8 @@ workshop that the first BENCH_MEMBERS members are not registered for (registrati
 """
 import random
 import secrets
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -278,8 +278,14 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
     from kil_network.auth.services import create_member, hash_password
     from kil_network.core.timeutil import utcnow
     from kil_network.evidence import survey
-    from kil_network.evidence.models import (Call, SubmissionTopic, Submission, SurveyResponse, TOPICS,
-                                             submission_principles)
+    from kil_network.evidence.models import (
+        TOPICS,
+        Call,
+        Submission,
+        SubmissionTopic,
+        SurveyResponse,
+        submission_principles,
+    )
     from kil_network.members.models import LocalAuthority, Organisation, Region
     from kil_network.principles import services as principles
     from kil_network.principles.models import Endorsement, Round, Suggestion, Vote

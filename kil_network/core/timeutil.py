@@ -1,5 +1,5 @@
 """Times are stored in UTC and shown in Europe/London."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ LONDON = ZoneInfo("Europe/London")
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_london(value: datetime | None) -> datetime | None:
@@ -17,7 +17,7 @@ def to_london(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(LONDON)
 
 
@@ -25,7 +25,7 @@ def london_to_utc(value: datetime) -> datetime:
     """Interpret a naive wall-clock time as Europe/London and return it in UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=LONDON)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 class LondonTimeError(ValueError):
@@ -35,7 +35,7 @@ class LondonTimeError(ValueError):
 def _clock_change(value: datetime) -> tuple[str, str]:
     """Around a clock change on value's day: the wall-clock time the change happens at, and the
     time the clocks then show (e.g. ("01:00", "02:00") in March, ("02:00", "01:00") in October)."""
-    start = datetime(value.year, value.month, value.day, tzinfo=LONDON).astimezone(timezone.utc)
+    start = datetime(value.year, value.month, value.day, tzinfo=LONDON).astimezone(UTC)
     before = start.astimezone(LONDON).utcoffset()
     for minutes in range(0, 26 * 60, 15):
         instant = start + timedelta(minutes=minutes)
@@ -51,7 +51,7 @@ def strict_london_to_utc(value: datetime) -> datetime:
     October), with a message that states the rule. `london_to_utc` silently picks one."""
     first, second = value.replace(tzinfo=LONDON, fold=0), value.replace(tzinfo=LONDON, fold=1)
     when = f"{value:%H:%M} on {value.day} {value:%B %Y}"
-    if first.astimezone(timezone.utc).astimezone(LONDON).replace(tzinfo=None) != value:
+    if first.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != value:
         at, to = _clock_change(value)
         raise LondonTimeError(f"{when} does not exist in the UK: the clocks go forward from {at} to {to}")
     if first.utcoffset() != second.utcoffset():
@@ -59,7 +59,7 @@ def strict_london_to_utc(value: datetime) -> datetime:
         raise LondonTimeError(
             f"{when} happens twice in the UK: the clocks go back from {at} to {to}. "
             f"Choose a time before {to} or from {at}")
-    return first.astimezone(timezone.utc)
+    return first.astimezone(UTC)
 
 
 def format_london(value: datetime | None, fmt: str = "%-d %B %Y, %-I:%M%p") -> str:
@@ -82,11 +82,11 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
         """Attach UTC to what the database returns."""
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)

@@ -6,10 +6,10 @@ from kil_network.core import submissions
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg
-from kil_network.extensions import db
 from kil_network.councils import services
 from kil_network.councils.forms import PledgeForm, PledgeReviewForm
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
+from kil_network.extensions import db
 
 bp = Blueprint("councils", __name__)
 staff_bp = Blueprint("staff_pledges", __name__)

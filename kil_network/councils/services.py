@@ -6,8 +6,8 @@ from sqlalchemy.orm import joinedload
 from kil_network.auth.models import Status, User
 from kil_network.core.audit import record
 from kil_network.core.timeutil import utcnow
-from kil_network.extensions import db
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
+from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region
 
 

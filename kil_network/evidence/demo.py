@@ -9,7 +9,15 @@ from kil_network.auth.models import MemberType, Role, User
 from kil_network.core.timeutil import utcnow
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
 from kil_network.evidence import survey
-from kil_network.evidence.models import Call, Publication, ReviewStatus, Submission, SubmissionTag, SubmissionTopic, SurveyResponse
+from kil_network.evidence.models import (
+    Call,
+    Publication,
+    ReviewStatus,
+    Submission,
+    SubmissionTag,
+    SubmissionTopic,
+    SurveyResponse,
+)
 from kil_network.evidence.services import new_reference
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region

@@ -10,8 +10,6 @@ from kil_network.core.dbtypes import value_enum
 from kil_network.core.timeutil import UTCDateTime, utcnow
 from kil_network.extensions import db
 
-
-
 TOPICS = {
     "trends": "The latest trends shaping public services",
     "scale_fail": "Examples of ‘scale fail’: large outsourcing contracts that did not deliver",

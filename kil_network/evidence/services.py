@@ -14,8 +14,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import selectinload
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
-from kil_network.core.csvutil import csv_safe
 from kil_network.core.audit import record
+from kil_network.core.csvutil import csv_safe
 from kil_network.core.email import external_url, queue_email
 from kil_network.core.params import int_arg
 from kil_network.core.timeutil import format_london, utcnow

@@ -3,8 +3,8 @@
 The flow follows the campaign's own survey: four screening questions decide who the survey is
 for, then follow-up questions depend on the answers. Pure functions, no database.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from kil_network.core.forms import clean_text
 

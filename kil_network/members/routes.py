@@ -17,8 +17,8 @@ from kil_network.members.forms import (
     DeleteAccountForm,
     EditorDecisionForm,
     EmailChangeForm,
-    PasswordChangeForm,
     OrganisationForm,
+    PasswordChangeForm,
     ProfileForm,
 )
 from kil_network.members.models import Region

@@ -11,7 +11,6 @@ from kil_network.core.timeutil import UTCDateTime, utcnow
 from kil_network.extensions import db
 
 
-
 class Principle(db.Model):
     """A stable slot (1 to 6) that each round's drafts revise."""
 

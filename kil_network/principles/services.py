@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
-from kil_network.core.csvutil import csv_safe
 from kil_network.core.audit import record
+from kil_network.core.csvutil import csv_safe
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
 from kil_network.principles.models import (

@@ -7,11 +7,11 @@ from sqlalchemy.orm import joinedload
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, Role, Status, User
 from kil_network.auth.services import new_session_token
-from kil_network.core.csvutil import csv_safe
 from kil_network.core.audit import record
-from kil_network.core.models import AuditLog, OutboxEmail
+from kil_network.core.csvutil import csv_safe
 from kil_network.core.email import retry_now
 from kil_network.core.forms import clean_line
+from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.extensions import db
 from kil_network.members.services import member_search
 

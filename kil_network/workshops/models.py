@@ -12,7 +12,6 @@ from kil_network.core.timeutil import UTCDateTime, utcnow
 from kil_network.extensions import db
 
 
-
 class WorkshopFormat(str, enum.Enum):
     """How people attend."""
 

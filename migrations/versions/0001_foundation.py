@@ -11,8 +11,8 @@ Create Date: 2026-11-22 02:46:03.302799
 import csv
 from pathlib import Path
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "kil_network" / "data"
 

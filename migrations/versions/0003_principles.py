@@ -5,8 +5,8 @@ Revises: 0002_workshops
 Create Date: 2026-11-22 03:15:09.752770
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # The six principle slots. Their wording lives in each round's drafts.
 PRINCIPLES = [

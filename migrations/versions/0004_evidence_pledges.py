@@ -5,9 +5,8 @@ Revises: 0003_principles
 Create Date: 2026-11-22 03:27:27.222298
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0004_evidence_pledges'

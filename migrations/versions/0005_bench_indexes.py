@@ -11,7 +11,6 @@ home page's count of active, confirmed members.
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0005_bench_indexes'
 down_revision = '0004_evidence_pledges'

@@ -11,7 +11,6 @@ response, as members' do; the cookie holds only its random key.
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0006_survey_draft_keys'
 down_revision = '0005_bench_indexes'

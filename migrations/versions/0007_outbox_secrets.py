@@ -13,7 +13,6 @@ receiver can drop a resend. Rows queued before this have none and use the id alo
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0007_outbox_secrets'
 down_revision = '0006_survey_draft_keys'

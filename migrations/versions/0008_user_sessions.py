@@ -17,7 +17,6 @@ import unicodedata
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0008_user_sessions'
 down_revision = '0007_outbox_secrets'

@@ -11,7 +11,6 @@ instead of creating a second row. The primary key is the unique constraint that 
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0009_submission_keys'
 down_revision = '0008_user_sessions'

@@ -10,7 +10,6 @@ Revises: 0009_submission_keys
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0010_organisation_editors'
 down_revision = '0009_submission_keys'

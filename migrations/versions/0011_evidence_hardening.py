@@ -12,7 +12,6 @@ before this change counts as confirmed.
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0011_evidence_hardening'
 down_revision = '0010_organisation_editors'
