@@ -68,13 +68,14 @@ def step(label: str):
 def build(votes_wanted: int, seed: int) -> dict:
     """Migrate, add staff, rounds, workshops, members and votes; rebuild tallies. Returns ids.
 
-    The bulk steps are shared with `flask seed-bulk` (kil_network/core/bulk.py).
+    The bulk steps are shared with `flask seed-bulk` (kil_network/devdata/bulk.py).
     """
     from flask_migrate import upgrade
 
     from kil_network.auth.models import MemberType, Role
-    from kil_network.auth.services import create_member, hash_password
-    from kil_network.core import bulk
+    from kil_network.auth.services import hash_password
+    from kil_network.members.services import create_member
+    from kil_network.devdata import bulk
     from kil_network.core.timeutil import utcnow
     from kil_network.members.models import Region
     from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus

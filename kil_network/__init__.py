@@ -96,6 +96,7 @@ def _register_blueprints(app):
     from kil_network.members.routes import bp as members_bp
     from kil_network.principles.routes import bp as principles_bp
     from kil_network.principles.staff_routes import bp as staff_principles_bp
+    from kil_network.site.routes import bp as site_bp
     from kil_network.staff.routes import bp as staff_bp
     from kil_network.workshops.routes import bp as workshops_bp
     from kil_network.workshops.staff_routes import bp as staff_workshops_bp
@@ -104,6 +105,7 @@ def _register_blueprints(app):
     # <name> and <path:...> segments with a control character (%00) match no route: a 404.
     app.url_map.converters.update(default=SafeStringConverter, string=SafeStringConverter, path=SafePathConverter)
     app.register_blueprint(core_bp)
+    app.register_blueprint(site_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(members_bp, url_prefix="/members")
     app.register_blueprint(organisations_bp, url_prefix="/organisations")
@@ -137,18 +139,23 @@ def _register_htmx(app):
 
 
 def _register_template_helpers(app):
-    """Jinja filters and globals: London times, htmx source, the signed-in nav."""
+    """Jinja filters and globals: London times, htmx source, member types."""
     from kil_network.core.submissions import register_submission_keys
     from kil_network.core.templating import register_template_helpers
+    from kil_network.site.templating import register_site_template_helpers
 
     register_template_helpers(app)
+    register_site_template_helpers(app)
     register_submission_keys(app)  # {{ submission_key_field() }} in create forms
 
 
 def _register_cli(app):
-    """Register the flask commands: seed-demo, create-user, deliver-mail, send-reminders."""
-    from kil_network.core.cli import register_cli
+    """Register the flask commands: deliver-mail (core), send-reminders (workshops), and the site's
+    seed-demo, seed-bulk, create-user."""
+    from kil_network.core.cli import register_cli as register_core_cli
+    from kil_network.site.cli import register_cli as register_site_cli
     from kil_network.workshops.cli import register_cli as register_workshop_cli
 
-    register_cli(app)
+    register_core_cli(app)
     register_workshop_cli(app)
+    register_site_cli(app)

@@ -140,7 +140,7 @@ def test_deliver_mail_once_with_smtp_down_keeps_mail(runner, mail, keep_sigterm)
 
 def test_home_counts_are_cached_when_configured(app, client, make_user):
     """With HOME_STATS_CACHE_SECONDS set, the home page reuses its counts; with 0 they are fresh."""
-    from kil_network.core import services
+    from kil_network.site import services
 
     make_user(email="first@example.org")
     app.config["HOME_STATS_CACHE_SECONDS"] = 60

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from kil_network.auth.models import User
 from kil_network.auth.services import authenticate
-from kil_network.core.bulk import BULK_PASSWORD, BULK_STAFF_EMAIL, CHECKIN_TITLE, sizes
+from kil_network.devdata.bulk import BULK_PASSWORD, BULK_STAFF_EMAIL, CHECKIN_TITLE, sizes
 from kil_network.evidence.models import Submission, SurveyResponse
 from kil_network.extensions import db
 from kil_network.principles.models import Draft, Endorsement, Round, RoundState, Suggestion, Vote, VoteTally

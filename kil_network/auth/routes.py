@@ -157,7 +157,7 @@ def logout():
     logout_user()
     session.clear()
     flash("You have signed out.", "info")
-    return redirect(url_for("core.home"))
+    return redirect(url_for("site.home"))
 
 
 @bp.post("/logout-everywhere")
@@ -172,7 +172,7 @@ def logout_everywhere():
     session.clear()
     if signed_in:
         flash("You have signed out on every device.", "info")
-    return redirect(url_for("core.home"))
+    return redirect(url_for("site.home"))
 
 
 @bp.route("/reset", methods=["GET", "POST"])

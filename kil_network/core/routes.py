@@ -1,10 +1,11 @@
-"""Public pages, health check and the local copies of front-end libraries."""
+"""Infrastructure routes: the health check and the local copies of front-end libraries.
+
+The home page and the other site-wide pages are in `kil_network.site.routes` (they show area data)."""
 import sqlalchemy as sa
-from flask import Blueprint, abort, jsonify, render_template, send_from_directory
+from flask import Blueprint, abort, jsonify, send_from_directory
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import BASE_DIR
-from kil_network.core.services import cached_network_stats
 from kil_network.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -15,34 +16,6 @@ VENDOR_FILES = {
     "accessible-autocomplete.min.js": "accessible-autocomplete/dist",
     "accessible-autocomplete.min.css": "accessible-autocomplete/dist",
 }
-
-
-@bp.get("/")
-def home():
-    """The campaign and the Network, and a call to join."""
-    from kil_network.principles.services import adopted_round, drafts_of
-
-    adopted = adopted_round()
-    return render_template("core/home.html", stats=cached_network_stats(), adopted=adopted,
-                           principles=drafts_of(adopted) if adopted else [])
-
-
-@bp.get("/privacy")
-def privacy():
-    """The privacy notice."""
-    return render_template("core/privacy.html")
-
-
-@bp.get("/accessibility")
-def accessibility():
-    """The accessibility statement."""
-    return render_template("core/accessibility.html")
-
-
-@bp.get("/contact")
-def contact():
-    """How to reach the campaign team."""
-    return render_template("core/contact.html")
 
 
 @bp.get("/healthz")

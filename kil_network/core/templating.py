@@ -1,7 +1,6 @@
-"""Jinja filters and globals shared by every template."""
+"""Jinja filters and globals shared by every template (the ones that need area data: kil_network.site.templating)."""
 from flask import has_request_context, url_for
 
-from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
 from kil_network.core.timeutil import format_london
 
 
@@ -15,19 +14,10 @@ def htmx_src(app) -> str:
     return url_for("core.vendor", name="htmx.min.js")
 
 
-def member_type_label(value) -> str:
-    """'community_organisation' -> 'Community organisation'."""
-    try:
-        return MEMBER_TYPE_LABELS[MemberType(getattr(value, "value", value))]
-    except ValueError:
-        return str(value)
-
-
 def register_template_helpers(app):
     """Make the helpers available to every template."""
     app.jinja_env.filters["london"] = format_london
     app.jinja_env.filters["london_date"] = lambda v: format_london(v, "%-d %B %Y")
-    app.jinja_env.filters["member_type"] = member_type_label
 
     @app.context_processor
     def inject_globals():

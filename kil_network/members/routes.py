@@ -283,5 +283,5 @@ def delete():
             logout_user()
             session.clear()
             flash("Your account has been deleted. Thank you for taking part in the Network.", "success")
-            return redirect(url_for("core.home"))
+            return redirect(url_for("site.home"))
     return render_form("account/delete.html", "account/_delete_form.html", form)

@@ -4,9 +4,9 @@ import random
 import sqlalchemy as sa
 
 from kil_network.auth.models import MemberType, Role, User
-from kil_network.auth.services import create_member
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority
+from kil_network.members.services import create_member
 
 FIRST = ["Aisha", "Ben", "Catrin", "Dev", "Ellie", "Femi", "Gareth", "Hannah", "Imran", "Jess",
          "Kwame", "Lowri", "Maya", "Niall", "Olu", "Priya", "Rhys", "Sana", "Tom", "Una",

@@ -1,4 +1,4 @@
-"""Core queries used by public pages."""
+"""Headline counts for the home page (members and councils: area data, so they live in the site layer)."""
 import time
 
 import sqlalchemy as sa

@@ -14,12 +14,30 @@ workshop that the first BENCH_MEMBERS members are not registered for (registrati
 """
 import random
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import sqlalchemy as sa
 
+from kil_network.auth.models import MemberType, Role, User
+from kil_network.auth.services import hash_password
+from kil_network.core.timeutil import utcnow
+from kil_network.evidence import survey
+from kil_network.evidence.models import (
+    TOPICS,
+    Call,
+    Submission,
+    SubmissionTopic,
+    SurveyResponse,
+    submission_principles,
+)
 from kil_network.extensions import db
+from kil_network.members.models import LocalAuthority, Organisation, Region
+from kil_network.members.services import create_member
+from kil_network.principles import services as principles
+from kil_network.principles.models import Endorsement, Round, Suggestion, Vote, VoteTally
+from kil_network.workshops.models import Registration, Workshop
 
 BATCH = 10_000
 ROUNDS = 4
@@ -75,32 +93,28 @@ def insert_rows(conn, table: sa.Table, rows: Iterable[dict], batch: int = BATCH)
 
 def already_seeded() -> bool:
     """Is the bulk data (its staff account) already in the database?"""
-    from kil_network.auth.models import User
 
     return db.session.scalar(sa.select(User.id).where(User.email == BULK_STAFF_EMAIL)) is not None
 
 
 def create_rounds(staff, count: int = ROUNDS, closes_in=timedelta(days=30)) -> tuple[list[list[int]], list[int]]:
     """`count` rounds through the real services, all closed but the last (open); (draft ids per round, round ids)."""
-    from kil_network.core.timeutil import utcnow
-    from kil_network.principles import services
 
     rounds = []
     for i in range(count):
-        round_ = services.create_round(staff, name=f"Round {i + 1}", closes_at=utcnow() + closes_in)
-        services.open_round_for_votes(staff, round_)
+        round_ = principles.create_round(staff, name=f"Round {i + 1}", closes_at=utcnow() + closes_in)
+        principles.open_round_for_votes(staff, round_)
         if i < count - 1:
-            services.close_round(staff, round_)
+            principles.close_round(staff, round_)
         rounds.append(round_)
     db.session.commit()
-    return [[d.id for d in services.drafts_of(r)] for r in rounds], [r.id for r in rounds]
+    return [[d.id for d in principles.drafts_of(r)] for r in rounds], [r.id for r in rounds]
 
 
 def member_rows(rng: random.Random, count: int, password_hash: str, *, email: str = BULK_EMAIL,
                 regions: list[int], authorities: list[tuple[int, int]] = (), organisations: list[int] = (),
                 first: int = 0) -> Iterable[dict]:
     """Confirmed, active members of every type: council types get a council, others an organisation."""
-    from kil_network.core.timeutil import utcnow
 
     now = utcnow()
     for i in range(first, first + count):
@@ -122,7 +136,6 @@ def member_rows(rng: random.Random, count: int, password_hash: str, *, email: st
 
 def load_people(conn, like: str) -> list[tuple[int, str, int | None]]:
     """(id, member_type, region_id) of the members whose email matches `like`, in id order."""
-    from kil_network.auth.models import User
 
     users = User.__table__
     rows = conn.execute(sa.select(users.c.id, users.c.member_type, users.c.region_id)
@@ -136,7 +149,6 @@ def vote_rows(rng: random.Random, draft_ids_by_round: list[list[int]], people: l
 
     Votes on the last (open) round go through a live workshop 30% of the time when there is one.
     """
-    from kil_network.core.timeutil import utcnow
 
     now = utcnow()
     drafts = [(d, r == len(draft_ids_by_round) - 1) for r, ids in enumerate(draft_ids_by_round) for d in ids]
@@ -154,9 +166,8 @@ def vote_rows(rng: random.Random, draft_ids_by_round: list[list[int]], people: l
 
 def rebuild_tallies_and_analyze() -> None:
     """Recount every tally from the votes, commit, and refresh the planner's statistics."""
-    from kil_network.principles import services
 
-    services.rebuild_tallies()
+    principles.rebuild_tallies()
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -194,7 +205,8 @@ def _workshop_rows(rng, count, regions, round_ids, staff_id, now) -> Iterable[di
            "registration_closes_at": later - timedelta(days=1), "capacity": 100_000, "round_id": round_ids[-1]}
     for i in range(2, count):
         past = rng.random() < 0.6
-        starts = now + (-1 if past else 1) * timedelta(days=rng.randint(1, 365 if past else 180), hours=rng.randint(0, 8))
+        starts = now + (-1 if past else 1) * timedelta(days=rng.randint(1, 365 if past else 180),
+                                                       hours=rng.randint(0, 8))
         fmt = rng.choice(formats)
         status = "published" if rng.random() < 0.94 else rng.choice(["cancelled", "draft"])
         yield {**base, "title": f"{rng.choice(ORG_KINDS)} workshop {i}", "region_id": regions[i % len(regions)],
@@ -242,7 +254,6 @@ def _registration_rows(rng, workshops, people, total, now) -> Iterable[dict]:
 
 def _survey_answers(rng, regions) -> dict:
     """A complete, in-scope set of survey answers, walking the real question flow."""
-    from kil_network.evidence import survey
 
     while True:
         answers = {}
@@ -272,25 +283,6 @@ def _references(rng, prefix: str, count: int) -> list[str]:
 
 def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] = lambda _: None) -> dict:
     """Build the bulk data set at `scale` on a migrated database; returns the row counts added."""
-    import time
-
-    from kil_network.auth.models import MemberType, Role
-    from kil_network.auth.services import create_member, hash_password
-    from kil_network.core.timeutil import utcnow
-    from kil_network.evidence import survey
-    from kil_network.evidence.models import (
-        TOPICS,
-        Call,
-        Submission,
-        SubmissionTopic,
-        SurveyResponse,
-        submission_principles,
-    )
-    from kil_network.members.models import LocalAuthority, Organisation, Region
-    from kil_network.principles import services as principles
-    from kil_network.principles.models import Endorsement, Round, Suggestion, Vote
-    from kil_network.workshops.models import Registration, Workshop
-
     if scale <= 0:
         raise BulkError("The scale must be above 0.")
     if already_seeded():
@@ -414,7 +406,8 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
              "email": f"evidence{i}@example.org", "organisation": f"{rng.choice(LAST)} {rng.choice(ORG_KINDS)}",
              "respondent_type": rng.choices(TYPES, TYPE_WEIGHTS)[0], "local_authority_id": rng.choice(authorities)[0],
              "text": "Our food bank lost its contract when the council merged five into one.", "file_name": "",
-             "file_kind": "", "file_size": 0, "file_key": "", "publication": rng.choice(["named", "anonymous", "private"]),
+             "file_kind": "", "file_size": 0, "file_key": "",
+             "publication": rng.choice(["named", "anonymous", "private"]),
              "status": rng.choice(["new", "reviewed", "featured"]), "notes": "", "created_at": now}
             for i, ref in enumerate(refs)))
         submission_ids = list(conn.scalars(sa.select(submissions.c.id).where(submissions.c.id > first_submission)))
@@ -433,13 +426,13 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
 
 def tally_mismatches() -> int:
     """How many tally cells differ from a recount of the votes (0 when the tallies are right)."""
-    from kil_network.principles.models import Vote, VoteTally
 
     recount = {}
     for column, dimension in ((sa.literal(""), "all"), (Vote.member_type, "type"),
                               (Vote.region_id, "region"), (Vote.workshop_id, "workshop")):
         for draft_id, key, stance, n in db.session.execute(
-                sa.select(Vote.draft_id, column, Vote.stance, sa.func.count()).group_by(Vote.draft_id, column, Vote.stance)):
+                sa.select(Vote.draft_id, column, Vote.stance, sa.func.count())
+                .group_by(Vote.draft_id, column, Vote.stance)):
             if key is not None:
                 cell = recount.setdefault((draft_id, dimension, str(getattr(key, "value", key))), [0, 0, 0])
                 cell[STANCES.index(stance.value)] += n
