@@ -661,6 +661,24 @@ def test_staff_create_round_validation(client, as_role, make_round):
     assert count(Round) == 1
 
 
+def test_staff_create_round_closing_before_opening_refused(client, as_role, make_round):
+    """The bug: a new round closing five days before it opens was stored (303). Now the error shows, nothing is stored."""
+    make_round("closed")
+    as_role("staff")
+    year = str(utcnow().year + 1)
+    data = {"name": "Backwards round", "eligibility": "members",
+            "opens_at-day": "10", "opens_at-month": "3", "opens_at-year": year, "opens_at-time": "09:00",
+            "closes_at-day": "5", "closes_at-month": "3", "closes_at-year": year, "closes_at-time": "09:00"}
+    response = client.post_form("/staff/rounds/new", data)
+    assert response.status_code == 200
+    page = words(response)
+    assert "There is a problem" in page and "The round must close after it opens" in page
+    response = client.post_form("/staff/rounds/new", data, headers=HX)
+    assert response.status_code == 422 and "The round must close after it opens" in words(response)
+    assert count(Round) == 1 and count(Round, Round.name == "Backwards round") == 0
+    assert count(AuditLog, AuditLog.action == "round.create") == 1
+
+
 def edit_data(round_, **changes) -> dict:
     """The edit form as a browser would post it, from the round as stored, with changes."""
     closes = to_london(round_.closes_at)

@@ -606,6 +606,18 @@ def test_update_round_closing_before_opening_refused(make_round, staff):
     assert caught.value.field == "closes_at"
 
 
+def test_create_round_closing_before_opening_refused(make_round, staff):
+    """create_round applies the same date rule as update_round: nothing is created."""
+    make_round("closed")
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Round))
+    opens = utcnow() + timedelta(days=10)
+    with pytest.raises(PrincipleError) as caught:
+        services.create_round(staff, name="Backwards", opens_at=opens, closes_at=opens - timedelta(days=5))
+    assert caught.value.field == "closes_at" and caught.value.message == "The round must close after it opens"
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Round)) == before
+
+
 def test_open_refuses_a_second_open_round(make_round, staff):
     """Only one round is open at a time; only a draft round can be opened."""
     first = make_round("open")

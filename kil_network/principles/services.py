@@ -303,9 +303,16 @@ def _principles() -> list[Principle]:
     return db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
 
 
+def check_round_dates(opens_at, closes_at) -> None:
+    """The one date rule for a round, on create and on edit: it closes after it opens."""
+    if closes_at and opens_at and closes_at <= opens_at:
+        raise PrincipleError("The round must close after it opens", "closes_at")
+
+
 def create_round(actor: User, *, name: str, introduction: str = "", opens_at=None, closes_at=None,
                  eligibility: Eligibility = Eligibility.MEMBERS) -> Round:
     """A new draft round, its drafts copied from the latest round for editing."""
+    check_round_dates(opens_at, closes_at)
     previous = db.session.scalar(sa.select(Round).order_by(Round.id.desc()).limit(1))
     round_ = Round(name=name, introduction=introduction, opens_at=opens_at, closes_at=closes_at,
                    eligibility=eligibility, state=RoundState.DRAFT,
@@ -326,8 +333,7 @@ def create_round(actor: User, *, name: str, introduction: str = "", opens_at=Non
 def update_round(actor: User, round_: Round, *, name: str, introduction: str, opens_at, closes_at,
                  eligibility: Eligibility, drafts: dict[int, dict] | None = None) -> None:
     """Edit a round; its drafts' wording only while the round is a draft (votes are tied to it)."""
-    if closes_at and opens_at and closes_at <= opens_at:
-        raise PrincipleError("The round must close after it opens", "closes_at")
+    check_round_dates(opens_at, closes_at)
     round_.name, round_.introduction = name, introduction
     round_.opens_at, round_.closes_at, round_.eligibility = opens_at, closes_at, eligibility
     if drafts:

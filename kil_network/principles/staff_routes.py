@@ -44,14 +44,20 @@ def new_round():
         earlier = submissions.claim()  # the same form posted twice: one round
         if earlier:
             return redirect(earlier, code=303)
-        round_ = services.create_round(current_user, name=form.name.data, introduction=form.introduction.data or "",
-                                       opens_at=form.opens_at.data, closes_at=form.closes_at.data,
-                                       eligibility=Eligibility(form.eligibility.data))
-        done = url_for("staff_principles.edit_round", round_id=round_.id)
-        submissions.complete(done)
-        db.session.commit()
-        flash("Round created with the latest drafts copied in. Edit the drafts, then open it for votes.", "success")
-        return redirect(done, code=303)
+        try:
+            round_ = services.create_round(current_user, name=form.name.data,
+                                           introduction=form.introduction.data or "",
+                                           opens_at=form.opens_at.data, closes_at=form.closes_at.data,
+                                           eligibility=Eligibility(form.eligibility.data))
+        except services.PrincipleError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "name").errors.append(exc.message)
+        else:
+            done = url_for("staff_principles.edit_round", round_id=round_.id)
+            submissions.complete(done)
+            db.session.commit()
+            flash("Round created with the latest drafts copied in. Edit the drafts, then open it for votes.", "success")
+            return redirect(done, code=303)
     return render_form("principles/staff/round_form.html", "principles/staff/_round_form.html", form, round=None)
 
 
