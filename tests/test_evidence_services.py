@@ -33,6 +33,7 @@ from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles.models import Principle
 
 EvidenceError = services.EvidenceError
+RuleError = services.EvidenceError  # the service refusals these tests expect
 PledgeError = councils.PledgeError
 REFERENCE_S = re.compile(r"^KIL-S-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
 REFERENCE_E = re.compile(r"^KIL-E-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
@@ -250,6 +251,96 @@ def test_calls_by_state_groups_open_forthcoming_and_closed(make_call):
     groups = services.calls_by_state()
     titles = {state: {c.title for c in calls} for state, calls in groups.items()}
     assert titles == {"open": {"Open one", "Written still open"}, "forthcoming": {"Coming"}, "closed": {"Over"}}
+
+
+# --- Staff: calls (the deadline rules live in the service, not the form) ------------------------
+
+CALL = {"title": "A call", "introduction": "Tell us.", "asks": ""}
+
+
+@pytest.mark.parametrize("survey_after, written_after, field, message", [
+    (timedelta(0), timedelta(days=5), "survey_closes_at", "The survey deadline must be after the call opens"),
+    (timedelta(days=5), -timedelta(hours=1), "written_closes_at", "The written evidence deadline must be after the call opens"),
+    (None, None, "survey_closes_at", "Give a deadline for the survey, the written evidence, or both"),
+], ids=["survey-at-opening", "written-before-opening", "no-deadline"])
+def test_create_and_update_call_refuse_bad_deadlines(make_call, staff, survey_after, written_after, field, message):
+    """create_call and update_call themselves refuse a deadline before the opening or no deadline at all."""
+    opens = utcnow() + timedelta(days=1)
+    dates = {"opens_at": opens, "survey_closes_at": opens + survey_after if survey_after is not None else None,
+             "written_closes_at": opens + written_after if written_after is not None else None}
+    with pytest.raises(RuleError) as info:
+        services.create_call(staff, **CALL, **dates)
+    assert (info.value.field, info.value.message) == (field, message)
+    db.session.rollback()
+    assert count(Call) == 0
+    call = make_call("Unchanged")
+    with pytest.raises(RuleError) as info:
+        services.update_call(staff, call, **{**CALL, "title": "Changed"}, **dates)
+    assert (info.value.field, info.value.message) == (field, message)
+    db.session.rollback()
+    assert db.session.get(Call, call.id).title == "Unchanged"
+    assert count(AuditLog, AuditLog.action.in_(["call.create", "call.update"])) == 0
+
+
+def test_create_and_update_call_are_audited(staff):
+    """A call made and edited through the services, each with its audit entry."""
+    opens = utcnow() + timedelta(days=1)
+    call = services.create_call(staff, **CALL, opens_at=opens, survey_closes_at=opens + timedelta(days=9),
+                                written_closes_at=None)
+    services.update_call(staff, call, **{**CALL, "title": "Renamed"}, opens_at=opens, survey_closes_at=None,
+                         written_closes_at=opens + timedelta(days=3))
+    db.session.commit()
+    assert (call.title, call.survey_closes_at, call.written_closes_at) == ("Renamed", None, opens + timedelta(days=3))
+    actions = db.session.scalars(sa.select(AuditLog.action).where(AuditLog.target_id == call.id)
+                                 .order_by(AuditLog.id)).all()
+    assert actions == ["call.create", "call.update"]
+
+
+def test_closed_reason_gives_each_part_its_own_words(make_call):
+    """What the survey and written-evidence pages say when their part takes no responses."""
+    call = make_call(opens=timedelta(days=2), survey=timedelta(days=5), written=timedelta(days=9))
+    assert services.closed_reason(call, "survey") == "This survey is not open yet."
+    assert services.closed_reason(call, "written") == "Written evidence is not open yet."
+    assert services.closed_reason(call, "survey", now=call.opens_at) is None
+    assert services.closed_reason(call, "survey", now=call.survey_closes_at) == services.DEADLINE_PASSED
+    assert services.closed_reason(call, "written", now=call.survey_closes_at) is None
+
+
+def test_answer_question_refuses_after_the_survey_deadline(make_call):
+    """A survey answer is refused by the service itself once the survey's deadline has passed."""
+    call = make_call(survey=timedelta(days=3), written=timedelta(days=17))
+    question = survey.BY_ID["delivers"]
+    answers = services.answer_question(call, question, ["yes"], {}, [],
+                                       now=call.survey_closes_at - timedelta(seconds=1))
+    assert answers == {"delivers": "yes"}
+    with pytest.raises(RuleError, match="deadline for responses has now passed"):
+        services.answer_question(call, question, ["yes"], {}, [], now=call.survey_closes_at)
+    forthcoming = make_call(opens=timedelta(days=2))
+    with pytest.raises(RuleError, match="This survey is not open yet"):
+        services.answer_question(forthcoming, question, ["yes"], {}, [])
+
+
+def test_answer_question_checks_the_answer_and_that_the_question_applies(make_call):
+    """A bad answer is refused with the question's message; a question the answers skip is refused."""
+    call = make_call()
+    with pytest.raises(RuleError, match="Select an option") as info:
+        services.answer_question(call, survey.BY_ID["delivers"], ["maybe"], {}, [])
+    assert info.value.field == "answer"
+    with pytest.raises(RuleError, match="does not apply"):
+        services.answer_question(call, survey.BY_ID["contract_size"], ["under_100k"], {"delivers": "no"}, [])
+
+
+def test_after_answer_goes_to_the_next_question_the_check_page_or_not_for_you():
+    """The survey's navigation after each answer."""
+    answers = {"delivers": "yes"}
+    assert services.after_answer(survey.BY_ID["delivers"], answers, changing=False).id == "council_role"
+    out = {"delivers": "no", "delivered_before": "no", "would_like": "no", "council_role": "neither"}
+    assert services.after_answer(survey.BY_ID["council_role"], out, changing=False) == "not_for_you"
+    full = complete_answers("1")
+    assert services.after_answer(survey.BY_ID["region"], full, changing=False) == "check"
+    assert services.after_answer(survey.BY_ID["delivers"], full, changing=True) == "check"
+    missing = {k: v for k, v in full.items() if k != "barriers"}
+    assert services.after_answer(survey.BY_ID["delivers"], missing, changing=True).id == "barriers"
 
 
 # --- The survey flow (pure functions) -----------------------------------------------------------

@@ -30,18 +30,7 @@ class CallForm(FlaskForm):
     opens_at = LondonDateTimeField("Opens", required_message="Enter when the call opens")
     survey_closes_at = LondonDateTimeField("Survey deadline (leave empty if there is no survey)")
     written_closes_at = LondonDateTimeField("Written evidence deadline (leave empty if there is no written evidence)")
-
-    def validate_survey_closes_at(self, field):
-        """After the opening, and at least one part."""
-        if field.data and self.opens_at.data and field.data <= self.opens_at.data:
-            raise ValidationError("The survey deadline must be after the call opens")
-        if not field.data and not self.written_closes_at.data and not self.written_closes_at.process_errors:
-            raise ValidationError("Give a deadline for the survey, the written evidence, or both")
-
-    def validate_written_closes_at(self, field):
-        """After the opening."""
-        if field.data and self.opens_at.data and field.data <= self.opens_at.data:
-            raise ValidationError("The written evidence deadline must be after the call opens")
+    # The deadline rules (each after the opening, at least one part) are services.check_call_dates.
 
 
 class EvidenceForm(FlaskForm):

@@ -6,8 +6,8 @@ from flask_login import current_user, user_logged_in
 from sqlalchemy.exc import SQLAlchemyError
 
 from kil_network.auth.models import MemberType
-from kil_network.auth.services import get_local_authority, normalise_email
 from kil_network.core import submissions
+from kil_network.core.addresses import normalise_email
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, flag_arg, page_arg
 from kil_network.evidence import personal_data, services, survey  # noqa: F401 - personal_data registers export/eraser
@@ -15,6 +15,7 @@ from kil_network.evidence.forms import CSRFForm, EvidenceForm
 from kil_network.evidence.models import TOPICS, Call, Publication
 from kil_network.extensions import db, limiter
 from kil_network.members.models import Region
+from kil_network.members.services import get_local_authority
 
 bp = Blueprint("evidence", __name__)
 
@@ -103,36 +104,34 @@ def survey_question(call_id, question_id):
     if not question.applies(answers):
         return redirect(url_for("evidence.survey_start", call_id=call.id))
     form, regions, changing = CSRFForm(), _region_choices(), flag_arg("change")
-    current, error = answers.get(question.id), None
-    state = call.survey_state()
-    if state != "open":
-        error = services.DEADLINE_PASSED if state == "closed" else "This survey is not open yet."
-    elif request.method == "POST":
+    current = answers.get(question.id)
+    error = closed = services.closed_reason(call, "survey")
+    if not closed and request.method == "POST":
         raw = request.form.getlist("answer")
         current = raw if question.kind == "checkbox" else (raw[0] if raw else "")
         if not form.validate_on_submit():
             error = " ".join(e for errs in form.errors.values() for e in errs)  # an expired token
         else:
-            value, error = survey.check_answer(question, raw, regions)
-        if error is None:
-            answers = survey.clean({**answers, question.id: value})
-            _store_answers(call, answers)
-            return redirect(_after_answer(call, question, answers, changing))
+            try:
+                answers = services.answer_question(call, question, raw, answers, regions)
+            except services.EvidenceError as exc:
+                error = exc.message
+            else:
+                _store_answers(call, answers)
+                return redirect(_step_url(call, services.after_answer(question, answers, changing), changing))
     return render("evidence/survey_question.html", call=call, question=question, current=current, error=error,
                   previous=survey.previous_before(question.id, answers), regions=regions, form=form,
-                  closed=state != "open", change=changing,
+                  closed=bool(closed), change=changing,
                   status_code=422 if error and request.method == "POST" else 200)
 
 
-def _after_answer(call: Call, question, answers: dict, changing: bool) -> str:
-    """Where to go after an answer: the next question, check your answers, or 'not for you'."""
-    if question.id == "council_role" and not survey.in_scope(answers):
+def _step_url(call: Call, step, changing: bool) -> str:
+    """The page for the survey's next step (services.after_answer)."""
+    if step == "not_for_you":
         return url_for("evidence.survey_not_for_you", call_id=call.id)
-    following = survey.first_unanswered(answers) if changing else survey.next_after(question.id, answers)
-    if following is None:
+    if step == "check":
         return url_for("evidence.survey_check", call_id=call.id)
-    return url_for("evidence.survey_question", call_id=call.id, question_id=following.id,
-                   change=1 if changing else None)
+    return url_for("evidence.survey_question", call_id=call.id, question_id=step.id, change=1 if changing else None)
 
 
 @bp.get("/evidence/calls/<int:call_id>/survey/not-for-you")
@@ -233,9 +232,8 @@ def submit(call_id):
                     "respondent_type": current_user.member_type.value,
                     "local_authority": current_user.local_authority.gss_code if current_user.local_authority else ""}
     form = EvidenceForm(data=defaults or None)
-    deadline_error = None
-    if request.method == "POST" and call.written_state() != "open":
-        deadline_error = services.DEADLINE_PASSED if call.written_state() == "closed" else "Written evidence is not open yet."
+    deadline_error = services.closed_reason(call, "written") if request.method == "POST" else None
+    if deadline_error:
         form.validate_on_submit()
     elif form.validate_on_submit():
         earlier = submissions.claim()  # the same form posted twice: one submission, one email

@@ -71,7 +71,82 @@ def check_open(call: Call, part: str, now=None) -> None:
         raise EvidenceError(DEADLINE_PASSED)
 
 
+def closed_reason(call: Call, part: str, now=None) -> str | None:
+    """Why this part of the call ("survey" or "written") takes no responses now, or None while it is open.
+
+    The words its own pages show (the question pages, the written-evidence form)."""
+    state = call.survey_state(now) if part == "survey" else call.written_state(now)
+    if state == "open":
+        return None
+    if state == "closed":
+        return DEADLINE_PASSED
+    return "This survey is not open yet." if part == "survey" else "Written evidence is not open yet."
+
+
+# --- Staff: calls -------------------------------------------------------------------------
+
+def check_call_dates(opens_at, survey_closes_at, written_closes_at) -> None:
+    """A call's deadlines: each after the opening, and at least one of the two parts."""
+    if survey_closes_at and opens_at and survey_closes_at <= opens_at:
+        raise EvidenceError("The survey deadline must be after the call opens", "survey_closes_at")
+    if not survey_closes_at and not written_closes_at:
+        raise EvidenceError("Give a deadline for the survey, the written evidence, or both", "survey_closes_at")
+    if written_closes_at and opens_at and written_closes_at <= opens_at:
+        raise EvidenceError("The written evidence deadline must be after the call opens", "written_closes_at")
+
+
+def create_call(actor: User, *, title: str, introduction: str, asks: str, opens_at, survey_closes_at,
+                written_closes_at) -> Call:
+    """A new call for evidence, audited."""
+    check_call_dates(opens_at, survey_closes_at, written_closes_at)
+    call = Call(title=title, introduction=introduction, asks=asks, opens_at=opens_at,
+                survey_closes_at=survey_closes_at, written_closes_at=written_closes_at)
+    db.session.add(call)
+    db.session.flush()
+    record(actor, "call.create", call, f"Created call for evidence #{call.id}")
+    return call
+
+
+def update_call(actor: User, call: Call, *, title: str, introduction: str, asks: str, opens_at, survey_closes_at,
+                written_closes_at) -> None:
+    """Edit a call and its deadlines, audited."""
+    check_call_dates(opens_at, survey_closes_at, written_closes_at)
+    call.title, call.introduction, call.asks = title, introduction, asks
+    call.opens_at, call.survey_closes_at, call.written_closes_at = opens_at, survey_closes_at, written_closes_at
+    record(actor, "call.update", call, f"Edited call for evidence #{call.id}")
+
+
 # --- Survey -------------------------------------------------------------------------------
+
+SurveyStep = survey.Question | str  # the next question, or "check" (check your answers) or "not_for_you"
+
+
+def answer_question(call: Call, question: survey.Question, raw: list[str], answers: dict,
+                    region_choices: list[tuple[str, str]], now=None) -> dict:
+    """The answers with this question's answer in, checked; refused after the survey's deadline.
+
+    The deadline is checked at the moment of the answer, whatever the page showed when it loaded."""
+    reason = closed_reason(call, "survey", now)
+    if reason:
+        raise EvidenceError(reason)
+    if not question.applies(answers):
+        raise EvidenceError("This question does not apply to your earlier answers.")
+    value, error = survey.check_answer(question, raw, region_choices)
+    if error is not None:
+        raise EvidenceError(error, "answer")
+    return survey.clean({**answers, question.id: value})
+
+
+def after_answer(question: survey.Question, answers: dict, changing: bool) -> SurveyStep:
+    """Where the survey goes after an answer: the next question, "check" (all answered), or
+    "not_for_you" (screening said the survey is not for this person). While changing an answer
+    from the check page, the next unanswered question (or back to the check page)."""
+    if question.id == "council_role" and not survey.in_scope(answers):
+        return "not_for_you"
+    following = survey.first_unanswered(answers) if changing else survey.next_after(question.id, answers)
+    return "check" if following is None else following
+
+
 
 def member_draft(call: Call, user: User) -> SurveyResponse | None:
     """A member's in-progress answers for this call (kept across sessions)."""

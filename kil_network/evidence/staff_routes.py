@@ -104,6 +104,13 @@ def calls():
     return render("evidence/staff/calls.html", calls=calls, surveys=surveys, written=written)
 
 
+def _call_fields(form: CallForm) -> dict:
+    """What the call form parsed, as the services take it."""
+    return {"title": form.title.data, "introduction": form.introduction.data, "asks": form.asks.data or "",
+            "opens_at": form.opens_at.data, "survey_closes_at": form.survey_closes_at.data,
+            "written_closes_at": form.written_closes_at.data}
+
+
 @bp.route("/evidence/calls/new", methods=["GET", "POST"])
 @staff_required
 def new_call():
@@ -113,16 +120,16 @@ def new_call():
         earlier = submissions.claim()  # the same form posted twice: one call
         if earlier:
             return redirect(earlier, code=303)
-        call = Call(title=form.title.data, introduction=form.introduction.data, asks=form.asks.data or "",
-                    opens_at=form.opens_at.data, survey_closes_at=form.survey_closes_at.data,
-                    written_closes_at=form.written_closes_at.data)
-        db.session.add(call)
-        db.session.flush()
-        record(current_user, "call.create", call, f"Created call for evidence #{call.id}")
-        submissions.complete(url_for("staff_evidence.calls"))
-        db.session.commit()
-        flash("Call created.", "success")
-        return redirect(url_for("staff_evidence.calls"), code=303)
+        try:
+            services.create_call(current_user, **_call_fields(form))
+        except services.EvidenceError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "title").errors.append(exc.message)
+        else:
+            submissions.complete(url_for("staff_evidence.calls"))
+            db.session.commit()
+            flash("Call created.", "success")
+            return redirect(url_for("staff_evidence.calls"), code=303)
     return render_form("evidence/staff/call_form.html", "evidence/staff/_call_form.html", form, call=None)
 
 
@@ -133,11 +140,15 @@ def edit_call(call_id):
     call = get_call_or_404(call_id)
     form = CallForm(obj=None if request.method == "POST" else call)
     if form.validate_on_submit():
-        form.populate_obj(call)
-        record(current_user, "call.update", call, f"Edited call for evidence #{call.id}")
-        db.session.commit()
-        flash("Call saved.", "success")
-        return redirect(url_for("staff_evidence.calls"), code=303)
+        try:
+            services.update_call(current_user, call, **_call_fields(form))
+        except services.EvidenceError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "title").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash("Call saved.", "success")
+            return redirect(url_for("staff_evidence.calls"), code=303)
     return render_form("evidence/staff/call_form.html", "evidence/staff/_call_form.html", form, call=call)
 
 
