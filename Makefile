@@ -8,7 +8,7 @@ PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
-.PHONY: run test bench venv node chromium java clean
+.PHONY: run test lint lock bench venv node chromium java clean
 
 $(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
@@ -47,9 +47,26 @@ run: $(VENV)/.runtime node_modules/.installed
 	echo ""; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-# The whole suite on SQLite, and also on TEST_DATABASE_URL (PostgreSQL) when it is set.
-test: $(VENV)/.dev node_modules/.installed chromium java
+# The quick check (seconds), also the first step of `make test`: ruff (pyproject.toml), mypy
+# (pyproject.toml: kil_network, config.py, wsgi.py) and import-linter's layer contracts (.importlinter).
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+# Lint, then the whole suite on SQLite, and also on TEST_DATABASE_URL (PostgreSQL) when it is set.
+test: $(VENV)/.dev lint node_modules/.installed chromium java
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-lock after editing requirements.in or requirements-dev.in (pip-tools writes the .txt files:
+# never edit them by hand). Pins already in the .txt files stay unless the .in files change them;
+# to move a package the .in files do not pin: make lock PIP_COMPILE_ARGS="--upgrade-package NAME".
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host --annotation-style line $(PIP_COMPILE_ARGS)
+lock:
+	@test -x $(VENV)/bin/pip-compile || $(MAKE) --no-print-directory $(VENV)/.dev
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 # The HTTP benchmark (issue 6): make bench DB=postgresql SCALE=0.1. Not part of `make test`.
 bench: $(VENV)/.dev node_modules/.installed
