@@ -9,6 +9,7 @@ from icalendar import Calendar
 
 from kil_network.auth.models import MemberType
 from kil_network.core.email import deliver_due
+from kil_network.core.rules import RuleError
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.timeutil import london_to_utc, utcnow
 from kil_network.extensions import db
@@ -26,7 +27,7 @@ from kil_network.workshops.models import (
 )
 from kil_network.workshops.notifications import check_in_url
 from kil_network.workshops.qr import qr_png
-from tests.conftest import email_text
+from tests.support.mail import email_text
 
 CONFIRMED = RegistrationState.CONFIRMED
 WAITLISTED = RegistrationState.WAITLISTED
@@ -502,6 +503,98 @@ def test_cancelled_workshop_cannot_be_edited(make_workshop, staff):
     db.session.commit()
     with pytest.raises(services.WorkshopError, match="cannot be changed"):
         services.update_workshop(staff, workshop, {"title": "Back on"})
+
+
+def workshop_data(**overrides) -> dict:
+    """Valid data for `create_workshop` (an in-person workshop next week), with some values replaced."""
+    starts = soon(days=7)
+    data = {
+        "title": "Commissioning locally in Leeds", "description": "Co-design the principles.", "region": None,
+        "format": WorkshopFormat.IN_PERSON, "venue": "Leeds Civic Hall", "address": "Calverley Street, Leeds",
+        "postcode": "LS1 1UR", "online_url": "", "starts_at": starts, "ends_at": starts + timedelta(hours=2),
+        "registration_closes_at": starts - timedelta(hours=1), "capacity": 10, "accessibility_info": "",
+        "mix_max_percent": None,
+    }
+    data.update(overrides)
+    return data
+
+
+SCHEDULE_RULES = [
+    ({"venue": ""}, "venue", "Enter the venue name"),
+    ({"format": WorkshopFormat.HYBRID, "address": "", "online_url": JOIN_URL}, "address", "Enter the venue address"),
+    ({"postcode": ""}, "postcode", "Enter the venue postcode"),
+    ({"postcode": "NOT A CODE"}, "postcode", "Enter a real postcode, like SW1A 1AA"),
+    ({"format": WorkshopFormat.ONLINE}, "online_url", "Enter the joining link"),
+    ({"format": WorkshopFormat.HYBRID, "online_url": "javascript:alert(1)"}, "online_url",
+     "Enter a joining link that starts with https:// or http://"),
+    ({"ends_at": soon(days=7) - timedelta(minutes=30)}, "ends_at", "End must be after the start"),
+    ({"registration_closes_at": soon(days=7) + timedelta(minutes=1)}, "registration_closes_at",
+     "Registration must close before the workshop starts"),
+]
+
+
+@pytest.mark.parametrize("overrides, field, message", SCHEDULE_RULES)
+def test_create_workshop_itself_refuses_a_broken_schedule(staff, overrides, field, message):
+    """The scheduling rules live in the service: called directly (as the CLI or demo data would),
+    `create_workshop` raises on the field, and nothing is stored."""
+    with pytest.raises(RuleError) as excinfo:
+        services.create_workshop(staff, workshop_data(**overrides))
+    assert (excinfo.value.field, excinfo.value.message) == (field, message)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Workshop)) == 0
+
+
+@pytest.mark.parametrize("overrides, field, message", SCHEDULE_RULES)
+def test_update_workshop_itself_refuses_a_broken_schedule(make_workshop, staff, overrides, field, message):
+    """`update_workshop` judges the workshop as it would be saved: a change that breaks a rule is
+    refused on its field, and after the rollback the workshop is as it was."""
+    workshop = make_workshop(publish=False)
+    before = {name: getattr(workshop, name) for name in services.SCHEDULE_FIELDS}
+    if "ends_at" in overrides or "registration_closes_at" in overrides:
+        overrides = {"starts_at": soon(days=7), **overrides}
+    with pytest.raises(RuleError) as excinfo:
+        services.update_workshop(staff, workshop, overrides)
+    assert (excinfo.value.field, excinfo.value.message) == (field, message)
+    db.session.rollback()
+    saved = db.session.get(Workshop, workshop.id)
+    assert {name: getattr(saved, name) for name in services.SCHEDULE_FIELDS} == before
+
+
+def test_online_workshop_may_have_no_venue_and_in_person_no_link(staff):
+    """The venue rules bind in-person and hybrid workshops only, the link rules online and hybrid."""
+    online = services.create_workshop(staff, workshop_data(format=WorkshopFormat.ONLINE, venue="", address="",
+                                                           postcode="", online_url=JOIN_URL))
+    in_person = services.create_workshop(staff, workshop_data(online_url=""))
+    assert online.id and in_person.id
+
+
+def test_check_editable_refuses_a_cancelled_workshop(make_workshop, staff):
+    """The rule the edit page asks before it shows the form: a cancelled workshop cannot be changed."""
+    workshop = make_workshop()
+    services.check_editable(workshop)  # published: may be changed
+    services.cancel_workshop(staff, workshop, "Speaker unwell")
+    db.session.commit()
+    with pytest.raises(RuleError, match="A cancelled workshop cannot be changed."):
+        services.check_editable(workshop)
+
+
+def test_live_voting_needs_a_round_and_is_a_set(make_workshop, staff):
+    """`set_live_voting` refuses a workshop with no principles round; opening twice changes nothing."""
+    workshop = make_workshop()
+    with pytest.raises(RuleError, match="Link this workshop to a principles round first"):
+        services.set_live_voting(staff, workshop, True)
+    db.session.rollback()
+    assert db.session.get(Workshop, workshop.id).live_voting is False
+
+
+def test_reset_calendar_token_replaces_the_secret(members):
+    """A new calendar token each time: long, URL-safe, and different from the last."""
+    (person,) = members(1)
+    first = services.reset_calendar_token(person)
+    second = services.reset_calendar_token(person)
+    db.session.commit()
+    assert len(first) >= 40 and first != second
+    assert db.session.get(type(person), person.id).calendar_token == second
 
 
 def test_publish_only_from_draft(make_workshop, staff):

@@ -4,16 +4,9 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 
 from kil_network.auth.models import MemberType
-from kil_network.core.forms import (
-    UK_POSTCODE,
-    LondonDateTimeField,
-    MaxLength,
-    clean_line,
-    clean_text,
-    is_http_url,
-    normalise_postcode,
-)
+from kil_network.core.forms import LondonDateTimeField, MaxLength, clean_line, clean_text, normalise_postcode
 from kil_network.members.forms import MEMBER_TYPE_CHOICES, region_choices
+from kil_network.workshops import services
 from kil_network.workshops.models import WorkshopFormat
 
 FORMAT_CHOICES = [(f.value, f.label) for f in WorkshopFormat]
@@ -88,49 +81,28 @@ class WorkshopForm(FlaskForm):
         if field.data and field.data not in {v for v, _ in field.choices if v}:
             raise ValidationError("Select a region from the list")
 
-    def validate_venue(self, field):
-        """In-person and hybrid workshops need a venue."""
-        if self._has_venue() and not field.data:
-            raise ValidationError("Enter the venue name")
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, then the scheduling rules (`services.schedule_problems`), so
+        every problem shows at once; the services refuse the same again when saving."""
+        valid = super().validate(extra_validators)
+        for problem in services.schedule_problems(self._schedule()):
+            getattr(self, problem.field).errors.append(problem.message)
+            valid = False
+        return valid
 
-    def validate_address(self, field):
-        """In-person and hybrid workshops need an address."""
-        if self._has_venue() and not field.data:
-            raise ValidationError("Enter the venue address")
-
-    def validate_postcode(self, field):
-        """A real UK postcode for in-person and hybrid workshops."""
-        if self._has_venue() and not field.data:
-            raise ValidationError("Enter the venue postcode")
-        if field.data and not UK_POSTCODE.match(field.data):
-            raise ValidationError("Enter a real postcode, like SW1A 1AA")
-
-    def validate_online_url(self, field):
-        """Online and hybrid workshops need an http(s) joining link."""
-        if self._has_link() and not field.data:
-            raise ValidationError("Enter the joining link")
-        if field.data and not is_http_url(field.data):
-            raise ValidationError("Enter a joining link that starts with https:// or http://")
-
-    def validate_ends_at(self, field):
-        """The end comes after the start."""
-        if field.data and self.starts_at.data and field.data <= self.starts_at.data:
-            raise ValidationError("End must be after the start")
-
-    def validate_registration_closes_at(self, field):
-        """Registration closes no later than the start."""
-        if field.data and self.starts_at.data and field.data > self.starts_at.data:
-            raise ValidationError("Registration must close before the workshop starts")
-
-    def _has_venue(self) -> bool:
-        return self.format.data in (WorkshopFormat.IN_PERSON.value, WorkshopFormat.HYBRID.value)
-
-    def _has_link(self) -> bool:
-        return self.format.data in (WorkshopFormat.ONLINE.value, WorkshopFormat.HYBRID.value)
+    def _schedule(self) -> dict:
+        """The scheduling values as the services judge them (None where a field could not be read)."""
+        formats = {f.value: f for f in WorkshopFormat}
+        return {
+            "format": formats.get(self.format.data), "venue": self.venue.data or "",
+            "address": self.address.data or "", "postcode": self.postcode.data or "",
+            "online_url": self.online_url.data or "", "starts_at": self.starts_at.data,
+            "ends_at": self.ends_at.data, "registration_closes_at": self.registration_closes_at.data,
+        }
 
     def to_data(self) -> dict:
         """The cleaned values as keyword data for the services."""
-        from kil_network.auth.services import get_region
+        from kil_network.members.services import get_region
 
         return {
             "title": self.title.data, "description": self.description.data,

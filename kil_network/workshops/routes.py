@@ -1,5 +1,4 @@
 """Public workshop pages, registering and cancelling, My workshops and calendar feeds."""
-import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -13,7 +12,7 @@ from kil_network.core.params import choice_arg, id_arg, month_arg, page_arg
 from kil_network.core.timeutil import LONDON, utcnow
 from kil_network.extensions import db
 from kil_network.members.models import Region
-from kil_network.workshops import personal_data, services  # noqa: F401 - personal_data registers export/eraser
+from kil_network.workshops import services
 from kil_network.workshops.calendar import feed_ics, workshop_ics
 from kil_network.workshops.forms import RegisterForm
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
@@ -155,7 +154,7 @@ def my_workshops():
 @login_required
 def reset_calendar():
     """Create (or replace) the secret address of the member's calendar feed."""
-    current_user.calendar_token = secrets.token_urlsafe(32)
+    services.reset_calendar_token(current_user)
     db.session.commit()
     flash("Your calendar address has been created. Any old address no longer works.", "success")
     return redirect(url_for("workshops.my_workshops"), code=303)

@@ -8,6 +8,8 @@ reads the workshop (and registration) again under it, so a staff cancel or time 
 registration never see each other half-done; state changes are sets, so a repeated request
 changes nothing. Functions add and flush; the caller (a route or command) commits once.
 """
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,7 +18,9 @@ from sqlalchemy.orm import joinedload
 
 from kil_network.auth.models import MemberType, Status, User
 from kil_network.core.audit import record
+from kil_network.core.forms import UK_POSTCODE, is_http_url
 from kil_network.core.params import int_arg, parse_month
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
 from kil_network.workshops import notifications
@@ -34,13 +38,8 @@ REMINDER_WINDOW = timedelta(hours=48)
 CHANGE_FIELDS = ("starts_at", "ends_at", "format", "venue", "address", "postcode", "online_url")
 
 
-class WorkshopError(Exception):
+class WorkshopError(RuleError):
     """A rule refused the action; the message is safe to show. `field` names a form field."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 # --- Seats ------------------------------------------------------------------------------
@@ -270,10 +269,63 @@ def _apply(workshop: Workshop, data: dict) -> None:
         workshop.online_url = ""
 
 
+SCHEDULE_FIELDS = ("format", "venue", "address", "postcode", "online_url", "starts_at", "ends_at",
+                   "registration_closes_at")
+
+
+def schedule_problems(values: Mapping) -> list[WorkshopError]:
+    """Every scheduling rule these workshop values break, in form order, each naming its field.
+
+    In-person and hybrid workshops need a venue name, an address and a postcode; online and hybrid
+    ones a joining link. A postcode given must be a real UK postcode and a joining link an http(s)
+    address (whatever the format). The end comes after the start, and registration closes no
+    later than the start. A value that is None or missing (the form could not read it) is not
+    judged: the form has already said what is wrong with it. The staff form shows every problem
+    at once from here; `create_workshop` and `update_workshop` refuse the first."""
+    problems = []
+    fmt = values.get("format")
+    has_venue = fmt is not None and fmt.has_venue
+    has_link = fmt is not None and fmt.has_link
+    if has_venue and not values.get("venue"):
+        problems.append(WorkshopError("Enter the venue name", "venue"))
+    if has_venue and not values.get("address"):
+        problems.append(WorkshopError("Enter the venue address", "address"))
+    postcode = values.get("postcode") or ""
+    if has_venue and not postcode:
+        problems.append(WorkshopError("Enter the venue postcode", "postcode"))
+    elif postcode and not UK_POSTCODE.match(postcode):
+        problems.append(WorkshopError("Enter a real postcode, like SW1A 1AA", "postcode"))
+    online_url = values.get("online_url") or ""
+    if has_link and not online_url:
+        problems.append(WorkshopError("Enter the joining link", "online_url"))
+    elif online_url and not is_http_url(online_url):
+        problems.append(WorkshopError("Enter a joining link that starts with https:// or http://", "online_url"))
+    starts, ends, closes = (values.get(name) for name in ("starts_at", "ends_at", "registration_closes_at"))
+    if starts and ends and ends <= starts:
+        problems.append(WorkshopError("End must be after the start", "ends_at"))
+    if starts and closes and closes > starts:
+        problems.append(WorkshopError("Registration must close before the workshop starts", "registration_closes_at"))
+    return problems
+
+
+def _check_schedule(workshop: Workshop) -> None:
+    """Refuse a workshop (as it would be saved) that breaks a scheduling rule."""
+    problems = schedule_problems({name: getattr(workshop, name) for name in SCHEDULE_FIELDS})
+    if problems:
+        raise problems[0]
+
+
+def check_editable(workshop: Workshop) -> None:
+    """A cancelled workshop cannot be changed (its registrations were told it is off)."""
+    if workshop.status == WorkshopStatus.CANCELLED:
+        raise WorkshopError("A cancelled workshop cannot be changed.")
+
+
 def create_workshop(actor: User, data: dict) -> Workshop:
-    """A new draft workshop."""
+    """A new draft workshop. Refuses one that breaks a scheduling rule (`schedule_problems`)."""
     workshop = Workshop(status=WorkshopStatus.DRAFT, created_by_id=actor.id, sequence=0, seat_version=0)
     _apply(workshop, data)
+    _check_schedule(workshop)
     db.session.add(workshop)
     db.session.flush()
     record(actor, "workshop.create", workshop, f"Created draft workshop #{workshop.id}: {workshop.title}")
@@ -282,10 +334,13 @@ def create_workshop(actor: User, data: dict) -> Workshop:
 
 def update_workshop(actor: User, workshop: Workshop, data: dict) -> dict:
     """Save changes. A new time or place bumps SEQUENCE and emails everyone registered;
-    more seats (or a lifted mix target) promote from the waitlist. Returns what happened."""
+    more seats (or a lifted mix target) promote from the waitlist. Returns what happened.
+
+    Refuses a cancelled workshop, a capacity below the confirmed seats, and a result that breaks
+    a scheduling rule (`schedule_problems`); the caller then rolls back (the workshop may hold
+    the refused values until it does)."""
     _lock_seats(workshop)  # before reading it: a registration in flight sees all or none of this
-    if workshop.status == WorkshopStatus.CANCELLED:
-        raise WorkshopError("A cancelled workshop cannot be changed.")
+    check_editable(workshop)
     current = seats(workshop)
     if data.get("capacity") is not None and data["capacity"] < current.confirmed:
         raise WorkshopError(
@@ -293,6 +348,7 @@ def update_workshop(actor: User, workshop: Workshop, data: dict) -> dict:
             f"{current.confirmed}; cancel registrations first if the room is smaller.", "capacity")
     before = {name: getattr(workshop, name) for name in CHANGE_FIELDS}
     _apply(workshop, data)
+    _check_schedule(workshop)
     changed = [name for name in CHANGE_FIELDS if getattr(workshop, name) != before[name]]
     result = {"changed": changed, "notified": 0, "promoted": []}
     if "starts_at" in changed and workshop.starts_at > utcnow() + REMINDER_WINDOW:
@@ -487,6 +543,15 @@ def check_in_list(workshop: Workshop, q: str = ""):
                                  Registration.guest_email.ilike(pattern, escape="\\")))
     order_name = sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name))
     return db.session.scalars(stmt.order_by(Registration.state, order_name, Registration.id)).unique().all()
+
+
+# --- Calendar feed -------------------------------------------------------------------------
+
+def reset_calendar_token(user: User) -> str:
+    """Give the member a new secret calendar feed address; any old address stops working."""
+    user.calendar_token = secrets.token_urlsafe(32)
+    db.session.flush()
+    return user.calendar_token
 
 
 # --- Reminders ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
 from kil_network.workshops import services
 from kil_network.workshops.forms import CancelWorkshopForm, WalkInForm, WorkshopForm
-from kil_network.workshops.models import Registration, RegistrationEvent, Workshop, WorkshopStatus
+from kil_network.workshops.models import Registration, RegistrationEvent, Workshop
 from kil_network.workshops.routes import get_workshop_or_404
 
 bp = Blueprint("staff_workshops", __name__)
@@ -82,8 +82,10 @@ def show(workshop_id):
 def edit(workshop_id):
     """Edit a workshop; a new time or place is emailed to everyone registered."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    if workshop.status == WorkshopStatus.CANCELLED:
-        flash("A cancelled workshop cannot be changed.", "error")
+    try:
+        services.check_editable(workshop)
+    except services.WorkshopError as exc:
+        flash(exc.message, "error")
         return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
     form = WorkshopForm(obj=None if request.method == "POST" else _FormData(workshop))
     if form.validate_on_submit():
