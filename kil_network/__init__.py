@@ -92,7 +92,7 @@ def _register_blueprints(app):
     from kil_network.councils.routes import staff_bp as staff_pledges_bp
     from kil_network.evidence.routes import bp as evidence_bp
     from kil_network.evidence.staff_routes import bp as staff_evidence_bp
-    from kil_network.members.routes import account_bp, organisations_bp, staff_organisations_bp
+    from kil_network.members.routes import account_bp, joining_bp, organisations_bp, staff_organisations_bp
     from kil_network.members.routes import bp as members_bp
     from kil_network.principles.routes import bp as principles_bp
     from kil_network.principles.staff_routes import bp as staff_principles_bp
@@ -107,6 +107,7 @@ def _register_blueprints(app):
     app.register_blueprint(core_bp)
     app.register_blueprint(site_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(joining_bp, url_prefix="/auth")  # /auth/join: joining creates a member
     app.register_blueprint(members_bp, url_prefix="/members")
     app.register_blueprint(organisations_bp, url_prefix="/organisations")
     app.register_blueprint(account_bp, url_prefix="/account")

@@ -204,7 +204,7 @@ def runner(app):
 def make_user(app):
     """Create a member (confirmed and active unless told otherwise); returns the User."""
     from kil_network.auth.models import MemberType, Role
-    from kil_network.auth.services import create_member
+    from kil_network.members.services import create_member
     from kil_network.members.models import LocalAuthority
 
     counter = {"n": 0}

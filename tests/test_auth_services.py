@@ -13,6 +13,7 @@ from kil_network.auth.services import AccountError
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from kil_network.members import services as member_services
 from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, Region
 
 PASSWORD = "correct horse battery"
@@ -36,7 +37,7 @@ def join(email="alice@example.org", **overrides) -> User:
         local_authority=council("E06000023"), consent_privacy=True,
     )
     values.update(overrides)
-    user = services.create_member(**values)
+    user = member_services.create_member(**values)
     db.session.commit()
     return user
 
@@ -111,7 +112,7 @@ def test_create_member_records_timestamped_consents(app):
 def test_create_member_refuses_without_privacy_consent(app):
     """Joining without agreeing to the privacy notice fails and creates nothing."""
     with pytest.raises(AccountError) as excinfo:
-        services.create_member(
+        member_services.create_member(
             name="Bob", email="bob@example.org", password=PASSWORD, member_type=MemberType.OTHER,
             consent_privacy=False,
         )

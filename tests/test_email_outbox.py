@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from conftest import email_text, free_port
 
 from kil_network.auth.models import MemberType, User
-from kil_network.auth.services import create_member, send_confirmation
+from kil_network.auth.services import send_confirmation
+from kil_network.members.services import create_member
 from kil_network.core import email as outbox
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.timeutil import utcnow

@@ -228,12 +228,12 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
     """Empty the tables, create everything the forms act on, sign the client in as `role`."""
     from werkzeug.datastructures import FileStorage
 
-    from kil_network.auth import services as auth_services
     from kil_network.auth.models import MemberType, Role
     from kil_network.councils import services as councils
     from kil_network.councils.models import SignedBy
     from kil_network.evidence import services as evidence
     from kil_network.evidence.models import Call, Publication
+    from kil_network.members import services as member_services
     from kil_network.members.models import LocalAuthority, Region
     from kil_network.principles import services as principles
     from kil_network.principles.models import Principle
@@ -251,7 +251,7 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
 
     def member(email, **kw):
         """A confirmed member created with the services."""
-        return auth_services.create_member(
+        return member_services.create_member(
             name=kw.pop("name", email.split("@")[0].title()), email=email, password=PASSWORD,
             member_type=kw.pop("member_type", MemberType.COMMUNITY_ORGANISATION),
             organisation_name=kw.pop("organisation", "Listed Trust"), local_authority=kw.pop("la", la),

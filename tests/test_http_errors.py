@@ -168,7 +168,7 @@ def broken_app(app):
     def boom():
         """Add a row, then fail before committing."""
         from kil_network.auth.models import MemberType
-        from kil_network.auth.services import create_member
+        from kil_network.members.services import create_member
 
         create_member(name="Should Vanish", email="vanish@example.org", password="a long password",
                       member_type=MemberType.OTHER, consent_privacy=True)

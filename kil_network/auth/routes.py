@@ -1,4 +1,4 @@
-"""Join, sign in and out, confirm email, reset password. Routes stay thin."""
+"""Sign in and out, confirm email, reset password. Routes stay thin. (Joining: members.routes.)"""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, request, session, url_for
@@ -7,11 +7,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from kil_network.auth import services
 from kil_network.auth.forms import LoginForm, ResetPasswordForm, ResetRequestForm
-from kil_network.auth.models import MemberType
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import text_arg
 from kil_network.extensions import db, limiter
-from kil_network.members.forms import JoinForm
 
 bp = Blueprint("auth", __name__)
 
@@ -26,7 +24,7 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-def _form_email() -> str:
+def form_email() -> str:
     """The posted email address in its one normal form (so variants share a limit)."""
     return services.normalise_email((request.form.get("email") or "")[:1000])[:320]
 
@@ -37,54 +35,18 @@ def _login_key() -> str:
     At a workshop every phone on the venue's Wi-Fi shares one address, so a limit on the
     address alone would refuse the room; guessing one account's password is still limited,
     and the address-wide limit below caps trying many accounts from one place."""
-    return f"login:{get_remote_address()}:{_form_email()}"
+    return f"login:{get_remote_address()}:{form_email()}"
 
 
 def _account_key() -> str:
     """Sign-in limit key: the account alone, whatever the address (a rotated X-Forwarded-For,
     a botnet). Only failed attempts count, so members signing in are never the ones refused."""
-    return f"login-account:{_form_email()}"
-
-
-def _join_key() -> str:
-    """Join limit key: the address joined with (each join that goes through emails that address)."""
-    return f"join-email:{_form_email()}"
+    return f"login-account:{form_email()}"
 
 
 def _failed(response) -> bool:
     """A sign-in that did not succeed (success is a redirect)."""
     return response.status_code not in (302, 303)
-
-
-@bp.route("/join", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
-@limiter.limit("3 per hour", methods=["POST"], key_func=_join_key, deduct_when=lambda response: not _failed(response))
-def join():
-    """Join the Network: profile, sign-in details and consents.
-
-    The answer is "check your email" whether or not the address already has an account."""
-    if current_user.is_authenticated:
-        return redirect(url_for("account.profile"))
-    form = JoinForm()
-    if form.validate_on_submit():
-        try:
-            services.join(
-                name=form.name.data, email=form.email.data, password=form.password.data,
-                member_type=MemberType(form.member_type.data), organisation_name=form.organisation.data,
-                local_authority=services.get_local_authority(form.local_authority.data),
-                region=services.get_region(form.region.data), job_title=form.job_title.data,
-                involvement=form.involvement.data, consent_privacy=form.consent_privacy.data,
-                consent_marketing=form.consent_marketing.data,
-                show_in_directory=form.show_in_directory.data,
-            )
-        except services.AccountError as exc:
-            getattr(form, exc.field or "email").errors.append(exc.message)
-        else:
-            db.session.commit()
-            session.clear()
-            session["check_email"] = services.normalise_email(form.email.data)
-            return redirect(url_for("auth.check_email"))
-    return render_form("auth/join.html", "auth/_join_form.html", form)
 
 
 @bp.get("/check-email")
@@ -177,7 +139,7 @@ def logout_everywhere():
 
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit("5 per minute; 20 per hour", methods=["POST"])
-@limiter.limit("5 per hour", methods=["POST"], key_func=lambda: f"reset-email:{_form_email()}")
+@limiter.limit("5 per hour", methods=["POST"], key_func=lambda: f"reset-email:{form_email()}")
 def reset_request():
     """Ask for a password reset link (never reveals whether an address is registered)."""
     form = ResetRequestForm()

@@ -1,4 +1,6 @@
-"""Account rules: joining, signing in, tokens, confirmation, password reset, email change."""
+"""Identity: password hashing, sign-in and sign-out, signed tokens, confirmation, password reset, email change.
+
+Joining (a new member with their consents, council and organisation) is a member rule: members.services."""
 import hashlib
 import secrets
 import time
@@ -7,15 +9,14 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from kil_network.auth.models import MemberType, RevokedSignIn, Role, Status, User, sign_in_issued_at
+from kil_network.auth.models import RevokedSignIn, Status, User, sign_in_issued_at
 from kil_network.core.addresses import normalise_email  # noqa: F401 - the one normal form, re-exported
 from kil_network.core.email import external_url, queue_email
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from kil_network.members.models import ConsentRecord, LocalAuthority, Region
 
 
 class AccountError(Exception):
@@ -96,96 +97,6 @@ def sign_out_everywhere(user: User) -> None:
 def get_user_by_email(email: str) -> User | None:
     """Find an account by email, case-insensitively."""
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
-
-
-def get_local_authority(gss_code: str | None) -> LocalAuthority | None:
-    """The local authority with this GSS code, or None."""
-    if not gss_code:
-        return None
-    return db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == gss_code))
-
-
-def get_region(region_id) -> Region | None:
-    """The region with this id, or None (a 20-digit id too: it never reaches the database)."""
-    from kil_network.core.params import int_arg
-
-    number = int_arg(region_id)
-    return db.session.get(Region, number) if number else None
-
-
-def record_consent(user: User, kind: str, granted: bool, source: str) -> None:
-    """Keep a timestamped record of a consent given or withdrawn."""
-    user.consents.append(ConsentRecord(kind=kind, granted=granted, source=source, created_at=utcnow()))
-
-
-def create_member(*, name: str, email: str, password: str, member_type: MemberType,
-                  organisation_name: str = "", local_authority: LocalAuthority | None = None,
-                  region: Region | None = None, job_title: str = "", involvement: str = "",
-                  consent_privacy: bool, consent_marketing: bool = False,
-                  show_in_directory: bool = False, role: Role = Role.MEMBER,
-                  confirmed: bool = False, source: str = "join") -> User:
-    """Create an account with its consents recorded. The caller commits."""
-    from kil_network.members.services import find_or_create_organisation
-
-    if not consent_privacy:
-        raise AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
-    email = normalise_email(email)
-    if get_user_by_email(email) is not None:
-        raise AccountError(
-            "An account already uses this email address. Sign in, or reset your password.", "email"
-        )
-    now = utcnow()
-    user = User(
-        name=name.strip(), email=email, password_hash=hash_password(password),
-        member_type=member_type, role=role, status=Status.ACTIVE, job_title=job_title.strip(),
-        involvement=involvement.strip(), local_authority=local_authority,
-        region=local_authority.region if local_authority else region,
-        consent_privacy_at=now, consent_marketing=consent_marketing,
-        show_in_directory=show_in_directory, session_token=new_session_token(),
-        email_confirmed_at=now if confirmed else None, created_at=now,
-    )
-    if organisation_name.strip():
-        user.organisation = find_or_create_organisation(
-            organisation_name, member_type=member_type, local_authority=local_authority, creator=user
-        )
-    record_consent(user, "privacy", True, source)
-    record_consent(user, "marketing", consent_marketing, source)
-    record_consent(user, "directory", show_in_directory, source)
-    db.session.add(user)
-    db.session.flush()
-    return user
-
-
-def join(*, email: str, password: str, **details) -> User | None:
-    """Join: a new account with its confirmation email, or, if the address already has an
-    account, an email to that address saying someone tried to join with it.
-
-    The person joining sees the same answer either way ("check your email"), so join does
-    not reveal who is a member; the password is hashed either way (the same work). Two joins
-    with one address at once: the loser's unique-constraint error is the same "address taken"
-    case. Returns the new account or None. The caller commits."""
-    email = normalise_email(email)
-    existing = get_user_by_email(email)
-    if existing is None:
-        try:
-            user = create_member(email=email, password=password, **details)
-        except IntegrityError:
-            db.session.rollback()
-            existing = get_user_by_email(email)
-            if existing is None:
-                raise
-        else:
-            send_confirmation(user)
-            return user
-    else:
-        if not details.get("consent_privacy"):
-            raise AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
-        hash_password(password)
-    if existing.status != Status.DELETED:
-        queue_email(existing.email, "Someone tried to join with your email address", "join_attempt",
-                    kind="notice", user=existing, user_obj=existing,
-                    login_url=external_url("auth.login"), reset_url=external_url("auth.reset_request"))
-    return None
 
 
 # --- Signed tokens -------------------------------------------------------------------

@@ -7,16 +7,19 @@ from flask_login import current_user, login_required, logout_user
 
 from kil_network.auth import services as auth_services
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
+from kil_network.auth.routes import form_email
+from kil_network.core.addresses import normalise_email
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, id_arg, int_arg, page_arg, text_arg
-from kil_network.extensions import db
+from kil_network.extensions import db, limiter
 from kil_network.members import services
 from kil_network.members.forms import (
     AppointEditorForm,
     DeleteAccountForm,
     EditorDecisionForm,
     EmailChangeForm,
+    JoinForm,
     OrganisationForm,
     PasswordChangeForm,
     ProfileForm,
@@ -27,7 +30,45 @@ bp = Blueprint("members", __name__)
 organisations_bp = Blueprint("organisations", __name__)
 account_bp = Blueprint("account", __name__)
 staff_organisations_bp = Blueprint("staff_organisations", __name__)
+# Joining keeps its address under /auth (registered there by the app factory); it creates a member.
+joining_bp = Blueprint("joining", __name__)
 
+
+def _join_key() -> str:
+    """Join limit key: the address joined with (each join that goes through emails that address)."""
+    return f"join-email:{form_email()}"
+
+
+@joining_bp.route("/join", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", methods=["POST"], key_func=_join_key,
+               deduct_when=lambda response: response.status_code in (302, 303))
+def join():
+    """Join the Network (/auth/join): profile, sign-in details and consents.
+
+    The answer is "check your email" whether or not the address already has an account."""
+    if current_user.is_authenticated:
+        return redirect(url_for("account.profile"))
+    form = JoinForm()
+    if form.validate_on_submit():
+        try:
+            services.join(
+                name=form.name.data, email=form.email.data, password=form.password.data,
+                member_type=MemberType(form.member_type.data), organisation_name=form.organisation.data,
+                local_authority=services.get_local_authority(form.local_authority.data),
+                region=services.get_region(form.region.data), job_title=form.job_title.data,
+                involvement=form.involvement.data, consent_privacy=form.consent_privacy.data,
+                consent_marketing=form.consent_marketing.data,
+                show_in_directory=form.show_in_directory.data,
+            )
+        except auth_services.AccountError as exc:
+            getattr(form, exc.field or "email").errors.append(exc.message)
+        else:
+            db.session.commit()
+            session.clear()
+            session["check_email"] = normalise_email(form.email.data)
+            return redirect(url_for("auth.check_email"))
+    return render_form("auth/join.html", "auth/_join_form.html", form)
 
 def _page_arg() -> int:
     """The ?page= number, at least 1 (and small enough for the database)."""
@@ -176,7 +217,7 @@ def edit_organisation(org_id):
             services.update_organisation(
                 current_user, org, name=form.name.data, org_type=form.org_type.data,
                 charity_number=form.charity_number.data, company_number=form.company_number.data,
-                local_authority=auth_services.get_local_authority(form.local_authority.data),
+                local_authority=services.get_local_authority(form.local_authority.data),
             )
         except services.OrganisationForbidden:
             abort(403)
@@ -210,8 +251,8 @@ def profile():
         services.update_profile(
             current_user, name=form.name.data, member_type=MemberType(form.member_type.data),
             organisation_name=form.organisation.data,
-            local_authority=auth_services.get_local_authority(form.local_authority.data),
-            region=auth_services.get_region(form.region.data), job_title=form.job_title.data,
+            local_authority=services.get_local_authority(form.local_authority.data),
+            region=services.get_region(form.region.data), job_title=form.job_title.data,
             involvement=form.involvement.data, consent_marketing=form.consent_marketing.data,
             show_in_directory=form.show_in_directory.data,
         )

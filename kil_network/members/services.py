@@ -1,10 +1,14 @@
-"""Member rules: organisations, the directory, profiles, data export and account deletion."""
+"""Member rules: joining, consents, councils and regions, organisations, the directory, profiles,
+data export and account deletion."""
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from kil_network.auth.models import MemberType, Status, User
-from kil_network.auth.services import new_session_token, record_consent
+from kil_network.auth import services as auth_services
+from kil_network.auth.models import MemberType, Role, Status, User
+from kil_network.core.addresses import normalise_email
 from kil_network.core.audit import record
+from kil_network.core.email import external_url, queue_email
 from kil_network.core.forms import clean_line
 from kil_network.core.params import int_arg
 from kil_network.core.personal_data import eraser, export_sections, exporter, run_erasers
@@ -50,6 +54,94 @@ def find_or_create_organisation(name: str, *, member_type: MemberType | None = N
             org.editors.append(OrganisationEditor(user=creator, status=OrganisationEditor.APPROVED,
                                                   requested_at=utcnow(), decided_at=utcnow()))
     return org
+
+
+# --- Joining: a new member with their consents, council and organisation ------------------------
+
+def get_local_authority(gss_code: str | None) -> LocalAuthority | None:
+    """The local authority with this GSS code, or None."""
+    if not gss_code:
+        return None
+    return db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == gss_code))
+
+
+def get_region(region_id) -> Region | None:
+    """The region with this id, or None (a 20-digit id too: it never reaches the database)."""
+    number = int_arg(region_id)
+    return db.session.get(Region, number) if number else None
+
+
+def record_consent(user: User, kind: str, granted: bool, source: str) -> None:
+    """Keep a timestamped record of a consent given or withdrawn."""
+    user.consents.append(ConsentRecord(kind=kind, granted=granted, source=source, created_at=utcnow()))
+
+
+def create_member(*, name: str, email: str, password: str, member_type: MemberType,
+                  organisation_name: str = "", local_authority: LocalAuthority | None = None,
+                  region: Region | None = None, job_title: str = "", involvement: str = "",
+                  consent_privacy: bool, consent_marketing: bool = False,
+                  show_in_directory: bool = False, role: Role = Role.MEMBER,
+                  confirmed: bool = False, source: str = "join") -> User:
+    """Create an account with its consents recorded. The caller commits."""
+    if not consent_privacy:
+        raise auth_services.AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
+    email = normalise_email(email)
+    if auth_services.get_user_by_email(email) is not None:
+        raise auth_services.AccountError(
+            "An account already uses this email address. Sign in, or reset your password.", "email"
+        )
+    now = utcnow()
+    user = User(
+        name=name.strip(), email=email, password_hash=auth_services.hash_password(password),
+        member_type=member_type, role=role, status=Status.ACTIVE, job_title=job_title.strip(),
+        involvement=involvement.strip(), local_authority=local_authority,
+        region=local_authority.region if local_authority else region,
+        consent_privacy_at=now, consent_marketing=consent_marketing,
+        show_in_directory=show_in_directory, session_token=auth_services.new_session_token(),
+        email_confirmed_at=now if confirmed else None, created_at=now,
+    )
+    if organisation_name.strip():
+        user.organisation = find_or_create_organisation(
+            organisation_name, member_type=member_type, local_authority=local_authority, creator=user
+        )
+    record_consent(user, "privacy", True, source)
+    record_consent(user, "marketing", consent_marketing, source)
+    record_consent(user, "directory", show_in_directory, source)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def join(*, email: str, password: str, **details) -> User | None:
+    """Join: a new account with its confirmation email, or, if the address already has an
+    account, an email to that address saying someone tried to join with it.
+
+    The person joining sees the same answer either way ("check your email"), so join does
+    not reveal who is a member; the password is hashed either way (the same work). Two joins
+    with one address at once: the loser's unique-constraint error is the same "address taken"
+    case. Returns the new account or None. The caller commits."""
+    email = normalise_email(email)
+    existing = auth_services.get_user_by_email(email)
+    if existing is None:
+        try:
+            user = create_member(email=email, password=password, **details)
+        except IntegrityError:
+            db.session.rollback()
+            existing = auth_services.get_user_by_email(email)
+            if existing is None:
+                raise
+        else:
+            auth_services.send_confirmation(user)
+            return user
+    else:
+        if not details.get("consent_privacy"):
+            raise auth_services.AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
+        auth_services.hash_password(password)
+    if existing.status != Status.DELETED:
+        queue_email(existing.email, "Someone tried to join with your email address", "join_attempt",
+                    kind="notice", user=existing, user_obj=existing,
+                    login_url=external_url("auth.login"), reset_url=external_url("auth.reset_request"))
+    return None
 
 
 def _like(q: str) -> str:
@@ -257,7 +349,8 @@ def _erase_profile(user: User) -> None:
     db.session.execute(sa.delete(ConsentRecord).where(ConsentRecord.user_id == user.id))
     for row in db.session.scalars(sa.select(OrganisationEditor).where(OrganisationEditor.user_id == user.id)):
         record(user, "organisation.editor_left", row.organisation,
-               f"Member #{user.id} deleted their account and is no longer an editor of organisation #{row.organisation_id}")
+               f"Member #{user.id} deleted their account and is no longer an editor of organisation "
+               f"#{row.organisation_id}")
         db.session.delete(row)
 
 
@@ -266,7 +359,7 @@ def delete_account(user: User) -> None:
     run_erasers(user)
     user.status = Status.DELETED
     user.deleted_at = utcnow()
-    user.session_token = new_session_token()
+    user.session_token = auth_services.new_session_token()
 
 
 class OrganisationError(Exception):

@@ -74,4 +74,4 @@ def cancelled(workshop, regs) -> int:
 def walk_in_invite(reg) -> None:
     """A walk-in who is not a member yet is invited to join the Network."""
     _send(reg, "Thank you for coming: join the Keep it Local Network", "walk_in_invite",
-          join_url=external_url("auth.join"))
+          join_url=external_url("joining.join"))
