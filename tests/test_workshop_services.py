@@ -1071,6 +1071,39 @@ def test_account_deletion_clears_workshop_personal_data_but_keeps_counts(make_wo
     assert member_services.export_member(person)["workshop_registrations"][0]["access_needs"] == ""
 
 
+def test_account_deletion_gives_up_places_through_cancel_registration(make_workshop, members, staff):
+    """The eraser gives a place up the way the member's "cancel my place" does (one service,
+    `cancel_registration`): history "cancelled" with the note "account deleted", no actor, no
+    audit, no email to the leaver; the waitlist moves up and the person promoted is emailed."""
+    upcoming = make_workshop(title="Upcoming", capacity=1)
+    leaver, waiting = members(2)
+    reg = register(upcoming, leaver)
+    register(upcoming, waiting)
+    db.session.commit()
+    member_services.delete_account(leaver)
+    db.session.commit()
+    saved = db.session.get(Registration, reg.id)
+    last = saved.events[-1]
+    assert (last.action, last.from_state, last.to_state, last.actor_id, last.note) == (
+        "cancelled", "confirmed", "cancelled", None, "account deleted")
+    assert outbox("Registration cancelled") == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
+                             .where(AuditLog.action == "registration.cancel")) == 0
+    assert states(upcoming)[waiting.email] == "confirmed" and recipients("A place is now yours") == {waiting.email}
+
+
+def test_cancel_registration_without_notify_emails_nobody_cancelled(make_workshop, members):
+    """`notify=False` (the eraser's call) cancels and promotes but sends no 'Registration cancelled'."""
+    workshop = make_workshop(capacity=1)
+    first, second = members(2)
+    reg = register(workshop, first)
+    register(workshop, second)
+    promoted = services.cancel_registration(reg, None, "account deleted", notify=False)
+    db.session.commit()
+    assert [p.user_id for p in promoted] == [second.id]
+    assert outbox("Registration cancelled") == []
+
+
 def test_account_deletion_clears_guest_fields(make_workshop, members, staff):
     """Guest name and email on a member's registration are cleared when the member deletes their account."""
     workshop = make_workshop()

@@ -203,11 +203,15 @@ def waitlist_position(reg: Registration) -> int | None:
     return ahead + 1
 
 
-def cancel_registration(reg: Registration, actor: User, note: str = "") -> list[Registration]:
+def cancel_registration(reg: Registration, actor: User | None, note: str = "", *,
+                        notify: bool = True) -> list[Registration]:
     """Cancel a registration; a freed seat goes to the waitlist in order. Returns those promoted.
 
-    Idempotent: a registration that is already cancelled (a second tap, or two tabs) stays as
-    it is, and nobody is emailed again."""
+    The one way a place is given up: the member's "cancel my place", staff, and the
+    personal-data eraser (`actor` None, `notify=False`: a member deleting their account is not
+    emailed about it; the people promoted still are). Staff cancelling someone else's place is
+    audited. Idempotent: a registration that is already cancelled (a second tap, or two tabs)
+    stays as it is, and nobody is emailed again. Refused once the workshop has started."""
     workshop = _lock_registration(reg)
     if reg.state == RegistrationState.CANCELLED:
         return []
@@ -219,7 +223,8 @@ def cancel_registration(reg: Registration, actor: User, note: str = "") -> list[
     db.session.flush()
     if actor is not None and actor.id != reg.user_id:
         record(actor, "registration.cancel", reg, f"Cancelled registration #{reg.id} for workshop #{workshop.id}")
-    notifications.registration_cancelled(reg)
+    if notify:
+        notifications.registration_cancelled(reg)
     if previous == RegistrationState.CONFIRMED and workshop.status == WorkshopStatus.PUBLISHED:
         return promote_waitlist(workshop)
     return []
