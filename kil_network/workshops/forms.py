@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from kil_network.auth.models import MemberType
 from kil_network.core.forms import LondonDateTimeField, MaxLength, clean_line, clean_text, normalise_postcode
 from kil_network.members.forms import MEMBER_TYPE_CHOICES, region_choices
+from kil_network.members.services import get_region
 from kil_network.workshops import services
 from kil_network.workshops.models import WorkshopFormat
 
@@ -102,8 +103,6 @@ class WorkshopForm(FlaskForm):
 
     def to_data(self) -> dict:
         """The cleaned values as keyword data for the services."""
-        from kil_network.members.services import get_region
-
         return {
             "title": self.title.data, "description": self.description.data,
             "region": get_region(self.region.data), "format": WorkshopFormat(self.format.data),
