@@ -1,9 +1,49 @@
-"""The Keep it Local Network web application."""
+"""The Keep it Local Network web application: the app factory, the one place that joins the areas.
+
+It imports every layer (see README, Architecture): each area's blueprints, the site's pages and
+commands, and the personal-data exporters and erasers, which it registers explicitly.
+"""
 import os
+from urllib.parse import urlsplit
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, config_from_env
+from kil_network.auth.routes import bp as auth_bp
+from kil_network.auth.services import load_user
+from kil_network.core import email as core_email
+from kil_network.core.cli import register_cli as register_core_cli
+from kil_network.core.errors import register_errorhandlers
+from kil_network.core.htmx import register_htmx
+from kil_network.core.params import DatabaseIntConverter, SafePathConverter, SafeStringConverter
+from kil_network.core.personal_data import register_eraser, register_exporter
+from kil_network.core.proxy import ProxyHeaderCheck
+from kil_network.core.routes import bp as core_bp
+from kil_network.core.security import register_security_headers
+from kil_network.core.submissions import register_submission_keys
+from kil_network.core.templating import register_template_helpers
+from kil_network.councils.routes import bp as councils_bp
+from kil_network.councils.routes import staff_bp as staff_pledges_bp
+from kil_network.evidence import personal_data as evidence_data
+from kil_network.evidence.routes import bp as evidence_bp
+from kil_network.evidence.staff_routes import bp as staff_evidence_bp
+from kil_network.extensions import csrf, limiter, login_manager, migrate
+from kil_network.members import services as member_data
+from kil_network.members.routes import account_bp, organisations_bp, staff_organisations_bp
+from kil_network.members.routes import bp as members_bp
+from kil_network.models import db  # the db whose metadata holds every model (kil_network/models.py)
+from kil_network.principles import personal_data as principle_data
+from kil_network.principles.routes import bp as principles_bp
+from kil_network.principles.staff_routes import bp as staff_principles_bp
+from kil_network.site.cli import register_cli as register_site_cli
+from kil_network.site.routes import bp as site_bp
+from kil_network.site.templating import register_site_template_helpers
+from kil_network.staff.routes import bp as staff_bp
+from kil_network.workshops import personal_data as workshop_data
+from kil_network.workshops.cli import register_cli as register_workshop_cli
+from kil_network.workshops.routes import bp as workshops_bp
+from kil_network.workshops.staff_routes import bp as staff_workshops_bp
 
 
 def create_app(config=None):
@@ -22,6 +62,7 @@ def create_app(config=None):
     _register_errorhandlers(app)
     _register_htmx(app)
     _register_template_helpers(app)
+    _register_personal_data(app)
     _register_cli(app)
     return app
 
@@ -41,8 +82,6 @@ def _check_mail_and_hosts(app, production):
     header can never put the attacker's address into a reset link; requests naming any other
     host get 400 from Flask's TRUSTED_HOSTS check. Production needs a real MAIL_SERVER unless
     MAIL_PRINT_TO_CONSOLE is set on purpose."""
-    from urllib.parse import urlsplit
-
     base = urlsplit(app.config.get("BASE_URL") or "")
     if base.scheme not in ("http", "https") or not base.hostname:
         raise RuntimeError("BASE_URL must be set to the site's public address, e.g. "
@@ -57,18 +96,11 @@ def _trust_proxies(app):
     """Behind PROXY_COUNT reverse proxies, read the client's address and scheme from X-Forwarded-*."""
     hops = app.config.get("PROXY_COUNT", 0)
     if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        from kil_network.core.proxy import ProxyHeaderCheck
-
         app.wsgi_app = ProxyHeaderCheck(ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops), hops)
 
 
 def _register_extensions(app):
     """Bind every extension to this app."""
-    from kil_network import models  # noqa: F401 - every model registered before use
-    from kil_network.extensions import csrf, db, limiter, login_manager, migrate
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -77,37 +109,17 @@ def _register_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to see that page."
     login_manager.login_message_category = "info"
-
-    from kil_network.auth.services import load_user
-
     login_manager.user_loader(load_user)
 
 
 def _register_blueprints(app):
     """Register one blueprint per area (`<int:...>` ids limited to the database's INTEGER range)."""
-    from kil_network.auth.routes import bp as auth_bp
-    from kil_network.core.params import DatabaseIntConverter, SafePathConverter, SafeStringConverter
-    from kil_network.core.routes import bp as core_bp
-    from kil_network.councils.routes import bp as councils_bp
-    from kil_network.councils.routes import staff_bp as staff_pledges_bp
-    from kil_network.evidence.routes import bp as evidence_bp
-    from kil_network.evidence.staff_routes import bp as staff_evidence_bp
-    from kil_network.members.routes import account_bp, joining_bp, organisations_bp, staff_organisations_bp
-    from kil_network.members.routes import bp as members_bp
-    from kil_network.principles.routes import bp as principles_bp
-    from kil_network.principles.staff_routes import bp as staff_principles_bp
-    from kil_network.site.routes import bp as site_bp
-    from kil_network.staff.routes import bp as staff_bp
-    from kil_network.workshops.routes import bp as workshops_bp
-    from kil_network.workshops.staff_routes import bp as staff_workshops_bp
-
     app.url_map.converters["int"] = DatabaseIntConverter  # before any <int:...> rule is added
     # <name> and <path:...> segments with a control character (%00) match no route: a 404.
     app.url_map.converters.update(default=SafeStringConverter, string=SafeStringConverter, path=SafePathConverter)
     app.register_blueprint(core_bp)
     app.register_blueprint(site_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
-    app.register_blueprint(joining_bp, url_prefix="/auth")  # /auth/join: joining creates a member
     app.register_blueprint(members_bp, url_prefix="/members")
     app.register_blueprint(organisations_bp, url_prefix="/organisations")
     app.register_blueprint(account_bp, url_prefix="/account")
@@ -125,38 +137,47 @@ def _register_blueprints(app):
 
 def _register_errorhandlers(app):
     """Friendly error pages (fragments for htmx requests) and security headers."""
-    from kil_network.core.errors import register_errorhandlers
-    from kil_network.core.security import register_security_headers
-
     register_errorhandlers(app)
     register_security_headers(app)
 
 
 def _register_htmx(app):
     """Redirects answering htmx requests become `HX-Redirect` (a full page load)."""
-    from kil_network.core.htmx import register_htmx
-
     register_htmx(app)
 
 
 def _register_template_helpers(app):
     """Jinja filters and globals: London times, htmx source, member types."""
-    from kil_network.core.submissions import register_submission_keys
-    from kil_network.core.templating import register_template_helpers
-    from kil_network.site.templating import register_site_template_helpers
-
     register_template_helpers(app)
     register_site_template_helpers(app)
     register_submission_keys(app)  # {{ submission_key_field() }} in create forms
 
 
+def _register_personal_data(app):
+    """Name what each area holds about a member: its sections of "download my data" and its eraser.
+
+    Erasers run in this order when an account is deleted (the order they had when each module
+    registered itself on import); each leaves contributions in place, anonymised."""
+    register_exporter(app, "profile", member_data.export_profile)
+    register_exporter(app, "consents", member_data.export_consents)
+    register_exporter(app, "organisation_editor", member_data.export_organisation_editor)
+    register_exporter(app, "workshop_registrations", workshop_data.export_registrations)
+    register_exporter(app, "principle_votes", principle_data.export_votes)
+    register_exporter(app, "principle_suggestions", principle_data.export_suggestions)
+    register_exporter(app, "principle_endorsements", principle_data.export_endorsements)
+    register_exporter(app, "survey_responses", evidence_data.export_survey)
+    register_exporter(app, "evidence_submissions", evidence_data.export_submissions)
+    register_exporter(app, "pledges", evidence_data.export_pledges)
+    register_eraser(app, core_email.erase_outbox)
+    register_eraser(app, evidence_data.erase_evidence)
+    register_eraser(app, member_data.erase_profile)
+    register_eraser(app, principle_data.erase_principles)
+    register_eraser(app, workshop_data.erase_registrations)
+
+
 def _register_cli(app):
     """Register the flask commands: deliver-mail (core), send-reminders (workshops), and the site's
     seed-demo, seed-bulk, create-user."""
-    from kil_network.core.cli import register_cli as register_core_cli
-    from kil_network.site.cli import register_cli as register_site_cli
-    from kil_network.workshops.cli import register_cli as register_workshop_cli
-
     register_core_cli(app)
     register_workshop_cli(app)
     register_site_cli(app)

@@ -1,23 +1,27 @@
-"""Import every area's models so SQLAlchemy and Alembic see the whole schema."""
-from kil_network.auth.models import MemberType, Role, Status, User  # noqa: F401
-from kil_network.core.models import AuditLog, OutboxEmail  # noqa: F401
-from kil_network.core.submissions import SubmissionKey  # noqa: F401
-from kil_network.councils.models import Pledge  # noqa: F401
-from kil_network.evidence.models import (  # noqa: F401
+"""Import every area's models so SQLAlchemy and Alembic see the whole schema.
+
+The factory takes `db` from here, so no app is built before every model is mapped.
+"""
+from kil_network.auth.models import MemberType, Role, Status, User
+from kil_network.core.models import AuditLog, OutboxEmail
+from kil_network.core.submissions import SubmissionKey
+from kil_network.councils.models import Pledge
+from kil_network.evidence.models import (
     Call,
     Submission,
     SubmissionTag,
     SubmissionTopic,
     SurveyResponse,
 )
-from kil_network.members.models import (  # noqa: F401
+from kil_network.extensions import db
+from kil_network.members.models import (
     ConsentRecord,
     LocalAuthority,
     Organisation,
     OrganisationEditor,
     Region,
 )
-from kil_network.principles.models import (  # noqa: F401
+from kil_network.principles.models import (
     Draft,
     Endorsement,
     Principle,
@@ -26,8 +30,40 @@ from kil_network.principles.models import (  # noqa: F401
     Vote,
     VoteTally,
 )
-from kil_network.workshops.models import (  # noqa: F401
+from kil_network.workshops.models import (
     Registration,
     RegistrationEvent,
     Workshop,
 )
+
+__all__ = [
+    "AuditLog",
+    "Call",
+    "ConsentRecord",
+    "db",
+    "Draft",
+    "Endorsement",
+    "LocalAuthority",
+    "MemberType",
+    "Organisation",
+    "OrganisationEditor",
+    "OutboxEmail",
+    "Pledge",
+    "Principle",
+    "Region",
+    "Registration",
+    "RegistrationEvent",
+    "Role",
+    "Round",
+    "Status",
+    "Submission",
+    "SubmissionKey",
+    "SubmissionTag",
+    "SubmissionTopic",
+    "Suggestion",
+    "SurveyResponse",
+    "User",
+    "Vote",
+    "VoteTally",
+    "Workshop",
+]

@@ -316,16 +316,6 @@ def retry_now(mail: OutboxEmail) -> None:
     mail.next_attempt_at = utcnow()
 
 
-def _erase_outbox(user) -> None:
-    """Remove the member's emails from the outbox when their account is deleted."""
+def erase_outbox(user) -> None:
+    """Remove the member's emails from the outbox when their account is deleted (registered by the factory)."""
     db.session.execute(sa.delete(OutboxEmail).where(OutboxEmail.user_id == user.id))
-
-
-def _register_eraser():
-    """Register the outbox eraser with the personal-data registry."""
-    from kil_network.core.personal_data import eraser
-
-    eraser(_erase_outbox)
-
-
-_register_eraser()

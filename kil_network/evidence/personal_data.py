@@ -1,14 +1,12 @@
 """What the evidence and councils areas hold about a member, for export and deletion."""
 import sqlalchemy as sa
 
-from kil_network.core.personal_data import eraser, exporter
 from kil_network.councils.models import Pledge
 from kil_network.evidence import uploads
 from kil_network.evidence.models import Publication, Submission, SurveyResponse
 from kil_network.extensions import db
 
 
-@exporter("survey_responses")
 def export_survey(user) -> list:
     """The member's survey answers (in progress and submitted)."""
     rows = db.session.scalars(sa.select(SurveyResponse).where(SurveyResponse.user_id == user.id).order_by(SurveyResponse.id))
@@ -16,7 +14,6 @@ def export_survey(user) -> list:
              "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None} for r in rows]
 
 
-@exporter("evidence_submissions")
 def export_submissions(user) -> list:
     """Written evidence the member sent while signed in."""
     rows = db.session.scalars(sa.select(Submission).where(Submission.user_id == user.id).order_by(Submission.id))
@@ -25,7 +22,6 @@ def export_submissions(user) -> list:
              "publication": s.publication.value, "received_at": s.created_at.isoformat()} for s in rows]
 
 
-@exporter("pledges")
 def export_pledges(user) -> list:
     """Council pledges the member submitted."""
     rows = db.session.scalars(sa.select(Pledge).where(Pledge.submitted_by_id == user.id))
@@ -33,7 +29,6 @@ def export_pledges(user) -> list:
              "pledged_on": p.pledged_on.isoformat()} for p in rows]
 
 
-@eraser
 def erase_evidence(user) -> None:
     """Unlink survey answers and pledges; strip names and documents from evidence, publishing it anonymously."""
     db.session.execute(sa.delete(SurveyResponse).where(SurveyResponse.user_id == user.id, SurveyResponse.status == "in_progress")

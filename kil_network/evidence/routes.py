@@ -10,7 +10,7 @@ from kil_network.core import submissions
 from kil_network.core.addresses import normalise_email
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, flag_arg, page_arg
-from kil_network.evidence import personal_data, services, survey  # noqa: F401 - personal_data registers export/eraser
+from kil_network.evidence import services, survey
 from kil_network.evidence.forms import CSRFForm, EvidenceForm
 from kil_network.evidence.models import TOPICS, Call, Publication
 from kil_network.extensions import db, limiter

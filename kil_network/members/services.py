@@ -11,7 +11,7 @@ from kil_network.core.audit import record
 from kil_network.core.email import external_url, queue_email
 from kil_network.core.forms import clean_line
 from kil_network.core.params import int_arg
-from kil_network.core.personal_data import eraser, export_sections, exporter, run_erasers
+from kil_network.core.personal_data import export_sections, run_erasers
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, OrganisationEditor, Region
@@ -281,8 +281,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-@exporter("profile")
-def _export_profile(user: User) -> dict:
+def export_profile(user: User) -> dict:
     """Everything on the member's own record."""
     return {
         "id": user.id,
@@ -309,8 +308,7 @@ def _export_profile(user: User) -> dict:
     }
 
 
-@exporter("consents")
-def _export_consents(user: User) -> list:
+def export_consents(user: User) -> list:
     """Every consent given or withdrawn, with its time."""
     return [
         {"kind": c.kind, "granted": c.granted, "at": _iso(c.created_at), "source": c.source}
@@ -318,8 +316,7 @@ def _export_consents(user: User) -> list:
     ]
 
 
-@exporter("organisation_editor")
-def _export_organisation_editor(user: User) -> list:
+def export_organisation_editor(user: User) -> list:
     """The organisations the member edits or has asked to edit."""
     rows = db.session.scalars(sa.select(OrganisationEditor).where(OrganisationEditor.user_id == user.id)
                               .order_by(OrganisationEditor.id))
@@ -333,8 +330,7 @@ def export_member(user: User) -> dict:
             **export_sections(user)}
 
 
-@eraser
-def _erase_profile(user: User) -> None:
+def erase_profile(user: User) -> None:
     """Remove personal details from the member's record; keep the row for anonymised contributions."""
     user.name = "Former member"
     user.email = f"deleted-{user.id}@deleted.invalid"

@@ -1,12 +1,10 @@
 """What the principles area holds about a member: votes, suggestions, endorsements."""
 import sqlalchemy as sa
 
-from kil_network.core.personal_data import eraser, exporter
 from kil_network.extensions import db
 from kil_network.principles.models import Draft, Endorsement, Round, Suggestion, Vote
 
 
-@exporter("principle_votes")
 def export_votes(user) -> list:
     """Each vote with its round, principle, stance and comment."""
     rows = db.session.execute(
@@ -17,7 +15,6 @@ def export_votes(user) -> list:
              "workshop_id": w, "updated_at": u.isoformat()} for r, n, t, s, c, w, u in rows]
 
 
-@exporter("principle_suggestions")
 def export_suggestions(user) -> list:
     """Each suggestion with the staff response."""
     rows = db.session.scalars(sa.select(Suggestion).where(Suggestion.user_id == user.id).order_by(Suggestion.id)).all()
@@ -26,13 +23,11 @@ def export_suggestions(user) -> list:
              "created_at": s.created_at.isoformat()} for s in rows]
 
 
-@exporter("principle_endorsements")
 def export_endorsements(user) -> list:
     """The suggestions the member endorsed."""
     return list(db.session.scalars(sa.select(Endorsement.suggestion_id).where(Endorsement.user_id == user.id)))
 
 
-@eraser
 def erase_principles(user) -> None:
     """Keep votes, suggestions and endorsements counted, but no longer linked to the person."""
     for model in (Vote, Suggestion, Endorsement):

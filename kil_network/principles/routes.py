@@ -9,7 +9,7 @@ from kil_network.core import submissions
 from kil_network.core.htmx import is_htmx, render
 from kil_network.core.params import id_arg
 from kil_network.extensions import db
-from kil_network.principles import personal_data, services  # noqa: F401 - personal_data registers export/eraser
+from kil_network.principles import services
 from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
 from kil_network.principles.models import Draft, Principle, Round, RoundState, Suggestion
 

@@ -2,7 +2,6 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from kil_network.core.personal_data import eraser, exporter
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.workshops import services
@@ -24,7 +23,6 @@ def _member_registrations(user) -> list[Registration]:
     ).unique().all()
 
 
-@exporter("workshop_registrations")
 def export_registrations(user) -> list:
     """Each workshop registration with its state, access needs, attendance and history."""
     return [
@@ -50,7 +48,6 @@ def export_registrations(user) -> list:
     ]
 
 
-@eraser
 def erase_registrations(user) -> None:
     """Clear access needs and guest details; keep the rows so attendance counts stay right.
 
