@@ -30,7 +30,7 @@ from kil_network.evidence.routes import bp as evidence_bp
 from kil_network.evidence.staff_routes import bp as staff_evidence_bp
 from kil_network.extensions import csrf, limiter, login_manager, migrate
 from kil_network.members import services as member_data
-from kil_network.members.routes import account_bp, organisations_bp, staff_organisations_bp
+from kil_network.members.routes import account_bp, joining_bp, organisations_bp, staff_organisations_bp
 from kil_network.members.routes import bp as members_bp
 from kil_network.models import db  # the db whose metadata holds every model (kil_network/models.py)
 from kil_network.principles import personal_data as principle_data
@@ -120,6 +120,7 @@ def _register_blueprints(app):
     app.register_blueprint(core_bp)
     app.register_blueprint(site_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(joining_bp, url_prefix="/auth")  # /auth/join: joining creates a member
     app.register_blueprint(members_bp, url_prefix="/members")
     app.register_blueprint(organisations_bp, url_prefix="/organisations")
     app.register_blueprint(account_bp, url_prefix="/account")
