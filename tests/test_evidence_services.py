@@ -14,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from kil_network.auth.models import MemberType
 from kil_network.core.models import AuditLog, OutboxEmail
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import london_to_utc, utcnow
 from kil_network.councils import services as councils
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
@@ -32,8 +33,6 @@ from kil_network.members import services as member_services
 from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles.models import Principle
 
-EvidenceError = services.EvidenceError
-RuleError = services.EvidenceError  # the service refusals these tests expect
 PledgeError = councils.PledgeError
 REFERENCE_S = re.compile(r"^KIL-S-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
 REFERENCE_E = re.compile(r"^KIL-E-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
@@ -182,7 +181,7 @@ def test_check_open_just_before_and_just_after_each_deadline(make_call, part):
     deadline = call.survey_closes_at if part == "survey" else call.written_closes_at
     services.check_open(call, part, now=deadline - timedelta(seconds=1))
     for moment in (deadline, deadline + timedelta(seconds=1), deadline + timedelta(days=1)):
-        with pytest.raises(EvidenceError) as info:
+        with pytest.raises(RuleError) as info:
             services.check_open(call, part, now=moment)
         assert info.value.message == "The deadline for responses has now passed"
 
@@ -192,7 +191,7 @@ def test_the_two_parts_have_their_own_deadlines(make_call):
     call = make_call(survey=timedelta(days=3), written=timedelta(days=17))
     between = call.survey_closes_at + timedelta(days=1)
     services.check_open(call, "written", now=between)
-    with pytest.raises(EvidenceError, match="deadline for responses has now passed"):
+    with pytest.raises(RuleError, match="deadline for responses has now passed"):
         services.check_open(call, "survey", now=between)
     assert call.survey_state(between) == "closed" and call.written_state(between) == "open"
 
@@ -201,7 +200,7 @@ def test_a_call_without_a_survey_refuses_survey_responses(make_call):
     """A call with only written evidence has no survey to respond to."""
     call = make_call(survey=None)
     services.check_open(call, "written")
-    with pytest.raises(EvidenceError, match="does not have that part"):
+    with pytest.raises(RuleError, match="does not have that part"):
         services.check_open(call, "survey")
 
 
@@ -220,12 +219,12 @@ def test_deadline_across_a_clock_change_is_london_time(app, month, utc_hour):
     assert call.survey_closes_at == deadline
     for part in ("survey", "written"):
         services.check_open(call, part, now=deadline - timedelta(minutes=1))
-        with pytest.raises(EvidenceError, match="deadline for responses has now passed"):
+        with pytest.raises(RuleError, match="deadline for responses has now passed"):
             services.check_open(call, part, now=deadline + timedelta(minutes=1))
     # The same wall-clock minute read as UTC would be wrong by the offset in summer.
     naive_utc = datetime(friday.year, friday.month, friday.day, 23, 58, tzinfo=UTC)
     if month == 3:
-        with pytest.raises(EvidenceError):
+        with pytest.raises(RuleError):
             services.check_open(call, "survey", now=naive_utc)
     else:
         services.check_open(call, "survey", now=naive_utc)
@@ -234,9 +233,9 @@ def test_deadline_across_a_clock_change_is_london_time(app, month, utc_hour):
 def test_forthcoming_call_refuses_until_it_opens(make_call):
     """Before the opening time the call is forthcoming and says when it opens; at the opening it is open."""
     call = make_call(opens=timedelta(days=5), survey=timedelta(days=20), written=timedelta(days=30))
-    with pytest.raises(EvidenceError, match="This call opens on"):
+    with pytest.raises(RuleError, match="This call opens on"):
         services.check_open(call, "survey")
-    with pytest.raises(EvidenceError, match="This call opens on"):
+    with pytest.raises(RuleError, match="This call opens on"):
         services.check_open(call, "written", now=call.opens_at - timedelta(seconds=1))
     services.check_open(call, "written", now=call.opens_at)
     assert call.state == "forthcoming"
@@ -467,7 +466,7 @@ def test_submit_survey_refuses_incomplete_answers(make_call):
     call = make_call()
     answers = complete_answers(str(region_id("London")))
     del answers["contract_length"]
-    with pytest.raises(EvidenceError, match="Answer every question"):
+    with pytest.raises(RuleError, match="Answer every question"):
         services.submit_survey(call, answers)
     db.session.rollback()
     assert count(SurveyResponse) == 0
@@ -477,7 +476,7 @@ def test_submit_survey_refuses_out_of_scope_answers(make_call):
     """Someone who said no to every screening question cannot submit."""
     call = make_call()
     answers = {"delivers": "no", "delivered_before": "no", "would_like": "no", "council_role": "neither"}
-    with pytest.raises(EvidenceError, match="This survey is for community organisations"):
+    with pytest.raises(RuleError, match="This survey is for community organisations"):
         services.submit_survey(call, answers)
     db.session.rollback()
     assert count(SurveyResponse) == 0
@@ -486,7 +485,7 @@ def test_submit_survey_refuses_out_of_scope_answers(make_call):
 def test_submit_survey_after_the_deadline_is_refused(make_call):
     """At the deadline the survey takes nothing, however complete the answers."""
     call = make_call(survey=timedelta(days=2))
-    with pytest.raises(EvidenceError, match="deadline for responses has now passed"):
+    with pytest.raises(RuleError, match="deadline for responses has now passed"):
         services.submit_survey(call, complete_answers(str(region_id("London"))), now=call.survey_closes_at)
     db.session.rollback()
     assert count(SurveyResponse) == 0
@@ -608,7 +607,7 @@ def test_refused_upload_stores_nothing(make_call, uploads_dir, data):
     call = make_call()
     if data is None:
         data = minimal_pdf() + b"0" * (10 * 1024 * 1024)
-    with pytest.raises(EvidenceError) as info:
+    with pytest.raises(RuleError) as info:
         services.submit_evidence(
             call, name="Ada", email="ada@example.org", organisation="", respondent_type=MemberType.ACADEMIC,
             local_authority=None, topics=["trends"], text="Evidence.", publication=Publication.NAMED,
@@ -627,7 +626,7 @@ def test_topics_outside_the_list_are_dropped_and_none_left_is_refused(make_call,
     submission = evidence(call, topics=["scale_fail", "bogus", "scale_fail", "<script>"])
     assert submission.topics == ["scale_fail"]
     assert set(db.session.scalars(sa.select(SubmissionTopic.topic))) == {"scale_fail"}
-    with pytest.raises(EvidenceError) as info:
+    with pytest.raises(RuleError) as info:
         services.submit_evidence(call, name="B", email="b@example.org", organisation="",
                                  respondent_type=MemberType.OTHER, local_authority=None, topics=["bogus"],
                                  text="Evidence.", publication=Publication.PRIVATE)
@@ -639,7 +638,7 @@ def test_topics_outside_the_list_are_dropped_and_none_left_is_refused(make_call,
 def test_empty_evidence_text_is_refused(make_call, uploads_dir):
     """Whitespace is not evidence: refused on the text field, nothing stored, even with a valid file."""
     call = make_call()
-    with pytest.raises(EvidenceError) as info:
+    with pytest.raises(RuleError) as info:
         services.submit_evidence(call, name="B", email="b@example.org", organisation="",
                                  respondent_type=MemberType.OTHER, local_authority=None, topics=["trends"],
                                  text=" \n\t ", publication=Publication.PRIVATE, upload=upload(minimal_pdf()))
@@ -652,7 +651,7 @@ def test_empty_evidence_text_is_refused(make_call, uploads_dir):
 def test_written_evidence_after_the_deadline_is_refused(make_call, uploads_dir):
     """At the written deadline nothing is stored."""
     call = make_call(written=timedelta(days=2))
-    with pytest.raises(EvidenceError, match="deadline for responses has now passed"):
+    with pytest.raises(RuleError, match="deadline for responses has now passed"):
         services.submit_evidence(call, name="B", email="b@example.org", organisation="",
                                  respondent_type=MemberType.OTHER, local_authority=None, topics=["trends"],
                                  text="Late.", publication=Publication.PRIVATE, now=call.written_closes_at)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask_login import AnonymousUserMixin
 
 from kil_network.core.models import AuditLog
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members import services as member_services
@@ -29,8 +30,6 @@ from kil_network.principles.models import (
     VoteTally,
 )
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
-
-PrincipleError = services.PrincipleError
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -212,7 +211,7 @@ def test_comment_is_saved_and_can_be_changed(make_round, make_user):
 def test_overlong_comment_refused(make_round, make_user):
     """A comment over 2,000 characters is refused and nothing is stored."""
     round_ = make_round()
-    with pytest.raises(PrincipleError, match="2,000"):
+    with pytest.raises(RuleError, match="2,000"):
         services.cast_vote(make_user(), drafts(round_)[0], Stance.SUPPORT, "x" * 2001)
     db.session.rollback()
     assert count(Vote) == 0 and stored_tallies() == {}
@@ -221,7 +220,7 @@ def test_overlong_comment_refused(make_round, make_user):
 @pytest.mark.parametrize("value", ["maybe", "", "SUPPORT", "support ", "abstain", "0"])
 def test_stance_outside_the_three_values_refused(value):
     """Only support, amend and oppose are stances; anything else is a clear error on the stance field."""
-    with pytest.raises(PrincipleError) as caught:
+    with pytest.raises(RuleError) as caught:
         services.parse_stance(value)
     assert caught.value.field == "stance"
     assert "support with changes" in caught.value.message
@@ -254,7 +253,7 @@ def test_vote_refused_outside_the_round(make_round, make_user, case, message):
     member = make_user()
     draft = drafts(round_)[0]
     assert message in services.participation_error(member, round_)
-    with pytest.raises(PrincipleError, match=message):
+    with pytest.raises(RuleError, match=message):
         services.cast_vote(member, draft, Stance.SUPPORT, "Too late?")
     db.session.rollback()
     assert count(Vote) == 0
@@ -265,7 +264,7 @@ def test_unconfirmed_member_refused(make_round, make_user):
     """A member who has not confirmed their email cannot vote; nothing stored."""
     round_ = make_round()
     member = make_user(confirmed=False)
-    with pytest.raises(PrincipleError, match="Confirm your email"):
+    with pytest.raises(RuleError, match="Confirm your email"):
         services.cast_vote(member, drafts(round_)[0], Stance.SUPPORT)
     db.session.rollback()
     assert count(Vote) == 0 and count(VoteTally) == 0
@@ -294,7 +293,7 @@ def test_attendees_only_round(make_round, make_user):
     vote(attendee, draft, "support")
     for person in (no_show, elsewhere, stranger):
         assert "attended" in services.participation_error(person, round_)
-        with pytest.raises(PrincipleError, match="attended one of this round's workshops"):
+        with pytest.raises(RuleError, match="attended one of this round's workshops"):
             services.cast_vote(person, draft, Stance.OPPOSE)
         db.session.rollback()
     assert list(db.session.scalars(sa.select(Vote.user_id))) == [attendee.id]
@@ -463,7 +462,7 @@ def test_suggestion_stored_stripped(make_round, make_user):
 def test_bad_suggestion_refused(make_round, make_user, text, reason, field):
     """Empty or overlong wording, or an overlong reason: a clear error on that field, nothing stored."""
     round_ = make_round()
-    with pytest.raises(PrincipleError) as caught:
+    with pytest.raises(RuleError) as caught:
         services.suggest(make_user(), drafts(round_)[0], text, reason)
     assert caught.value.field == field
     db.session.rollback()
@@ -481,7 +480,7 @@ def test_longest_suggestion_accepted(make_round, make_user):
 def test_suggestion_on_closed_round_refused(make_round, make_user):
     """No suggestions once the round has closed."""
     round_ = make_round("closed")
-    with pytest.raises(PrincipleError, match="has closed"):
+    with pytest.raises(RuleError, match="has closed"):
         services.suggest(make_user(), drafts(round_)[0], "Too late")
     db.session.rollback()
     assert count(Suggestion) == 0
@@ -493,7 +492,7 @@ def test_endorsements(make_round, make_user):
     author, first, second = make_user(), make_user(), make_user()
     suggestion = services.suggest(author, drafts(round_)[0], "Better words")
     db.session.commit()
-    with pytest.raises(PrincipleError, match="your own"):
+    with pytest.raises(RuleError, match="your own"):
         services.endorse(author, suggestion)
     db.session.rollback()
     assert count(Endorsement) == 0
@@ -501,7 +500,7 @@ def test_endorsements(make_round, make_user):
     services.endorse(first, suggestion)
     db.session.commit()
     assert suggestion.endorsement_count == 1
-    with pytest.raises(PrincipleError, match="already endorsed"):
+    with pytest.raises(RuleError, match="already endorsed"):
         services.endorse(first, suggestion)
     db.session.rollback()
     db.session.expire_all()
@@ -520,7 +519,7 @@ def test_endorse_on_closed_round_refused(make_round, make_user, staff):
     suggestion = services.suggest(make_user(), drafts(round_)[0], "Words")
     services.close_round(staff, round_)
     db.session.commit()
-    with pytest.raises(PrincipleError, match="has closed"):
+    with pytest.raises(RuleError, match="has closed"):
         services.endorse(make_user(), suggestion)
     db.session.rollback()
     assert count(Endorsement) == 0
@@ -531,7 +530,7 @@ def test_respond_requires_text_and_is_audited(make_round, make_user, staff):
     round_ = make_round()
     suggestion = services.suggest(make_user(), drafts(round_)[0], "Words")
     db.session.commit()
-    with pytest.raises(PrincipleError) as caught:
+    with pytest.raises(RuleError) as caught:
         services.respond(staff, suggestion, ResponseStatus.ACCEPTED, "   ")
     assert caught.value.field == "response_text"
     db.session.rollback()
@@ -581,7 +580,7 @@ def test_update_round_edits_drafts_only_while_draft(make_round, staff):
     services.open_round_for_votes(staff, round_)
     db.session.commit()
     first = drafts(round_)[0]
-    with pytest.raises(PrincipleError, match="before the round opens"):
+    with pytest.raises(RuleError, match="before the round opens"):
         services.update_round(staff, round_, name="Renamed", introduction="", opens_at=round_.opens_at,
                               closes_at=round_.closes_at, eligibility=round_.eligibility,
                               drafts={first.id: {"title": "Sneaky", "text": "Sneaky change", "what_changed": ""}})
@@ -600,7 +599,7 @@ def test_update_round_closing_before_opening_refused(make_round, staff):
     """A round must close after it opens."""
     round_ = make_round("draft")
     opens = utcnow() + timedelta(days=5)
-    with pytest.raises(PrincipleError) as caught:
+    with pytest.raises(RuleError) as caught:
         services.update_round(staff, round_, name=round_.name, introduction="", opens_at=opens,
                               closes_at=opens - timedelta(hours=1), eligibility=Eligibility.MEMBERS)
     assert caught.value.field == "closes_at"
@@ -611,7 +610,7 @@ def test_create_round_closing_before_opening_refused(make_round, staff):
     make_round("closed")
     before = db.session.scalar(sa.select(sa.func.count()).select_from(Round))
     opens = utcnow() + timedelta(days=10)
-    with pytest.raises(PrincipleError) as caught:
+    with pytest.raises(RuleError) as caught:
         services.create_round(staff, name="Backwards", opens_at=opens, closes_at=opens - timedelta(days=5))
     assert caught.value.field == "closes_at" and caught.value.message == "The round must close after it opens"
     db.session.rollback()
@@ -622,11 +621,11 @@ def test_open_refuses_a_second_open_round(make_round, staff):
     """Only one round is open at a time; only a draft round can be opened."""
     first = make_round("open")
     second = make_round("draft")
-    with pytest.raises(PrincipleError, match="before opening another round"):
+    with pytest.raises(RuleError, match="before opening another round"):
         services.open_round_for_votes(staff, second)
     db.session.rollback()
     assert second.state == RoundState.DRAFT
-    with pytest.raises(PrincipleError, match="Only a draft round"):
+    with pytest.raises(RuleError, match="Only a draft round"):
         services.open_round_for_votes(staff, first)
     db.session.rollback()
     assert services.open_round() == first
@@ -635,7 +634,7 @@ def test_open_refuses_a_second_open_round(make_round, staff):
 def test_open_refuses_a_past_closing_time(make_round, staff):
     """A round whose closing time has passed cannot be opened."""
     round_ = make_round("draft", closes_at=utcnow() - timedelta(minutes=5))
-    with pytest.raises(PrincipleError, match="closing time has passed"):
+    with pytest.raises(RuleError, match="closing time has passed"):
         services.open_round_for_votes(staff, round_)
     db.session.rollback()
     assert round_.state == RoundState.DRAFT
@@ -644,7 +643,7 @@ def test_open_refuses_a_past_closing_time(make_round, staff):
 def test_close_then_adopt_with_audit(make_round, staff):
     """Adopt is refused while open; close then adopt; each step is audited."""
     round_ = make_round("open")
-    with pytest.raises(PrincipleError, match="Close the round"):
+    with pytest.raises(RuleError, match="Close the round"):
         services.adopt_round(staff, round_)
     db.session.rollback()
     assert round_.adopted_at is None
@@ -652,7 +651,7 @@ def test_close_then_adopt_with_audit(make_round, staff):
     db.session.commit()
     assert round_.state == RoundState.CLOSED and round_.closes_at <= utcnow()
     assert not round_.is_open and services.open_round() is None
-    with pytest.raises(PrincipleError, match="Only an open round"):
+    with pytest.raises(RuleError, match="Only an open round"):
         services.close_round(staff, round_)
     db.session.rollback()
     services.adopt_round(staff, round_)
@@ -666,7 +665,7 @@ def test_close_then_adopt_with_audit(make_round, staff):
 def test_adopt_refused_for_a_draft_round(make_round, staff):
     """A draft round cannot be adopted either."""
     round_ = make_round("draft")
-    with pytest.raises(PrincipleError):
+    with pytest.raises(RuleError):
         services.adopt_round(staff, round_)
 
 

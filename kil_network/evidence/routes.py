@@ -10,6 +10,7 @@ from kil_network.core import submissions
 from kil_network.core.addresses import normalise_email
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, flag_arg, page_arg
+from kil_network.core.rules import RuleError
 from kil_network.evidence import services, survey
 from kil_network.evidence.forms import CSRFForm, EvidenceForm
 from kil_network.evidence.models import TOPICS, Call, Publication
@@ -114,7 +115,7 @@ def survey_question(call_id, question_id):
         else:
             try:
                 answers = services.answer_question(call, question, raw, answers, regions)
-            except services.EvidenceError as exc:
+            except RuleError as exc:
                 error = exc.message
             else:
                 _store_answers(call, answers)
@@ -163,7 +164,7 @@ def survey_check(call_id):
         try:
             response = services.submit_survey(call, answers, current_user if current_user.is_authenticated else None,
                                               draft_key=session.get(f"survey-{call.id}"))
-        except services.EvidenceError as exc:
+        except RuleError as exc:
             db.session.rollback()
             error = exc.message
         else:
@@ -246,7 +247,7 @@ def submit(call_id):
                 local_authority=get_local_authority(form.local_authority.data), topics=form.topics.data,
                 text=form.text.data, publication=Publication(form.publication.data), upload=form.file.data,
                 user=current_user if current_user.is_authenticated else None)
-        except services.EvidenceError as exc:
+        except RuleError as exc:
             db.session.rollback()
             if exc.field and exc.field in form:
                 form[exc.field].errors.append(exc.message)
@@ -278,7 +279,7 @@ def confirm(token):
     form = CSRFForm()
     try:
         submission = services.submission_from_confirm_token(token)
-    except services.EvidenceError as exc:
+    except RuleError as exc:
         return render("evidence/confirm.html", message=exc.message, status_code=400)
     if submission.confirmed_at is not None or form.validate_on_submit():
         services.confirm_submission(submission)

@@ -18,6 +18,7 @@ from kil_network.core.audit import record
 from kil_network.core.csvutil import csv_safe
 from kil_network.core.email import external_url, queue_email
 from kil_network.core.params import int_arg
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.evidence import survey, uploads
 from kil_network.evidence.models import (
@@ -34,15 +35,6 @@ from kil_network.evidence.models import (
 from kil_network.extensions import db
 
 DEADLINE_PASSED = "The deadline for responses has now passed"
-
-
-class EvidenceError(Exception):
-    """A rule refused the response; the message is safe to show. `field` names a form field."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def new_reference(prefix: str) -> str:
@@ -64,11 +56,11 @@ def check_open(call: Call, part: str, now=None) -> None:
     """Raise the deadline message if this part of the call is not open now."""
     state = call.survey_state(now) if part == "survey" else call.written_state(now)
     if state == "none":
-        raise EvidenceError("This call does not have that part.")
+        raise RuleError("This call does not have that part.")
     if state == "forthcoming":
-        raise EvidenceError(f"This call opens on {format_london(call.opens_at)}.")
+        raise RuleError(f"This call opens on {format_london(call.opens_at)}.")
     if state == "closed":
-        raise EvidenceError(DEADLINE_PASSED)
+        raise RuleError(DEADLINE_PASSED)
 
 
 def closed_reason(call: Call, part: str, now=None) -> str | None:
@@ -88,11 +80,11 @@ def closed_reason(call: Call, part: str, now=None) -> str | None:
 def check_call_dates(opens_at, survey_closes_at, written_closes_at) -> None:
     """A call's deadlines: each after the opening, and at least one of the two parts."""
     if survey_closes_at and opens_at and survey_closes_at <= opens_at:
-        raise EvidenceError("The survey deadline must be after the call opens", "survey_closes_at")
+        raise RuleError("The survey deadline must be after the call opens", "survey_closes_at")
     if not survey_closes_at and not written_closes_at:
-        raise EvidenceError("Give a deadline for the survey, the written evidence, or both", "survey_closes_at")
+        raise RuleError("Give a deadline for the survey, the written evidence, or both", "survey_closes_at")
     if written_closes_at and opens_at and written_closes_at <= opens_at:
-        raise EvidenceError("The written evidence deadline must be after the call opens", "written_closes_at")
+        raise RuleError("The written evidence deadline must be after the call opens", "written_closes_at")
 
 
 def create_call(actor: User, *, title: str, introduction: str, asks: str, opens_at, survey_closes_at,
@@ -128,12 +120,12 @@ def answer_question(call: Call, question: survey.Question, raw: list[str], answe
     The deadline is checked at the moment of the answer, whatever the page showed when it loaded."""
     reason = closed_reason(call, "survey", now)
     if reason:
-        raise EvidenceError(reason)
+        raise RuleError(reason)
     if not question.applies(answers):
-        raise EvidenceError("This question does not apply to your earlier answers.")
+        raise RuleError("This question does not apply to your earlier answers.")
     value, error = survey.check_answer(question, raw, region_choices)
     if error is not None:
-        raise EvidenceError(error, "answer")
+        raise RuleError(error, "answer")
     return survey.clean({**answers, question.id: value})
 
 
@@ -209,9 +201,9 @@ def submit_survey(call: Call, answers: dict, user: User | None = None, now=None,
     answers = survey.clean(answers)
     missing = survey.first_unanswered(answers)
     if missing is not None:
-        raise EvidenceError("Answer every question before you submit.")
+        raise RuleError("Answer every question before you submit.")
     if not survey.in_scope(answers):
-        raise EvidenceError("This survey is for community organisations, commissioners and councillors.")
+        raise RuleError("This survey is for community organisations, commissioners and councillors.")
     response = member_draft(call, user) if user is not None else visitor_draft(call, draft_key)
     if response is None:
         response = SurveyResponse(call_id=call.id, user_id=getattr(user, "id", None))
@@ -292,15 +284,12 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
     check_open(call, "written", now)
     topics = [t for t in dict.fromkeys(topics) if t in TOPICS]
     if not topics:
-        raise EvidenceError("Select at least one topic your evidence covers", "topics")
+        raise RuleError("Select at least one topic your evidence covers", "topics")
     if not text.strip():
-        raise EvidenceError("Enter your evidence", "text")
+        raise RuleError("Enter your evidence", "text")
     data = kind = None
     if upload is not None and getattr(upload, "filename", ""):
-        try:
-            data, kind = uploads.check_upload(upload)
-        except uploads.UploadError as exc:
-            raise EvidenceError(str(exc), "file") from exc
+        data, kind = uploads.check_upload(upload)  # an UploadError is a RuleError on the "file" field
     submission = Submission(
         call_id=call.id, user_id=getattr(user, "id", None), reference=new_reference("E"), name=name, email=email,
         organisation=organisation, respondent_type=respondent_type, local_authority=local_authority, text=text,
@@ -308,10 +297,7 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
         topic_rows=[SubmissionTopic(topic=t) for t in topics],
     )
     if data is not None:
-        try:
-            submission.file_key = uploads.save(data)  # `<key>.part` until the commit
-        except uploads.UploadError as exc:
-            raise EvidenceError(str(exc), "file") from exc
+        submission.file_key = uploads.save(data)  # `<key>.part` until the commit; UploadError if it cannot be
         submission.file_kind = kind
         submission.file_size = len(data)
         submission.file_name = uploads.clean_filename(upload.filename, kind)
@@ -348,16 +334,16 @@ def confirm_token(submission: Submission) -> str:
 
 
 def submission_from_confirm_token(token: str) -> Submission:
-    """The submission a confirmation link is for, or EvidenceError if it is invalid or expired."""
+    """The submission a confirmation link is for, or RuleError if it is invalid or expired."""
     try:
         data = _confirm_serializer().loads(str(token)[:500], max_age=CONFIRM_MAX_AGE)
         submission = db.session.get(Submission, int(data["s"]))
     except SignatureExpired:
-        raise EvidenceError("This link has expired. Links to confirm evidence last 7 days.") from None
+        raise RuleError("This link has expired. Links to confirm evidence last 7 days.") from None
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
-        raise EvidenceError("This link is not valid. Check you copied the whole link from the email.") from None
+        raise RuleError("This link is not valid. Check you copied the whole link from the email.") from None
     if submission is None or _fingerprint(submission) != data.get("f"):
-        raise EvidenceError("This link is not valid. Check you copied the whole link from the email.")
+        raise RuleError("This link is not valid. Check you copied the whole link from the email.")
     return submission
 
 

@@ -8,6 +8,7 @@ from kil_network.core.audit import record
 from kil_network.core.decorators import staff_required
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, id_arg, page_arg, text_arg
+from kil_network.core.rules import refused_to
 from kil_network.core.timeutil import utcnow
 from kil_network.evidence import services, survey, uploads
 from kil_network.evidence.forms import CallForm, ReviewForm
@@ -120,12 +121,9 @@ def new_call():
         earlier = submissions.claim()  # the same form posted twice: one call
         if earlier:
             return redirect(earlier, code=303)
-        try:
+        with refused_to(form, "title") as outcome:
             services.create_call(current_user, **_call_fields(form))
-        except services.EvidenceError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "title").errors.append(exc.message)
-        else:
+        if outcome.ok:
             submissions.complete(url_for("staff_evidence.calls"))
             db.session.commit()
             flash("Call created.", "success")
@@ -140,12 +138,9 @@ def edit_call(call_id):
     call = get_call_or_404(call_id)
     form = CallForm(obj=None if request.method == "POST" else call)
     if form.validate_on_submit():
-        try:
+        with refused_to(form, "title") as outcome:
             services.update_call(current_user, call, **_call_fields(form))
-        except services.EvidenceError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "title").errors.append(exc.message)
-        else:
+        if outcome.ok:
             db.session.commit()
             flash("Call saved.", "success")
             return redirect(url_for("staff_evidence.calls"), code=303)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from kil_network.core.rules import RuleError
 from kil_network.extensions import db
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -21,8 +22,13 @@ KINDS = {"pdf": "application/pdf",
          "odt": "application/vnd.oasis.opendocument.text"}
 
 
-class UploadError(Exception):
-    """The file is refused; the message is safe to show."""
+class UploadError(RuleError):
+    """The file is refused (its format, size, or it could not be stored); the message is safe to show.
+
+    A RuleError about the form's "file" field, so a route shows it beside the upload."""
+
+    def __init__(self, message: str, field: str | None = "file"):
+        super().__init__(message, field)
 
 
 # Limits on an archive, checked from its central directory before any member is read. A DOCX or

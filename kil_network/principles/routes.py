@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from kil_network.core import submissions
 from kil_network.core.htmx import is_htmx, render
 from kil_network.core.params import id_arg
+from kil_network.core.rules import refused_to, refused_to_flash
 from kil_network.extensions import db
 from kil_network.principles import services
 from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
@@ -112,11 +113,10 @@ def vote(draft_id):
     if not form.validate_on_submit():
         error = "; ".join(e for errs in form.errors.values() for e in errs)
     else:
-        try:
+        with refused_to(form, "stance") as outcome:
             services.cast_vote(current_user, draft, services.parse_stance(form.stance.data),
                                form.comment.data or "", form.workshop.data)
-        except services.PrincipleError as exc:
-            error = exc.message
+        error = outcome.error.message if outcome.error else None
     if error:
         db.session.rollback()
     else:
@@ -150,12 +150,9 @@ def suggest(draft_id):
         earlier = submissions.claim()  # the same form posted twice: one suggestion
         if earlier:
             return redirect(earlier, code=303)
-        try:
+        with refused_to(form, "text") as outcome:
             services.suggest(current_user, draft, form.text.data, form.reason.data or "")
-        except services.PrincipleError as exc:
-            db.session.rollback()
-            form.text.errors.append(exc.message)
-        else:
+        if outcome.ok:
             done = url_for("principles.draft", draft_id=draft.id, _anchor="suggestions")
             submissions.complete(done)
             db.session.commit()
@@ -175,12 +172,9 @@ def endorse(suggestion_id):
     earlier = submissions.claim()  # a double click endorses once, without an error for the second
     if earlier:
         return redirect(earlier, code=303)
-    try:
+    with refused_to_flash() as outcome:
         services.endorse(current_user, suggestion)
-    except services.PrincipleError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
+    if outcome.ok:
         submissions.complete(done)
         db.session.commit()
         flash("You have endorsed this suggestion.", "success")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import contains_eager
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
 from kil_network.core.audit import record
 from kil_network.core.csvutil import csv_safe
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
 from kil_network.principles.models import (
@@ -35,15 +36,6 @@ from kil_network.principles.models import (
 )
 
 SUPPRESS_BELOW = 5
-
-
-class PrincipleError(Exception):
-    """A rule refused the action; the message is safe to show. `field` names a form field."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 # --- Rounds -------------------------------------------------------------------------------
@@ -101,10 +93,10 @@ def participation_error(user, round_: Round) -> str | None:
 
 
 def _check(user, round_: Round) -> None:
-    """Raise PrincipleError if the member cannot take part in the round."""
+    """Raise RuleError if the member cannot take part in the round."""
     reason = participation_error(user, round_)
     if reason:
-        raise PrincipleError(reason)
+        raise RuleError(reason)
 
 
 # --- Tallies ------------------------------------------------------------------------------
@@ -159,7 +151,7 @@ def parse_stance(value: str) -> Stance:
     try:
         return Stance(value)
     except ValueError as exc:
-        raise PrincipleError("Choose support, support with changes, or oppose", "stance") from exc
+        raise RuleError("Choose support, support with changes, or oppose", "stance") from exc
 
 
 def live_workshop_for(draft: Draft, workshop_id, user: User) -> int | None:
@@ -185,7 +177,7 @@ def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", works
     """Record or change the member's vote on a draft; tallies change in the same transaction."""
     _check(user, draft.round)
     if len(comment) > 2000:
-        raise PrincipleError("Comment must be 2,000 characters or fewer", "comment")
+        raise RuleError("Comment must be 2,000 characters or fewer", "comment")
     workshop = live_workshop_for(draft, workshop_id, user)
     now = utcnow()
     for _ in range(3):
@@ -216,7 +208,7 @@ def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", works
             continue  # a concurrent first vote by the same member won; change it instead
         _bump(draft.id, _groups(vote), stance, +1)
         return vote
-    raise PrincipleError("Your vote could not be saved. Try again.")
+    raise RuleError("Your vote could not be saved. Try again.")
 
 
 def votes_by_member(user: User, round_: Round) -> dict[int, Vote]:
@@ -247,11 +239,11 @@ def suggest(user: User, draft: Draft, text: str, reason: str = "") -> Suggestion
     _check(user, draft.round)
     text, reason = (text or "").strip(), (reason or "").strip()
     if not text:
-        raise PrincipleError("Enter the wording you suggest", "text")
+        raise RuleError("Enter the wording you suggest", "text")
     if len(text) > 2000:
-        raise PrincipleError("Suggested wording must be 2,000 characters or fewer", "text")
+        raise RuleError("Suggested wording must be 2,000 characters or fewer", "text")
     if len(reason) > 2000:
-        raise PrincipleError("Your reason must be 2,000 characters or fewer", "reason")
+        raise RuleError("Your reason must be 2,000 characters or fewer", "reason")
     suggestion = Suggestion(draft_id=draft.id, user_id=user.id, text=text, reason=reason, endorsement_count=0)
     db.session.add(suggestion)
     db.session.flush()
@@ -262,13 +254,13 @@ def endorse(user: User, suggestion: Suggestion) -> None:
     """Back someone else's suggestion, once."""
     _check(user, suggestion.draft.round)
     if suggestion.user_id == user.id:
-        raise PrincipleError("You cannot endorse your own suggestion.")
+        raise RuleError("You cannot endorse your own suggestion.")
     try:
         with db.session.begin_nested():
             db.session.add(Endorsement(suggestion_id=suggestion.id, user_id=user.id))
             db.session.flush()
     except IntegrityError as exc:
-        raise PrincipleError("You have already endorsed this suggestion.") from exc
+        raise RuleError("You have already endorsed this suggestion.") from exc
     db.session.execute(
         sa.update(Suggestion).where(Suggestion.id == suggestion.id)
         .values(endorsement_count=Suggestion.endorsement_count + 1).execution_options(synchronize_session=False)
@@ -288,7 +280,7 @@ def endorsed_ids(user: User, suggestion_ids: list[int]) -> set[int]:
 def respond(actor: User, suggestion: Suggestion, status: ResponseStatus, text: str) -> None:
     """Staff say what they did with a suggestion (shown in 'you said, we did')."""
     if not (text or "").strip():
-        raise PrincipleError("Explain the decision: it is shown to members", "response_text")
+        raise RuleError("Explain the decision: it is shown to members", "response_text")
     suggestion.response_status = status
     suggestion.response_text = text.strip()
     suggestion.responded_by_id = actor.id
@@ -306,7 +298,7 @@ def _principles() -> list[Principle]:
 def check_round_dates(opens_at, closes_at) -> None:
     """The one date rule for a round, on create and on edit: it closes after it opens."""
     if closes_at and opens_at and closes_at <= opens_at:
-        raise PrincipleError("The round must close after it opens", "closes_at")
+        raise RuleError("The round must close after it opens", "closes_at")
 
 
 def create_round(actor: User, *, name: str, introduction: str = "", opens_at=None, closes_at=None,
@@ -338,7 +330,7 @@ def update_round(actor: User, round_: Round, *, name: str, introduction: str, op
     round_.opens_at, round_.closes_at, round_.eligibility = opens_at, closes_at, eligibility
     if drafts:
         if round_.state != RoundState.DRAFT:
-            raise PrincipleError("Drafts can only be edited before the round opens.")
+            raise RuleError("Drafts can only be edited before the round opens.")
         for draft in drafts_of(round_):
             values = drafts.get(draft.id)
             if values:
@@ -349,12 +341,12 @@ def update_round(actor: User, round_: Round, *, name: str, introduction: str, op
 def open_round_for_votes(actor: User, round_: Round) -> None:
     """Open a draft round for votes (now, unless it has a later opening time)."""
     if round_.state != RoundState.DRAFT:
-        raise PrincipleError("Only a draft round can be opened.")
+        raise RuleError("Only a draft round can be opened.")
     if round_.closes_at and round_.closes_at <= utcnow():
-        raise PrincipleError("The closing time has passed. Set a later closing time first.")
+        raise RuleError("The closing time has passed. Set a later closing time first.")
     other = open_round()
     if other is not None:
-        raise PrincipleError(f"Close “{other.name}” before opening another round.")
+        raise RuleError(f"Close “{other.name}” before opening another round.")
     round_.state = RoundState.OPEN
     if round_.opens_at is None:
         round_.opens_at = utcnow()
@@ -364,7 +356,7 @@ def open_round_for_votes(actor: User, round_: Round) -> None:
 def close_round(actor: User, round_: Round) -> None:
     """Close an open round: no more votes or suggestions; results become public."""
     if round_.state != RoundState.OPEN:
-        raise PrincipleError("Only an open round can be closed.")
+        raise RuleError("Only an open round can be closed.")
     round_.state = RoundState.CLOSED
     if round_.closes_at is None or round_.closes_at > utcnow():
         round_.closes_at = utcnow()
@@ -374,7 +366,7 @@ def close_round(actor: User, round_: Round) -> None:
 def adopt_round(actor: User, round_: Round) -> None:
     """Mark a closed round's drafts as the adopted Keep it Local principles."""
     if round_.state != RoundState.CLOSED:
-        raise PrincipleError("Close the round before adopting its drafts.")
+        raise RuleError("Close the round before adopting its drafts.")
     round_.adopted_at = utcnow()
     record(actor, "round.adopt", round_, f"Adopted the drafts of round #{round_.id} as the principles")
 

@@ -7,6 +7,7 @@ from kil_network.core import submissions
 from kil_network.core.decorators import staff_required
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render, render_form
+from kil_network.core.rules import refused_to, refused_to_flash
 from kil_network.extensions import db
 from kil_network.principles import services
 from kil_network.principles.forms import RespondForm, RoundForm
@@ -44,15 +45,12 @@ def new_round():
         earlier = submissions.claim()  # the same form posted twice: one round
         if earlier:
             return redirect(earlier, code=303)
-        try:
+        with refused_to(form, "name") as outcome:
             round_ = services.create_round(current_user, name=form.name.data,
                                            introduction=form.introduction.data or "",
                                            opens_at=form.opens_at.data, closes_at=form.closes_at.data,
                                            eligibility=Eligibility(form.eligibility.data))
-        except services.PrincipleError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "name").errors.append(exc.message)
-        else:
+        if outcome.ok:
             done = url_for("staff_principles.edit_round", round_id=round_.id)
             submissions.complete(done)
             db.session.commit()
@@ -84,14 +82,12 @@ def edit_round(round_id):
             draft_values = {int(entry.draft_id.data): {"title": entry.title.data, "text": entry.text.data,
                                                         "what_changed": entry.what_changed.data or ""}
                             for entry in form.drafts if (entry.draft_id.data or "").isdecimal()}
-        try:
-            services.update_round(current_user, round_, name=form.name.data, introduction=form.introduction.data or "",
+        with refused_to(form, "name") as outcome:
+            services.update_round(current_user, round_, name=form.name.data,
+                                  introduction=form.introduction.data or "",
                                   opens_at=form.opens_at.data, closes_at=form.closes_at.data,
                                   eligibility=Eligibility(form.eligibility.data), drafts=draft_values)
-        except services.PrincipleError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "name").errors.append(exc.message)
-        else:
+        if outcome.ok:
             db.session.commit()
             flash("Round saved.", "success")
             return redirect(url_for("staff_principles.edit_round", round_id=round_.id), code=303)
@@ -102,12 +98,9 @@ def edit_round(round_id):
 def _round_action(round_id, action, message):
     """Run open/close/adopt and go back to the round list."""
     round_ = get_round_or_404(round_id)
-    try:
+    with refused_to_flash() as outcome:
         action(current_user, round_)
-    except services.PrincipleError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
+    if outcome.ok:
         db.session.commit()
         flash(message.format(name=round_.name), "success")
     return redirect(url_for("staff_principles.rounds"), code=303)
@@ -143,10 +136,12 @@ def respond(suggestion_id):
         "status": suggestion.response_status.value if suggestion.response_status else None,
         "response_text": suggestion.response_text})
     if form.validate_on_submit():
-        services.respond(current_user, suggestion, ResponseStatus(form.status.data), form.response_text.data)
-        db.session.commit()
-        flash("Response saved. It shows on the round's “You said, we did” page.", "success")
-        return redirect(url_for("principles.responses", round_id=suggestion.draft.round_id), code=303)
+        with refused_to(form, "response_text") as outcome:
+            services.respond(current_user, suggestion, ResponseStatus(form.status.data), form.response_text.data)
+        if outcome.ok:
+            db.session.commit()
+            flash("Response saved. It shows on the round's “You said, we did” page.", "success")
+            return redirect(url_for("principles.responses", round_id=suggestion.draft.round_id), code=303)
     return render_form("principles/staff/respond.html", "principles/staff/_respond_form.html", form, suggestion=suggestion)
 
 
