@@ -1,5 +1,6 @@
 """Every Flask extension, created once here and bound to the app in the factory."""
 import logging
+from typing import TYPE_CHECKING
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -27,6 +28,16 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Every model subclasses Model, which is db.Model: Flask-SQLAlchemy builds it from Base, adding
+# its bind-key and table-name mixins and the legacy `Model.query`. Type checkers cannot take a
+# base class from an attribute (mypy: 'Name "db.Model" is not defined', python/mypy#8603), so
+# they are shown Base's typed declarative API instead; at runtime the class is db.Model itself.
+if TYPE_CHECKING:
+    class Model(Base):
+        __abstract__ = True
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

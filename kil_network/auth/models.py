@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kil_network.core.dbtypes import value_enum
 from kil_network.core.timeutil import UTCDateTime, utcnow
-from kil_network.extensions import db
+from kil_network.extensions import Model
 
 
 class MemberType(str, enum.Enum):
@@ -83,7 +83,7 @@ def sign_in_issued_at(sign_in_id: str) -> int | None:
         return None
 
 
-class RevokedSignIn(db.Model):
+class RevokedSignIn(Model):
     """A signed-out sign-in: its session and remember cookies no longer sign anyone in.
 
     Kept until `expires_at`, when the sign-in id would have expired anyway (SESSION_MAX_AGE)."""
@@ -94,7 +94,7 @@ class RevokedSignIn(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person with an account. Email is stored lower-case and is unique."""
 
     __tablename__ = "users"

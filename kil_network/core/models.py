@@ -5,10 +5,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kil_network.core.timeutil import UTCDateTime, utcnow
-from kil_network.extensions import db
+from kil_network.extensions import Model
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     """One staff (or system) action: who did what to which record, and when."""
 
     __tablename__ = "audit_log"
@@ -27,7 +27,7 @@ class AuditLog(db.Model):
     actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
 
 
-class OutboxEmail(db.Model):
+class OutboxEmail(Model):
     """An email written in the same transaction as the change that caused it.
 
     The delivery worker (`flask deliver-mail`) claims pending rows, sends them over SMTP,

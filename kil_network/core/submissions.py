@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kil_network.core.timeutil import UTCDateTime, utcnow
-from kil_network.extensions import db
+from kil_network.extensions import Model, db
 
 FIELD = "submission_key"
 KEEP_FOR = timedelta(days=7)
@@ -38,7 +38,7 @@ _KEY_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 ALREADY_SENT = "You had already sent this. It was saved once; here it is."
 
 
-class SubmissionKey(db.Model):
+class SubmissionKey(Model):
     """A create form's one-time key, and where its result is."""
 
     __tablename__ = "submission_keys"

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kil_network.core.dbtypes import value_enum
 from kil_network.core.timeutil import UTCDateTime, utcnow
-from kil_network.extensions import db
+from kil_network.extensions import Model
 
 
 class PledgeStatus(str, enum.Enum):
@@ -35,7 +35,7 @@ class SignedBy(str, enum.Enum):
         }[self.value]
 
 
-class Pledge(db.Model):
+class Pledge(Model):
     """A council's commitment to Keep it Local. One verified or pending pledge per council."""
 
     __tablename__ = "pledges"

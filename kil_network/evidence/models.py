@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from kil_network.auth.models import MemberType
 from kil_network.core.dbtypes import value_enum
 from kil_network.core.timeutil import UTCDateTime, utcnow
-from kil_network.extensions import db
+from kil_network.extensions import Model, db
 
 TOPICS = {
     "trends": "The latest trends shaping public services",
@@ -18,7 +18,7 @@ TOPICS = {
 }
 
 
-class Call(db.Model):
+class Call(Model):
     """A call for evidence: a survey, a written-evidence form, or both, each with a deadline."""
 
     __tablename__ = "calls"
@@ -61,7 +61,7 @@ class Call(db.Model):
         return "closed"
 
 
-class SurveyResponse(db.Model):
+class SurveyResponse(Model):
     """One person's survey answers: in progress (members, across sessions) or submitted."""
 
     __tablename__ = "survey_responses"
@@ -113,7 +113,7 @@ submission_principles = sa.Table(
 )
 
 
-class Submission(db.Model):
+class Submission(Model):
     """Written evidence, with an optional file kept outside the web root."""
 
     __tablename__ = "submissions"
@@ -164,7 +164,7 @@ class Submission(db.Model):
         return "Anonymous"
 
 
-class SubmissionTopic(db.Model):
+class SubmissionTopic(Model):
     """A topic (of the four) that a submission covers."""
 
     __tablename__ = "submission_topics"
@@ -173,7 +173,7 @@ class SubmissionTopic(db.Model):
     topic: Mapped[str] = mapped_column(sa.String(24), primary_key=True, index=True)
 
 
-class SubmissionTag(db.Model):
+class SubmissionTag(Model):
     """A staff tag on a submission."""
 
     __tablename__ = "submission_tags"

@@ -5,10 +5,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kil_network.core.timeutil import UTCDateTime, utcnow
-from kil_network.extensions import db
+from kil_network.extensions import Model
 
 
-class Region(db.Model):
+class Region(Model):
     """One of the nine English regions, or Wales (ONS codes)."""
 
     __tablename__ = "regions"
@@ -23,7 +23,7 @@ class Region(db.Model):
     )
 
 
-class LocalAuthority(db.Model):
+class LocalAuthority(Model):
     """A principal local authority of England or Wales (ONS GSS code)."""
 
     __tablename__ = "local_authorities"
@@ -57,7 +57,7 @@ ORGANISATION_TYPES = {
 }
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     """A community organisation, think tank or institution that members belong to."""
 
     __tablename__ = "organisations"
@@ -85,7 +85,7 @@ class Organisation(db.Model):
         return ORGANISATION_TYPES.get(self.org_type, "Other")
 
 
-class OrganisationEditor(db.Model):
+class OrganisationEditor(Model):
     """A member who may edit an organisation's record (approved), or has asked to (pending).
 
     The member who creates the record is its first editor; others of its members ask, and an
@@ -118,7 +118,7 @@ class OrganisationEditor(db.Model):
         return self.status == self.APPROVED
 
 
-class ConsentRecord(db.Model):
+class ConsentRecord(Model):
     """Each consent given or withdrawn, with when and how, kept as evidence (UK GDPR)."""
 
     __tablename__ = "consent_records"

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from kil_network.auth.models import MemberType
 from kil_network.core.dbtypes import value_enum
 from kil_network.core.timeutil import UTCDateTime, utcnow
-from kil_network.extensions import db
+from kil_network.extensions import Model
 
 
-class Principle(db.Model):
+class Principle(Model):
     """A stable slot (1 to 6) that each round's drafts revise."""
 
     __tablename__ = "principles"
@@ -42,7 +42,7 @@ class Eligibility(str, enum.Enum):
                 "attendees": "Only members who attended one of the round's workshops"}[self.value]
 
 
-class Round(db.Model):
+class Round(Model):
     """One round of the six drafts, open for votes between two times."""
 
     __tablename__ = "rounds"
@@ -70,7 +70,7 @@ class Round(db.Model):
                 and (self.closes_at is None or now < self.closes_at))
 
 
-class Draft(db.Model):
+class Draft(Model):
     """One principle's wording in one round."""
 
     __tablename__ = "drafts"
@@ -104,7 +104,7 @@ class Stance(str, enum.Enum):
 STANCES = [Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE]
 
 
-class Vote(db.Model):
+class Vote(Model):
     """One member's vote on one draft (unique), changeable until the round closes.
 
     The member's type and region are copied in when the vote is cast, so results by group
@@ -131,7 +131,7 @@ class Vote(db.Model):
     draft = relationship("Draft")
 
 
-class VoteTally(db.Model):
+class VoteTally(Model):
     """Running counts per draft and group, changed in the same transaction as each vote.
 
     dimension is 'all' (key ''), 'type' (a member type), 'region' (a region id) or
@@ -170,7 +170,7 @@ class ResponseStatus(str, enum.Enum):
                 "not_taken": "Not taken forward"}[self.value]
 
 
-class Suggestion(db.Model):
+class Suggestion(Model):
     """New wording a member proposes for a draft, with why; staff respond to each."""
 
     __tablename__ = "suggestions"
@@ -191,7 +191,7 @@ class Suggestion(db.Model):
     user = relationship("User", foreign_keys=[user_id])
 
 
-class Endorsement(db.Model):
+class Endorsement(Model):
     """A member backs a suggestion (once)."""
 
     __tablename__ = "endorsements"

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from kil_network.auth.models import MemberType
 from kil_network.core.dbtypes import value_enum
 from kil_network.core.timeutil import UTCDateTime, utcnow
-from kil_network.extensions import db
+from kil_network.extensions import Model
 
 
 class WorkshopFormat(str, enum.Enum):
@@ -34,6 +34,16 @@ class WorkshopFormat(str, enum.Enum):
         """Online and hybrid workshops have a joining link."""
         return self != WorkshopFormat.IN_PERSON
 
+    @property
+    def is_online(self) -> bool:
+        """Online only (no venue)."""
+        return self == WorkshopFormat.ONLINE
+
+    @property
+    def is_hybrid(self) -> bool:
+        """In person and online."""
+        return self == WorkshopFormat.HYBRID
+
 
 class WorkshopStatus(str, enum.Enum):
     """Draft (staff only), published, or cancelled."""
@@ -43,7 +53,7 @@ class WorkshopStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class Workshop(db.Model):
+class Workshop(Model):
     """A regional workshop. Times are UTC; capacity counts confirmed seats."""
 
     __tablename__ = "workshops"
@@ -95,6 +105,26 @@ class Workshop(db.Model):
         return f"{where} and online" if self.format == WorkshopFormat.HYBRID else where
 
     @property
+    def is_draft(self) -> bool:
+        """Not published yet: only staff see it."""
+        return self.status == WorkshopStatus.DRAFT
+
+    @property
+    def is_published(self) -> bool:
+        """Published and not cancelled."""
+        return self.status == WorkshopStatus.PUBLISHED
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Cancelled by staff (it keeps its registrations and their history)."""
+        return self.status == WorkshopStatus.CANCELLED
+
+    @property
+    def status_label(self) -> str:
+        """The status in words: Draft, Published, Cancelled."""
+        return self.status.value.capitalize()
+
+    @property
     def is_past(self) -> bool:
         """Has it started already?"""
         return self.starts_at <= utcnow()
@@ -120,7 +150,11 @@ class RegistrationState(str, enum.Enum):
         return {"confirmed": "Confirmed", "waitlisted": "On the waitlist", "cancelled": "Cancelled"}[self.value]
 
 
-class Registration(db.Model):
+# The states that hold a place or a place in the queue.
+ACTIVE_STATES = (RegistrationState.CONFIRMED, RegistrationState.WAITLISTED)
+
+
+class Registration(Model):
     """One person's place at one workshop: confirmed, waitlisted or cancelled.
 
     A member has at most one registration per workshop (a unique constraint); cancelling
@@ -158,6 +192,26 @@ class Registration(db.Model):
                           order_by="RegistrationEvent.id", cascade="all, delete-orphan")
 
     @property
+    def is_confirmed(self) -> bool:
+        """Holds a seat."""
+        return self.state == RegistrationState.CONFIRMED
+
+    @property
+    def is_waitlisted(self) -> bool:
+        """Waiting for a seat."""
+        return self.state == RegistrationState.WAITLISTED
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Given up (by the member, staff, or account deletion)."""
+        return self.state == RegistrationState.CANCELLED
+
+    @property
+    def is_active(self) -> bool:
+        """Confirmed or waitlisted."""
+        return self.state in ACTIVE_STATES
+
+    @property
     def attended(self) -> bool:
         """Checked in on the day."""
         return self.checked_in_at is not None
@@ -173,7 +227,7 @@ class Registration(db.Model):
         return self.user.email if self.user else self.guest_email
 
 
-class RegistrationEvent(db.Model):
+class RegistrationEvent(Model):
     """A registration's history: each state change (or check-in) with time and who."""
 
     __tablename__ = "registration_events"
