@@ -25,6 +25,7 @@ from kil_network.core.submissions import register_submission_keys
 from kil_network.core.templating import register_template_helpers
 from kil_network.councils.routes import bp as councils_bp
 from kil_network.councils.routes import staff_bp as staff_pledges_bp
+from kil_network.devdata.cli import register_cli as register_devdata_cli
 from kil_network.evidence import personal_data as evidence_data
 from kil_network.evidence.routes import bp as evidence_bp
 from kil_network.evidence.staff_routes import bp as staff_evidence_bp
@@ -177,8 +178,9 @@ def _register_personal_data(app):
 
 
 def _register_cli(app):
-    """Register the flask commands: deliver-mail (core), send-reminders (workshops), and the site's
-    seed-demo, seed-bulk, create-user."""
+    """Register the flask commands: deliver-mail (core), send-reminders (workshops), create-user
+    (site), seed-demo and seed-bulk (devdata)."""
     register_core_cli(app)
     register_workshop_cli(app)
     register_site_cli(app)
+    register_devdata_cli(app)
