@@ -1,11 +1,13 @@
 """Workshops in a member's data export and account deletion (see kil_network/core/personal_data.py)."""
+from contextlib import suppress
+
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from kil_network.core.timeutil import utcnow
+from kil_network.core.rules import RuleError
 from kil_network.extensions import db
 from kil_network.workshops import services
-from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopStatus
+from kil_network.workshops.models import Registration, Workshop
 
 
 def _iso(value):
@@ -54,20 +56,14 @@ def erase_registrations(user) -> None:
     Places at workshops still to come are given up (silently for the member, who is leaving),
     so a deleted account never holds a seat and gets no reminders; the waitlist moves up.
     """
-    now = utcnow()
     for reg in _member_registrations(user):
-        workshop = reg.workshop
-        if reg.state in services.ACTIVE_STATES and workshop.starts_at > now:
-            workshop = services._lock_registration(reg)  # before any change: it re-reads the row
+        if reg.is_active and not reg.workshop.is_past:
+            # Before clearing anything: it locks the workshop and re-reads the registration. A
+            # workshop that started meanwhile keeps the place as history (the refusal changed nothing).
+            with suppress(RuleError):
+                services.cancel_registration(reg, None, "account deleted", notify=False)
         reg.access_needs = ""
         reg.guest_name = ""
         reg.guest_email = ""
-        if reg.state in services.ACTIVE_STATES and workshop.starts_at > now:
-            previous = reg.state
-            reg.state = RegistrationState.CANCELLED
-            services._log(reg, "cancelled", previous, reg.state, None, "account deleted")
-            db.session.flush()
-            if previous == RegistrationState.CONFIRMED and workshop.status == WorkshopStatus.PUBLISHED:
-                services.promote_waitlist(workshop)
     user.calendar_token = None
     db.session.flush()
