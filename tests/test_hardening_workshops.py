@@ -14,8 +14,9 @@ from kil_network.auth.models import MemberType, User
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
-from kil_network.workshops import services
+from kil_network.workshops import queries, services
 from kil_network.workshops.models import (
+    ACTIVE_STATES,
     Registration,
     RegistrationEvent,
     RegistrationState,
@@ -163,7 +164,7 @@ def audit_count(action: str) -> int:
 def active_regs(workshop_id) -> list[Registration]:
     db.session.expire_all()
     return list(db.session.scalars(sa.select(Registration).where(
-        Registration.workshop_id == workshop_id, Registration.state.in_(services.ACTIVE_STATES))))
+        Registration.workshop_id == workshop_id, Registration.state.in_(ACTIVE_STATES))))
 
 
 def assert_nobody_left_confirmed_unawares(workshop_id):
@@ -422,7 +423,7 @@ def test_finding_13_concurrent_double_taps(app, thread_app, make_workshop, make_
     _race_twice(thread_app, check_in, workshop.id, staff.id)
     assert audit_count("attendance.check_in") == 1
     assert [e.action for e in db.session.get(Registration, reg.id).events] == ["registered", "checked_in"]
-    _race_twice(thread_app, lambda w, u: services.cancel_registration(services.registration_for(w, u), u),
+    _race_twice(thread_app, lambda w, u: services.cancel_registration(queries.registration_for(w, u), u),
                 workshop.id, db.session.get(User, leaving.id).id)
     assert len(outbox("Registration cancelled")) == 1
     _race_twice(thread_app, lambda w, u: services.publish_workshop(u, w), draft.id, staff.id)

@@ -66,6 +66,7 @@ def build_site(make_user, upload_dir) -> dict:
     from kil_network.members.models import Region
     from kil_network.principles import services as principles
     from kil_network.principles.models import Eligibility, ResponseStatus, Stance
+    from kil_network.workshops import queries as workshop_queries
     from kil_network.workshops import services as workshops
     from kil_network.workshops.models import WorkshopFormat
 
@@ -137,7 +138,7 @@ def build_site(make_user, upload_dir) -> dict:
     principles.open_round_for_votes(admin, closed_round)
     for person in [member, *others]:
         workshops.register(past, person, access_needs="")
-    for reg in workshops.active_registrations(past)[:-1]:
+    for reg in workshop_queries.active_registrations(past)[:-1]:
         workshops.check_in(admin, reg)
     stances = [Stance.SUPPORT, Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE, Stance.SUPPORT, Stance.AMEND, Stance.SUPPORT]
     for draft in closed_drafts:
@@ -176,7 +177,7 @@ def build_site(make_user, upload_dir) -> dict:
     # --- Workshops ----------------------------------------------------------------------------------
     for person in [member, others[0], others[1], others[4]]:
         workshops.register(live, person, access_needs="Wheelchair user: step-free route, please." if person is member else "")
-    for reg in workshops.active_registrations(live)[1:3]:
+    for reg in workshop_queries.active_registrations(live)[1:3]:
         workshops.check_in(admin, reg)
     workshops.add_walk_in(admin, live, name="Wendy Walk-in", email="wendy@example.org",
                           member_type=MemberType.COMMUNITY_ORGANISATION)
@@ -250,8 +251,8 @@ def build_site(make_user, upload_dir) -> dict:
         "w_live": live.id, "w_full": full.id, "w_draft": draft_workshop.id, "w_cancelled": cancelled.id,
         "w_past": past.id, "w_missed": missed.id, "yorkshire": yorkshire,
         "month": to_london(live.starts_at).strftime("%Y-%m"),
-        "reg_member": workshops.registration_for(live, member).id,
-        "reg_past": workshops.registration_for(past, member).id,
+        "reg_member": workshop_queries.registration_for(live, member).id,
+        "reg_past": workshop_queries.registration_for(past, member).id,
         "r_closed": closed_round.id, "r_open": open_round.id, "r_draft": draft_round.id,
         "d_open": open_drafts[0].id, "d_open_unvoted": open_drafts[4].id, "d_closed": closed_drafts[0].id,
         "s_open": endorsed.id, "s_waiting": theirs.id,

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from kil_network.auth.models import User
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from kil_network.workshops import services
+from kil_network.workshops import queries, services
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 THREADS = 30
 CAPACITY = 5
@@ -95,7 +95,7 @@ def register_job(workshop, user):
 
 def cancel_job(workshop, user):
     """Cancel this member's registration."""
-    services.cancel_registration(services.registration_for(workshop, user), user)
+    services.cancel_registration(queries.registration_for(workshop, user), user)
 
 
 def queue(workshop_id):
@@ -106,8 +106,8 @@ def queue(workshop_id):
     waiting = list(db.session.scalars(sa.select(Registration).where(
         Registration.workshop_id == workshop_id, Registration.state == RegistrationState.WAITLISTED)
         .order_by(Registration.queued_at, Registration.id)))
-    positions = services.waitlist_positions(waiting)
-    return confirmed, [positions[r.id] for r in waiting], [services.waitlist_position(r) for r in waiting]
+    positions = queries.waitlist_positions(waiting)
+    return confirmed, [positions[r.id] for r in waiting], [queries.waitlist_position(r) for r in waiting]
 
 
 def skip_unless_postgresql():

@@ -9,13 +9,13 @@ from icalendar import Calendar
 
 from kil_network.auth.models import MemberType
 from kil_network.core.email import deliver_due
-from kil_network.core.rules import RuleError
 from kil_network.core.models import AuditLog, OutboxEmail
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import london_to_utc, utcnow
 from kil_network.extensions import db
 from kil_network.members import services as member_services
 from kil_network.members.models import Region
-from kil_network.workshops import services
+from kil_network.workshops import queries, services
 from kil_network.workshops.calendar import workshop_ics
 from kil_network.workshops.models import (
     Registration,
@@ -146,7 +146,7 @@ def test_register_confirms_while_seats_are_free_then_waitlists_in_order(make_wor
     people = members(5)
     regs = [register(workshop, person) for person in people]
     assert [r.state for r in regs] == [CONFIRMED, CONFIRMED, WAITLISTED, WAITLISTED, WAITLISTED]
-    assert [services.waitlist_position(r) for r in regs] == [None, None, 1, 2, 3]
+    assert [queries.waitlist_position(r) for r in regs] == [None, None, 1, 2, 3]
     assert services.seats(workshop).confirmed == 2 and services.seats(workshop).waitlisted == 3
     assert actions(regs[0]) == ["registered"] and actions(regs[2]) == ["waitlisted"]
 
@@ -248,7 +248,7 @@ def test_cancel_confirmed_promotes_first_waitlisted_and_emails_them(make_worksho
     promoted = cancel(reg1, first)
     assert [r.id for r in promoted] == [reg2.id]
     assert states(workshop) == {first.email: "cancelled", second.email: "confirmed", third.email: "waitlisted"}
-    assert services.waitlist_position(db.session.get(Registration, reg3.id)) == 1
+    assert queries.waitlist_position(db.session.get(Registration, reg3.id)) == 1
     assert recipients("A place is now yours") == {second.email}
     assert recipients("Registration cancelled") == {first.email}
     assert actions(reg2) == ["waitlisted", "promoted"]
@@ -264,7 +264,7 @@ def test_cancel_waitlisted_promotes_nobody(make_workshop, members):
     reg3 = register(workshop, third)
     assert cancel(reg2, second) == []
     assert states(workshop) == {first.email: "confirmed", second.email: "cancelled", third.email: "waitlisted"}
-    assert services.waitlist_position(db.session.get(Registration, reg3.id)) == 1
+    assert queries.waitlist_position(db.session.get(Registration, reg3.id)) == 1
     assert outbox("A place is now yours") == []
 
 
@@ -304,8 +304,8 @@ def test_reregistering_reuses_the_row_and_goes_to_the_back_of_the_queue(make_wor
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)
                              .where(Registration.user_id == second.id)) == 1
     assert again.state == WAITLISTED
-    assert services.waitlist_position(db.session.get(Registration, reg3.id)) == 1
-    assert services.waitlist_position(again) == 2
+    assert queries.waitlist_position(db.session.get(Registration, reg3.id)) == 1
+    assert queries.waitlist_position(again) == 2
     assert actions(again) == ["waitlisted", "cancelled", "waitlisted"]
 
 
@@ -394,7 +394,7 @@ def test_raising_capacity_promotes_in_order(make_workshop, members, staff):
     db.session.commit()
     assert [r.id for r in result["promoted"]] == [regs[1].id, regs[2].id]
     assert states(workshop)[people[3].email] == "waitlisted"
-    assert services.waitlist_position(db.session.get(Registration, regs[3].id)) == 1
+    assert queries.waitlist_position(db.session.get(Registration, regs[3].id)) == 1
     assert recipients("A place is now yours") == {people[1].email, people[2].email}
 
 
@@ -669,12 +669,12 @@ def test_check_in_and_undo(make_workshop, members, staff):
     db.session.commit()
     saved = db.session.get(Registration, reg.id)
     assert saved.attended and saved.checked_in_by_id == staff.id
-    assert services.attendance_counts(workshop) == {"attended": 1, "registered": 1}
+    assert queries.attendance_counts(workshop) == {"attended": 1, "registered": 1}
     services.undo_check_in(staff, saved)
     db.session.commit()
     saved = db.session.get(Registration, reg.id)
     assert not saved.attended and saved.checked_in_by_id is None
-    assert services.attendance_counts(workshop) == {"attended": 0, "registered": 1}
+    assert queries.attendance_counts(workshop) == {"attended": 0, "registered": 1}
     assert actions(reg) == ["registered", "checked_in", "check_in_undone"]
 
 
@@ -758,7 +758,7 @@ def test_check_in_list_search(make_workshop, make_user, staff):
     cancel(register(workshop, gone), gone)
     services.add_walk_in(staff, workshop, name="Amy Walker", email="amy@example.org", member_type=MemberType.OTHER)
     db.session.commit()
-    names = lambda q: [r.person_name for r in services.check_in_list(workshop, q)]  # noqa: E731
+    names = lambda q: [r.person_name for r in queries.check_in_list(workshop, q)]  # noqa: E731
     assert names("") == ["Amara Okafor", "Amy Walker", "Ben Hughes"]
     assert names("am") == ["Amara Okafor", "Amy Walker"]
     assert names("RIVERSIDE") == ["Ben Hughes"]
@@ -827,10 +827,10 @@ def test_registration_stats_counts(make_workshop, members, staff):
     cancel(register(busy, d), d)
     services.check_in(staff, reg_a)
     db.session.commit()
-    stats = services.registration_stats([busy.id, empty.id])
+    stats = queries.registration_stats([busy.id, empty.id])
     assert stats[busy.id] == {"confirmed": 2, "waitlisted": 1, "attended": 1}
     assert stats[empty.id] == {"confirmed": 0, "waitlisted": 0, "attended": 0}
-    assert services.registration_stats([]) == {}
+    assert queries.registration_stats([]) == {}
 
 
 def test_region_totals(make_workshop, members, staff):
@@ -848,7 +848,7 @@ def test_region_totals(make_workshop, members, staff):
     services.check_in(staff, reg_a)
     services.cancel_workshop(staff, cardiff_off, "Merged with Leeds")
     db.session.commit()
-    totals = {name: (workshops, confirmed, attended) for name, workshops, confirmed, attended in services.region_totals()}
+    totals = {name: (workshops, confirmed, attended) for name, workshops, confirmed, attended in queries.region_totals()}
     assert len(totals) == 10
     assert totals["Yorkshire and The Humber"] == (2, 3, 1)
     assert totals["Wales"] == (1, 0, 0)
@@ -863,7 +863,7 @@ def test_month_filter_uses_london_months(make_workshop, month, day, hour):
     workshop = make_workshop(starts_in=starts - utcnow())
     workshop.starts_at = starts
     db.session.commit()
-    found = lambda m: db.session.scalars(services.public_workshops(month=m)).all()  # noqa: E731
+    found = lambda m: db.session.scalars(queries.public_workshops(month=m)).all()  # noqa: E731
     assert [w.id for w in found(f"{year}-{month:02d}")] == [workshop.id]
     before = f"{year}-{month - 1:02d}" if month > 1 else f"{year - 1}-12"
     after = f"{year}-{month + 1:02d}" if month < 12 else f"{year + 1}-01"
@@ -890,7 +890,7 @@ def test_member_workshops_upcoming_past_and_positions(make_workshop, members, st
     attended.starts_at = soon(days=-10)
     missed.starts_at = soon(days=-3)
     db.session.commit()
-    data = services.member_workshops(person)
+    data = queries.member_workshops(person)
     assert [r.workshop.title for r in data["upcoming"]] == ["Full", "Next week"]
     assert [r.workshop.title for r in data["past"]] == ["Missed", "Attended"]
     assert [r.attended for r in data["past"]] == [False, True]
@@ -903,9 +903,9 @@ def test_waitlist_positions_in_one_query_match_each_position(make_workshop, memb
     regs = [register(workshop, p) for p in members(6)]
     cancel(regs[3], regs[3].user)
     waiting = [db.session.get(Registration, r.id) for r in regs if r.id != regs[3].id][1:]
-    positions = services.waitlist_positions(waiting)
+    positions = queries.waitlist_positions(waiting)
     assert sorted(positions.values()) == [1, 2, 3, 4]
-    assert positions == {r.id: services.waitlist_position(r) for r in waiting}
+    assert positions == {r.id: queries.waitlist_position(r) for r in waiting}
 
 
 # --- Audit log -----------------------------------------------------------------------------
@@ -1063,7 +1063,7 @@ def test_account_deletion_clears_workshop_personal_data_but_keeps_counts(make_wo
     saved_up = db.session.get(Registration, reg_up.id)
     assert saved_past.access_needs == "" and saved_up.access_needs == ""
     assert saved_past.user_id == person.id and saved_past.attended and saved_past.state == CONFIRMED
-    assert services.registration_stats([past.id])[past.id] == {"confirmed": 1, "waitlisted": 0, "attended": 1}
+    assert queries.registration_stats([past.id])[past.id] == {"confirmed": 1, "waitlisted": 0, "attended": 1}
     assert saved_up.state == CANCELLED
     assert states(upcoming)[waiting.email] == "confirmed"
     assert recipients("A place is now yours") == {waiting.email}

@@ -1,21 +1,18 @@
 """Public workshop pages, registering and cancelling, My workshops and calendar feeds."""
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
-from kil_network.auth.models import User
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render
 from kil_network.core.params import choice_arg, id_arg, month_arg, page_arg
 from kil_network.core.timeutil import LONDON, utcnow
 from kil_network.extensions import db
-from kil_network.members.models import Region
-from kil_network.workshops import services
+from kil_network.workshops import queries, services
 from kil_network.workshops.calendar import feed_ics, workshop_ics
 from kil_network.workshops.forms import RegisterForm
-from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
+from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
 from kil_network.workshops.notifications import check_in_url
 from kil_network.workshops.qr import qr_svg
 
@@ -54,11 +51,11 @@ def index():
     args = {"region": id_arg("region"), "format": choice_arg("format", [f.value for f in WorkshopFormat]),
             "month": month_arg("month"), "when": choice_arg("when", ("past", "upcoming"), "upcoming")}
     page = page_arg()
-    pagination = db.paginate(services.public_workshops(region=args["region"], fmt=args["format"],
+    pagination = db.paginate(queries.public_workshops(region=args["region"], fmt=args["format"],
                                                        month=args["month"], when=args["when"]),
                              page=page, per_page=20, error_out=False, count=True)
-    stats = services.registration_stats([w.id for w in pagination.items])
-    regions = db.session.scalars(sa.select(Region).order_by(Region.name)).all()
+    stats = queries.registration_stats([w.id for w in pagination.items])
+    regions = queries.regions()
     return render("workshops/index.html", "workshops/_list.html", pagination=pagination, stats=stats,
                   args=args, regions=regions, formats=list(WorkshopFormat), months=_month_choices(args["when"]))
 
@@ -67,9 +64,9 @@ def _registration_context(workshop: Workshop) -> dict:
     """What the registration panel needs for the current visitor."""
     reg = position = None
     if current_user.is_authenticated:
-        reg = services.registration_for(workshop, current_user)
+        reg = queries.registration_for(workshop, current_user)
         if reg is not None:
-            position = services.waitlist_position(reg)
+            position = queries.waitlist_position(reg)
     reason = services.closed_reason(workshop)
     return {"workshop": workshop, "reg": reg, "position": position, "closed_reason": reason,
             "seats": services.seats(workshop), "form": RegisterForm()}
@@ -104,7 +101,7 @@ def register(workshop_id):
     except services.WorkshopError as exc:
         db.session.rollback()
         return _after_registration_change(workshop, exc.message, "error")
-    position = services.waitlist_position(reg)
+    position = queries.waitlist_position(reg)
     db.session.commit()
     if position:
         message = f"The workshop is full. You are number {position} on the waitlist; we will email you if a place comes up."
@@ -118,7 +115,7 @@ def register(workshop_id):
 def cancel(workshop_id):
     """Cancel the signed-in member's registration or leave the waitlist."""
     workshop = get_workshop_or_404(workshop_id)
-    reg = services.registration_for(workshop, current_user)
+    reg = queries.registration_for(workshop, current_user)
     if reg is None:
         return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
     try:
@@ -142,9 +139,9 @@ def ics(workshop_id):
 @login_required
 def my_workshops():
     """The member's workshops: upcoming (with waitlist position) and past, with check-in QR codes."""
-    data = services.member_workshops(current_user)
+    data = queries.member_workshops(current_user)
     qr = {reg.id: qr_svg(check_in_url(reg), f"Check-in code for {reg.workshop.title}")
-          for reg in data["upcoming"] if reg.state.value == "confirmed"}
+          for reg in data["upcoming"] if reg.is_confirmed}
     feed_url = (external_url("workshops.calendar_feed", token=current_user.calendar_token)
                 if current_user.calendar_token else None)
     return render("workshops/my_workshops.html", qr=qr, feed_url=feed_url, **data)
@@ -163,16 +160,8 @@ def reset_calendar():
 @bp.get("/calendar/<token>.ics")
 def calendar_feed(token):
     """A member's private feed of their confirmed and waitlisted workshops."""
-    valid = 20 <= len(token) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in token)
-    user = db.session.scalar(sa.select(User).where(User.calendar_token == token)) if valid else None
-    if user is None or not user.is_active:
+    user = queries.calendar_feed_owner(token)
+    if user is None:
         abort(404)
-    rows = db.session.execute(
-        sa.select(Workshop, Registration.state).join(Registration).where(
-            Registration.user_id == user.id, Registration.state.in_(services.ACTIVE_STATES),
-            Workshop.status != WorkshopStatus.DRAFT)
-        .order_by(Workshop.starts_at)
-    ).all()
-    confirmed = {workshop.id for workshop, state in rows if state == RegistrationState.CONFIRMED}
-    return Response(feed_ics([workshop for workshop, _ in rows], "Keep it Local workshops", confirmed),
-                    mimetype="text/calendar")
+    workshops, confirmed = queries.calendar_feed(user)
+    return Response(feed_ics(workshops, queries.CALENDAR_NAME, confirmed), mimetype="text/calendar")

@@ -19,21 +19,20 @@ from sqlalchemy.orm import joinedload
 from kil_network.auth.models import MemberType, Status, User
 from kil_network.core.audit import record
 from kil_network.core.forms import UK_POSTCODE, is_http_url
-from kil_network.core.params import int_arg, parse_month
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
 from kil_network.workshops import notifications
 from kil_network.workshops.models import (
+    ACTIVE_STATES,
     Registration,
     RegistrationEvent,
     RegistrationState,
     Workshop,
-    WorkshopFormat,
     WorkshopStatus,
 )
+from kil_network.workshops.queries import active_registrations, registration_for, waitlist_position
 
-ACTIVE_STATES = (RegistrationState.CONFIRMED, RegistrationState.WAITLISTED)
 REMINDER_WINDOW = timedelta(hours=48)
 CHANGE_FIELDS = ("starts_at", "ends_at", "format", "venue", "address", "postcode", "online_url")
 
@@ -120,13 +119,6 @@ def _log(reg: Registration, action: str, from_state, to_state, actor=None, note:
 
 # --- Registration -------------------------------------------------------------------------
 
-def registration_for(workshop: Workshop, user: User) -> Registration | None:
-    """The member's registration row for this workshop, in any state."""
-    return db.session.scalar(
-        sa.select(Registration).where(Registration.workshop_id == workshop.id, Registration.user_id == user.id)
-    )
-
-
 def closed_reason(workshop: Workshop, now: datetime | None = None) -> str | None:
     """Why nobody can register for this workshop now, or None if registration is open."""
     now = now or utcnow()
@@ -186,21 +178,6 @@ def register(workshop: Workshop, user: User, access_needs: str = "", now: dateti
     else:
         notifications.waitlisted(reg, waitlist_position(reg))
     return reg
-
-
-def waitlist_position(reg: Registration) -> int | None:
-    """1 for the first person waiting, or None if not on the waitlist."""
-    if reg.state != RegistrationState.WAITLISTED:
-        return None
-    ahead = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Registration).where(
-            Registration.workshop_id == reg.workshop_id,
-            Registration.state == RegistrationState.WAITLISTED,
-            sa.or_(Registration.queued_at < reg.queued_at,
-                   sa.and_(Registration.queued_at == reg.queued_at, Registration.id < reg.id)),
-        )
-    )
-    return ahead + 1
 
 
 def cancel_registration(reg: Registration, actor: User | None, note: str = "", *,
@@ -422,15 +399,6 @@ def set_live_voting(actor: User, workshop: Workshop, open_: bool) -> bool:
     return True
 
 
-def active_registrations(workshop: Workshop) -> list[Registration]:
-    """Confirmed and waitlisted registrations, with their members loaded."""
-    return db.session.scalars(
-        sa.select(Registration).options(joinedload(Registration.user))
-        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
-        .order_by(Registration.id)
-    ).all()
-
-
 # --- Attendance ---------------------------------------------------------------------------
 
 def _check_attendance_open(workshop: Workshop) -> None:
@@ -524,32 +492,6 @@ def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, 
     return reg
 
 
-def attendance_counts(workshop: Workshop) -> dict:
-    """Attended and registered (confirmed) counts for the live check-in counter."""
-    row = db.session.execute(
-        sa.select(sa.func.count(Registration.checked_in_at), sa.func.count(Registration.id))
-        .where(Registration.workshop_id == workshop.id, Registration.state == RegistrationState.CONFIRMED)
-    ).one()
-    return {"attended": row[0], "registered": row[1]}
-
-
-def check_in_list(workshop: Workshop, q: str = ""):
-    """Confirmed and waitlisted registrations for the check-in page, searchable by name or email."""
-    stmt = (
-        sa.select(Registration).outerjoin(Registration.user)
-        .options(joinedload(Registration.user).joinedload(User.organisation))
-        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
-    )
-    q = (q or "").strip()[:100]
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(sa.or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"),
-                                 Registration.guest_name.ilike(pattern, escape="\\"),
-                                 Registration.guest_email.ilike(pattern, escape="\\")))
-    order_name = sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name))
-    return db.session.scalars(stmt.order_by(Registration.state, order_name, Registration.id)).unique().all()
-
-
 # --- Calendar feed -------------------------------------------------------------------------
 
 def reset_calendar_token(user: User) -> str:
@@ -599,112 +541,3 @@ def send_reminders(now: datetime | None = None) -> int:
         sent += len(regs)
     db.session.flush()
     return sent
-
-
-# --- Lists and statistics -----------------------------------------------------------------
-
-def registration_stats(workshop_ids: list[int]) -> dict[int, dict]:
-    """Confirmed, waitlisted and attended counts per workshop, in one grouped query."""
-    stats = {wid: {"confirmed": 0, "waitlisted": 0, "attended": 0} for wid in workshop_ids}
-    if not workshop_ids:
-        return stats
-    rows = db.session.execute(
-        sa.select(Registration.workshop_id, Registration.state, sa.func.count(), sa.func.count(Registration.checked_in_at))
-        .where(Registration.workshop_id.in_(workshop_ids), Registration.state.in_(ACTIVE_STATES))
-        .group_by(Registration.workshop_id, Registration.state)
-    ).all()
-    for wid, state, count, attended in rows:
-        stats[wid][state.value] = count
-        stats[wid]["attended"] += attended
-    return stats
-
-
-def public_workshops(*, region: str = "", fmt: str = "", month: str = "", when: str = "upcoming",
-                     include_drafts: bool = False):
-    """A SELECT of workshops for the list, filtered by region, format, month (YYYY-MM) and when."""
-    now = utcnow()
-    stmt = sa.select(Workshop)
-    if not include_drafts:
-        stmt = stmt.where(Workshop.status != WorkshopStatus.DRAFT)
-    if when == "past":
-        stmt = stmt.where(Workshop.starts_at <= now).order_by(Workshop.starts_at.desc())
-    else:
-        stmt = stmt.where(Workshop.starts_at > now).order_by(Workshop.starts_at)
-    if int_arg(region) is not None:
-        stmt = stmt.where(Workshop.region_id == int_arg(region))
-    if fmt in {f.value for f in WorkshopFormat}:
-        stmt = stmt.where(Workshop.format == WorkshopFormat(fmt))
-    start = month_start(month)
-    if start is not None:
-        # The next London month, counted from the month asked for: in summer time a London month
-        # starts at 23:00 UTC on the last day of the month before.
-        year, mon = (int(p) for p in month.split("-"))
-        end = month_start(f"{year + mon // 12}-{mon % 12 + 1:02d}")
-        stmt = stmt.where(Workshop.starts_at >= start)
-        if end is not None:
-            stmt = stmt.where(Workshop.starts_at < end)
-    return stmt
-
-
-def month_start(month: str) -> datetime | None:
-    """The UTC instant a London calendar month (YYYY-MM) begins, or None if malformed or out of range."""
-    from kil_network.core.timeutil import london_to_utc
-
-    parsed = parse_month(month)
-    return london_to_utc(datetime(*parsed, 1)) if parsed else None
-
-
-def member_workshops(user: User) -> dict:
-    """The member's registrations: upcoming (confirmed or waitlisted, with position) and past."""
-    now = utcnow()
-    regs = db.session.scalars(
-        sa.select(Registration).join(Registration.workshop)
-        .options(joinedload(Registration.workshop))
-        .where(Registration.user_id == user.id, Registration.state != RegistrationState.CANCELLED)
-        .order_by(Workshop.starts_at)
-    ).all()
-    upcoming = [r for r in regs if r.workshop.starts_at > now]
-    past = [r for r in regs if r.workshop.starts_at <= now][::-1]
-    positions = waitlist_positions([r for r in upcoming if r.state == RegistrationState.WAITLISTED])
-    return {"upcoming": upcoming, "past": past, "positions": positions}
-
-
-def waitlist_positions(regs: list[Registration]) -> dict[int, int]:
-    """Waitlist position for each given registration, in one windowed query."""
-    if not regs:
-        return {}
-    position = sa.func.row_number().over(
-        partition_by=Registration.workshop_id, order_by=(Registration.queued_at, Registration.id)
-    ).label("position")
-    queue = (
-        sa.select(Registration.id.label("id"), position)
-        .where(Registration.workshop_id.in_({r.workshop_id for r in regs}),
-               Registration.state == RegistrationState.WAITLISTED)
-        .subquery()
-    )
-    wanted = [r.id for r in regs]
-    rows = db.session.execute(sa.select(queue.c.id, queue.c.position).where(queue.c.id.in_(wanted))).all()
-    return {reg_id: pos for reg_id, pos in rows}
-
-
-def region_totals() -> list:
-    """Per region: workshops held or planned, confirmed registrations and attendance."""
-    from kil_network.members.models import Region
-
-    reg_counts = (
-        sa.select(Registration.workshop_id,
-                  sa.func.count().label("confirmed"),
-                  sa.func.count(Registration.checked_in_at).label("attended"))
-        .where(Registration.state == RegistrationState.CONFIRMED)
-        .group_by(Registration.workshop_id).subquery()
-    )
-    return db.session.execute(
-        sa.select(Region.name,
-                  sa.func.count(Workshop.id),
-                  sa.func.coalesce(sa.func.sum(reg_counts.c.confirmed), 0),
-                  sa.func.coalesce(sa.func.sum(reg_counts.c.attended), 0))
-        .select_from(Region)
-        .outerjoin(Workshop, sa.and_(Workshop.region_id == Region.id, Workshop.status != WorkshopStatus.CANCELLED))
-        .outerjoin(reg_counts, reg_counts.c.workshop_id == Workshop.id)
-        .group_by(Region.name).order_by(Region.name)
-    ).all()

@@ -2,10 +2,8 @@
 import csv
 import io
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from kil_network.auth.models import MemberType
 from kil_network.core import submissions
@@ -13,11 +11,11 @@ from kil_network.core.csvutil import csv_safe
 from kil_network.core.decorators import staff_required
 from kil_network.core.htmx import is_htmx, render, render_form
 from kil_network.core.params import text_arg
-from kil_network.core.timeutil import format_london, utcnow
+from kil_network.core.timeutil import format_london
 from kil_network.extensions import db
-from kil_network.workshops import services
+from kil_network.workshops import queries, services
 from kil_network.workshops.forms import CancelWorkshopForm, WalkInForm, WorkshopForm
-from kil_network.workshops.models import Registration, RegistrationEvent, Workshop
+from kil_network.workshops.models import Registration, Workshop
 from kil_network.workshops.routes import get_workshop_or_404
 
 bp = Blueprint("staff_workshops", __name__)
@@ -35,14 +33,9 @@ def get_registration_or_404(workshop: Workshop, registration_id: int) -> Registr
 @staff_required
 def dashboard():
     """Upcoming workshops with seats and waitlists; past ones with attendance; totals by region."""
-    now = utcnow()
-    upcoming = db.session.scalars(
-        sa.select(Workshop).where(Workshop.starts_at > now).order_by(Workshop.starts_at)).all()
-    past = db.session.scalars(
-        sa.select(Workshop).where(Workshop.starts_at <= now).order_by(Workshop.starts_at.desc()).limit(50)).all()
-    stats = services.registration_stats([w.id for w in upcoming + past])
-    return render("workshops/staff/dashboard.html", upcoming=upcoming, past=past, stats=stats,
-                  regions=services.region_totals())
+    lists = queries.staff_dashboard()
+    stats = queries.registration_stats([w.id for w in lists["upcoming"] + lists["past"]])
+    return render("workshops/staff/dashboard.html", stats=stats, regions=queries.region_totals(), **lists)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -68,13 +61,8 @@ def new():
 def show(workshop_id):
     """A workshop for staff: status, actions, registrations with access needs."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    regs = db.session.scalars(
-        sa.select(Registration).options(joinedload(Registration.user))
-        .where(Registration.workshop_id == workshop.id)
-        .order_by(Registration.state, Registration.queued_at, Registration.id)
-    ).all()
-    return render("workshops/staff/show.html", workshop=workshop, regs=regs, seats=services.seats(workshop),
-                  counts=services.attendance_counts(workshop))
+    return render("workshops/staff/show.html", workshop=workshop, regs=queries.registrations(workshop), seats=services.seats(workshop),
+                  counts=queries.attendance_counts(workshop))
 
 
 @bp.route("/<int:workshop_id>/edit", methods=["GET", "POST"])
@@ -161,9 +149,9 @@ def attendance(workshop_id):
     """Check-in on the day: search as you type, one tap per person, live count."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     q = text_arg("q", 100)
-    regs = services.check_in_list(workshop, q)
+    regs = queries.check_in_list(workshop, q)
     return render("workshops/staff/attendance.html", "workshops/staff/_checkin_rows.html", workshop=workshop,
-                  regs=regs, q=q, counts=services.attendance_counts(workshop), walk_in_form=WalkInForm())
+                  regs=regs, q=q, counts=queries.attendance_counts(workshop), walk_in_form=WalkInForm())
 
 
 @bp.get("/<int:workshop_id>/attendance/count")
@@ -171,7 +159,7 @@ def attendance(workshop_id):
 def attendance_count(workshop_id):
     """The live 'attended / registered' counter (refreshed after each check-in)."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    return render("workshops/staff/_count.html", workshop=workshop, counts=services.attendance_counts(workshop))
+    return render("workshops/staff/_count.html", workshop=workshop, counts=queries.attendance_counts(workshop))
 
 
 @bp.get("/<int:workshop_id>/attendance/<int:registration_id>")
@@ -180,10 +168,8 @@ def registration(workshop_id, registration_id):
     """One registration (where a check-in QR code leads), with its history and a check-in button."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     reg = get_registration_or_404(workshop, registration_id)
-    events = db.session.scalars(
-        sa.select(RegistrationEvent).where(RegistrationEvent.registration_id == reg.id).order_by(RegistrationEvent.id)
-    ).all()
-    return render("workshops/staff/registration.html", workshop=workshop, reg=reg, events=events)
+    return render("workshops/staff/registration.html", workshop=workshop, reg=reg,
+                  events=queries.registration_history(reg))
 
 
 @bp.post("/<int:workshop_id>/attendance/<int:registration_id>")
@@ -247,8 +233,8 @@ def walk_in(workshop_id):
                   + ("" if reg.user_id else " We have emailed them an invitation to join the Network."), "success")
             return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
     return render_form("workshops/staff/attendance.html", "workshops/staff/_walk_in_form.html", form,
-                       workshop=workshop, regs=services.check_in_list(workshop), q="",
-                       counts=services.attendance_counts(workshop), walk_in_form=form)
+                       workshop=workshop, regs=queries.check_in_list(workshop), q="",
+                       counts=queries.attendance_counts(workshop), walk_in_form=form)
 
 
 @bp.get("/<int:workshop_id>/sheet")
@@ -256,8 +242,7 @@ def walk_in(workshop_id):
 def sheet(workshop_id):
     """A printable sign-in sheet."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    regs = [r for r in services.check_in_list(workshop) if r.state.value == "confirmed"]
-    return render("workshops/staff/sheet.html", workshop=workshop, regs=regs)
+    return render("workshops/staff/sheet.html", workshop=workshop, regs=queries.sign_in_sheet(workshop))
 
 
 @bp.get("/<int:workshop_id>/attendance.csv")
@@ -265,10 +250,7 @@ def sheet(workshop_id):
 def attendance_csv(workshop_id):
     """Registrations with attendance, as CSV."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    regs = db.session.scalars(
-        sa.select(Registration).options(joinedload(Registration.user))
-        .where(Registration.workshop_id == workshop.id).order_by(Registration.id)
-    ).all()
+    regs = queries.registrations_for_export(workshop)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["registration_id", "name", "email", "member_type", "state", "walk_in",

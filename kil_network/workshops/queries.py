@@ -1,0 +1,258 @@
+"""Workshop reads: lists, counts, region totals, check-in lists, a member's workshops, calendar feeds.
+
+Nothing here changes anything or decides whether something may happen (the rules and the
+writes are in `services.py`); routes, services and templates read through these functions.
+"""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from kil_network.auth.models import User
+from kil_network.core.params import int_arg, parse_month
+from kil_network.core.timeutil import london_to_utc, utcnow
+from kil_network.extensions import db
+from kil_network.members.models import Region
+from kil_network.workshops.models import (
+    ACTIVE_STATES,
+    Registration,
+    RegistrationEvent,
+    RegistrationState,
+    Workshop,
+    WorkshopFormat,
+    WorkshopStatus,
+)
+
+STAFF_PAST_LIMIT = 50  # past workshops on the staff dashboard
+CALENDAR_NAME = "Keep it Local workshops"
+
+
+# --- One workshop -------------------------------------------------------------------------
+
+def registration_for(workshop: Workshop, user: User) -> Registration | None:
+    """The member's registration row for this workshop, in any state."""
+    return db.session.scalar(
+        sa.select(Registration).where(Registration.workshop_id == workshop.id, Registration.user_id == user.id)
+    )
+
+
+def waitlist_position(reg: Registration) -> int | None:
+    """1 for the first person waiting, or None if not on the waitlist."""
+    if reg.state != RegistrationState.WAITLISTED:
+        return None
+    ahead = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Registration).where(
+            Registration.workshop_id == reg.workshop_id,
+            Registration.state == RegistrationState.WAITLISTED,
+            sa.or_(Registration.queued_at < reg.queued_at,
+                   sa.and_(Registration.queued_at == reg.queued_at, Registration.id < reg.id)),
+        )
+    )
+    return ahead + 1
+
+
+def waitlist_positions(regs: list[Registration]) -> dict[int, int]:
+    """Waitlist position for each given registration, in one windowed query."""
+    if not regs:
+        return {}
+    position = sa.func.row_number().over(
+        partition_by=Registration.workshop_id, order_by=(Registration.queued_at, Registration.id)
+    ).label("position")
+    queue = (
+        sa.select(Registration.id.label("id"), position)
+        .where(Registration.workshop_id.in_({r.workshop_id for r in regs}),
+               Registration.state == RegistrationState.WAITLISTED)
+        .subquery()
+    )
+    wanted = [r.id for r in regs]
+    rows = db.session.execute(sa.select(queue.c.id, queue.c.position).where(queue.c.id.in_(wanted))).all()
+    return {reg_id: pos for reg_id, pos in rows}
+
+
+def active_registrations(workshop: Workshop) -> list[Registration]:
+    """Confirmed and waitlisted registrations, with their members loaded."""
+    return db.session.scalars(
+        sa.select(Registration).options(joinedload(Registration.user))
+        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
+        .order_by(Registration.id)
+    ).all()
+
+
+def attendance_counts(workshop: Workshop) -> dict:
+    """Attended and registered (confirmed) counts for the live check-in counter."""
+    row = db.session.execute(
+        sa.select(sa.func.count(Registration.checked_in_at), sa.func.count(Registration.id))
+        .where(Registration.workshop_id == workshop.id, Registration.state == RegistrationState.CONFIRMED)
+    ).one()
+    return {"attended": row[0], "registered": row[1]}
+
+
+def check_in_list(workshop: Workshop, q: str = ""):
+    """Confirmed and waitlisted registrations for the check-in page, searchable by name or email."""
+    stmt = (
+        sa.select(Registration).outerjoin(Registration.user)
+        .options(joinedload(Registration.user).joinedload(User.organisation))
+        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
+    )
+    q = (q or "").strip()[:100]
+    if q:
+        stmt = stmt.where(sa.or_(*(column.icontains(q, autoescape=True) for column in (
+            User.name, User.email, Registration.guest_name, Registration.guest_email))))
+    order_name = sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name))
+    return db.session.scalars(stmt.order_by(Registration.state, order_name, Registration.id)).unique().all()
+
+
+def registrations(workshop: Workshop) -> list[Registration]:
+    """Every registration of the workshop (any state) for its staff page: by state, then queue order."""
+    return db.session.scalars(
+        sa.select(Registration).options(joinedload(Registration.user))
+        .where(Registration.workshop_id == workshop.id)
+        .order_by(Registration.state, Registration.queued_at, Registration.id)
+    ).all()
+
+
+def registrations_for_export(workshop: Workshop) -> list[Registration]:
+    """Every registration of the workshop (any state) in the order they were made, for the CSV."""
+    return db.session.scalars(
+        sa.select(Registration).options(joinedload(Registration.user))
+        .where(Registration.workshop_id == workshop.id).order_by(Registration.id)
+    ).all()
+
+
+def registration_history(reg: Registration) -> list[RegistrationEvent]:
+    """A registration's history, oldest first."""
+    return db.session.scalars(
+        sa.select(RegistrationEvent).where(RegistrationEvent.registration_id == reg.id).order_by(RegistrationEvent.id)
+    ).all()
+
+
+def sign_in_sheet(workshop: Workshop) -> list[Registration]:
+    """Confirmed places for the printable sign-in sheet, in check-in list order."""
+    return [reg for reg in check_in_list(workshop) if reg.is_confirmed]
+
+
+# --- Lists --------------------------------------------------------------------------------
+
+def staff_dashboard() -> dict:
+    """Upcoming workshops (all of them, soonest first) and the latest past ones, drafts included."""
+    now = utcnow()
+    upcoming = db.session.scalars(
+        sa.select(Workshop).where(Workshop.starts_at > now).order_by(Workshop.starts_at)).all()
+    past = db.session.scalars(
+        sa.select(Workshop).where(Workshop.starts_at <= now).order_by(Workshop.starts_at.desc())
+        .limit(STAFF_PAST_LIMIT)).all()
+    return {"upcoming": upcoming, "past": past}
+
+
+def regions() -> list[Region]:
+    """Every region by name (the list's filter)."""
+    return db.session.scalars(sa.select(Region).order_by(Region.name)).all()
+
+
+def registration_stats(workshop_ids: list[int]) -> dict[int, dict]:
+    """Confirmed, waitlisted and attended counts per workshop, in one grouped query."""
+    stats = {wid: {"confirmed": 0, "waitlisted": 0, "attended": 0} for wid in workshop_ids}
+    if not workshop_ids:
+        return stats
+    rows = db.session.execute(
+        sa.select(Registration.workshop_id, Registration.state, sa.func.count(),
+                  sa.func.count(Registration.checked_in_at))
+        .where(Registration.workshop_id.in_(workshop_ids), Registration.state.in_(ACTIVE_STATES))
+        .group_by(Registration.workshop_id, Registration.state)
+    ).all()
+    for wid, state, count, attended in rows:
+        stats[wid][state.value] = count
+        stats[wid]["attended"] += attended
+    return stats
+
+
+def public_workshops(*, region: str = "", fmt: str = "", month: str = "", when: str = "upcoming",
+                     include_drafts: bool = False):
+    """A SELECT of workshops for the list, filtered by region, format, month (YYYY-MM) and when."""
+    now = utcnow()
+    stmt = sa.select(Workshop)
+    if not include_drafts:
+        stmt = stmt.where(Workshop.status != WorkshopStatus.DRAFT)
+    if when == "past":
+        stmt = stmt.where(Workshop.starts_at <= now).order_by(Workshop.starts_at.desc())
+    else:
+        stmt = stmt.where(Workshop.starts_at > now).order_by(Workshop.starts_at)
+    if int_arg(region) is not None:
+        stmt = stmt.where(Workshop.region_id == int_arg(region))
+    if fmt in {f.value for f in WorkshopFormat}:
+        stmt = stmt.where(Workshop.format == WorkshopFormat(fmt))
+    start = month_start(month)
+    if start is not None:
+        # The next London month, counted from the month asked for: in summer time a London month
+        # starts at 23:00 UTC on the last day of the month before.
+        year, mon = (int(p) for p in month.split("-"))
+        end = month_start(f"{year + mon // 12}-{mon % 12 + 1:02d}")
+        stmt = stmt.where(Workshop.starts_at >= start)
+        if end is not None:
+            stmt = stmt.where(Workshop.starts_at < end)
+    return stmt
+
+
+def month_start(month: str) -> datetime | None:
+    """The UTC instant a London calendar month (YYYY-MM) begins, or None if malformed or out of range."""
+    parsed = parse_month(month)
+    return london_to_utc(datetime(*parsed, 1)) if parsed else None
+
+
+def member_workshops(user: User) -> dict:
+    """The member's registrations: upcoming (confirmed or waitlisted, with position) and past."""
+    now = utcnow()
+    regs = db.session.scalars(
+        sa.select(Registration).join(Registration.workshop)
+        .options(joinedload(Registration.workshop))
+        .where(Registration.user_id == user.id, Registration.state != RegistrationState.CANCELLED)
+        .order_by(Workshop.starts_at)
+    ).all()
+    upcoming = [r for r in regs if r.workshop.starts_at > now]
+    past = [r for r in regs if r.workshop.starts_at <= now][::-1]
+    positions = waitlist_positions([r for r in upcoming if r.is_waitlisted])
+    return {"upcoming": upcoming, "past": past, "positions": positions}
+
+
+def region_totals() -> list:
+    """Per region: workshops held or planned, confirmed registrations and attendance."""
+    reg_counts = (
+        sa.select(Registration.workshop_id,
+                  sa.func.count().label("confirmed"),
+                  sa.func.count(Registration.checked_in_at).label("attended"))
+        .where(Registration.state == RegistrationState.CONFIRMED)
+        .group_by(Registration.workshop_id).subquery()
+    )
+    return db.session.execute(
+        sa.select(Region.name,
+                  sa.func.count(Workshop.id),
+                  sa.func.coalesce(sa.func.sum(reg_counts.c.confirmed), 0),
+                  sa.func.coalesce(sa.func.sum(reg_counts.c.attended), 0))
+        .select_from(Region)
+        .outerjoin(Workshop, sa.and_(Workshop.region_id == Region.id, Workshop.status != WorkshopStatus.CANCELLED))
+        .outerjoin(reg_counts, reg_counts.c.workshop_id == Workshop.id)
+        .group_by(Region.name).order_by(Region.name)
+    ).all()
+
+
+# --- Calendar feeds -------------------------------------------------------------------------
+
+def calendar_feed_owner(token: str) -> User | None:
+    """The active member whose secret calendar address this is, or None (a malformed token is
+    not looked up)."""
+    valid = 20 <= len(token) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in token)
+    user = db.session.scalar(sa.select(User).where(User.calendar_token == token)) if valid else None
+    return user if user is not None and user.is_active else None
+
+
+def calendar_feed(user: User) -> tuple[list[Workshop], set[int]]:
+    """The member's published and cancelled workshops with a confirmed or waitlisted place, soonest
+    first, and the ids of those where the place is confirmed (they carry the joining link)."""
+    rows = db.session.execute(
+        sa.select(Workshop, Registration.state).join(Registration).where(
+            Registration.user_id == user.id, Registration.state.in_(ACTIVE_STATES),
+            Workshop.status != WorkshopStatus.DRAFT)
+        .order_by(Workshop.starts_at)
+    ).all()
+    confirmed = {workshop.id for workshop, state in rows if state == RegistrationState.CONFIRMED}
+    return [workshop for workshop, _ in rows], confirmed
