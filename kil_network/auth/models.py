@@ -72,7 +72,7 @@ def new_sign_in_id() -> str:
     return f"{int(time.time()):x}.{secrets.token_urlsafe(16)}"
 
 
-def sign_in_issued_at(sign_in_id: str) -> int | None:
+def sign_in_issued_at(sign_in_id: str | None) -> int | None:
     """The issue time (Unix seconds) of a sign-in id, or None if it is not one."""
     issued, _, rest = (sign_in_id or "").partition(".")
     if not rest or not 0 < len(issued) <= 12:

@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import cast
 from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
@@ -228,15 +229,21 @@ def _flush_unrecorded() -> None:
         _write_outcome(mail_id, values)
 
 
+def _rows_updated(statement: sa.Update) -> int:
+    """Run an UPDATE in the session; how many rows it changed. (Session.execute returns a
+    CursorResult for one, which has the count, but is typed as returning any Result.)"""
+    return cast(sa.CursorResult, db.session.execute(statement)).rowcount or 0
+
+
 def release_uncertain() -> int:
     """Emails left "sending" by a worker that stopped mid-send: failed, for staff to check (not re-sent)."""
-    result = db.session.execute(
+    changed = _rows_updated(
         sa.update(OutboxEmail)
         .where(OutboxEmail.status == OutboxEmail.SENDING, OutboxEmail.next_attempt_at <= utcnow())
         .values(status=OutboxEmail.FAILED, last_error=UNCERTAIN)
     )
     db.session.commit()
-    return result.rowcount or 0
+    return changed
 
 
 def _failure(mail_id: int, attempts: int, exc: Exception) -> tuple[str, dict]:
@@ -283,11 +290,11 @@ def deliver_due(limit: int = 50, stop=None) -> dict:
                 continue
             lease = timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT"])
             # Compare-and-set, so that even without row locks (SQLite) one worker alone sends it.
-            marked = db.session.execute(
+            marked = _rows_updated(
                 sa.update(OutboxEmail)
                 .where(OutboxEmail.id == mail_id, OutboxEmail.status == OutboxEmail.PENDING)
                 .values(status=OutboxEmail.SENDING, attempts=attempts, next_attempt_at=utcnow() + lease)
-            ).rowcount
+            )
             db.session.commit()
             if marked != 1:
                 continue  # another worker took it first

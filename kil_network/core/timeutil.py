@@ -1,5 +1,6 @@
 """Times are stored in UTC and shown in Europe/London."""
 from datetime import UTC, datetime, timedelta
+from typing import overload
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -12,6 +13,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def to_london(value: datetime) -> datetime: ...
+@overload
+def to_london(value: None) -> None: ...
 def to_london(value: datetime | None) -> datetime | None:
     """Convert an aware (or naive UTC) datetime to Europe/London."""
     if value is None:
@@ -32,14 +37,21 @@ class LondonTimeError(ValueError):
     """A wall-clock time that the UK clocks skip or show twice; the message is safe to show."""
 
 
+def _london_offset(instant: datetime) -> timedelta:
+    """London's offset from UTC at an aware instant (0 or 1 hour)."""
+    offset = instant.astimezone(LONDON).utcoffset()
+    assert offset is not None  # an aware time in a ZoneInfo always has one
+    return offset
+
+
 def _clock_change(value: datetime) -> tuple[str, str]:
     """Around a clock change on value's day: the wall-clock time the change happens at, and the
     time the clocks then show (e.g. ("01:00", "02:00") in March, ("02:00", "01:00") in October)."""
     start = datetime(value.year, value.month, value.day, tzinfo=LONDON).astimezone(UTC)
-    before = start.astimezone(LONDON).utcoffset()
+    before = _london_offset(start)
     for minutes in range(0, 26 * 60, 15):
         instant = start + timedelta(minutes=minutes)
-        after = instant.astimezone(LONDON).utcoffset()
+        after = _london_offset(instant)
         if after != before:
             return ((instant + before).strftime("%H:%M"), (instant + after).strftime("%H:%M"))
     raise AssertionError("no clock change on this day")  # pragma: no cover - only called on change days

@@ -18,7 +18,7 @@ class Question:
     id: str
     text: str
     kind: str  # radio | checkbox | text | select
-    options: list = field(default_factory=list)
+    options: list[tuple[str, str]] = field(default_factory=list)  # (stored value, label)
     hint: str = ""
     required: bool = True
     applies: Callable[[dict], bool] = lambda a: True
@@ -114,7 +114,7 @@ def previous_before(question_id: str, answers: dict) -> Question | None:
 
 def clean(answers: dict) -> dict:
     """Keep only answers to questions that apply (after a screening answer changes)."""
-    kept = {}
+    kept: dict = {}
     for q in QUESTIONS:  # a question depends only on the answers before it
         if q.id in answers and q.applies(kept):
             kept[q.id] = answers[q.id]
@@ -182,5 +182,5 @@ def option_label(question: Question, value, region_names: dict | None = None) ->
         return (region_names or {}).get(str(value), str(value))
     labels = dict(question.options)
     if isinstance(value, list):
-        return ", ".join(labels.get(v, v) for v in value)
+        return ", ".join(labels.get(v, str(v)) for v in value)
     return labels.get(value, value) if question.options else str(value)
