@@ -14,6 +14,7 @@ from kil_network.auth.routes import bp as auth_bp
 from kil_network.auth.services import load_user
 from kil_network.core import email as core_email
 from kil_network.core.cli import register_cli as register_core_cli
+from kil_network.core.csrf import register_csrf
 from kil_network.core.errors import register_errorhandlers
 from kil_network.core.htmx import register_htmx
 from kil_network.core.params import DatabaseIntConverter, SafePathConverter, SafeStringConverter
@@ -138,7 +139,9 @@ def _register_blueprints(app):
 
 
 def _register_errorhandlers(app):
-    """Friendly error pages (fragments for htmx requests) and security headers."""
+    """Expired forms keep what was typed (core/csrf.py), friendly error pages (fragments for htmx
+    requests) and security headers."""
+    register_csrf(app)  # after the blueprints: it guards every view registered so far
     register_errorhandlers(app)
     register_security_headers(app)
 

@@ -26,6 +26,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from wtforms import ValidationError
 
+from kil_network.core.errors import render_error
+from kil_network.core.htmx import is_htmx
+from kil_network.extensions import db
+
 EXPIRED_MESSAGE = "Your session had expired. Check your answers and send again."
 NOT_TYPED = {"csrf_token", "submission_key", "back", "workshop"}  # hidden fields, not typed
 REFUSED_MESSAGE = ("The form had expired or was sent from somewhere else. "
@@ -63,8 +67,6 @@ def _check_token():
 
 def refused_response():
     """The generic 400 page, with the session as it was before the request (its new token kept)."""
-    from kil_network.core.errors import render_error
-
     if "csrf_session_before" in g:
         token = session.get("csrf_token")
         session.clear()
@@ -83,8 +85,6 @@ def typed_values() -> list[str]:
 
 def _whole_page_for_htmx(response) -> bool:
     """An htmx request answered with a whole page (the view has no fragment for this form)."""
-    from kil_network.core.htmx import is_htmx
-
     return (is_htmx() and response.mimetype == "text/html" and not response.direct_passthrough
             and response.get_data()[:200].lstrip().lower().startswith(b"<!doctype"))
 
@@ -121,13 +121,22 @@ def _refuse_dml(state):
 _listening = False
 
 
+def csrf_error(error):
+    """The form's security token was missing or old (a write refused by this module's guard)."""
+    db.session.rollback()
+    return refused_response()
+
+
 def register_csrf(app):
-    """Check tokens ourselves, guard every view, and refuse database writes on a refused token."""
+    """Check tokens ourselves, guard every view, and refuse database writes on a refused token.
+
+    Called by the factory after every blueprint is registered (it wraps the views there are)."""
     global _listening
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # CSRFProtect's raising check is replaced by ours
     FlaskForm.Meta.csrf_class = ExpiredFormCSRF
     app.before_request(_check_token)
     app.view_functions.update({name: _guard_view(view) for name, view in app.view_functions.items()})
+    app.register_error_handler(CSRFError, csrf_error)
     if not _listening:
         event.listen(Session, "before_flush", _refuse_write)
         event.listen(Session, "before_commit", _refuse_write)

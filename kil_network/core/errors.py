@@ -1,6 +1,5 @@
 """Friendly error pages; htmx requests get a fragment instead of a whole page."""
 from flask import render_template
-from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from kil_network.core.htmx import is_htmx
@@ -26,18 +25,7 @@ def render_error(code: int, detail: str | None = None, typed: list[str] | None =
 
 
 def register_errorhandlers(app):
-    """Handle HTTP errors, CSRF failures and unexpected exceptions."""
-    from kil_network.core.csrf import register_csrf
-
-    register_csrf(app)  # an expired form comes back with what was typed (core/csrf.py)
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        """The form's security token was missing or old (a write refused by core.csrf's guard)."""
-        from kil_network.core.csrf import refused_response
-
-        db.session.rollback()
-        return refused_response()
+    """Handle HTTP errors and unexpected exceptions (CSRF failures: core.csrf.register_csrf)."""
 
     @app.errorhandler(SecurityError)
     def untrusted_host(error):

@@ -1,9 +1,14 @@
 """Form helpers shared by every area: clean text, GOV.UK-style checks."""
 import re
+from datetime import datetime
+from urllib.parse import urlsplit
 
 from wtforms import Field, ValidationError
 from wtforms.utils import unset_value
 from wtforms.validators import StopValidation
+
+from kil_network.core.params import parse_date
+from kil_network.core.timeutil import LondonTimeError, strict_london_to_utc, to_london
 
 # Always removed: C0 and C1 control characters and the bidi embeddings, overrides and isolates
 # (U+202A-U+202E, U+2066-U+2069), which reorder the text around them ("Trojan Source" spoofing:
@@ -110,8 +115,6 @@ class _PartsField(Field):
 
         Parsed by core.params.parse_date, which never raises: a 20-digit month or a day past
         the end of the month is this form error, not an OverflowError."""
-        from kil_network.core.params import parse_date
-
         day = parse_date(self.parts["year"], self.parts["month"], self.parts["day"], earliest=earliest)
         if day is None:
             self.process_errors.append(f"{self.label.text} must be a real date")
@@ -145,18 +148,12 @@ class LondonDateTimeField(_PartsField):
 
     def _split(self, data) -> dict:
         """A UTC datetime as London day, month, year and HH:MM."""
-        from kil_network.core.timeutil import to_london
-
         local = to_london(data)
         return {"day": str(local.day), "month": str(local.month), "year": str(local.year),
                 "time": local.strftime("%H:%M")}
 
     def _join(self):
         """The parts as a UTC datetime."""
-        from datetime import datetime
-
-        from kil_network.core.timeutil import LondonTimeError, strict_london_to_utc
-
         day = self._date(earliest=2000)
         if day is None:
             return None
@@ -184,8 +181,6 @@ def normalise_postcode(value):
 
 def is_http_url(value: str) -> bool:
     """An absolute http(s) URL with a host."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value)
     except ValueError:
