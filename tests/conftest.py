@@ -1,86 +1,144 @@
 """Shared fixtures: the app on each test database, clients, users, SMTP capture, a live server.
 
-Every test that uses `app` runs once per database: SQLite always, and PostgreSQL as well when
-TEST_DATABASE_URL is set (CI sets it). The schema is built by the real Alembic migrations once
-per database per session; each test starts from empty tables (reference data kept).
+Speed without weaker tests (issue 10):
+- One app per database per test process (`_shared_app`), not one per test: its Jinja templates
+  are compiled once, and a bytecode cache on disk serves every process and every other app a
+  test makes. What a test changes on the app (its config, request/test-client classes, the
+  shared rate limiter's state) is put back after the test (`AppState`).
+- Tables are emptied once, after each test (reference data kept); and before a test only when
+  something outside the `app` fixture may have written (a live server, a test's own app).
+- SQLite test files skip fsync (`PRAGMA synchronous=OFF`): durability of a throwaway file is not
+  under test, and it made every clean cost 30-60 ms.
+- A form post takes its CSRF token from the client's session (as Flask-WTF makes it) instead of
+  rendering the home page first; `token_from=` still reads it from a named page.
+- pytest-xdist runs the suite in parallel (`make test`): each process has its own SQLite file
+  and its own PostgreSQL schema.
+
+Which database: every test runs on SQLite. Only the tests whose behaviour can differ between
+SQLite and PostgreSQL run on PostgreSQL as well (when TEST_DATABASE_URL is set, as in CI): the
+modules in BOTH_DATABASES below (SQL the services write, locking, concurrency, migrations,
+query counts, bulk loading, the outbox's claims) and any test marked `both_databases`. Tests
+marked `postgresql_only` (row locks, SKIP LOCKED) run on PostgreSQL alone.
 """
-import contextvars
-import os
-import re
-import socket
-import subprocess
-import sys
-import time
+import copy
+import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import has_app_context
-from flask.testing import FlaskClient
+from jinja2 import FileSystemBytecodeCache
+from sqlalchemy.engine import Engine
 
-from config import TestConfig
-from kil_network import create_app
-from kil_network.extensions import db
+from kil_network.extensions import db, limiter
+from tests.support.app import (
+    DATABASES, PG_URL, AuthActions, KilClient, clean_tables, drop_postgres_schema, make_app, private_postgres_url,
+)
+from tests.support.live import CHROMIUM_ARGS, LIVE_MAIL_WORKERS, start_live_server, stop_live_server
+from tests.support.mail import start_smtp_capture
 
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_TABLES = {"regions", "local_authorities", "principles", "alembic_version"}
-PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
-if PG_URL.startswith("postgresql://"):
-    PG_URL = "postgresql+psycopg://" + PG_URL[len("postgresql://"):]
-DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+pytest_plugins = ["tests.support.ids"]  # `ids` and `listed`: rows for the route matrices' URL placeholders
+
+# Test modules run on both databases, and why their behaviour can differ between the two.
+BOTH_DATABASES = {
+    "test_migrations": "DDL: each migration on an empty database, upgrade and downgrade",
+    "test_auth_services": "the services' SQL: lookups by normalised email, unique constraints",
+    "test_member_services": "the services' SQL: directory filters and search, erasure",
+    "test_workshop_services": "the services' SQL: capacity counts, waitlist order, region totals",
+    "test_principle_services": "the services' SQL: tallies, groups, suppression, history",
+    "test_evidence_services": "the services' SQL: calls, survey drafts, library filters",
+    "test_query_counts": "the number of statements each page sends",
+    "test_seed_bulk": "bulk inserts and the benchmark data set",
+    "test_cli": "the commands' SQL (seed-demo, reminders, create-user)",
+    "test_email_outbox": "the outbox's claims (row locks and SKIP LOCKED on PostgreSQL)",
+    "test_hardening_email": "the mail worker's claims and crash recovery",
+    "test_hardening_workshops": "row locks and UPDATE ... RETURNING on registration and check-in",
+    "test_workshop_concurrency": "concurrent registrations: locking",
+    "test_principle_concurrency": "concurrent votes: locking and tally upserts",
+    "test_multi_instance": "two app instances on one database",
+}
+
+_JINJA_CACHE = Path(tempfile.gettempdir()) / "kil-network-test-jinja"
+_SHARED_STATES: dict[str, "AppState"] = {}  # database URL -> the shared app's state
+_DIRTY: dict[str, bool] = {}  # database name -> may hold rows no `app` fixture cleaned
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """Register the markers used in this suite."""
     config.addinivalue_line("markers", "browser: drives Chromium through Playwright")
     config.addinivalue_line("markers", "postgresql_only: needs PostgreSQL (row locks, SKIP LOCKED)")
+    config.addinivalue_line("markers", "both_databases: behaviour can differ between SQLite and PostgreSQL")
 
 
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _databases_for(definition) -> list[str]:
+    """The databases one test runs on (see the module docstring)."""
+    if definition.get_closest_marker("postgresql_only"):
+        return ["postgresql"] if PG_URL else ["sqlite"]  # on SQLite the test skips itself
+    module = definition.module.__name__.rpartition(".")[2]
+    if module in BOTH_DATABASES or definition.get_closest_marker("both_databases"):
+        return DATABASES
+    return ["sqlite"]
 
 
-def private_postgres_url(url: str) -> tuple[str, str]:
-    """A URL for a schema of this test process's own in the PostgreSQL test database.
-
-    Parallel test runs on one server cannot disturb each other; the schema starts empty so
-    the migrations run from nothing. Returns (url, schema).
-    """
-    schema = f"kil_test_{os.getpid()}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}", schema
+def pytest_generate_tests(metafunc):
+    """Parametrise every test that uses a database with the databases it runs on."""
+    if "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", _databases_for(metafunc.definition), indirect=True, scope="session")
 
 
-def drop_postgres_schema(url: str, schema: str) -> None:
-    """Remove this process's schema at the end of the session."""
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
+def pytest_runtest_setup(item):
+    """A test with the database but not the `app` fixture may leave rows: the next `app` cleans first."""
+    params = getattr(item, "callspec", None)
+    name = params.params.get("database_url") if params else None
+    if name and "app" not in item.fixturenames:
+        _DIRTY[name] = True
 
 
-def make_app(url: str, **overrides):
-    """An app bound to `url` with the test config and any overrides."""
-    class Config(TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    for key, value in overrides.items():
-        setattr(Config, key, value)
-    return create_app(Config)
+@sa.event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection, _record):
+    """Test SQLite files skip fsync (see the module docstring)."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
-@pytest.fixture(scope="session", params=DATABASES)
+def _app_for_tests(url: str, **overrides):
+    """make_app with the shared Jinja bytecode cache and the browser-like test client."""
+    app = make_app(url, **overrides)
+    _JINJA_CACHE.mkdir(exist_ok=True)
+    app.jinja_env.bytecode_cache = FileSystemBytecodeCache(str(_JINJA_CACHE))
+    app.test_client_class = KilClient
+    return app
+
+
+class AppState:
+    """What tests change on a shared app, kept so it can be put back after each test."""
+
+    ATTRIBUTES = ("request_class", "response_class", "test_client_class", "test_cli_runner_class")
+
+    def __init__(self, app):
+        self.app = app
+        self.config = copy.deepcopy(dict(app.config))
+        self.attributes = {name: getattr(app, name) for name in self.ATTRIBUTES}
+        self.limiter = dict(limiter.__dict__)  # Flask-Limiter keeps its settings on the one instance
+
+    def restore(self):
+        """Put the config, the classes and the limiter back as they were."""
+        self.app.config.clear()
+        self.app.config.update(copy.deepcopy(self.config))
+        for name, value in self.attributes.items():
+            setattr(self.app, name, value)
+        self.apply_limiter()
+
+    def apply_limiter(self):
+        """The rate limiter's settings as this app set them (on or off)."""
+        limiter.__dict__.clear()
+        limiter.__dict__.update(self.limiter)
+
+
+@pytest.fixture(scope="session")
 def database_url(request, tmp_path_factory):
-    """A migrated database for this session: an SQLite file, or the PostgreSQL test database."""
+    """A migrated database for this session: an SQLite file, or this process's PostgreSQL schema."""
     schema = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
@@ -97,75 +155,72 @@ def database_url(request, tmp_path_factory):
         drop_postgres_schema(PG_URL, schema)
 
 
-def clean_tables() -> None:
-    """Delete every row except the reference data, children first."""
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            if table.name not in REFERENCE_TABLES:
-                conn.execute(table.delete())
-
-
-class KilClient(FlaskClient):
-    """A test client that can fetch a CSRF token and post forms like a browser.
-
-    Each request runs in a fresh context, as in production: its own app context, `g`
-    (Flask-Login's current user, Flask-WTF's token) and database session, even though the
-    test itself holds an app context. The test's session is expired afterwards, so reads
-    after a request see what the request committed.
-    """
-
-    def open(self, *args, **kwargs):
-        """Send the request from an empty context; then expire the test's ORM state."""
-        response = contextvars.Context().run(super().open, *args, **kwargs)
-        if has_app_context():
-            db.session.expire_all()
-        return response
-
-    def csrf_token(self, url: str = "/") -> str:
-        """The CSRF token for this client's session, read from a page."""
-        html = self.get(url).get_data(as_text=True)
-        match = CSRF_RE.search(html)
-        assert match, f"no CSRF token on {url}"
-        return match.group(1) or match.group(2)
-
-    def post_form(self, url: str, data: dict | None = None, token_from: str = "/", **kwargs):
-        """POST like a browser form: with the session's CSRF token."""
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.csrf_token(token_from))
-        return self.post(url, data=data, **kwargs)
+@pytest.fixture(scope="session")
+def _shared_app(database_url):
+    """The one app of this process on this database, and its state to restore after each test."""
+    app = _app_for_tests(database_url)
+    state = _SHARED_STATES[database_url] = AppState(app)
+    yield app, state
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
-def app(database_url, request):
-    """A fresh app on the session's database, with empty tables.
+def app(_shared_app, database_url, request):
+    """The app on this test's database, in an app context, its tables emptied after the test.
 
     The live server's mail worker shares the database: it runs only for tests that use the
     live server, so it never claims the outbox rows an in-process test is delivering."""
+    shared, state = _shared_app
+    name = request.node.callspec.params["database_url"]
+    live = "live_server" in request.fixturenames
     worker = LIVE_MAIL_WORKERS.get(database_url)
     if worker:
-        worker.start() if "live_server" in request.fixturenames else worker.stop()
-    app = make_app(database_url)
-    app.test_client_class = KilClient
-    with app.app_context():
-        clean_tables()
-        yield app
-        db.session.remove()
-        clean_tables()
+        worker.start() if live else worker.stop()
+    with shared.app_context():
+        if _DIRTY.pop(name, False) or live:
+            clean_tables()
+        try:
+            yield shared
+        finally:
+            db.session.remove()
+            clean_tables()
+            if live:
+                _DIRTY[name] = True  # the browser may still be sending a request
+    state.restore()
+
+
+@pytest.fixture(scope="session")
+def _limited_app(_shared_app, database_url):
+    """A second app with rate limits switched on (the test config turns them off)."""
+    limited = _app_for_tests(database_url, RATELIMIT_ENABLED=True)
+    state = AppState(limited)
+    _shared_app[1].apply_limiter()
+    yield limited, state
+    with limited.app_context():
         db.engine.dispose()
 
 
 @pytest.fixture
-def limited_app(app, database_url):
-    """An app with rate limits switched on (the test config turns them off), counters reset."""
-    from kil_network.extensions import limiter
-
-    limited = make_app(database_url, RATELIMIT_ENABLED=True)
-    limited.test_client_class = KilClient
+def limited_app(app, _limited_app):
+    """The rate-limited app, its counters reset; limits are off again after the test."""
+    limited, state = _limited_app
+    state.apply_limiter()
     limiter.reset()
     yield limited
     limiter.reset()
-    with limited.app_context():
+    state.restore()
+
+
+@pytest.fixture
+def fresh_app(app, database_url):
+    """A new app of this test's own on its database: for a test that adds a route (the shared app
+    has served requests, so Flask refuses new routes on it)."""
+    fresh = _app_for_tests(database_url)
+    yield fresh
+    with fresh.app_context():
         db.engine.dispose()
+    _SHARED_STATES[database_url].apply_limiter()
 
 
 @pytest.fixture
@@ -176,16 +231,26 @@ def uploads_dir(app, tmp_path):
     return folder
 
 
-@pytest.fixture
-def thread_app(app, database_url):
-    """A second app on the same database with a pool big enough for 20 threads at once (race tests)."""
+@pytest.fixture(scope="session")
+def _thread_app(_shared_app, database_url):
+    """A second app on the same database with a pool big enough for 20 threads at once."""
     options = {"pool_size": 20, "max_overflow": 5, "pool_timeout": 60}
     if database_url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 60}
-    other = make_app(database_url, SQLALCHEMY_ENGINE_OPTIONS=options)
-    yield other
+    other = _app_for_tests(database_url, SQLALCHEMY_ENGINE_OPTIONS=options)
+    state = AppState(other)
+    _shared_app[1].apply_limiter()
+    yield other, state
     with other.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def thread_app(app, _thread_app):
+    """The app for race tests (each thread pushes its own app context on it)."""
+    other, state = _thread_app
+    yield other
+    state.restore()
 
 
 @pytest.fixture
@@ -204,8 +269,8 @@ def runner(app):
 def make_user(app):
     """Create a member (confirmed and active unless told otherwise); returns the User."""
     from kil_network.auth.models import MemberType, Role
-    from kil_network.members.services import create_member
     from kil_network.members.models import LocalAuthority
+    from kil_network.members.services import create_member
 
     counter = {"n": 0}
 
@@ -213,7 +278,8 @@ def make_user(app):
                 member_type="community_organisation", confirmed=True, gss_code="E06000023",
                 organisation="Riverside Community Trust", show_in_directory=True, **kwargs):
         counter["n"] += 1
-        la = db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == gss_code)) if gss_code else None
+        la = (db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == gss_code))
+              if gss_code else None)
         user = create_member(
             name=name or f"Test Member {counter['n']}", email=email or f"member{counter['n']}@example.org",
             password=password, member_type=MemberType(member_type), organisation_name=organisation or "",
@@ -224,21 +290,6 @@ def make_user(app):
         return user
 
     return factory
-
-
-class AuthActions:
-    """Sign in and out through the real routes."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def login(self, email="member1@example.org", password="correct horse battery", **extra):
-        """Sign in with the form."""
-        return self.client.post_form("/auth/login", {"email": email, "password": password, **extra})
-
-    def logout(self):
-        """Sign out (POST with CSRF)."""
-        return self.client.post_form("/auth/logout", token_from="/")
 
 
 @pytest.fixture
@@ -267,50 +318,6 @@ def as_role(client, make_user, auth):
 
 # --- SMTP capture ---------------------------------------------------------------------
 
-class CapturedMail:
-    """Messages received by the capture server."""
-
-    def __init__(self):
-        self.messages = []
-
-    def clear(self):
-        """Forget what was received."""
-        self.messages.clear()
-
-    def wait_for(self, predicate, timeout: float = 15.0):
-        """Wait until a message matching predicate arrives; return it."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for message in list(self.messages):
-                if predicate(message):
-                    return message
-            time.sleep(0.1)
-        raise AssertionError(f"no matching email within {timeout}s; got {[m['Subject'] for m in self.messages]}")
-
-
-def start_smtp_capture() -> CapturedMail:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it receives."""
-    from email import message_from_bytes, policy
-
-    from aiosmtpd.controller import Controller
-
-    captured = CapturedMail()
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            message = message_from_bytes(envelope.original_content, policy=policy.default)
-            message.envelope_to = list(envelope.rcpt_tos)
-            captured.messages.append(message)
-            return "250 Message accepted for delivery"
-
-    port = free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    captured.port = port
-    captured.controller = controller
-    return captured
-
-
 @pytest.fixture(scope="session")
 def smtp_server():
     """The SMTP capture server for tests that drive the app in-process."""
@@ -338,102 +345,16 @@ def mail(smtp_server, app):
     return smtp_server
 
 
-def email_text(message) -> str:
-    """The plain-text body of a captured email."""
-    return message.get_body(preferencelist=("plain",)).get_content()
-
-
-def first_link(message, contains: str) -> str:
-    """The first URL in an email's text that contains `contains`."""
-    for url in re.findall(r"https?://\S+", email_text(message)):
-        if contains in url:
-            return url
-    raise AssertionError(f"no link containing {contains!r} in email")
-
-
 # --- A live server for browser tests ----------------------------------------------------
-
-class LiveMailWorker:
-    """`flask deliver-mail` for the live server; stopped (SIGTERM, it finishes its batch)
-    while in-process tests use the same database, started again for browser tests."""
-
-    def __init__(self, command, env, log):
-        self.command, self.env, self.log = command, env, log
-        self.process = None
-
-    def start(self):
-        """Run the worker unless it is running."""
-        if self.process is None or self.process.poll() is not None:
-            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
-                                            stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
-
-    def stop(self):
-        """Stop the worker and wait until it has."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-
-LIVE_MAIL_WORKERS: dict[str, LiveMailWorker] = {}
-
 
 @pytest.fixture(scope="session")
 def live_server(database_url, live_smtp, tmp_path_factory):
     """gunicorn serving the app on the test database, plus the mail worker, on loopback."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "KIL_ENV": "development",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "browser-test-secret",
-        "HTMX_URL": "local",
-        "RATELIMIT_ENABLED": "false",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(live_smtp.port),
-        "MAIL_POLL_SECONDS": "0.3",
-        "BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    logs = tmp_path_factory.mktemp("live")
-    bindir = Path(sys.executable).parent
-    server = subprocess.Popen(
-        [str(bindir / "gunicorn"), "--no-control-socket", "-b", f"127.0.0.1:{port}", "-w", "2",
-         "--threads", "4", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=open(logs / "server.log", "w"), stderr=subprocess.STDOUT,
-    )
-    worker = LiveMailWorker([str(bindir / "flask"), "--app", "wsgi", "deliver-mail"], env, logs / "worker.log")
-    worker.start()
+    base, server, worker = start_live_server(database_url, live_smtp.port, tmp_path_factory.mktemp("live"))
     LIVE_MAIL_WORKERS[database_url] = worker
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    import urllib.request
-
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            if time.time() > deadline or server.poll() is not None:
-                server.kill()
-                worker.stop()
-                raise RuntimeError((logs / "server.log").read_text())
-            time.sleep(0.2)
     yield base
     LIVE_MAIL_WORKERS.pop(database_url, None)
-    worker.stop()
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+    stop_live_server(server, worker)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import email_text
+from tests.support.mail import email_text
 from playwright.sync_api import expect
 
 from kil_network.core.timeutil import utcnow

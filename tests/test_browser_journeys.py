@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import first_link
+from tests.support.mail import first_link
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser

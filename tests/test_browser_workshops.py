@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import email_text
+from tests.support.mail import email_text
 from icalendar import Calendar
 from playwright.sync_api import expect
 

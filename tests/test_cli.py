@@ -124,7 +124,7 @@ def test_deliver_mail_once_sends_queued_mail(runner, mail, keep_sigterm):
 
 def test_deliver_mail_once_with_smtp_down_keeps_mail(runner, mail, keep_sigterm):
     """With the SMTP server unreachable, deliver-mail --once exits cleanly and keeps the mail pending."""
-    from conftest import free_port
+    from tests.support.app import free_port
 
     app = runner.app
     app.config["MAIL_PORT"] = free_port()

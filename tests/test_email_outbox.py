@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from conftest import email_text, free_port
+from tests.support.app import free_port
+from tests.support.mail import email_text
 
 from kil_network.auth.models import MemberType, User
 from kil_network.auth.services import send_confirmation

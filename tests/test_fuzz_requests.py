@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import ImmutableMultiDict
 
-from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures for the URL placeholders
 from tests.test_http_access import EXPECTED as GET_MATRIX
 
 LONG = "k" * 6000

@@ -16,7 +16,7 @@ from kil_network.auth.models import RevokedSignIn, User
 from kil_network.core.addresses import normalise_email
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db, limiter
-from tests.conftest import KilClient, free_port, make_app
+from tests.support.app import KilClient, free_port, make_app
 
 PASSWORD = "correct horse battery"
 JOIN = {"name": "Ada Lovelace", "email": "ada@example.org", "password": "a long enough password",
@@ -232,6 +232,7 @@ def test_finding_08_join_with_a_taken_address_looks_the_same_and_emails_its_owne
     assert owner.name == "Ada Owner"  # nothing changed on the account
 
 
+@pytest.mark.both_databases  # the unique index's error differs between the two
 def test_finding_08_join_race_for_one_address_is_not_a_500(app, make_user, monkeypatch):
     """Two identical joins at once: the one that loses the unique constraint answers like a taken
     address (no IntegrityError, no 500). The race is forced: the check sees no account, the insert

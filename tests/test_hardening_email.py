@@ -30,7 +30,7 @@ from kil_network.core import email as outbox
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from tests.conftest import CSRF_RE, KilClient, free_port
+from tests.support.app import CSRF_RE, KilClient, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"

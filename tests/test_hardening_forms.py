@@ -14,9 +14,12 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from kil_network.councils.models import Pledge
+from kil_network.evidence.models import Call, Submission, SurveyResponse
 from kil_network.extensions import db
-from tests.conftest import CSRF_RE
-from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures
+from kil_network.principles.models import Endorsement, Round, Suggestion
+from kil_network.workshops.models import Registration, Workshop
+from tests.support.app import CSRF_RE
 from tests.test_security_matrix import EXPECTED, changes, csrf_role, post_ids, signed_in, snapshot, write_method  # noqa: F401
 
 EXPIRED = "Your session had expired. Check your answers and send again."
@@ -200,8 +203,9 @@ NEXT_YEAR = str(__import__("datetime").date.today().year + 1)
 
 
 def _models():
-
-    return locals()
+    """The models the scenes count, by class name."""
+    return {model.__name__: model for model in
+            (Pledge, Call, Submission, SurveyResponse, Endorsement, Round, Suggestion, Registration, Workshop)}
 
 
 def _scene(name, client, ids, make_user, auth):
@@ -328,6 +332,7 @@ def test_finding_13_key_kept_when_the_form_comes_back_with_errors(client, ids):
     assert f'name="submission_key" value="{key}"' in response.get_data(as_text=True)
 
 
+@pytest.mark.postgresql_only
 @pytest.mark.parametrize("name", CREATE_FORMS)
 def test_finding_13_identical_posts_at_the_same_moment_make_one(app, thread_app, client, ids, make_user, auth,
                                                                 database_url, name):

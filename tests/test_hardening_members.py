@@ -314,7 +314,7 @@ def test_finding_05_migration_makes_each_organisations_earliest_member_its_edito
 
     from flask_migrate import upgrade
 
-    from tests.conftest import make_app
+    from tests.support.app import make_app
 
     app = make_app(f"sqlite:///{tmp_path / 'migrate.db'}")
     with app.app_context():

@@ -3,7 +3,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures used by the tests below
 
 ROLES = ("anonymous", "unconfirmed", "member", "staff", "admin")
 

@@ -11,7 +11,7 @@ from kil_network.core.email import deliver_due
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord
-from tests.conftest import first_link
+from tests.support.mail import first_link
 
 VALID_JOIN = {
     "name": "Ada Lovelace",

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from kil_network.auth.models import Status, User
 from kil_network.extensions import db
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 PASSWORD = "correct horse battery"
 CSRF_MESSAGE = "The form had expired or was sent from somewhere else"
@@ -161,8 +161,11 @@ def test_403_page(client, as_role):
 
 
 @pytest.fixture
-def broken_app(app):
-    """The app with a route that writes to the database and then fails, with errors handled (not raised)."""
+def broken_app(fresh_app):
+    """An app with a route that writes to the database and then fails, with errors handled (not raised).
+
+    A fresh app of its own: routes cannot be added to the shared one once it has served a request."""
+    app = fresh_app
 
     @app.get("/test-boom")
     def boom():
@@ -178,8 +181,9 @@ def broken_app(app):
     return app
 
 
-def test_500_page(broken_app, client):
+def test_500_page(broken_app):
     """An unexpected error shows the friendly 500 page and the failed transaction is rolled back."""
+    client = broken_app.test_client()
     response = client.get("/test-boom")
     assert response.status_code == 500
     html = response.get_data(as_text=True)
@@ -189,8 +193,9 @@ def test_500_page(broken_app, client):
     assert client.get("/healthz").status_code == 200
 
 
-def test_500_fragment_for_htmx(broken_app, client):
+def test_500_fragment_for_htmx(broken_app):
     """htmx gets the 500 message as a fragment."""
+    client = broken_app.test_client()
     response = client.get("/test-boom", headers={"HX-Request": "true"})
     assert response.status_code == 500
     html = response.get_data(as_text=True)

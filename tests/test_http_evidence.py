@@ -24,7 +24,7 @@ from kil_network.evidence.models import Call, Publication, ReviewStatus, Submiss
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles.models import Principle
-from tests.conftest import email_text
+from tests.support.mail import email_text
 
 ROLES = ["anonymous", "unconfirmed", "member", "staff", "admin"]
 HX = {"HX-Request": "true"}
@@ -472,7 +472,7 @@ def test_submit_written_evidence_with_a_pdf(client, as_role, make_call, uploads_
 def test_acknowledgement_email_reaches_the_smtp_server(client, make_call, uploads_dir, mail):
     """The submitter confirms their address from a first email, then receives one with the reference,
     through the real SMTP capture server."""
-    from tests.conftest import first_link
+    from tests.support.mail import first_link
 
     call = make_call()
     response = client.post_form(f"/evidence/calls/{call.id}/submit",

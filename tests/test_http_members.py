@@ -11,7 +11,8 @@ from kil_network.core.email import deliver_due
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, Region
-from tests.conftest import AuthActions, first_link
+from tests.support.app import AuthActions
+from tests.support.mail import first_link
 
 PASSWORD = "correct horse battery"
 

@@ -12,7 +12,7 @@ from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.extensions import db
 from kil_network.members.models import Region
 from kil_network.staff.services import CSV_COLUMNS
-from tests.conftest import AuthActions, free_port
+from tests.support.app import AuthActions, free_port
 
 PASSWORD = "correct horse battery"
 

@@ -3,7 +3,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import PG_URL, make_app
+from tests.support.app import PG_URL, make_app
 from flask_migrate import downgrade, upgrade
 
 from kil_network.extensions import db

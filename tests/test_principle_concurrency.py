@@ -16,7 +16,7 @@ from kil_network.extensions import db
 from kil_network.principles import services
 from kil_network.principles.models import Draft, Stance, Vote, VoteTally
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 MEMBERS = 40
 SAME_MEMBER_CHANGES = 8

@@ -20,7 +20,7 @@ from kil_network.principles import services as principles
 from kil_network.principles.models import Principle, ResponseStatus, RoundState, Stance
 from kil_network.workshops import services as workshops
 from kil_network.workshops.models import WorkshopFormat
-from tests.conftest import AuthActions
+from tests.support.app import AuthActions
 
 N = 3
 MAX_QUERIES = 10

@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from kil_network.extensions import db
-from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures used by post_ids
 
 ROLES = ("anonymous", "unconfirmed", "member", "staff", "admin")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

@@ -13,8 +13,7 @@ from kil_network import create_app
 from kil_network.auth.models import User
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db, limiter
-from tests.conftest import AuthActions, KilClient
-from tests.helpers_ids import ids, listed  # noqa: F401 - fixtures for the GET matrix's URLs
+from tests.support.app import AuthActions, KilClient
 from tests.test_http_access import EXPECTED as GET_EXPECTED
 
 PASSWORD = "correct horse battery"
