@@ -54,9 +54,12 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# Lint, then the whole suite on SQLite, and also on TEST_DATABASE_URL (PostgreSQL) when it is set.
+# Lint, then the whole suite on SQLite; the tests whose behaviour can differ between databases
+# (tests/conftest.py lists them) also on TEST_DATABASE_URL (PostgreSQL) when it is set.
+# JOBS test processes at once (pytest-xdist; auto = one per CPU).
+JOBS ?= auto
 test: $(VENV)/.dev lint node_modules/.installed chromium java
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 # Re-lock after editing requirements.in or requirements-dev.in (pip-tools writes the .txt files:
 # never edit them by hand). Pins already in the .txt files stay unless the .in files change them;
