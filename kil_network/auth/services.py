@@ -217,7 +217,7 @@ def request_password_reset(email: str) -> None:
     answer's timing does not tell whether the address has an account."""
     user = get_user_by_email(email)
     real = user is not None and user.status == Status.ACTIVE
-    if not real:
+    if user is None or not real:
         user = User(id=0, name="", email="", password_hash=dummy_hash())
     url = external_url("auth.reset_password", token=make_reset_token(user))
     mail = queue_email(user.email if real else "", "Reset your password", "reset_password",

@@ -1,4 +1,6 @@
 """Pledge rules: who may submit, one live pledge per council, staff verification."""
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -100,14 +102,14 @@ def pledged_by_region() -> list[dict]:
         .order_by(LocalAuthority.name)
     ).all()
     totals = dict(db.session.execute(
-        sa.select(LocalAuthority.region_id, sa.func.count()).group_by(LocalAuthority.region_id)).all())
-    grouped = {r.id: [] for r in regions}
+        sa.select(LocalAuthority.region_id, sa.func.count()).group_by(LocalAuthority.region_id)).tuples().all())
+    grouped: dict[int, list[Pledge]] = {r.id: [] for r in regions}
     for p in pledges:
         grouped[p.local_authority.region_id].append(p)
     return [{"region": r, "pledges": grouped[r.id], "councils": totals.get(r.id, 0)} for r in regions]
 
 
-def council_members(council: LocalAuthority) -> list[User]:
+def council_members(council: LocalAuthority) -> Sequence[User]:
     """Network members from this council who are listed in the directory."""
     return db.session.scalars(
         sa.select(User).options(joinedload(User.organisation))
