@@ -12,6 +12,7 @@ from icalendar import Calendar
 
 from kil_network.auth.models import MemberType, User
 from kil_network.core.models import AuditLog, OutboxEmail
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
 from kil_network.workshops import queries, services
@@ -82,7 +83,7 @@ def _worker(thread_app, job, workshop_id, user_id, start, errors, refused, hold=
                 if hold is not None:
                     hold()
                 db.session.commit()
-            except services.WorkshopError as exc:
+            except RuleError as exc:
                 db.session.rollback()
                 refused.append(exc.message)
             except Exception:
@@ -281,7 +282,7 @@ def test_finding_06_services_reread_the_workshop_after_locking(app, make_worksho
         db.session.refresh(workshop)
         db.session.refresh(reg)
         workshop.__dict__["status"] = WorkshopStatus.PUBLISHED  # what a request read before the lock
-        with pytest.raises(services.WorkshopError, match="cancelled"):
+        with pytest.raises(RuleError, match="cancelled"):
             call()
         db.session.rollback()
     assert outbox("Your place is confirmed")[-1].to_address != member.email

@@ -170,11 +170,9 @@ def toggle_live(workshop_id):
     if wanted not in ("0", "1"):
         flash("Choose whether to open or close live voting.", "error")
         return redirect(url_for("staff_principles.live", workshop_id=workshop.id), code=303)
-    try:
+    with refused_to_flash() as outcome:
         workshop_services.set_live_voting(current_user, workshop, wanted == "1")
-    except workshop_services.WorkshopError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if not outcome.ok:
         return redirect(url_for("staff_principles.live", workshop_id=workshop.id), code=303)
     db.session.commit()
     flash("Live voting is open: votes from the QR link count for this workshop." if workshop.live_voting

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render
 from kil_network.core.params import choice_arg, id_arg, month_arg, page_arg
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import LONDON, utcnow
 from kil_network.extensions import db
 from kil_network.workshops import queries, services
@@ -98,7 +99,7 @@ def register(workshop_id):
         return _after_registration_change(workshop, "; ".join(e for errs in form.errors.values() for e in errs), "error")
     try:
         reg = services.register(workshop, current_user, form.access_needs.data or "")
-    except services.WorkshopError as exc:
+    except RuleError as exc:  # shown in the registration panel (htmx) or flashed: see _after_registration_change
         db.session.rollback()
         return _after_registration_change(workshop, exc.message, "error")
     position = queries.waitlist_position(reg)
@@ -120,7 +121,7 @@ def cancel(workshop_id):
         return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
     try:
         services.cancel_registration(reg, current_user)
-    except services.WorkshopError as exc:
+    except RuleError as exc:  # shown in the registration panel (htmx) or flashed: see _after_registration_change
         db.session.rollback()
         return _after_registration_change(workshop, exc.message, "error")
     db.session.commit()

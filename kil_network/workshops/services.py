@@ -37,10 +37,6 @@ REMINDER_WINDOW = timedelta(hours=48)
 CHANGE_FIELDS = ("starts_at", "ends_at", "format", "venue", "address", "postcode", "online_url")
 
 
-class WorkshopError(RuleError):
-    """A rule refused the action; the message is safe to show. `field` names a form field."""
-
-
 # --- Seats ------------------------------------------------------------------------------
 
 @dataclass
@@ -80,7 +76,7 @@ def _lock_seats(workshop: Workshop) -> Workshop:
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     if locked is None:
-        raise WorkshopError("This workshop no longer exists.")
+        raise RuleError("This workshop no longer exists.")
     return locked
 
 
@@ -134,12 +130,12 @@ def closed_reason(workshop: Workshop, now: datetime | None = None) -> str | None
 
 
 def check_can_register(workshop: Workshop, user: User, now: datetime | None = None) -> None:
-    """Raise WorkshopError with a clear reason if this member cannot register now."""
+    """Raise RuleError with a clear reason if this member cannot register now."""
     if not user.is_confirmed:
-        raise WorkshopError("Confirm your email address before you register for a workshop.")
+        raise RuleError("Confirm your email address before you register for a workshop.")
     reason = closed_reason(workshop, now)
     if reason:
-        raise WorkshopError(reason)
+        raise RuleError(reason)
 
 
 def register(workshop: Workshop, user: User, access_needs: str = "", now: datetime | None = None) -> Registration:
@@ -154,9 +150,9 @@ def register(workshop: Workshop, user: User, access_needs: str = "", now: dateti
     if reg is not None:
         db.session.refresh(reg)
     if reg is not None and reg.state == RegistrationState.CONFIRMED:
-        raise WorkshopError("You are already registered for this workshop.")
+        raise RuleError("You are already registered for this workshop.")
     if reg is not None and reg.state == RegistrationState.WAITLISTED:
-        raise WorkshopError("You are already on the waitlist for this workshop.")
+        raise RuleError("You are already on the waitlist for this workshop.")
     current = seats(workshop)
     state = RegistrationState.CONFIRMED if current.fits(workshop, user.member_type) else RegistrationState.WAITLISTED
     previous = None
@@ -193,7 +189,7 @@ def cancel_registration(reg: Registration, actor: User | None, note: str = "", *
     if reg.state == RegistrationState.CANCELLED:
         return []
     if workshop.starts_at <= utcnow():
-        raise WorkshopError("This workshop has already taken place.")
+        raise RuleError("This workshop has already taken place.")
     previous = reg.state
     reg.state = RegistrationState.CANCELLED
     _log(reg, "cancelled", previous, reg.state, actor, note)
@@ -255,7 +251,7 @@ SCHEDULE_FIELDS = ("format", "venue", "address", "postcode", "online_url", "star
                    "registration_closes_at")
 
 
-def schedule_problems(values: Mapping) -> list[WorkshopError]:
+def schedule_problems(values: Mapping) -> list[RuleError]:
     """Every scheduling rule these workshop values break, in form order, each naming its field.
 
     In-person and hybrid workshops need a venue name, an address and a postcode; online and hybrid
@@ -269,24 +265,24 @@ def schedule_problems(values: Mapping) -> list[WorkshopError]:
     has_venue = fmt is not None and fmt.has_venue
     has_link = fmt is not None and fmt.has_link
     if has_venue and not values.get("venue"):
-        problems.append(WorkshopError("Enter the venue name", "venue"))
+        problems.append(RuleError("Enter the venue name", "venue"))
     if has_venue and not values.get("address"):
-        problems.append(WorkshopError("Enter the venue address", "address"))
+        problems.append(RuleError("Enter the venue address", "address"))
     postcode = values.get("postcode") or ""
     if has_venue and not postcode:
-        problems.append(WorkshopError("Enter the venue postcode", "postcode"))
+        problems.append(RuleError("Enter the venue postcode", "postcode"))
     elif postcode and not UK_POSTCODE.match(postcode):
-        problems.append(WorkshopError("Enter a real postcode, like SW1A 1AA", "postcode"))
+        problems.append(RuleError("Enter a real postcode, like SW1A 1AA", "postcode"))
     online_url = values.get("online_url") or ""
     if has_link and not online_url:
-        problems.append(WorkshopError("Enter the joining link", "online_url"))
+        problems.append(RuleError("Enter the joining link", "online_url"))
     elif online_url and not is_http_url(online_url):
-        problems.append(WorkshopError("Enter a joining link that starts with https:// or http://", "online_url"))
+        problems.append(RuleError("Enter a joining link that starts with https:// or http://", "online_url"))
     starts, ends, closes = (values.get(name) for name in ("starts_at", "ends_at", "registration_closes_at"))
     if starts and ends and ends <= starts:
-        problems.append(WorkshopError("End must be after the start", "ends_at"))
+        problems.append(RuleError("End must be after the start", "ends_at"))
     if starts and closes and closes > starts:
-        problems.append(WorkshopError("Registration must close before the workshop starts", "registration_closes_at"))
+        problems.append(RuleError("Registration must close before the workshop starts", "registration_closes_at"))
     return problems
 
 
@@ -300,7 +296,7 @@ def _check_schedule(workshop: Workshop) -> None:
 def check_editable(workshop: Workshop) -> None:
     """A cancelled workshop cannot be changed (its registrations were told it is off)."""
     if workshop.status == WorkshopStatus.CANCELLED:
-        raise WorkshopError("A cancelled workshop cannot be changed.")
+        raise RuleError("A cancelled workshop cannot be changed.")
 
 
 def create_workshop(actor: User, data: dict) -> Workshop:
@@ -325,7 +321,7 @@ def update_workshop(actor: User, workshop: Workshop, data: dict) -> dict:
     check_editable(workshop)
     current = seats(workshop)
     if data.get("capacity") is not None and data["capacity"] < current.confirmed:
-        raise WorkshopError(
+        raise RuleError(
             f"{current.confirmed} people already have a confirmed seat. Capacity cannot be less than "
             f"{current.confirmed}; cancel registrations first if the room is smaller.", "capacity")
     before = {name: getattr(workshop, name) for name in CHANGE_FIELDS}
@@ -357,7 +353,7 @@ def publish_workshop(actor: User, workshop: Workshop) -> bool:
     if workshop.status == WorkshopStatus.PUBLISHED:
         return False
     if workshop.status != WorkshopStatus.DRAFT:
-        raise WorkshopError("A cancelled workshop cannot be published.")
+        raise RuleError("A cancelled workshop cannot be published.")
     workshop.status = WorkshopStatus.PUBLISHED
     workshop.published_at = utcnow()
     record(actor, "workshop.publish", workshop, f"Published workshop #{workshop.id}")
@@ -370,7 +366,7 @@ def cancel_workshop(actor: User, workshop: Workshop, reason: str) -> int | None:
     the workshop was already cancelled (a second click or a second tab: nothing is done,
     nobody is emailed twice, no second audit entry)."""
     if not reason.strip():
-        raise WorkshopError("Enter the reason for cancelling, so attendees know why", "reason")
+        raise RuleError("Enter the reason for cancelling, so attendees know why", "reason")
     _lock_seats(workshop)
     if workshop.status == WorkshopStatus.CANCELLED:
         return None
@@ -390,7 +386,7 @@ def set_live_voting(actor: User, workshop: Workshop, open_: bool) -> bool:
     no second audit entry). Returns whether anything changed."""
     _lock_seats(workshop)
     if workshop.round_id is None:
-        raise WorkshopError("Link this workshop to a principles round first (edit the workshop).")
+        raise RuleError("Link this workshop to a principles round first (edit the workshop).")
     if workshop.live_voting == open_:
         return False
     workshop.live_voting = open_
@@ -404,7 +400,7 @@ def set_live_voting(actor: User, workshop: Workshop, open_: bool) -> bool:
 def _check_attendance_open(workshop: Workshop) -> None:
     """Attendance is taken at published workshops only."""
     if workshop.status != WorkshopStatus.PUBLISHED:
-        raise WorkshopError("This workshop has been cancelled." if workshop.status == WorkshopStatus.CANCELLED
+        raise RuleError("This workshop has been cancelled." if workshop.status == WorkshopStatus.CANCELLED
                             else "This workshop is not published.")
 
 
@@ -413,7 +409,7 @@ def check_in(actor: User, reg: Registration) -> bool:
     Checking in someone from the waitlist gives them a seat."""
     workshop = _lock_registration(reg)
     if reg.state == RegistrationState.CANCELLED:
-        raise WorkshopError("This registration was cancelled. Add the person as a walk-in instead.")
+        raise RuleError("This registration was cancelled. Add the person as a walk-in instead.")
     if reg.checked_in_at is not None:
         return False
     _check_attendance_open(workshop)
@@ -474,7 +470,7 @@ def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, 
         reg.member_type = member.member_type
     else:
         if not name.strip() or not email.strip() or member_type is None:
-            raise WorkshopError("Enter the walk-in's name, email address and member type", "name")
+            raise RuleError("Enter the walk-in's name, email address and member type", "name")
         previous = None
         reg = Registration(workshop=workshop, guest_name=name.strip(), guest_email=normalise_email(email),
                            member_type=member_type)

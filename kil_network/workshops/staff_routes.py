@@ -11,6 +11,7 @@ from kil_network.core.csvutil import csv_safe
 from kil_network.core.decorators import staff_required
 from kil_network.core.htmx import is_htmx, render, render_form
 from kil_network.core.params import text_arg
+from kil_network.core.rules import refused_to, refused_to_flash
 from kil_network.core.timeutil import format_london
 from kil_network.extensions import db
 from kil_network.workshops import queries, services
@@ -61,8 +62,8 @@ def new():
 def show(workshop_id):
     """A workshop for staff: status, actions, registrations with access needs."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    return render("workshops/staff/show.html", workshop=workshop, regs=queries.registrations(workshop), seats=services.seats(workshop),
-                  counts=queries.attendance_counts(workshop))
+    return render("workshops/staff/show.html", workshop=workshop, regs=queries.registrations(workshop),
+                  seats=services.seats(workshop), counts=queries.attendance_counts(workshop))
 
 
 @bp.route("/<int:workshop_id>/edit", methods=["GET", "POST"])
@@ -70,19 +71,15 @@ def show(workshop_id):
 def edit(workshop_id):
     """Edit a workshop; a new time or place is emailed to everyone registered."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    try:
+    with refused_to_flash() as editable:
         services.check_editable(workshop)
-    except services.WorkshopError as exc:
-        flash(exc.message, "error")
+    if not editable.ok:
         return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
     form = WorkshopForm(obj=None if request.method == "POST" else _FormData(workshop))
     if form.validate_on_submit():
-        try:
+        with refused_to(form, "title") as outcome:
             result = services.update_workshop(current_user, workshop, form.to_data())
-        except services.WorkshopError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "title").errors.append(exc.message)
-        else:
+        if outcome.ok:
             db.session.commit()
             message = "Changes saved."
             if result["notified"]:
@@ -110,12 +107,9 @@ class _FormData:
 def publish(workshop_id):
     """Publish a draft."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    try:
+    with refused_to_flash() as outcome:
         published = services.publish_workshop(current_user, workshop)
-    except services.WorkshopError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
+    if outcome.ok:
         db.session.commit()
         flash("The workshop is published and open for registration." if published
               else "The workshop was already published.", "success")
@@ -129,12 +123,9 @@ def cancel(workshop_id):
     workshop = get_workshop_or_404(workshop_id, staff=True)
     form = CancelWorkshopForm()
     if form.validate_on_submit():
-        try:
+        with refused_to(form, "reason") as outcome:
             notified = services.cancel_workshop(current_user, workshop, form.reason.data)
-        except services.WorkshopError as exc:
-            db.session.rollback()
-            form.reason.errors.append(exc.message)
-        else:
+        if outcome.ok:
             db.session.commit()
             flash("The workshop was already cancelled. Nobody was emailed again." if notified is None
                   else f"The workshop is cancelled. {notified} people were emailed.", "success")
@@ -190,11 +181,9 @@ def _attendance_change(workshop_id, registration_id, change):
     """Apply a check-in or an undo, then answer htmx with the row or redirect back."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     reg = get_registration_or_404(workshop, registration_id)
-    try:
+    with refused_to_flash() as outcome:
         change(current_user, reg)
-    except services.WorkshopError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if not outcome.ok:
         return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
     db.session.commit()
     if is_htmx():
@@ -205,7 +194,8 @@ def _attendance_change(workshop_id, registration_id, change):
     flash(f"{reg.person_name} {'checked in' if reg.attended else 'is no longer checked in'}.", "success")
     back = request.form.get("back")
     if back == "registration":
-        return redirect(url_for("staff_workshops.registration", workshop_id=workshop.id, registration_id=reg.id), code=303)
+        return redirect(url_for("staff_workshops.registration", workshop_id=workshop.id, registration_id=reg.id),
+                        code=303)
     return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
 
 
@@ -219,14 +209,11 @@ def walk_in(workshop_id):
         earlier = submissions.claim()  # the same form posted twice: one walk-in, one invitation
         if earlier:
             return redirect(earlier, code=303)
-        try:
+        with refused_to(form, "name") as outcome:
             reg = services.add_walk_in(
                 current_user, workshop, name=form.name.data or "", email=form.email.data,
                 member_type=MemberType(form.member_type.data) if form.member_type.data else None)
-        except services.WorkshopError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "name").errors.append(exc.message)
-        else:
+        if outcome.ok:
             submissions.complete(url_for("staff_workshops.attendance", workshop_id=workshop.id))
             db.session.commit()
             flash(f"{reg.person_name} added and checked in."
