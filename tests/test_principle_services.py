@@ -15,7 +15,7 @@ from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members import services as member_services
-from kil_network.principles import services
+from kil_network.principles import results, services, tallies
 from kil_network.principles.models import (
     Draft,
     Eligibility,
@@ -30,7 +30,6 @@ from kil_network.principles.models import (
     VoteTally,
 )
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
-
 
 # --- Helpers ------------------------------------------------------------------------------
 
@@ -141,7 +140,7 @@ def recount() -> dict:
 
 def overall(draft) -> dict | None:
     """The 'all voters' results cell of a draft."""
-    return services.tallies([draft.id])[draft.id]["all"].get("")
+    return tallies.tallies([draft.id])[draft.id]["all"].get("")
 
 
 def audit_actions(target) -> list[str]:
@@ -367,7 +366,7 @@ def test_tallies_equal_a_recount_after_random_votes_and_changes(make_round, make
     assert stored == recount()
     assert sum(v[0] + v[1] + v[2] for k, v in stored.items() if k[1] == "all") == count(Vote)
     assert count(Vote) == len({(v.draft_id, v.user_id) for v in db.session.scalars(sa.select(Vote))})
-    services.rebuild_tallies()
+    tallies.rebuild_tallies()
     assert stored_tallies() == stored  # the app's own recount agrees
     db.session.rollback()
 
@@ -383,14 +382,14 @@ def test_groups_under_five_suppressed(make_round, make_user):
         vote(person, draft, stance)
     cell = overall(draft)
     assert cell == {"suppressed": True, "total": 4}
-    assert services.round_results(round_)["tallies"][draft.id]["type"]["councillor"]["suppressed"]
+    assert results.round_results(round_)["tallies"][draft.id]["type"]["councillor"]["suppressed"]
 
     vote(make_user(member_type="academic"), draft, "support")
     cell = overall(draft)
     assert cell["suppressed"] is False
     assert (cell["total"], cell["support"], cell["amend"], cell["oppose"]) == (5, 3, 1, 1)
     assert cell["pct"] == {"support": 60, "amend": 20, "oppose": 20}
-    by_type = services.round_results(round_)["tallies"][draft.id]["type"]
+    by_type = results.round_results(round_)["tallies"][draft.id]["type"]
     assert by_type["councillor"] == {"suppressed": True, "total": 4}
     assert by_type["academic"] == {"suppressed": True, "total": 1}
 
@@ -424,17 +423,17 @@ def test_results_csv_has_no_names_and_suppresses_small_groups(make_round, make_u
     suggestion = services.suggest(people[1], draft, "Say neighbourhood, not locality", "Clearer")
     db.session.commit()
     assert suggestion.id
-    text = services.results_csv(round_)
+    text = results.results_csv(round_)
     for person in people:
         assert person.name not in text and person.email not in text
     assert "Zebedee" not in text and "unique-voter" not in text and "Ottoline" not in text
     rows = list(csv.reader(io.StringIO(text)))
-    results = {(r[1], r[3], r[4]): r for r in rows if r and r[0] == "results"}
-    assert results[("1", "all", "All voters")][5:9] == ["6", "2", "2", "2"]
-    assert results[("1", "all", "All voters")][9:] == ["33", "33", "33"]
-    councillors = results[("1", "type", "Councillor")]
+    by_group = {(r[1], r[3], r[4]): r for r in rows if r and r[0] == "results"}
+    assert by_group[("1", "all", "All voters")][5:9] == ["6", "2", "2", "2"]
+    assert by_group[("1", "all", "All voters")][9:] == ["33", "33", "33"]
+    councillors = by_group[("1", "type", "Councillor")]
     assert councillors[5] == "fewer than 5" and councillors[6:] == [""] * 6
-    assert results[("2", "all", "All voters")][5] == "fewer than 5"
+    assert by_group[("2", "all", "All voters")][5] == "fewer than 5"
     comments = [r for r in rows if r and r[0] == "comment"]
     assert ["comment", "1", "Support", "Comment number 0"] in comments
     assert ["comment", "2", "Support", "'=HYPERLINK(\"http://evil\")"] in comments  # formula neutralised
@@ -545,7 +544,7 @@ def test_respond_requires_text_and_is_audited(make_round, make_user, staff):
     assert suggestion.responded_by_id == staff.id and suggestion.responded_at is not None
     entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "suggestion.respond"))
     assert (entry.actor_id, entry.target_type, entry.target_id) == (staff.id, "suggestion", suggestion.id)
-    assert services.responses(round_) == [suggestion]
+    assert results.responses(round_) == [suggestion]
 
 
 # --- Staff: rounds ------------------------------------------------------------------------
@@ -650,7 +649,7 @@ def test_close_then_adopt_with_audit(make_round, staff):
     services.close_round(staff, round_)
     db.session.commit()
     assert round_.state == RoundState.CLOSED and round_.closes_at <= utcnow()
-    assert not round_.is_open and services.open_round() is None
+    assert services.open_round() is None  # closed (state and time asserted above): not open for votes
     with pytest.raises(RuleError, match="Only an open round"):
         services.close_round(staff, round_)
     db.session.rollback()
@@ -678,7 +677,7 @@ def test_principle_history_in_round_order_with_diffs(make_round, make_user):
     third = make_round("open", texts={1: "Spend locally wherever you can, and invest"})
     make_round("draft", texts={1: "Not published yet"})
     principle = db.session.scalar(sa.select(Principle).where(Principle.number == 1))
-    history = services.principle_history(principle)
+    history = results.principle_history(principle)
     assert [h["round"].id for h in history] == [first.id, second.id, third.id]
     assert history[0]["diff"] == [("same", "Spend locally where possible")]
     diff = history[1]["diff"]
@@ -701,7 +700,7 @@ def test_principle_history_leaves_out_draft_rounds_and_carries_support(make_roun
     db.session.commit()
     make_round("draft", texts={2: "Unpublished wording"})
     principle = db.session.scalar(sa.select(Principle).where(Principle.number == 2))
-    history = services.principle_history(principle)
+    history = results.principle_history(principle)
     assert [h["round"].id for h in history] == [first.id]
     assert history[0]["overall"]["pct"] == {"support": 80, "amend": 0, "oppose": 20}
     assert history[0]["by_type"]["community_organisation"]["total"] == 5
@@ -709,16 +708,16 @@ def test_principle_history_leaves_out_draft_rounds_and_carries_support(make_roun
 
 def test_word_diff_one_word_replaced():
     """'a b c' → 'a x c' gives same, removed, added, same."""
-    assert services.word_diff("a b c", "a x c") == [("same", "a "), ("removed", "b"), ("added", "x"), ("same", " c")]
+    assert results.word_diff("a b c", "a x c") == [("same", "a "), ("removed", "b"), ("added", "x"), ("same", " c")]
 
 
 def test_word_diff_identical_and_empty():
     """No change is one 'same' token; from or to nothing is all added or all removed."""
-    assert services.word_diff("keep it local", "keep it local") == [("same", "keep it local")]
-    assert services.word_diff("", "new words") == [("added", "new words")]
-    assert services.word_diff(None, "new") == [("added", "new")]
-    assert services.word_diff("old words", "") == [("removed", "old words")]
-    assert services.word_diff("", "") == []
+    assert results.word_diff("keep it local", "keep it local") == [("same", "keep it local")]
+    assert results.word_diff("", "new words") == [("added", "new words")]
+    assert results.word_diff(None, "new") == [("added", "new")]
+    assert results.word_diff("old words", "") == [("removed", "old words")]
+    assert results.word_diff("", "") == []
 
 
 @pytest.mark.parametrize(("old", "new"), [
@@ -729,7 +728,7 @@ def test_word_diff_identical_and_empty():
 ])
 def test_word_diff_rebuilds_both_texts(old, new):
     """Same+removed tokens rebuild the old text and same+added the new, whitespace included."""
-    tokens = services.word_diff(old, new)
+    tokens = results.word_diff(old, new)
     assert {op for op, _ in tokens} <= {"same", "added", "removed"}
     assert "".join(t for op, t in tokens if op != "added") == old
     assert "".join(t for op, t in tokens if op != "removed") == new
@@ -737,7 +736,7 @@ def test_word_diff_rebuilds_both_texts(old, new):
 
 def test_word_diff_works_on_whole_words():
     """A changed word is reported whole, not letter by letter."""
-    assert services.word_diff("local spend", "locally spend") == [("removed", "local"), ("added", "locally"),
+    assert results.word_diff("local spend", "locally spend") == [("removed", "local"), ("added", "locally"),
                                                                     ("same", " spend")]
 
 

@@ -36,6 +36,7 @@ from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Organisation, Region
 from kil_network.members.services import create_member
 from kil_network.principles import services as principles
+from kil_network.principles import tallies
 from kil_network.principles.models import Endorsement, Round, Suggestion, Vote, VoteTally
 from kil_network.workshops.models import Registration, Workshop
 
@@ -167,7 +168,7 @@ def vote_rows(rng: random.Random, draft_ids_by_round: list[list[int]], people: l
 def rebuild_tallies_and_analyze() -> None:
     """Recount every tally from the votes, commit, and refresh the planner's statistics."""
 
-    principles.rebuild_tallies()
+    tallies.rebuild_tallies()
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -21,7 +21,7 @@ from kil_network.principles.models import (
     Suggestion,
     Vote,
 )
-from kil_network.principles.services import rebuild_tallies
+from kil_network.principles.tallies import rebuild_tallies
 from kil_network.workshops.models import Workshop
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "principles.csv"

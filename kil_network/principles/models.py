@@ -62,13 +62,6 @@ class Round(Model):
     drafts = relationship("Draft", back_populates="round", order_by="Draft.number")
     workshops = relationship("Workshop", back_populates="round", order_by="Workshop.starts_at")
 
-    @property
-    def is_open(self) -> bool:
-        """Open state and inside its opening times."""
-        now = utcnow()
-        return (self.state == RoundState.OPEN and (self.opens_at is None or self.opens_at <= now)
-                and (self.closes_at is None or now < self.closes_at))
-
 
 class Draft(Model):
     """One principle's wording in one round."""

@@ -10,6 +10,7 @@ from kil_network.core.htmx import is_htmx, render
 from kil_network.core.params import id_arg
 from kil_network.core.rules import refused_to, refused_to_flash
 from kil_network.extensions import db
+from kil_network.principles import results as reads  # the module: `results` is a view here
 from kil_network.principles import services
 from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
 from kil_network.principles.models import Draft, Principle, Round, RoundState, Suggestion
@@ -187,7 +188,7 @@ def results(round_id):
     round_ = get_round_or_404(round_id)
     if not services.results_visible(round_, current_user):
         return render("principles/results_hidden.html", round=round_, status_code=403)
-    return render("principles/results.html", round=round_, **services.round_results(round_))
+    return render("principles/results.html", round=round_, **reads.round_results(round_))
 
 
 @bp.get("/principles/rounds/<int:round_id>/results.csv")
@@ -196,7 +197,7 @@ def results_csv(round_id):
     round_ = get_round_or_404(round_id)
     if not services.results_visible(round_, current_user):
         abort(403)
-    return Response(services.results_csv(round_), mimetype="text/csv",
+    return Response(reads.results_csv(round_), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=round-{round_.id}-results.csv"})
 
 
@@ -207,12 +208,12 @@ def history(number):
     from kil_network.evidence.services import library
 
     evidence = db.session.scalars(library(principle_id=principle.id).limit(20)).all()
-    return render("principles/history.html", principle=principle, history=services.principle_history(principle),
-                  labels=services.type_labels(), evidence=evidence)
+    return render("principles/history.html", principle=principle, history=reads.principle_history(principle),
+                  labels=reads.type_labels(), evidence=evidence)
 
 
 @bp.get("/principles/rounds/<int:round_id>/responses")
 def responses(round_id):
     """'You said, we did': every suggestion in a round with the staff response."""
     round_ = get_round_or_404(round_id)
-    return render("principles/responses.html", round=round_, suggestions=services.responses(round_))
+    return render("principles/responses.html", round=round_, suggestions=reads.responses(round_))

@@ -9,7 +9,7 @@ from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render, render_form
 from kil_network.core.rules import refused_to, refused_to_flash
 from kil_network.extensions import db
-from kil_network.principles import services
+from kil_network.principles import results, services
 from kil_network.principles.forms import RespondForm, RoundForm
 from kil_network.principles.models import Eligibility, ResponseStatus, Round, RoundState, Suggestion
 from kil_network.workshops.qr import qr_svg
@@ -152,7 +152,7 @@ def live(workshop_id):
     workshop = get_workshop_or_404(workshop_id, staff=True)
     round_ = workshop.round
     short_url = external_url("principles.workshop_link", workshop_id=workshop.id)
-    drafts, counts = services.live_tallies(workshop.id, round_) if round_ else ([], {})
+    drafts, counts = results.live_tallies(workshop.id, round_) if round_ else ([], {})
     # The bars poll every few seconds; only the full page shows the QR code, so only it builds one.
     qr = None if is_htmx() else qr_svg(short_url, f"QR code: vote at {short_url}")
     return render("principles/staff/live.html", "principles/staff/_live_bars.html", workshop=workshop, round=round_,

@@ -1,0 +1,144 @@
+"""Results and history: what a round's votes add up to, by group; a principle through the rounds
+(word-level diffs); suggestions with their responses ('you said, we did'); the results CSV.
+
+Reads only; the counts come from the tallies (`kil_network.principles.tallies`).
+"""
+import csv
+import difflib
+import io
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
+
+from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
+from kil_network.core.csvutil import csv_safe
+from kil_network.extensions import db
+from kil_network.members.models import Region
+from kil_network.principles.models import Draft, Principle, Round, RoundState, Suggestion, Vote, VoteTally
+from kil_network.principles.services import drafts_of
+from kil_network.principles.tallies import SUPPRESS_BELOW, tallies
+from kil_network.workshops.models import Workshop
+
+
+def type_labels() -> dict:
+    """Names for the member-type tally keys (no query)."""
+    return {m.value: MEMBER_TYPE_LABELS[m] for m in MemberType}
+
+
+def group_labels(workshop_keys=None) -> dict:
+    """Names for tally keys: member types, regions and workshops (only those keyed, when given)."""
+    workshops = sa.select(Workshop.id, Workshop.title).where(Workshop.round_id.is_not(None))
+    if workshop_keys is not None:  # not every workshop of every round: there are thousands
+        workshops = workshops.where(Workshop.id.in_([int(k) for k in workshop_keys]))
+    return {
+        "type": type_labels(),
+        "region": {str(i): n for i, n in db.session.execute(sa.select(Region.id, Region.name))},
+        "workshop": {str(i): n for i, n in db.session.execute(workshops)},
+    }
+
+
+def round_results(round_: Round) -> dict:
+    """Per draft: overall cell and breakdowns by member type, region and workshop."""
+    drafts = drafts_of(round_)
+    counts = tallies([d.id for d in drafts])
+    keyed = {key for groups in counts.values() for key in groups["workshop"]}
+    return {"drafts": drafts, "tallies": counts, "labels": group_labels(keyed)}
+
+
+def live_tallies(workshop_id: int, round_: Round) -> tuple[list[Draft], dict]:
+    """The drafts of a round and the votes cast through one workshop (not suppressed: a room)."""
+    drafts = drafts_of(round_)
+    rows = db.session.execute(
+        sa.select(VoteTally.draft_id, VoteTally.support, VoteTally.amend, VoteTally.oppose)
+        .where(VoteTally.draft_id.in_([d.id for d in drafts]), VoteTally.dimension == "workshop",
+               VoteTally.key == str(workshop_id))
+    ).all()
+    counts = {d.id: {"support": 0, "amend": 0, "oppose": 0, "total": 0} for d in drafts}
+    for draft_id, s, a, o in rows:
+        counts[draft_id] = {"support": s, "amend": a, "oppose": o, "total": s + a + o}
+    return drafts, counts
+
+
+def principle_history(principle: Principle) -> list[dict]:
+    """Each round's draft of a principle with a word diff against the previous one and support."""
+    drafts = db.session.execute(
+        sa.select(Draft, Round).join(Round).where(Draft.principle_id == principle.id,
+                                                  Round.state != RoundState.DRAFT)
+        .order_by(Round.id)
+    ).all()
+    counts = tallies([d.id for d, _ in drafts], dimensions=("all", "type"))
+    history, previous = [], None
+    for draft, round_ in drafts:
+        history.append({
+            "draft": draft, "round": round_,
+            "diff": word_diff(previous.text, draft.text) if previous else [("same", draft.text)],
+            "title_diff": word_diff(previous.title, draft.title) if previous else [("same", draft.title)],
+            "overall": counts[draft.id]["all"].get(""), "by_type": counts[draft.id]["type"],
+            "visible": round_.state == RoundState.CLOSED,
+        })
+        previous = draft
+    return history
+
+
+_TOKEN = re.compile(r"\s+|[^\s]+")
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """[(op, text)] with op 'same', 'added' or 'removed', word by word (spaces kept)."""
+    a, b = _TOKEN.findall(old or ""), _TOKEN.findall(new or "")
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(("same", "".join(a[i1:i2])))
+        else:
+            if i2 > i1:
+                out.append(("removed", "".join(a[i1:i2])))
+            if j2 > j1:
+                out.append(("added", "".join(b[j1:j2])))
+    return out
+
+
+def responses(round_: Round) -> list[Suggestion]:
+    """Suggestions made in a round with staff responses, by principle then endorsements."""
+    return db.session.scalars(
+        sa.select(Suggestion).join(Suggestion.draft).options(contains_eager(Suggestion.draft))
+        .where(Draft.round_id == round_.id)
+        .order_by(Draft.number, Suggestion.endorsement_count.desc(), Suggestion.id)
+    ).all()
+
+
+def results_csv(round_: Round) -> str:
+    """Aggregates per draft and group (small groups suppressed), then comments and suggestions without names."""
+    data = round_results(round_)
+    labels = data["labels"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "principle", "draft_title", "group_type", "group", "voters",
+                     "support", "support_with_changes", "oppose", "support_pct", "amend_pct", "oppose_pct"])
+    for draft in data["drafts"]:
+        for dim in ("all", "type", "region", "workshop"):
+            for key, cell in sorted(data["tallies"][draft.id][dim].items()):
+                name = "All voters" if dim == "all" else labels.get(dim, {}).get(key, key)
+                if cell["suppressed"]:
+                    writer.writerow(["results", draft.number, csv_safe(draft.title), dim, csv_safe(name),
+                                     f"fewer than {SUPPRESS_BELOW}", "", "", "", "", "", ""])
+                else:
+                    writer.writerow(["results", draft.number, csv_safe(draft.title), dim, csv_safe(name),
+                                     cell["total"], cell["support"], cell["amend"], cell["oppose"],
+                                     cell["pct"]["support"], cell["pct"]["amend"], cell["pct"]["oppose"]])
+    comments = db.session.execute(
+        sa.select(Draft.number, Vote.stance, Vote.comment).join(Draft)
+        .where(Draft.round_id == round_.id, Vote.comment != "").order_by(Draft.number, Vote.id)
+    ).all()
+    writer.writerow([])
+    writer.writerow(["section", "principle", "stance", "comment"])
+    for number, stance, comment in comments:
+        writer.writerow(["comment", number, stance.label, csv_safe(comment)])
+    writer.writerow([])
+    writer.writerow(["section", "principle", "suggestion", "reason", "endorsements", "response", "response_reason"])
+    for s in responses(round_):
+        writer.writerow(["suggestion", s.draft.number, csv_safe(s.text), csv_safe(s.reason), s.endorsement_count,
+                         s.response_status.label if s.response_status else "awaiting response",
+                         csv_safe(s.response_text)])
+    return out.getvalue()
