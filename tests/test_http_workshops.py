@@ -16,6 +16,7 @@ from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.timeutil import LONDON, london_to_utc, utcnow
 from kil_network.extensions import db
 from kil_network.members.models import Region
+from kil_network.principles import services as principle_services
 from kil_network.workshops import services
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
 
@@ -553,6 +554,22 @@ def test_create_validation_errors(client, as_role, overrides, field, message):
     assert f'<a href="#{field}">{message}</a>' in body
     assert re.search(rf'id="{field}-error"><span class="visually-hidden">Error:</span> {re.escape(message)}', body)
     assert count(Workshop) == 0
+
+
+def test_workshop_form_offers_the_rounds_principles_provides(client, as_role):
+    """The round select lists the principles rounds (handed to workshops by the factory, which
+    sits above both), saves the one chosen, and refuses an id that is not listed."""
+    staff = as_role("staff")
+    round_ = principle_services.create_round(staff, name="Round for Bristol")
+    db.session.commit()
+    assert f'<option value="{round_.id}">Round for Bristol</option>' in text(client.get("/staff/workshops/new"))
+    refused = client.post_form("/staff/workshops/new", form_data(round=str(round_.id + 1000)),
+                               token_from="/staff/workshops/new")
+    assert refused.status_code == 200 and "Select a round from the list" in text(refused)
+    response = client.post_form("/staff/workshops/new", form_data(round=str(round_.id)),
+                                token_from="/staff/workshops/new")
+    assert response.status_code == 303
+    assert db.session.scalar(sa.select(Workshop)).round_id == round_.id
 
 
 def test_online_workshop_needs_no_venue(client, as_role):

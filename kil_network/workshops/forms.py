@@ -9,28 +9,9 @@ from kil_network.members.forms import MEMBER_TYPE_CHOICES, region_choices
 from kil_network.members.services import get_region
 from kil_network.workshops import services
 from kil_network.workshops.models import WorkshopFormat
+from kil_network.workshops.rounds import round_by_id, round_choices
 
 FORMAT_CHOICES = [(f.value, f.label) for f in WorkshopFormat]
-
-
-def round_choices() -> list[tuple[str, str]]:
-    """(id, name) of the principles rounds, newest first."""
-    import sqlalchemy as sa
-
-    from kil_network.extensions import db
-    from kil_network.principles.models import Round
-
-    return [(str(i), n) for i, n in db.session.execute(sa.select(Round.id, Round.name).order_by(Round.id.desc()))]
-
-
-def round_by_id(value):
-    """The Round with this id (from a form), or None."""
-    from kil_network.core.params import int_arg
-    from kil_network.extensions import db
-    from kil_network.principles.models import Round
-
-    rid = int_arg(value)
-    return db.session.get(Round, rid) if rid else None
 
 
 class WorkshopForm(FlaskForm):
