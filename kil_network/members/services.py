@@ -16,7 +16,8 @@ from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, OrganisationEditor, Region
 
-ORG_TYPE_FOR_MEMBER = {
+# Looked up with the joining member's type, if any (other types and none: "other").
+ORG_TYPE_FOR_MEMBER: dict[MemberType | None, str] = {
     MemberType.THINK_TANK: "think_tank",
     MemberType.ACADEMIC: "university",
     MemberType.COMMUNITY_ORGANISATION: "charity",
@@ -230,7 +231,7 @@ def organisations_page(q: str = "", page: int = 1, per_page: int = 20):
         stmt = stmt.where(Organisation.name.ilike(_like(q), escape="\\"))
     pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
     org_ids = [org.id for org in pagination.items]
-    members = {}
+    members: dict[int | None, list[User]] = {}  # by organisation_id
     if org_ids:
         rows = db.session.scalars(
             sa.select(User)
@@ -253,21 +254,22 @@ def update_profile(user: User, *, name: str, member_type: MemberType, organisati
     user.involvement = involvement.strip()
     user.local_authority = local_authority
     user.region = local_authority.region if local_authority else region
-    previous, created = user.organisation, False
+    previous, created = user.organisation, None
     if organisation_name.strip():
         user.organisation = find_or_create_organisation(
             organisation_name, member_type=member_type, local_authority=local_authority, creator=user
         )
-        created = sa.inspect(user.organisation).pending
+        if sa.inspect(user.organisation).pending:
+            created = user.organisation
     else:
         user.organisation = None
     if previous is not None and user.organisation is not previous:
         _leave_organisation(user, previous)
-    if created:
+    if created is not None:
         db.session.flush()
-        record(user, "organisation.create", user.organisation,
-               f"Member #{user.id} created organisation #{user.organisation.id} and is its editor",
-               name=user.organisation.name)
+        record(user, "organisation.create", created,
+               f"Member #{user.id} created organisation #{created.id} and is its editor",
+               name=created.name)
     if consent_marketing != user.consent_marketing:
         user.consent_marketing = consent_marketing
         record_consent(user, "marketing", consent_marketing, "profile")
@@ -498,7 +500,7 @@ def decide_edit_request(actor: User, org: Organisation, row_id: int, approve: bo
     return row
 
 
-def appoint_editor(actor: User, org: Organisation, member_id: int) -> OrganisationEditor:
+def appoint_editor(actor: User, org: Organisation, member_id: int | None) -> OrganisationEditor:
     """Staff make one of the organisation's members an editor (approving any request of theirs)."""
     if not actor.is_staff:
         raise OrganisationForbidden("Only staff can appoint editors.")

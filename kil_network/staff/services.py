@@ -117,7 +117,7 @@ def outbox_counts() -> dict:
     """How many emails are pending, sent and failed."""
     rows = db.session.execute(
         sa.select(OutboxEmail.status, sa.func.count()).group_by(OutboxEmail.status)
-    ).all()
+    ).tuples().all()
     return {OutboxEmail.PENDING: 0, OutboxEmail.SENT: 0, OutboxEmail.FAILED: 0, **dict(rows)}
 
 
