@@ -55,7 +55,7 @@ def seed_evidence() -> int:
     created = 2
     for call, n in ((closed, 40), (current, 12)):
         for _ in range(n):
-            answers = {"delivers": rng.choice(["yes", "no"])}
+            answers: dict = {"delivers": rng.choice(["yes", "no"])}  # JSON: text, lists for checkboxes
             if answers["delivers"] == "no":
                 answers["delivered_before"] = rng.choice(["yes", "no"])
                 if answers["delivered_before"] == "no":

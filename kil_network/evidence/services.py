@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import FileStorage
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
 from kil_network.core.audit import record
@@ -46,7 +47,7 @@ def new_reference(prefix: str) -> str:
 def calls_by_state() -> dict:
     """Calls grouped as open, forthcoming and closed."""
     calls = db.session.scalars(sa.select(Call).order_by(Call.opens_at.desc())).all()
-    groups = {"open": [], "forthcoming": [], "closed": []}
+    groups: dict[str, list[Call]] = {"open": [], "forthcoming": [], "closed": []}
     for call in calls:
         groups[call.state].append(call)
     return groups
@@ -166,11 +167,12 @@ def visitor_draft(call: Call, key: str | None) -> SurveyResponse | None:
 def save_visitor_answers(call: Call, key: str | None, answers: dict) -> str:
     """Keep a visitor's answers on the server (a cookie is too small); returns the key to remember."""
     draft = visitor_draft(call, key)
-    if draft is None:
-        draft = SurveyResponse(call_id=call.id, status="in_progress", draft_key=secrets.token_urlsafe(32))
+    if draft is None or not key:  # (no key: no draft either)
+        key = secrets.token_urlsafe(32)
+        draft = SurveyResponse(call_id=call.id, status="in_progress", draft_key=key)
         db.session.add(draft)
     draft.answers = dict(answers)
-    return draft.draft_key
+    return key
 
 
 def adopt_visitor_draft(call_id: int, key: str | None, user: User) -> SurveyResponse | None:
@@ -233,7 +235,7 @@ def survey_results(call: Call, respondent_type: str = "", region: str = "") -> d
             answers = [a.get(q.id) for a in rows if a.get(q.id)]
             results[q.id] = {"question": q, "count": len(answers), "texts": answers[:200]}
             continue
-        counts = {}
+        counts: dict[str, int] = {}
         answered = 0
         for a in rows:
             value = a.get(q.id)
@@ -268,7 +270,8 @@ def survey_csv(call: Call) -> str:
         SurveyResponse.call_id == call.id, SurveyResponse.status == "submitted").order_by(SurveyResponse.id))
     for r in rows:
         values = [";".join(v) if isinstance(v, list) else v for v in (r.answers.get(i, "") for i in ids)]
-        writer.writerow([r.reference, r.submitted_at.isoformat(), r.respondent_type] + [csv_safe(v) for v in values])
+        submitted = r.submitted_at.isoformat() if r.submitted_at else ""  # (always set once submitted)
+        writer.writerow([r.reference, submitted, r.respondent_type] + [csv_safe(v) for v in values])
     return out.getvalue()
 
 
@@ -276,7 +279,7 @@ def survey_csv(call: Call) -> str:
 
 def submit_evidence(call: Call, *, name: str, email: str, organisation: str, respondent_type: MemberType,
                     local_authority, topics: list[str], text: str, publication: Publication,
-                    upload=None, user: User | None = None, now=None) -> Submission:
+                    upload: FileStorage | None = None, user: User | None = None, now=None) -> Submission:
     """Store written evidence (and its file), and queue the acknowledgement email."""
     from kil_network.core.addresses import normalise_email
 
@@ -287,9 +290,10 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
         raise RuleError("Select at least one topic your evidence covers", "topics")
     if not text.strip():
         raise RuleError("Enter your evidence", "text")
-    data = kind = None
-    if upload is not None and getattr(upload, "filename", ""):
+    data, kind, filename = None, "", ""
+    if upload is not None and upload.filename:  # (Flask-WTF's FileField gives a FileStorage or None)
         data, kind = uploads.check_upload(upload)  # an UploadError is a RuleError on the "file" field
+        filename = upload.filename
     submission = Submission(
         call_id=call.id, user_id=getattr(user, "id", None), reference=new_reference("E"), name=name, email=email,
         organisation=organisation, respondent_type=respondent_type, local_authority=local_authority, text=text,
@@ -300,7 +304,7 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
         submission.file_key = uploads.save(data)  # `<key>.part` until the commit; UploadError if it cannot be
         submission.file_kind = kind
         submission.file_size = len(data)
-        submission.file_name = uploads.clean_filename(upload.filename, kind)
+        submission.file_name = uploads.clean_filename(filename, kind)
     db.session.add(submission)
     db.session.flush()
     if user is not None and user.is_confirmed and user.email == email:

@@ -100,8 +100,9 @@ def calls():
     from kil_network.evidence.models import SurveyResponse
 
     surveys = dict(db.session.execute(sa.select(SurveyResponse.call_id, sa.func.count()).where(
-        SurveyResponse.status == "submitted").group_by(SurveyResponse.call_id)).all())
-    written = dict(db.session.execute(sa.select(Submission.call_id, sa.func.count()).group_by(Submission.call_id)).all())
+        SurveyResponse.status == "submitted").group_by(SurveyResponse.call_id)).tuples().all())
+    written = dict(db.session.execute(
+        sa.select(Submission.call_id, sa.func.count()).group_by(Submission.call_id)).tuples().all())
     return render("evidence/staff/calls.html", calls=calls, surveys=surveys, written=written)
 
 
