@@ -15,7 +15,7 @@ workshop that the first BENCH_MEMBERS members are not registered for (registrati
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ from kil_network.evidence.models import (
     SurveyResponse,
     submission_principles,
 )
-from kil_network.extensions import db
+from kil_network.extensions import Model, db
 from kil_network.members.models import LocalAuthority, Organisation, Region
 from kil_network.members.services import create_member
 from kil_network.principles import services as principles
@@ -78,6 +78,13 @@ def sizes(scale: float) -> dict:
     return out
 
 
+def _table(model: type[Model]) -> sa.Table:
+    """A model's table (typed as any FROM clause, but always a Table for these models)."""
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
 def insert_rows(conn, table: sa.Table, rows: Iterable[dict], batch: int = BATCH) -> int:
     """Insert rows with Core executemany, `batch` at a time; returns how many went in."""
     done, chunk = 0, []
@@ -113,7 +120,7 @@ def create_rounds(staff, count: int = ROUNDS, closes_in=timedelta(days=30)) -> t
 
 
 def member_rows(rng: random.Random, count: int, password_hash: str, *, email: str = BULK_EMAIL,
-                regions: list[int], authorities: list[tuple[int, int]] = (), organisations: list[int] = (),
+                regions: list[int], authorities: Sequence[tuple[int, int]] = (), organisations: Sequence[int] = (),
                 first: int = 0) -> Iterable[dict]:
     """Confirmed, active members of every type: council types get a council, others an organisation."""
 
@@ -138,14 +145,14 @@ def member_rows(rng: random.Random, count: int, password_hash: str, *, email: st
 def load_people(conn, like: str) -> list[tuple[int, str, int | None]]:
     """(id, member_type, region_id) of the members whose email matches `like`, in id order."""
 
-    users = User.__table__
+    users = _table(User)
     rows = conn.execute(sa.select(users.c.id, users.c.member_type, users.c.region_id)
                         .where(users.c.email.like(like)).order_by(users.c.id)).all()
     return [(i, getattr(t, "value", t), r) for i, t, r in rows]
 
 
 def vote_rows(rng: random.Random, draft_ids_by_round: list[list[int]], people: list, total: int,
-              live_workshops: list[int] = ()) -> Iterable[dict]:
+              live_workshops: Sequence[int] = ()) -> Iterable[dict]:
     """`total` votes spread evenly over every draft, each by a different random member per draft.
 
     Votes on the last (open) round go through a live workshop 30% of the time when there is one.
@@ -257,7 +264,7 @@ def _survey_answers(rng, regions) -> dict:
     """A complete, in-scope set of survey answers, walking the real question flow."""
 
     while True:
-        answers = {}
+        answers: dict = {}
         for question in survey.QUESTIONS:
             if not question.applies(answers):
                 continue
@@ -276,7 +283,7 @@ def _survey_answers(rng, regions) -> dict:
 def _references(rng, prefix: str, count: int) -> list[str]:
     """`count` distinct quotable references in the app's format."""
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    out = set()
+    out: set[str] = set()
     while len(out) < count:
         out.add(f"KIL-{prefix}-" + "".join(rng.choice(alphabet) for _ in range(6)))
     return sorted(out, key=lambda _: rng.random())
@@ -302,7 +309,7 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
                           source="seed-bulk")
     db.session.commit()
     draft_ids, round_ids = create_rounds(staff)
-    principles.adopt_round(staff, db.session.get(Round, round_ids[-2]))
+    principles.adopt_round(staff, db.session.get_one(Round, round_ids[-2]))
     db.session.commit()
     staff_id = staff.id
     step(f"{ROUNDS} rounds of 6 drafts")
@@ -314,7 +321,7 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
     db.session.remove()
     counts = {}
     with db.engine.begin() as conn:
-        orgs = Organisation.__table__
+        orgs = _table(Organisation)
         first_org = _max_id(conn, orgs)
         org_count = max(1, want["members"] // 25)
         insert_rows(conn, orgs, ({"name": f"{rng.choice(LAST)} {rng.choice(ORG_KINDS)} {i}",
@@ -331,24 +338,24 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
     with db.engine.begin() as conn:
         people = load_people(conn, "bulk%@example.org")
         people = [p for p in people if p[0] != staff_id]
-        workshops_table = Workshop.__table__
+        workshops_table = _table(Workshop)
         first_workshop = _max_id(conn, workshops_table)
         counts["workshops"] = insert_rows(conn, workshops_table,
                                           _workshop_rows(rng, want["workshops"], regions, round_ids, staff_id, now))
         workshops = [tuple(r) for r in conn.execute(
             sa.select(workshops_table.c.id, workshops_table.c.capacity, workshops_table.c.starts_at)
             .where(workshops_table.c.id > first_workshop).order_by(workshops_table.c.id))]
-        counts["registrations"] = insert_rows(conn, Registration.__table__,
+        counts["registrations"] = insert_rows(conn, _table(Registration),
                                               _registration_rows(rng, workshops, people, want["registrations"], now))
     step(f"{counts['workshops']:,} workshops, {counts['registrations']:,} registrations")
 
     with db.engine.begin() as conn:
-        counts["votes"] = insert_rows(conn, Vote.__table__,
+        counts["votes"] = insert_rows(conn, _table(Vote),
                                       vote_rows(rng, draft_ids, people, want["votes"], [workshops[0][0]]))
     step(f"{counts['votes']:,} votes")
 
     with db.engine.begin() as conn:
-        suggestions = Suggestion.__table__
+        suggestions = _table(Suggestion)
         first_suggestion = _max_id(conn, suggestions)
         all_drafts = [d for ids in draft_ids for d in ids]
         closed = set(d for ids in draft_ids[:-1] for d in ids)
@@ -369,13 +376,13 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
         counts["suggestions"] = insert_rows(conn, suggestions, suggestion_rows())
         made = conn.execute(sa.select(suggestions.c.id, suggestions.c.endorsement_count)
                             .where(suggestions.c.id > first_suggestion)).all()
-        counts["endorsements"] = insert_rows(conn, Endorsement.__table__, (
+        counts["endorsements"] = insert_rows(conn, _table(Endorsement), (
             {"suggestion_id": sid, "user_id": uid, "created_at": now}
             for sid, n in made for uid, _, _ in rng.sample(people, n)))
     step(f"{counts['suggestions']:,} suggestions, {counts['endorsements']:,} endorsements")
 
     with db.engine.begin() as conn:
-        calls = Call.__table__
+        calls = _table(Call)
         call_id = conn.execute(sa.insert(calls).values(
             title="Bulk call for evidence", introduction="Tell us what works locally.", asks="",
             opens_at=now - timedelta(days=60), survey_closes_at=now + timedelta(days=60),
@@ -398,8 +405,8 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
                        "respondent_type": survey.respondent_type(answers), "region_id": int(answers["region"]),
                        "created_at": now - timedelta(days=rng.randint(0, 59)), "submitted_at": now}
 
-        counts["survey_responses"] = insert_rows(conn, SurveyResponse.__table__, survey_rows())
-        submissions = Submission.__table__
+        counts["survey_responses"] = insert_rows(conn, _table(SurveyResponse), survey_rows())
+        submissions = _table(Submission)
         first_submission = _max_id(conn, submissions)
         refs = _references(rng, "E", want["submissions"])
         counts["submissions"] = insert_rows(conn, submissions, (
@@ -412,7 +419,7 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
              "status": rng.choice(["new", "reviewed", "featured"]), "notes": "", "created_at": now}
             for i, ref in enumerate(refs)))
         submission_ids = list(conn.scalars(sa.select(submissions.c.id).where(submissions.c.id > first_submission)))
-        insert_rows(conn, SubmissionTopic.__table__, (
+        insert_rows(conn, _table(SubmissionTopic), (
             {"submission_id": sid, "topic": topic} for sid in submission_ids
             for topic in rng.sample(sorted(TOPICS), rng.randint(1, 2))))
         insert_rows(conn, submission_principles, (
@@ -428,7 +435,7 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
 def tally_mismatches() -> int:
     """How many tally cells differ from a recount of the votes (0 when the tallies are right)."""
 
-    recount = {}
+    recount: dict[tuple[int, str, str], list[int]] = {}
     for column, dimension in ((sa.literal(""), "all"), (Vote.member_type, "type"),
                               (Vote.region_id, "region"), (Vote.workshop_id, "workshop")):
         for draft_id, key, stance, n in db.session.execute(
