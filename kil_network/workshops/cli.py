@@ -2,6 +2,7 @@
 import click
 
 from kil_network.extensions import db
+from kil_network.workshops.services import send_reminders
 
 
 def register_cli(app):
@@ -10,8 +11,6 @@ def register_cli(app):
     @app.cli.command("send-reminders")
     def send_reminders_command():
         """Email confirmed attendees of workshops starting within 48 hours (once each; idempotent)."""
-        from kil_network.workshops.services import send_reminders
-
         count = send_reminders()
         db.session.commit()
         click.echo(f"Queued {count} workshop reminders.")

@@ -1,4 +1,5 @@
 """Workshop forms: scheduling (staff), registering, walk-ins, cancelling."""
+from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
@@ -125,8 +126,6 @@ class WalkInForm(FlaskForm):
 
     def validate_email(self, field):
         """A plausible email address."""
-        from email_validator import EmailNotValidError, validate_email
-
         try:
             validate_email(field.data, check_deliverability=False)
         except EmailNotValidError as exc:

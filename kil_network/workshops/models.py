@@ -12,7 +12,7 @@ from kil_network.core.timeutil import UTCDateTime, utcnow
 from kil_network.extensions import Model
 
 
-class WorkshopFormat(str, enum.Enum):
+class WorkshopFormat(enum.StrEnum):
     """How people attend."""
 
     IN_PERSON = "in_person"
@@ -45,7 +45,7 @@ class WorkshopFormat(str, enum.Enum):
         return self == WorkshopFormat.HYBRID
 
 
-class WorkshopStatus(str, enum.Enum):
+class WorkshopStatus(enum.StrEnum):
     """Draft (staff only), published, or cancelled."""
 
     DRAFT = "draft"
@@ -137,7 +137,7 @@ class Workshop(Model):
         return max(1, self.capacity * self.mix_max_percent // 100)
 
 
-class RegistrationState(str, enum.Enum):
+class RegistrationState(enum.StrEnum):
     """Where a registration stands."""
 
     CONFIRMED = "confirmed"

@@ -22,7 +22,7 @@ def _send(reg, subject: str, template: str, *, ics: bool = False, qr: bool = Fal
     attachments = []
     if ics:
         # The joining link is for confirmed places only (not the waitlist, nor after cancelling).
-        attachments.append(ics_attachment(reg.workshop, include_link=reg.state.value == "confirmed"))
+        attachments.append(ics_attachment(reg.workshop, include_link=reg.is_confirmed))
     if qr:
         attachments.append({"filename": "check-in-qr.png", "content_type": "image/png",
                             "content": qr_png(check_in_url(reg))})

@@ -13,7 +13,7 @@ from kil_network.extensions import db
 from kil_network.workshops import queries, services
 from kil_network.workshops.calendar import feed_ics, workshop_ics
 from kil_network.workshops.forms import RegisterForm
-from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
+from kil_network.workshops.models import Workshop, WorkshopFormat
 from kil_network.workshops.notifications import check_in_url
 from kil_network.workshops.qr import qr_svg
 
@@ -22,10 +22,8 @@ bp = Blueprint("workshops", __name__)
 
 def get_workshop_or_404(workshop_id: int, *, staff: bool = False) -> Workshop:
     """The workshop; drafts exist only for staff."""
-    workshop = db.session.get(Workshop, workshop_id)
-    if workshop is None:
-        abort(404)
-    if workshop.status == WorkshopStatus.DRAFT and not (staff or (current_user.is_authenticated and current_user.is_staff)):
+    workshop = db.get_or_404(Workshop, workshop_id)
+    if workshop.is_draft and not (staff or (current_user.is_authenticated and current_user.is_staff)):
         abort(404)
     return workshop
 
@@ -96,7 +94,8 @@ def register(workshop_id):
     workshop = get_workshop_or_404(workshop_id)
     form = RegisterForm()
     if not form.validate_on_submit():
-        return _after_registration_change(workshop, "; ".join(e for errs in form.errors.values() for e in errs), "error")
+        errors = "; ".join(e for errs in form.errors.values() for e in errs)
+        return _after_registration_change(workshop, errors, "error")
     try:
         reg = services.register(workshop, current_user, form.access_needs.data or "")
     except RuleError as exc:  # shown in the registration panel (htmx) or flashed: see _after_registration_change
@@ -105,7 +104,8 @@ def register(workshop_id):
     position = queries.waitlist_position(reg)
     db.session.commit()
     if position:
-        message = f"The workshop is full. You are number {position} on the waitlist; we will email you if a place comes up."
+        message = (f"The workshop is full. You are number {position} on the waitlist; "
+                   "we will email you if a place comes up.")
     else:
         message = "Your place is confirmed. We have emailed you the details and a calendar entry."
     return _after_registration_change(workshop, message)

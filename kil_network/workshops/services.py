@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from kil_network.auth.models import MemberType, Status, User
+from kil_network.auth.services import get_user_by_email
+from kil_network.core.addresses import normalise_email
 from kil_network.core.audit import record
 from kil_network.core.forms import UK_POSTCODE, is_http_url
 from kil_network.core.rules import RuleError
@@ -441,8 +443,6 @@ def undo_check_in(actor: User, reg: Registration) -> bool:
 def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, name: str = "",
                 email: str = "", member_type: MemberType | None = None) -> Registration:
     """Record someone who came without a seat: an existing member, or a guest invited to join."""
-    from kil_network.auth.services import get_user_by_email, normalise_email
-
     _lock_seats(workshop)
     _check_attendance_open(workshop)
     if member is None and email:

@@ -24,8 +24,8 @@ bp = Blueprint("staff_workshops", __name__)
 
 def get_registration_or_404(workshop: Workshop, registration_id: int) -> Registration:
     """A registration of this workshop, or 404."""
-    reg = db.session.get(Registration, registration_id)
-    if reg is None or reg.workshop_id != workshop.id:
+    reg = db.get_or_404(Registration, registration_id)
+    if reg.workshop_id != workshop.id:
         abort(404)
     return reg
 
