@@ -29,6 +29,7 @@ from kil_network.councils.routes import staff_bp as staff_pledges_bp
 from kil_network.devdata.cli import register_cli as register_devdata_cli
 from kil_network.evidence import personal_data as evidence_data
 from kil_network.evidence.routes import bp as evidence_bp
+from kil_network.evidence.routes import principle_evidence_panel
 from kil_network.evidence.staff_routes import bp as staff_evidence_bp
 from kil_network.extensions import csrf, limiter, login_manager, migrate
 from kil_network.members import services as member_data
@@ -37,6 +38,7 @@ from kil_network.members.routes import bp as members_bp
 from kil_network.models import db  # the db whose metadata holds every model (kil_network/models.py)
 from kil_network.principles import personal_data as principle_data
 from kil_network.principles import workshop_rounds
+from kil_network.principles.history_panels import register_history_panel
 from kil_network.principles.routes import bp as principles_bp
 from kil_network.principles.staff_routes import bp as staff_principles_bp
 from kil_network.site.cli import register_cli as register_site_cli
@@ -135,6 +137,7 @@ def _register_blueprints(app):
     app.register_blueprint(principles_bp)
     app.register_blueprint(staff_principles_bp, url_prefix="/staff")
     app.register_blueprint(evidence_bp)
+    register_history_panel(app, principle_evidence_panel)  # evidence's section of a principle's history page
     app.register_blueprint(staff_evidence_bp, url_prefix="/staff")
     app.register_blueprint(councils_bp)
     app.register_blueprint(staff_pledges_bp, url_prefix="/staff")

@@ -603,6 +603,20 @@ def test_library_topic_filter_and_htmx_partial(client, make_call, uploads_dir):
     assert "About trends." in part and "About scale fail." not in part
 
 
+def test_principle_history_shows_the_evidence_linked_to_it(client, make_call, uploads_dir, reviewer):
+    """The history page's evidence section comes from evidence (registered by the factory: principles
+    does not import evidence): reviewed evidence linked to the principle, none for another."""
+    call = make_call()
+    principles = db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
+    linked = add_evidence(call, text="Evidence for principle two.")
+    services.review(reviewer, linked, status=ReviewStatus.REVIEWED, tags=[], principle_ids=[principles[1].id], notes="")
+    db.session.commit()
+    two = text(client.get("/principles/2/history"))
+    assert "Evidence that supports this principle" in two and "Evidence for principle two." in two
+    one = text(client.get("/principles/1/history"))
+    assert "Evidence for principle two." not in one and "No published evidence is linked to this principle yet." in one
+
+
 # --- Staff: the review queue, a submission, files, CSV -------------------------------------------
 
 def test_staff_queue_filters_and_htmx_partial(client, as_role, make_call, uploads_dir, reviewer):

@@ -1,8 +1,20 @@
 """Calls for evidence (public), the survey one question per page, written evidence, the library."""
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, g, has_request_context, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, user_logged_in
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from kil_network.auth.models import MemberType
@@ -23,7 +35,7 @@ bp = Blueprint("evidence", __name__)
 
 def get_call_or_404(call_id: int) -> Call:
     """The call, or 404."""
-    return db.session.get(Call, call_id) or abort(404)
+    return db.get_or_404(Call, call_id)
 
 
 def _region_choices() -> list[tuple[str, str]]:
@@ -287,6 +299,13 @@ def confirm(token):
         return redirect(url_for("evidence.received", call_id=submission.call_id, reference=submission.reference),
                         code=303)
     return render("evidence/confirm.html", submission=submission, form=form, token=token)
+
+
+def principle_evidence_panel(principle) -> Markup:
+    """The section of a principle's history page listing the published evidence that supports it
+    (registered by the app factory: principles sits below evidence and cannot ask for it)."""
+    evidence = db.session.scalars(services.library(principle_id=principle.id).limit(20)).all()
+    return Markup(render_template("evidence/_principle_evidence.html", evidence=evidence))
 
 
 @bp.get("/evidence/library")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType, User
+from kil_network.core.addresses import normalise_email
 from kil_network.core.audit import record
 from kil_network.core.csvutil import csv_safe
 from kil_network.core.email import external_url, queue_email
@@ -34,6 +35,7 @@ from kil_network.evidence.models import (
     submission_principles,
 )
 from kil_network.extensions import db
+from kil_network.principles.models import Principle
 
 DEADLINE_PASSED = "The deadline for responses has now passed"
 
@@ -281,8 +283,6 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
                     local_authority, topics: list[str], text: str, publication: Publication,
                     upload: FileStorage | None = None, user: User | None = None, now=None) -> Submission:
     """Store written evidence (and its file), and queue the acknowledgement email."""
-    from kil_network.core.addresses import normalise_email
-
     email = normalise_email(email)
     check_open(call, "written", now)
     topics = [t for t in dict.fromkeys(topics) if t in TOPICS]
@@ -381,8 +381,6 @@ def _acknowledge(submission: Submission, user: User | None) -> None:
 def review(actor: User, submission: Submission, *, status: ReviewStatus, tags: list[str], principle_ids: list[int],
            notes: str) -> None:
     """Staff review: status, tags, the principles it supports, notes."""
-    from kil_network.principles.models import Principle
-
     submission.status = status
     clean_tags = sorted({t.strip().lower()[:60] for t in tags if t.strip()})
     submission.tag_rows = [SubmissionTag(tag=t) for t in clean_tags]
@@ -399,9 +397,8 @@ def staff_search(q: str = "", status: str = "", topic: str = "", tag: str = "", 
                                          selectinload(Submission.principles)).order_by(Submission.id.desc())
     q = (q or "").strip()[:100]
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(sa.or_(Submission.name.ilike(like, escape="\\"), Submission.organisation.ilike(like, escape="\\"),
-                                 Submission.reference.ilike(like, escape="\\"), Submission.text.ilike(like, escape="\\")))
+        stmt = stmt.where(sa.or_(*(column.icontains(q, autoescape=True) for column in (
+            Submission.name, Submission.organisation, Submission.reference, Submission.text))))
     if status in {s.value for s in ReviewStatus}:
         stmt = stmt.where(Submission.status == ReviewStatus(status))
     if topic in TOPICS:

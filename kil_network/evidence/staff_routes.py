@@ -12,7 +12,7 @@ from kil_network.core.rules import refused_to
 from kil_network.core.timeutil import utcnow
 from kil_network.evidence import services, survey, uploads
 from kil_network.evidence.forms import CallForm, ReviewForm
-from kil_network.evidence.models import TOPICS, Call, ReviewStatus, Submission, SubmissionTag
+from kil_network.evidence.models import TOPICS, Call, ReviewStatus, Submission, SubmissionTag, SurveyResponse
 from kil_network.evidence.routes import get_call_or_404
 from kil_network.extensions import db
 from kil_network.members.models import Region
@@ -58,7 +58,7 @@ def queue_csv():
 @staff_required
 def submission(submission_id):
     """Read a submission and review it: status, tags, principles, notes."""
-    item = db.session.get(Submission, submission_id) or abort(404)
+    item = db.get_or_404(Submission, submission_id)
     principles = db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
     form = ReviewForm(data=None if request.method == "POST" else {
         "status": item.status.value, "tags": ", ".join(item.tags), "notes": item.notes,
@@ -79,7 +79,7 @@ def submission(submission_id):
 @staff_required
 def download(submission_id):
     """The attached document, for staff only, always as a download."""
-    item = db.session.get(Submission, submission_id) or abort(404)
+    item = db.get_or_404(Submission, submission_id)
     if not item.file_key:
         abort(404)
     try:
@@ -97,8 +97,6 @@ def download(submission_id):
 def calls():
     """Every call with its deadlines and response counts."""
     calls = db.session.scalars(sa.select(Call).order_by(Call.opens_at.desc())).all()
-    from kil_network.evidence.models import SurveyResponse
-
     surveys = dict(db.session.execute(sa.select(SurveyResponse.call_id, sa.func.count()).where(
         SurveyResponse.status == "submitted").group_by(SurveyResponse.call_id)).tuples().all())
     written = dict(db.session.execute(

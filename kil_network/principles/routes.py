@@ -13,6 +13,7 @@ from kil_network.extensions import db
 from kil_network.principles import results as reads  # the module: `results` is a view here
 from kil_network.principles import services
 from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
+from kil_network.principles.history_panels import history_panels
 from kil_network.principles.models import Draft, Principle, Round, RoundState, Suggestion
 
 bp = Blueprint("principles", __name__)
@@ -167,7 +168,7 @@ def suggest(draft_id):
 @login_required
 def endorse(suggestion_id):
     """Endorse another member's suggestion."""
-    suggestion = db.session.get(Suggestion, suggestion_id) or abort(404)
+    suggestion = db.get_or_404(Suggestion, suggestion_id)
     get_draft_or_404(suggestion.draft_id)
     done = url_for("principles.draft", draft_id=suggestion.draft_id, _anchor=f"suggestion-{suggestion.id}")
     earlier = submissions.claim()  # a double click endorses once, without an error for the second
@@ -204,12 +205,9 @@ def results_csv(round_id):
 @bp.get("/principles/<int:number>/history")
 def history(number):
     """A principle through the rounds: word-level changes and how support moved."""
-    principle = db.session.scalar(sa.select(Principle).where(Principle.number == number)) or abort(404)
-    from kil_network.evidence.services import library
-
-    evidence = db.session.scalars(library(principle_id=principle.id).limit(20)).all()
+    principle = db.first_or_404(sa.select(Principle).where(Principle.number == number))
     return render("principles/history.html", principle=principle, history=reads.principle_history(principle),
-                  labels=reads.type_labels(), evidence=evidence)
+                  labels=reads.type_labels(), panels=history_panels(principle))
 
 
 @bp.get("/principles/rounds/<int:round_id>/responses")

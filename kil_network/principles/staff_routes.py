@@ -1,6 +1,6 @@
 """Staff: rounds (create from the last, edit, open, close, adopt), responses, live projector."""
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from kil_network.core import submissions
@@ -12,6 +12,7 @@ from kil_network.extensions import db
 from kil_network.principles import results, services
 from kil_network.principles.forms import RespondForm, RoundForm
 from kil_network.principles.models import Eligibility, ResponseStatus, Round, RoundState, Suggestion
+from kil_network.workshops import services as workshop_services
 from kil_network.workshops.qr import qr_svg
 from kil_network.workshops.routes import get_workshop_or_404
 
@@ -20,7 +21,7 @@ bp = Blueprint("staff_principles", __name__)
 
 def get_round_or_404(round_id: int) -> Round:
     """Any round (staff see drafts too)."""
-    return db.session.get(Round, round_id) or abort(404)
+    return db.get_or_404(Round, round_id)
 
 
 @bp.get("/rounds/")
@@ -131,7 +132,7 @@ def adopt_round(round_id):
 @staff_required
 def respond(suggestion_id):
     """Say what happened to a suggestion."""
-    suggestion = db.session.get(Suggestion, suggestion_id) or abort(404)
+    suggestion = db.get_or_404(Suggestion, suggestion_id)
     form = RespondForm(data=None if request.method == "POST" else {
         "status": suggestion.response_status.value if suggestion.response_status else None,
         "response_text": suggestion.response_text})
@@ -163,8 +164,6 @@ def live(workshop_id):
 @staff_required
 def toggle_live(workshop_id):
     """Open (open=1) or close (open=0) live voting for a workshop: a set, so a second click changes nothing."""
-    from kil_network.workshops import services as workshop_services
-
     workshop = get_workshop_or_404(workshop_id, staff=True)
     wanted = request.form.get("open")
     if wanted not in ("0", "1"):
