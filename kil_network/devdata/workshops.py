@@ -55,7 +55,7 @@ def seed_workshops() -> int:
             description=("A half-day workshop for councillors, commissioners, council officers and community "
                          "organisations. We will share what is working locally, hear from a council that "
                          "has chosen to Keep it Local, and vote and comment on the draft principles."),
-            region=regions.get(region), format=WorkshopFormat(fmt), venue=venue, address=address,
+            region=regions.get(region) if region else None, format=WorkshopFormat(fmt), venue=venue, address=address,
             postcode=postcode, online_url="https://meet.example.org/kil-" + str(i + 1) if fmt != "in_person" else "",
             starts_at=starts, ends_at=starts + timedelta(hours=3),
             registration_closes_at=starts - timedelta(days=1), capacity=capacity,
