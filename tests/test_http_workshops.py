@@ -572,6 +572,20 @@ def test_workshop_form_offers_the_rounds_principles_provides(client, as_role):
     assert db.session.scalar(sa.select(Workshop)).round_id == round_.id
 
 
+def test_create_form_shows_every_scheduling_problem_at_once(client, as_role):
+    """The form shows all the problems the service's scheduling rules find, not one per post."""
+    as_role("staff")
+    response = client.post_form("/staff/workshops/new", form_data(venue="", address="", postcode="",
+                                                                  **{"ends_at-time": "17:00"}),
+                                token_from="/staff/workshops/new")
+    body = text(response)
+    assert response.status_code == 200
+    for field, message in [("venue", "Enter the venue name"), ("address", "Enter the venue address"),
+                           ("postcode", "Enter the venue postcode"), ("ends_at", "End must be after the start")]:
+        assert f'<a href="#{field}">{message}</a>' in body
+    assert count(Workshop) == 0
+
+
 def test_online_workshop_needs_no_venue(client, as_role):
     """An online workshop is valid without a venue, address or postcode."""
     as_role("staff")

@@ -601,6 +601,39 @@ def test_reset_calendar_token_replaces_the_secret(members):
     assert db.session.get(type(person), person.id).calendar_token == second
 
 
+def test_status_and_state_predicates(make_workshop, members, staff):
+    """What templates ask instead of comparing values: a workshop's status, a place's state."""
+    workshop = make_workshop(publish=False)
+    assert (workshop.is_draft, workshop.is_published, workshop.is_cancelled, workshop.status_label) == (
+        True, False, False, "Draft")
+    services.publish_workshop(staff, workshop)
+    assert workshop.is_published and workshop.status_label == "Published"
+    first, second = members(2)
+    workshop.capacity = 1
+    confirmed, waiting = register(workshop, first), register(workshop, second)
+    assert (confirmed.is_confirmed, confirmed.is_waitlisted, confirmed.is_active) == (True, False, True)
+    assert (waiting.is_confirmed, waiting.is_waitlisted, waiting.is_active) == (False, True, True)
+    cancel(waiting, second)
+    assert waiting.is_cancelled and not waiting.is_active
+    services.cancel_workshop(staff, workshop, "Venue flooded")
+    assert workshop.is_cancelled and not workshop.is_published and workshop.status_label == "Cancelled"
+    assert WorkshopFormat.ONLINE.is_online and WorkshopFormat.HYBRID.is_hybrid
+    assert not WorkshopFormat.IN_PERSON.is_online and not WorkshopFormat.ONLINE.is_hybrid
+
+
+def test_no_show_rates(make_workshop, members, staff):
+    """Confirmed places not attended, in per cent (rounded); None with nobody confirmed or once cancelled."""
+    busy, empty, off = make_workshop(title="Busy"), make_workshop(title="Empty"), make_workshop(title="Off")
+    people = members(3)
+    regs = [register(busy, person) for person in people]
+    register(off, people[0])
+    services.check_in(staff, regs[0])
+    services.cancel_workshop(staff, off, "Merged")
+    db.session.commit()
+    stats = queries.registration_stats([busy.id, empty.id, off.id])
+    assert queries.no_show_rates([busy, empty, off], stats) == {busy.id: 67, empty.id: None, off.id: None}
+
+
 def test_publish_only_from_draft(make_workshop, staff):
     """Publishing sets published_at once; publishing again changes nothing; a cancelled one is refused."""
     workshop = make_workshop(publish=False)

@@ -144,6 +144,17 @@ def staff_dashboard() -> dict:
     return {"upcoming": upcoming, "past": past}
 
 
+def no_show_rates(workshops: list[Workshop], stats: dict[int, dict]) -> dict[int, int | None]:
+    """Per workshop, the percentage of confirmed places not attended (rounded), or None when nobody
+    had a confirmed place or the workshop was cancelled. `stats` is `registration_stats`' answer."""
+    rates: dict[int, int | None] = {}
+    for workshop in workshops:
+        confirmed, attended = stats[workshop.id]["confirmed"], stats[workshop.id]["attended"]
+        rates[workshop.id] = (round((confirmed - attended) * 100 / confirmed)
+                              if confirmed and not workshop.is_cancelled else None)
+    return rates
+
+
 def regions() -> list[Region]:
     """Every region by name (the list's filter)."""
     return db.session.scalars(sa.select(Region).order_by(Region.name)).all()

@@ -36,7 +36,8 @@ def dashboard():
     """Upcoming workshops with seats and waitlists; past ones with attendance; totals by region."""
     lists = queries.staff_dashboard()
     stats = queries.registration_stats([w.id for w in lists["upcoming"] + lists["past"]])
-    return render("workshops/staff/dashboard.html", stats=stats, regions=queries.region_totals(), **lists)
+    return render("workshops/staff/dashboard.html", stats=stats, regions=queries.region_totals(),
+                  no_show=queries.no_show_rates(lists["past"], stats), **lists)
 
 
 @bp.route("/new", methods=["GET", "POST"])
