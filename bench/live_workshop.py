@@ -85,7 +85,7 @@ def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast"
     from kil_network.members.services import create_member
     from kil_network.core.timeutil import utcnow
     from kil_network.extensions import db
-    from kil_network.members.models import Region
+    from kil_network.members.models import LocalAuthority, Region
     from kil_network.principles import services as principles
     from kil_network.workshops import services as workshops
     from kil_network.workshops.models import WorkshopFormat
@@ -93,6 +93,7 @@ def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast"
     tag = tag or secrets.token_hex(3)
     types = list(MemberType)
     regions = db.session.scalars(sa.select(Region).order_by(Region.id)).all()
+    council = db.session.scalar(sa.select(LocalAuthority).order_by(LocalAuthority.id).limit(1))  # council types need one
     staff_users = [create_member(name=f"Live Staff {j}", email=f"live-{tag}-staff{j}@example.org", password=PASSWORD,
                                  member_type=MemberType.OTHER, consent_privacy=True, role=Role.STAFF, confirmed=True)
                    for j in range(staff)]
@@ -112,6 +113,8 @@ def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast"
     for i in range(members):
         person = create_member(name=f"Live Member {tag} {i:04d}", email=f"live-{tag}-m{i}@example.org", password=PASSWORD,
                                member_type=types[i % len(types)], region=regions[i % len(regions)],
+                               local_authority=council if types[i % len(types)].needs_council else None,
+                               organisation_name=f"Live Org {tag}" if types[i % len(types)].needs_organisation else "",
                                consent_privacy=True, confirmed=True)
         db.session.flush()
         registrations.append(workshops.register(workshop, person).id)

@@ -11,6 +11,7 @@ from kil_network.auth import services
 from kil_network.auth.models import MemberType, Role, Status, User
 from kil_network.auth.services import AccountError
 from kil_network.core.models import OutboxEmail
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members import services as member_services
@@ -434,6 +435,23 @@ def test_complete_reset_confirms_unconfirmed_email(app):
     services.complete_reset(user, "a brand new passphrase")
     db.session.commit()
     assert user.is_confirmed
+
+
+def test_change_password_needs_the_current_password(app):
+    """The service refuses a change with a wrong current password (on that field) and keeps the old one."""
+    user = join()
+    old_token = user.session_token
+    with pytest.raises(RuleError) as excinfo:
+        services.change_password(user, "not my password", "a brand new passphrase")
+    assert (excinfo.value.field, excinfo.value.message) == (
+        "current_password", "Your current password is not correct")
+    db.session.rollback()
+    assert services.authenticate("alice@example.org", PASSWORD).id == user.id
+    assert user.session_token == old_token
+    services.change_password(user, PASSWORD, "a brand new passphrase")
+    db.session.commit()
+    assert services.authenticate("alice@example.org", "a brand new passphrase").id == user.id
+    assert user.session_token != old_token
 
 
 def test_set_password_rotates_session_token(app):

@@ -257,7 +257,7 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
             organisation_name=kw.pop("organisation", "Listed Trust"), local_authority=kw.pop("la", la),
             consent_privacy=True, show_in_directory=True, role=kw.pop("role", Role.MEMBER), confirmed=True, **kw)
 
-    organiser = member("organiser@example.org", role=Role.ADMIN, organisation="")
+    organiser = member("organiser@example.org", role=Role.ADMIN, member_type=MemberType.OTHER, organisation="")
     listed = member("listed@example.org")
     target = member("target@example.org", organisation="Target Trust")
     officer = member("officer@example.org", member_type=MemberType.COUNCIL_OFFICER, la=other_la, organisation="")

@@ -7,8 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from kil_network.auth import services as auth_services
-from kil_network.auth.models import Role, Status, User
+from kil_network.auth.models import MemberType, Role, Status, User
 from kil_network.core.models import AuditLog, OutboxEmail
+from kil_network.core.rules import RuleError
 from kil_network.extensions import db
 from kil_network.members import services
 from kil_network.members.models import ConsentRecord, LocalAuthority, Region
@@ -92,8 +93,8 @@ def test_directory_search_percent_and_underscore_are_literal(app, make_user):
     """'%', '_' and '\\' in a search match those characters, not any text."""
     make_user(name="Ann_Lee", organisation="1000 Local")
     make_user(name="AnnXLee", organisation="100% Local")
-    make_user(name="Back\\Slash", organisation="")
-    make_user(name="Plain Name", organisation="")
+    make_user(name="Back\\Slash", organisation="", member_type="other")
+    make_user(name="Plain Name", organisation="", member_type="other")
     assert names(services.member_search("_")) == ["Ann_Lee"]
     assert names(services.member_search("Ann_")) == ["Ann_Lee"]
     assert names(services.member_search("%")) == ["AnnXLee"]
@@ -236,9 +237,66 @@ def test_update_profile_changes_details_and_region(app, make_user):
     assert user.name == "New Name" and user.job_title == "Chair"
     assert user.region.name == "Wales"
     assert user.organisation_id == other.organisation_id
-    services.update_profile(user, **profile_values(user, organisation_name=""))
+    services.update_profile(user, **profile_values(user, member_type=MemberType.OTHER, organisation_name=""))
     db.session.commit()
     assert user.organisation is None
+
+
+# --- what a member type must give (the rule the join and profile forms show) ---------------
+
+JOINER = dict(name="New Member", password=PASSWORD, consent_privacy=True)
+
+
+@pytest.mark.parametrize("member_type", [MemberType.COMMUNITY_ORGANISATION, MemberType.THINK_TANK,
+                                         MemberType.ACADEMIC])
+def test_create_member_refuses_an_organisation_type_without_its_organisation(app, member_type):
+    """The service itself refuses (the CLI and demo data too), on the organisation field; nothing is created."""
+    with pytest.raises(RuleError) as excinfo:
+        services.create_member(email="new@example.org", member_type=member_type, organisation_name="  ",
+                               local_authority=council("E06000023"), **JOINER)
+    assert (excinfo.value.field, excinfo.value.message) == ("organisation", "Enter the name of your organisation")
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("member_type", [MemberType.COUNCILLOR, MemberType.COMMISSIONER,
+                                         MemberType.COUNCIL_OFFICER])
+def test_create_member_refuses_a_council_type_without_its_council(app, member_type):
+    """Councillors, commissioners and officers pick their council: refused on the council field."""
+    region = db.session.scalar(sa.select(Region).where(Region.name == "Wales"))
+    with pytest.raises(RuleError) as excinfo:
+        services.create_member(email="new@example.org", member_type=member_type, region=region, **JOINER)
+    assert (excinfo.value.field, excinfo.value.message) == (
+        "local_authority", "Select the council you work for or represent")
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+def test_join_refuses_a_missing_organisation_for_a_taken_address_too(app, make_user):
+    """Joining with an address that has an account is refused the same way as a new one (the answer
+    never tells who is a member), and no 'someone tried to join' email goes."""
+    make_user(email="taken@example.org")
+    with pytest.raises(RuleError) as excinfo:
+        services.join(email="taken@example.org", member_type=MemberType.THINK_TANK, organisation_name="",
+                      local_authority=council("E06000023"), **JOINER)
+    assert excinfo.value.field == "organisation"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEmail)) == 0
+
+
+def test_update_profile_refuses_what_the_member_type_needs(app, make_user):
+    """A profile change to a council type without a council, or that drops an organisation's name, is refused."""
+    user = make_user(organisation="Riverside Community Trust")
+    with pytest.raises(RuleError) as excinfo:
+        services.update_profile(user, **profile_values(user, member_type=MemberType.COUNCILLOR, local_authority=None))
+    assert excinfo.value.field == "local_authority"
+    db.session.rollback()
+    with pytest.raises(RuleError) as excinfo:
+        services.update_profile(user, **profile_values(user, organisation_name=""))
+    assert excinfo.value.field == "organisation"
+    db.session.rollback()
+    db.session.refresh(user)
+    assert user.member_type == MemberType.COMMUNITY_ORGANISATION
+    assert user.organisation.name == "Riverside Community Trust"
 
 
 # --- data export -------------------------------------------------------------------------
@@ -289,6 +347,19 @@ def test_delete_account_anonymises(app, make_user):
     assert db.session.scalars(sa.select(OutboxEmail.to_address)).all() == [keeper.email]
     assert len(consent_log(keeper)) == 3
     assert auth_services.authenticate("leaving@example.org", PASSWORD) is None
+
+
+def test_delete_own_account_needs_the_password(app, make_user):
+    """The service refuses a member's own deletion with a wrong password (on the password field)."""
+    user = make_user(email="leaving@example.org")
+    with pytest.raises(RuleError) as excinfo:
+        services.delete_own_account(user, "not my password")
+    assert (excinfo.value.field, excinfo.value.message) == ("password", "Your password is not correct")
+    db.session.rollback()
+    assert user.status == Status.ACTIVE
+    services.delete_own_account(user, PASSWORD)
+    db.session.commit()
+    assert user.status == Status.DELETED
 
 
 def test_deleted_email_can_join_again(app, make_user):

@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from kil_network.auth.models import RevokedSignIn, Status, User, sign_in_issued_at
 from kil_network.core.addresses import normalise_email  # noqa: F401 - the one normal form, re-exported
 from kil_network.core.email import external_url, queue_email
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 
@@ -237,6 +238,21 @@ def user_from_reset_token(token: str) -> User:
     if user is None or user.status != Status.ACTIVE or data.get("pw") != _fingerprint(user.password_hash):
         raise AccountError("This link has already been used or is not valid. Ask for a new one.")
     return user
+
+
+def check_password(user: User, password: str, field: str = "password",
+                   message: str = "Your password is not correct") -> None:
+    """The member's own password, asked again before a change that needs it (refused on `field`).
+
+    The same check as signing in (an outdated hash is rehashed with the caller's commit)."""
+    if authenticate(user.email, password) is None:
+        raise RuleError(message, field)
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change the password, knowing the current one; every other session ends."""
+    check_password(user, current_password, "current_password", "Your current password is not correct")
+    set_password(user, new_password)
 
 
 def set_password(user: User, password: str) -> None:

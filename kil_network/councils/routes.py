@@ -35,15 +35,7 @@ def index():
 def council(gss_code):
     """A council: its pledge (when verified) and the Network members from it."""
     council = get_council_or_404(gss_code)
-    pledge = services.live_pledge(council)
-    if pledge is not None and pledge.status != PledgeStatus.VERIFIED:
-        pledge = None
-    listed = services.council_members(council)
-    members = listed if current_user.is_authenticated and current_user.is_confirmed else []
-    member_count = len(listed)
-    can_pledge = current_user.is_authenticated and services.pledge_error(current_user, council) is None
-    return render("councils/council.html", council=council, pledge=pledge, members=members,
-                  member_count=member_count, can_pledge=can_pledge)
+    return render("councils/council.html", council=council, **services.council_page(council, current_user))
 
 
 @bp.route("/councils/<gss_code>/pledge", methods=["GET", "POST"])

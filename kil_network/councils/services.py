@@ -119,6 +119,25 @@ def council_members(council: LocalAuthority) -> Sequence[User]:
     ).all()
 
 
+def published_pledge(council: LocalAuthority) -> Pledge | None:
+    """The council's pledge as the public sees it: only once staff have verified it."""
+    pledge = live_pledge(council)
+    return pledge if pledge is not None and pledge.status == PledgeStatus.VERIFIED else None
+
+
+def council_page(council: LocalAuthority, viewer: User) -> dict:
+    """What a council's page shows this viewer: its verified pledge, how many listed members it has,
+    who they are (only to confirmed members, like the directory) and whether the viewer may pledge."""
+    listed = council_members(council)
+    signed_in = viewer.is_authenticated
+    return {
+        "pledge": published_pledge(council),
+        "members": listed if signed_in and viewer.is_confirmed else [],
+        "member_count": len(listed),
+        "can_pledge": signed_in and pledge_error(viewer, council) is None,
+    }
+
+
 def pledges_for_staff(status: str = ""):
     """Pledges for the staff queue, pending first."""
     stmt = sa.select(Pledge).options(joinedload(Pledge.submitted_by)).order_by(Pledge.status, Pledge.created_at.desc())

@@ -1,4 +1,7 @@
-"""Profile forms: the fields a member keeps about themselves."""
+"""Profile forms: the fields a member keeps about themselves.
+
+Forms parse and show errors; what a member type must give (an organisation, a council) is a rule in
+members.services (member_type_problems), which `validate` shows beside the fields' own errors."""
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
@@ -7,6 +10,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Regex
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
 from kil_network.core.forms import MaxLength, clean_line, clean_text
 from kil_network.extensions import db
+from kil_network.members import services
 from kil_network.members.models import LocalAuthority, Region
 
 
@@ -25,6 +29,7 @@ def region_choices():
 
 
 MEMBER_TYPE_CHOICES = [(m.value, MEMBER_TYPE_LABELS[m]) for m in MemberType]
+MEMBER_TYPE_VALUES = {m.value for m in MemberType}
 
 
 class ProfileForm(FlaskForm):
@@ -74,19 +79,21 @@ class ProfileForm(FlaskForm):
             raise ValidationError("Select what kind of member you are")
 
     def validate_local_authority(self, field):
-        """A real council, and a council for councillors and officers."""
+        """A council from the list (which member types must pick one: members.services)."""
         valid = {code for code, _ in field.choices if code}
         if field.data and field.data not in valid:
             raise ValidationError("Select a council from the list")
-        mtype = self.member_type.data
-        if mtype in {m.value for m in MemberType} and MemberType(mtype).needs_council and not field.data:
-            raise ValidationError("Select the council you work for or represent")
 
-    def validate_organisation(self, field):
-        """Organisations name themselves."""
-        mtype = self.member_type.data
-        if mtype in {m.value for m in MemberType} and MemberType(mtype).needs_organisation and not field.data:
-            raise ValidationError("Enter the name of your organisation")
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, then what the member type must give
+        (`services.member_type_problems`), so every problem shows at once; the services refuse the
+        same again when saving."""
+        valid = super().validate(extra_validators)
+        member_type = MemberType(self.member_type.data) if self.member_type.data in MEMBER_TYPE_VALUES else None
+        for problem in services.member_type_problems(member_type, self.organisation.data, self.local_authority.data):
+            getattr(self, problem.field or "member_type").errors.append(problem.message)  # each names one
+            valid = False
+        return valid
 
     def validate_region(self, field):
         """A region is needed when there is no council to derive it from."""

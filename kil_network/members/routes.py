@@ -3,7 +3,7 @@ import json
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, request, session, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from kil_network.auth import services as auth_services
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
@@ -12,6 +12,7 @@ from kil_network.core.addresses import normalise_email
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, id_arg, int_arg, page_arg, text_arg
+from kil_network.core.rules import refused_to
 from kil_network.extensions import db, limiter
 from kil_network.members import services
 from kil_network.members.forms import (
@@ -52,18 +53,20 @@ def join():
     form = JoinForm()
     if form.validate_on_submit():
         try:
-            services.join(
-                name=form.name.data, email=form.email.data, password=form.password.data,
-                member_type=MemberType(form.member_type.data), organisation_name=form.organisation.data,
-                local_authority=services.get_local_authority(form.local_authority.data),
-                region=services.get_region(form.region.data), job_title=form.job_title.data,
-                involvement=form.involvement.data, consent_privacy=form.consent_privacy.data,
-                consent_marketing=form.consent_marketing.data,
-                show_in_directory=form.show_in_directory.data,
-            )
+            with refused_to(form, "email") as outcome:
+                services.join(
+                    name=form.name.data, email=form.email.data, password=form.password.data,
+                    member_type=MemberType(form.member_type.data), organisation_name=form.organisation.data,
+                    local_authority=services.get_local_authority(form.local_authority.data),
+                    region=services.get_region(form.region.data), job_title=form.job_title.data,
+                    involvement=form.involvement.data, consent_privacy=form.consent_privacy.data,
+                    consent_marketing=form.consent_marketing.data,
+                    show_in_directory=form.show_in_directory.data,
+                )
         except auth_services.AccountError as exc:
+            outcome.ok = False
             getattr(form, exc.field or "email").errors.append(exc.message)
-        else:
+        if outcome.ok:
             db.session.commit()
             session.clear()
             session["check_email"] = normalise_email(form.email.data)
@@ -248,17 +251,19 @@ def profile():
     """The member edits their details and consents."""
     form = ProfileForm(data=None if request.method == "POST" else _profile_defaults(current_user))
     if form.validate_on_submit():
-        services.update_profile(
-            current_user, name=form.name.data, member_type=MemberType(form.member_type.data),
-            organisation_name=form.organisation.data,
-            local_authority=services.get_local_authority(form.local_authority.data),
-            region=services.get_region(form.region.data), job_title=form.job_title.data,
-            involvement=form.involvement.data, consent_marketing=form.consent_marketing.data,
-            show_in_directory=form.show_in_directory.data,
-        )
-        db.session.commit()
-        flash("Your details have been saved.", "success")
-        return redirect(url_for("account.profile"))
+        with refused_to(form, "member_type") as outcome:
+            services.update_profile(
+                current_user, name=form.name.data, member_type=MemberType(form.member_type.data),
+                organisation_name=form.organisation.data,
+                local_authority=services.get_local_authority(form.local_authority.data),
+                region=services.get_region(form.region.data), job_title=form.job_title.data,
+                involvement=form.involvement.data, consent_marketing=form.consent_marketing.data,
+                show_in_directory=form.show_in_directory.data,
+            )
+        if outcome.ok:
+            db.session.commit()
+            flash("Your details have been saved.", "success")
+            return redirect(url_for("account.profile"))
     return render_form("account/profile.html", "account/_profile_form.html", form)
 
 
@@ -268,13 +273,11 @@ def change_password():
     """Change password (signs out other sessions)."""
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        if auth_services.authenticate(current_user.email, form.current_password.data) is None:
-            form.current_password.errors.append("Your current password is not correct")
-        else:
-            auth_services.set_password(current_user, form.new_password.data)
+        with refused_to(form, "current_password") as outcome:
+            auth_services.change_password(current_user._get_current_object(), form.current_password.data,
+                                          form.new_password.data)
+        if outcome.ok:
             db.session.commit()
-            from flask_login import login_user
-
             login_user(current_user._get_current_object())
             flash("Your password has been changed.", "success")
             return redirect(url_for("account.profile"))
@@ -316,10 +319,9 @@ def delete():
     """Delete the account after confirming with the password."""
     form = DeleteAccountForm()
     if form.validate_on_submit():
-        if auth_services.authenticate(current_user.email, form.password.data) is None:
-            form.password.errors.append("Your password is not correct")
-        else:
-            services.delete_account(current_user._get_current_object())
+        with refused_to(form, "password") as outcome:
+            services.delete_own_account(current_user._get_current_object(), form.password.data)
+        if outcome.ok:
             db.session.commit()
             logout_user()
             session.clear()

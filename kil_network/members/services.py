@@ -12,6 +12,7 @@ from kil_network.core.email import external_url, queue_email
 from kil_network.core.forms import clean_line
 from kil_network.core.params import int_arg
 from kil_network.core.personal_data import export_sections, run_erasers
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, OrganisationEditor, Region
@@ -77,6 +78,30 @@ def record_consent(user: User, kind: str, granted: bool, source: str) -> None:
     user.consents.append(ConsentRecord(kind=kind, granted=granted, source=source, created_at=utcnow()))
 
 
+def member_type_problems(member_type: MemberType | None, organisation_name: str, local_authority) -> list[RuleError]:
+    """What this member type must give and was not given, each naming its form field: community
+    organisations, think tanks and academics name their organisation; councillors, commissioners and
+    council officers pick their council (`local_authority`: the council or its code, empty for none).
+
+    The join and profile forms show every problem at once from here (a member type the form could
+    not read, None, is not judged); `check_member_type_details` refuses the first."""
+    problems = []
+    if member_type is not None and member_type.needs_organisation and not (organisation_name or "").strip():
+        problems.append(RuleError("Enter the name of your organisation", "organisation"))
+    if member_type is not None and member_type.needs_council and not local_authority:
+        problems.append(RuleError("Select the council you work for or represent", "local_authority"))
+    return problems
+
+
+def check_member_type_details(member_type: MemberType, organisation_name: str,
+                              local_authority: LocalAuthority | None) -> None:
+    """Refuse a member whose type's details are missing (`member_type_problems`). Checked when a member
+    joins, is created (the CLI, demo and bulk data too) and changes their profile."""
+    problems = member_type_problems(member_type, organisation_name, local_authority)
+    if problems:
+        raise problems[0]
+
+
 def create_member(*, name: str, email: str, password: str, member_type: MemberType,
                   organisation_name: str = "", local_authority: LocalAuthority | None = None,
                   region: Region | None = None, job_title: str = "", involvement: str = "",
@@ -86,6 +111,7 @@ def create_member(*, name: str, email: str, password: str, member_type: MemberTy
     """Create an account with its consents recorded. The caller commits."""
     if not consent_privacy:
         raise auth_services.AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
+    check_member_type_details(member_type, organisation_name, local_authority)
     email = normalise_email(email)
     if auth_services.get_user_by_email(email) is not None:
         raise auth_services.AccountError(
@@ -137,6 +163,9 @@ def join(*, email: str, password: str, **details) -> User | None:
     else:
         if not details.get("consent_privacy"):
             raise auth_services.AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
+        # The same refusals as a new address gets: the answer does not tell who is a member.
+        check_member_type_details(details["member_type"], details.get("organisation_name", ""),
+                                  details.get("local_authority"))
         auth_services.hash_password(password)
     if existing.status != Status.DELETED:
         queue_email(existing.email, "Someone tried to join with your email address", "join_attempt",
@@ -248,6 +277,7 @@ def update_profile(user: User, *, name: str, member_type: MemberType, organisati
                    local_authority: LocalAuthority | None, region: Region | None, job_title: str,
                    involvement: str, consent_marketing: bool, show_in_directory: bool) -> None:
     """Save profile changes; record a consent event whenever a consent changes."""
+    check_member_type_details(member_type, organisation_name, local_authority)
     user.name = name.strip()
     user.member_type = member_type
     user.job_title = job_title.strip()
@@ -350,6 +380,12 @@ def erase_profile(user: User) -> None:
                f"Member #{user.id} deleted their account and is no longer an editor of organisation "
                f"#{row.organisation_id}")
         db.session.delete(row)
+
+
+def delete_own_account(user: User, password: str) -> None:
+    """A member deletes their own account: only with their password."""
+    auth_services.check_password(user, password)
+    delete_account(user)
 
 
 def delete_account(user: User) -> None:
