@@ -24,8 +24,10 @@ class MultiCheckboxField(SelectMultipleField):
 class CallForm(FlaskForm):
     """A call for evidence with its deadlines."""
 
-    title = StringField("Title", filters=[clean_line], validators=[DataRequired("Enter a title"), MaxLength(200, "Title")])
-    introduction = TextAreaField("Introduction", filters=[clean_text], validators=[DataRequired("Enter an introduction"), MaxLength(5000, "Introduction")])
+    title = StringField("Title", filters=[clean_line],
+                        validators=[DataRequired("Enter a title"), MaxLength(200, "Title")])
+    introduction = TextAreaField("Introduction", filters=[clean_text],
+                                 validators=[DataRequired("Enter an introduction"), MaxLength(5000, "Introduction")])
     asks = TextAreaField("What it asks", filters=[clean_text], validators=[MaxLength(5000, "What it asks")])
     opens_at = LondonDateTimeField("Opens", required_message="Enter when the call opens")
     survey_closes_at = LondonDateTimeField("Survey deadline (leave empty if there is no survey)")
@@ -36,12 +38,15 @@ class CallForm(FlaskForm):
 class EvidenceForm(FlaskForm):
     """Written evidence."""
 
-    name = StringField("Your name", filters=[clean_line], validators=[DataRequired("Enter your name"), MaxLength(120, "Your name")])
+    name = StringField("Your name", filters=[clean_line],
+                       validators=[DataRequired("Enter your name"), MaxLength(120, "Your name")])
     email = StringField("Email address", filters=[clean_line],
                         validators=[DataRequired("Enter your email address"), MaxLength(254, "Email address"),
-                                    Email("Enter an email address in the correct format, like name@example.org", check_deliverability=False)],
+                                    Email("Enter an email address in the correct format, like name@example.org",
+                                          check_deliverability=False)],
                         description="We send your acknowledgement here. It is never published.")
-    organisation = StringField("Organisation (optional)", filters=[clean_line], validators=[MaxLength(160, "Organisation")])
+    organisation = StringField("Organisation (optional)", filters=[clean_line],
+                               validators=[MaxLength(160, "Organisation")])
     respondent_type = SelectField("You are responding as", choices=[("", "Select one")] + MEMBER_TYPE_CHOICES,
                                   validators=[InputRequired("Select who you are responding as")], validate_choice=False)
     local_authority = SelectField("Council area (optional)", validate_choice=False)

@@ -9,7 +9,8 @@ from kil_network.extensions import db
 
 def export_survey(user) -> list:
     """The member's survey answers (in progress and submitted)."""
-    rows = db.session.scalars(sa.select(SurveyResponse).where(SurveyResponse.user_id == user.id).order_by(SurveyResponse.id))
+    rows = db.session.scalars(
+        sa.select(SurveyResponse).where(SurveyResponse.user_id == user.id).order_by(SurveyResponse.id))
     return [{"call_id": r.call_id, "status": r.status, "reference": r.reference, "answers": r.answers,
              "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None} for r in rows]
 
@@ -31,7 +32,8 @@ def export_pledges(user) -> list:
 
 def erase_evidence(user) -> None:
     """Unlink survey answers and pledges; strip names and documents from evidence, publishing it anonymously."""
-    db.session.execute(sa.delete(SurveyResponse).where(SurveyResponse.user_id == user.id, SurveyResponse.status == "in_progress")
+    db.session.execute(sa.delete(SurveyResponse).where(SurveyResponse.user_id == user.id,
+                                                       SurveyResponse.status == "in_progress")
                        .execution_options(synchronize_session=False))
     db.session.execute(sa.update(SurveyResponse).where(SurveyResponse.user_id == user.id)
                        .values(user_id=None).execution_options(synchronize_session=False))

@@ -225,7 +225,8 @@ def submit_survey(call: Call, answers: dict, user: User | None = None, now=None,
 
 def survey_results(call: Call, respondent_type: str = "", region: str = "") -> dict:
     """Counts per option for every question, with the filters applied; one query."""
-    stmt = sa.select(SurveyResponse.answers).where(SurveyResponse.call_id == call.id, SurveyResponse.status == "submitted")
+    stmt = sa.select(SurveyResponse.answers).where(SurveyResponse.call_id == call.id,
+                                                   SurveyResponse.status == "submitted")
     if respondent_type:
         stmt = stmt.where(SurveyResponse.respondent_type == respondent_type[:32])
     if int_arg(region) is not None:
@@ -402,9 +403,11 @@ def staff_search(q: str = "", status: str = "", topic: str = "", tag: str = "", 
     if status in {s.value for s in ReviewStatus}:
         stmt = stmt.where(Submission.status == ReviewStatus(status))
     if topic in TOPICS:
-        stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))
+        stmt = stmt.where(Submission.id.in_(
+            sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))
     if tag:
-        stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTag.submission_id).where(SubmissionTag.tag == tag.lower()[:60])))
+        stmt = stmt.where(Submission.id.in_(
+            sa.select(SubmissionTag.submission_id).where(SubmissionTag.tag == tag.lower()[:60])))
     if int_arg(principle) is not None:
         stmt = stmt.where(Submission.id.in_(sa.select(submission_principles.c.submission_id)
                                             .where(submission_principles.c.principle_id == int_arg(principle))))
@@ -421,7 +424,8 @@ def library(topic: str = "", principle_id: int | None = None):
                    Submission.status.in_([ReviewStatus.REVIEWED, ReviewStatus.FEATURED]))
             .order_by(sa.case((Submission.status == ReviewStatus.FEATURED, 0), else_=1), Submission.id.desc()))
     if topic in TOPICS:
-        stmt = stmt.where(Submission.id.in_(sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))
+        stmt = stmt.where(Submission.id.in_(
+            sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))
     if principle_id is not None:
         stmt = stmt.where(Submission.id.in_(sa.select(submission_principles.c.submission_id)
                                             .where(submission_principles.c.principle_id == principle_id)))

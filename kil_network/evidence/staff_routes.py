@@ -34,7 +34,8 @@ def _filters() -> dict:
 def queue():
     """Written evidence to review, with search and filters."""
     filters = _filters()
-    pagination = db.paginate(services.staff_search(**filters), page=page_arg(), per_page=30, error_out=False, count=True)
+    pagination = db.paginate(services.staff_search(**filters), page=page_arg(), per_page=30, error_out=False,
+                             count=True)
     tags = db.session.scalars(sa.select(SubmissionTag.tag).distinct().order_by(SubmissionTag.tag)).all()
     principles = db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
     calls = db.session.scalars(sa.select(Call).order_by(Call.opens_at.desc())).all()

@@ -53,16 +53,20 @@ QUESTIONS = [
     Question("delivers", "Are you a community organisation that delivers public service contracts?", "radio", YES_NO),
     Question("delivered_before", "Have you delivered public service contracts in the past, but no longer do?", "radio",
              YES_NO, applies=lambda a: a.get("delivers") == "no"),
-    Question("would_like", "Would delivering public service contracts fulfil your organisation's mission, even though you have not yet taken part?",
+    Question("would_like",
+             "Would delivering public service contracts fulfil your organisation's mission, even though you have not "
+             "yet taken part?",
              "radio", YES_NO, applies=lambda a: a.get("delivers") == "no" and a.get("delivered_before") == "no"),
     Question("council_role", "Do you work in commissioning or procurement, or are you an elected councillor?", "radio",
              [("commissioning", "I work in commissioning or procurement"), ("councillor", "I am an elected councillor"),
               ("neither", "Neither")]),
     Question("contract_size", "What is the annual value of the largest public service contract you hold?", "radio",
-             [("under_100k", "Under £100,000"), ("100k_500k", "£100,000 to £500,000"), ("500k_1m", "£500,000 to £1 million"),
+             [("under_100k", "Under £100,000"), ("100k_500k", "£100,000 to £500,000"),
+              ("500k_1m", "£500,000 to £1 million"),
               ("over_1m", "Over £1 million")], applies=_delivers),
     Question("contract_length", "How long is that contract?", "radio",
-             [("under_1", "Under 1 year"), ("1_3", "1 to 3 years"), ("3_5", "3 to 5 years"), ("over_5", "Over 5 years")],
+             [("under_1", "Under 1 year"), ("1_3", "1 to 3 years"), ("3_5", "3 to 5 years"),
+              ("over_5", "Over 5 years")],
              applies=_delivers),
     Question("why_stopped", "Why did you stop delivering public service contracts?", "text",
              hint="For example: the contract was re-tendered at a larger scale.", applies=_delivered_before),
@@ -75,7 +79,8 @@ QUESTIONS = [
              hint="For example, a prime contractor that sub-contracted to you, or services that did not reach people.",
              required=False, applies=_community),
     Question("commissioning_practice", "How does your council mostly commission services?", "radio",
-             [("large", "Mostly through large contracts"), ("mixed", "A mix of large contracts and local grants or contracts"),
+             [("large", "Mostly through large contracts"),
+              ("mixed", "A mix of large contracts and local grants or contracts"),
               ("local", "Mostly through local organisations"), ("unsure", "I do not know")], applies=_council),
     Question("what_would_help", "What would help councils commission more from local community organisations?", "text",
              required=False, applies=in_scope),
@@ -129,7 +134,8 @@ def first_unanswered(answers: dict) -> Question | None:
     return None
 
 
-def check_answer(question: Question, values: list[str], region_choices: list[tuple[str, str]]) -> tuple[object, str | None]:
+def check_answer(question: Question, values: list[str],
+                 region_choices: list[tuple[str, str]]) -> tuple[object, str | None]:
     """(answer, error message) for what was submitted on a question page."""
     options = region_choices if question.kind == "select" else question.options
     allowed = {v for v, _ in options}
