@@ -23,16 +23,20 @@ class SuggestionForm(FlaskForm):
     """New wording for a draft, and why."""
 
     text = TextAreaField("Your suggested wording", filters=[clean_text],
-                         validators=[DataRequired("Enter the wording you suggest"), MaxLength(2000, "Suggested wording")])
-    reason = TextAreaField("Why this change? (optional)", filters=[clean_text], validators=[MaxLength(2000, "Your reason")])
+                         validators=[DataRequired("Enter the wording you suggest"),
+                                     MaxLength(2000, "Suggested wording")])
+    reason = TextAreaField("Why this change? (optional)", filters=[clean_text],
+                           validators=[MaxLength(2000, "Your reason")])
 
 
 class DraftFields(Form):
     """One principle's wording within the round form."""
 
     draft_id = HiddenField()
-    title = StringField("Title", filters=[clean_line], validators=[DataRequired("Enter the principle's title"), MaxLength(200, "Title")])
-    text = TextAreaField("Text", filters=[clean_text], validators=[DataRequired("Enter the principle's text"), MaxLength(3000, "Text")])
+    title = StringField("Title", filters=[clean_line],
+                        validators=[DataRequired("Enter the principle's title"), MaxLength(200, "Title")])
+    text = TextAreaField("Text", filters=[clean_text],
+                         validators=[DataRequired("Enter the principle's text"), MaxLength(3000, "Text")])
     what_changed = TextAreaField("What changed since the last round", filters=[clean_text],
                                  validators=[MaxLength(2000, "What changed")])
 
@@ -40,8 +44,10 @@ class DraftFields(Form):
 class RoundForm(FlaskForm):
     """A round: name, timing, who can take part, and (while a draft) the six drafts."""
 
-    name = StringField("Name", filters=[clean_line], validators=[DataRequired("Enter a name for the round"), MaxLength(120, "Name")])
-    introduction = TextAreaField("Introduction for members", filters=[clean_text], validators=[MaxLength(3000, "Introduction")])
+    name = StringField("Name", filters=[clean_line],
+                       validators=[DataRequired("Enter a name for the round"), MaxLength(120, "Name")])
+    introduction = TextAreaField("Introduction for members", filters=[clean_text],
+                                 validators=[MaxLength(3000, "Introduction")])
     opens_at = LondonDateTimeField("Opens (optional)", description="Leave empty to open it when you press Open.")
     closes_at = LondonDateTimeField("Closes", required_message="Enter when the round closes")
     eligibility = RadioField("Who can take part", choices=[(e.value, e.label) for e in Eligibility],

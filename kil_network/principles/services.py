@@ -46,7 +46,8 @@ def open_round() -> Round | None:
 
 def adopted_round() -> Round | None:
     """The round whose drafts were adopted as the principles, if any (the latest)."""
-    return db.session.scalar(sa.select(Round).where(Round.adopted_at.is_not(None)).order_by(Round.adopted_at.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(Round).where(Round.adopted_at.is_not(None)).order_by(Round.adopted_at.desc()).limit(1))
 
 
 def latest_round(states=(RoundState.OPEN, RoundState.CLOSED)) -> Round | None:

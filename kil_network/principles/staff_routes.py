@@ -72,7 +72,8 @@ def edit_round(round_id):
         form = RoundForm(data={
             "name": round_.name, "introduction": round_.introduction, "opens_at": round_.opens_at,
             "closes_at": round_.closes_at, "eligibility": round_.eligibility.value,
-            "drafts": [{"draft_id": d.id, "title": d.title, "text": d.text, "what_changed": d.what_changed} for d in drafts],
+            "drafts": [{"draft_id": d.id, "title": d.title, "text": d.text,
+                        "what_changed": d.what_changed} for d in drafts],
         })
     editable = round_.state == RoundState.DRAFT
     if not editable:
@@ -143,7 +144,8 @@ def respond(suggestion_id):
             db.session.commit()
             flash("Response saved. It shows on the round's “You said, we did” page.", "success")
             return redirect(url_for("principles.responses", round_id=suggestion.draft.round_id), code=303)
-    return render_form("principles/staff/respond.html", "principles/staff/_respond_form.html", form, suggestion=suggestion)
+    return render_form("principles/staff/respond.html", "principles/staff/_respond_form.html", form,
+                       suggestion=suggestion)
 
 
 @bp.get("/workshops/<int:workshop_id>/live")

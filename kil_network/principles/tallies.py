@@ -83,7 +83,8 @@ def tallies(draft_ids: list[int], dimensions=("all", "type", "region", "workshop
 def rebuild_tallies(draft_ids: list[int] | None = None) -> None:
     """Recount tallies from the votes (after bulk loads, or to check them)."""
     where = [Vote.draft_id.in_(draft_ids)] if draft_ids is not None else []
-    db.session.execute(sa.delete(VoteTally).where(*([VoteTally.draft_id.in_(draft_ids)] if draft_ids is not None else [])))
+    db.session.execute(sa.delete(VoteTally).where(
+        *([VoteTally.draft_id.in_(draft_ids)] if draft_ids is not None else [])))
     counts = {}
     for column, dimension in ((sa.literal(""), "all"), (Vote.member_type, "type"),
                               (Vote.region_id, "region"), (Vote.workshop_id, "workshop")):
