@@ -26,10 +26,18 @@ from kil_network.principles.models import Principle
 PLEDGED = ["Bristol, City of", "Bradford", "Calderdale", "Hackney", "Kirklees", "Lewisham",
            "Newcastle upon Tyne", "Oldham", "Rotherham", "South Gloucestershire", "Wirral"]
 EVIDENCE = [
-    ("scale_fail", "Our borough's integrated wellbeing contract went to a national provider. Referrals to local groups fell by a third in the first year, and the subcontracts offered were too small to cover our costs."),
-    ("community_role", "Our advice centre has run the same drop-in for 25 years. People come to us because they know us; our evaluation shows 70% of clients avoid a crisis within a year."),
-    ("doing_differently", "The council replaced a five-year tender with a three-year grant programme co-designed with residents. Twenty local groups now deliver what one contractor did before."),
-    ("trends", "Commissioners are under pressure to aggregate contracts to save procurement costs, but the savings are lost in contract management and failure demand."),
+    ("scale_fail",
+     "Our borough's integrated wellbeing contract went to a national provider. Referrals to local groups fell by a "
+     "third in the first year, and the subcontracts offered were too small to cover our costs."),
+    ("community_role",
+     "Our advice centre has run the same drop-in for 25 years. People come to us because they know us; our evaluation "
+     "shows 70% of clients avoid a crisis within a year."),
+    ("doing_differently",
+     "The council replaced a five-year tender with a three-year grant programme co-designed with residents. Twenty "
+     "local groups now deliver what one contractor did before."),
+    ("trends",
+     "Commissioners are under pressure to aggregate contracts to save procurement costs, but the savings are lost in "
+     "contract management and failure demand."),
 ]
 
 
@@ -40,12 +48,15 @@ def seed_evidence() -> int:
     rng = random.Random(2018)
     now = utcnow()
     closed = Call(title="Keep it Local: call for evidence 2018",
-                  introduction="We want to hear the latest thinking and practice shaping public services, to build an accurate picture of today's public service landscape.",
-                  asks="A short survey for community organisations, commissioners and councillors, and written evidence from anyone involved in designing, commissioning or delivering services.",
+                  introduction="We want to hear the latest thinking and practice shaping public services, to build an "
+                               "accurate picture of today's public service landscape.",
+                  asks="A short survey for community organisations, commissioners and councillors, and written "
+                       "evidence from anyone involved in designing, commissioning or delivering services.",
                   opens_at=now - timedelta(days=200), survey_closes_at=now - timedelta(days=130),
                   written_closes_at=now - timedelta(days=116))
     current = Call(title="Commissioning after the Procurement Act: call for evidence",
-                   introduction="The new procurement rules give councils more room to commission locally. Tell us whether that is happening where you are.",
+                   introduction="The new procurement rules give councils more room to commission locally. Tell us "
+                                "whether that is happening where you are.",
                    asks="Take the survey and send us examples, good and bad.",
                    opens_at=now - timedelta(days=10), survey_closes_at=now + timedelta(days=30),
                    written_closes_at=now + timedelta(days=44))
@@ -75,7 +86,8 @@ def seed_evidence() -> int:
                                                 "Commissioners who know the area.", ""]) or "Simpler forms."
             db.session.add(SurveyResponse(call_id=call.id, status="submitted", reference=new_reference("S"),
                                           answers=answers, respondent_type=survey.respondent_type(answers),
-                                          region_id=int(answers["region"]), submitted_at=call.opens_at + timedelta(days=rng.randint(1, 40))))
+                                          region_id=int(answers["region"]),
+                                          submitted_at=call.opens_at + timedelta(days=rng.randint(1, 40))))
             created += 1
     principles = db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
     councils = db.session.scalars(sa.select(LocalAuthority).order_by(LocalAuthority.gss_code)).all()
@@ -84,12 +96,15 @@ def seed_evidence() -> int:
         publication = [Publication.NAMED, Publication.ANONYMOUS, Publication.PRIVATE][i % 3]
         s = Submission(call_id=closed.id if i < 10 else current.id, reference=new_reference("E"),
                        name=f"Demo Respondent {i + 1}", email=f"respondent{i + 1}@example.org",
-                       organisation=["Riverside Community Trust", "Centre for Local Futures", "Eastgate Advice Partnership", ""][i % 4],
-                       respondent_type=[MemberType.COMMUNITY_ORGANISATION, MemberType.THINK_TANK, MemberType.COUNCIL_OFFICER,
+                       organisation=["Riverside Community Trust", "Centre for Local Futures",
+                                     "Eastgate Advice Partnership", ""][i % 4],
+                       respondent_type=[MemberType.COMMUNITY_ORGANISATION, MemberType.THINK_TANK,
+                                        MemberType.COUNCIL_OFFICER,
                                         MemberType.ACADEMIC][i % 4],
                        local_authority=rng.choice(councils), text=text, publication=publication,
                        status=[ReviewStatus.REVIEWED, ReviewStatus.FEATURED, ReviewStatus.NEW][i % 3],
-                       topic_rows=[SubmissionTopic(topic=topic)] + ([SubmissionTopic(topic="trends")] if topic != "trends" and i % 2 else []),
+                       topic_rows=[SubmissionTopic(topic=topic)]
+                           + ([SubmissionTopic(topic="trends")] if topic != "trends" and i % 2 else []),
                        tag_rows=[SubmissionTag(tag=t) for t in (["case study"] if i % 2 else ["data", "procurement"])],
                        created_at=closed.opens_at + timedelta(days=i * 5))
         s.principles = [principles[i % 6], principles[(i + 2) % 6]] if s.status != ReviewStatus.NEW else []
@@ -101,9 +116,11 @@ def seed_evidence() -> int:
         if council is None:
             continue
         db.session.add(Pledge(local_authority_id=council.id, signed_by=list(SignedBy)[i % 3],
-                              signatories="Council leader and chief executive", pledged_on=date(2020, 3, 1) + timedelta(days=i * 9),
+                              signatories="Council leader and chief executive",
+                              pledged_on=date(2020, 3, 1) + timedelta(days=i * 9),
                               champions="Cabinet member for communities\nHead of commissioning",
-                              status=PledgeStatus.VERIFIED, verified_by_id=staff.id if staff else None, verified_at=now))
+                              status=PledgeStatus.VERIFIED, verified_by_id=staff.id if staff else None,
+                              verified_at=now))
         created += 1
     db.session.flush()
     return created

@@ -43,7 +43,8 @@ ROUND_2 = [
     "Commission services simply and collaboratively",
 ]
 EXPLAIN = [
-    "Outcomes for people depend on many services working together, so commission across the whole system rather than service by service.",
+    "Outcomes for people depend on many services working together, so commission across the whole system rather than "
+    "service by service.",
     "People live in neighbourhoods, not in service lines: bring services together where people are.",
     "Every pound spent with a local organisation goes round the local economy again.",
     "Preventing a crisis costs less than responding to one; fund the early help that community organisations give.",
@@ -102,13 +103,16 @@ def seed_principles() -> int:
                 db.session.add(Vote(draft_id=draft.id, user_id=member.id, stance=stance,
                                     comment=rng.choice(COMMENTS), member_type=member.member_type,
                                     region_id=member.region_id,
-                                    workshop_id=rng.choice(round_workshops) if round_workshops and rng.random() < 0.6 else None,
+                                    workshop_id=rng.choice(round_workshops) if round_workshops and rng.random() < 0.6
+                                        else None,
                                     created_at=opens + timedelta(days=1), updated_at=opens + timedelta(days=1)))
                 created += 1
             for n in range(2):
                 author = rng.choice(voters)
                 suggestion = Suggestion(draft_id=draft.id, user_id=author.id,
-                                        text=f"{draft.title}, with {rng.choice(['small charities', 'residents', 'social enterprises'])} named explicitly",
+                                        text=f"{draft.title}, with "
+                                             f"{rng.choice(['small charities', 'residents', 'social enterprises'])} "
+                                             "named explicitly",
                                         reason="So that commissioners know who we mean.",
                                         endorsement_count=0, created_at=opens + timedelta(days=2))
                 db.session.add(suggestion)
@@ -118,8 +122,10 @@ def seed_principles() -> int:
                     db.session.add(Endorsement(suggestion_id=suggestion.id, user_id=backer.id))
                 suggestion.endorsement_count = len(backers)
                 if state == RoundState.CLOSED:
-                    suggestion.response_status = [ResponseStatus.ACCEPTED, ResponseStatus.PARTLY, ResponseStatus.NOT_TAKEN][(draft.number + n) % 3]
-                    suggestion.response_text = "We discussed this at the workshops and reflected it in the next draft where the group agreed."
+                    suggestion.response_status = [ResponseStatus.ACCEPTED, ResponseStatus.PARTLY,
+                                                  ResponseStatus.NOT_TAKEN][(draft.number + n) % 3]
+                    suggestion.response_text = ("We discussed this at the workshops and reflected it in the next draft "
+                                                "where the group agreed.")
                     suggestion.responded_by_id = staff.id if staff else None
                     suggestion.responded_at = closes
                 created += 1

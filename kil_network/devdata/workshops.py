@@ -19,18 +19,28 @@ from kil_network.workshops.models import (
 
 # (title, region name, format, venue, address, postcode, days from today, capacity, fill)
 WORKSHOPS = [
-    ("Commissioning for social value", "North East", "in_person", "Tyneside Community Hall", "12 Quayside Road, Newcastle upon Tyne", "NE1 3DX", -120, 30, 0.8),
-    ("Keeping money in the local economy", "North West", "in_person", "Oldham Old Library", "Union Street, Oldham", "OL1 1DN", -90, 25, 1.0),
-    ("Early intervention that saves money", "Yorkshire and The Humber", "hybrid", "Halifax Square Chapel", "Square Road, Halifax", "HX1 1QG", -60, 40, 0.7),
-    ("Neighbourhood-level services", "London", "in_person", "Hackney Town Hall, Council Chamber", "Mare Street, London", "E8 1EA", -30, 35, 0.9),
+    ("Commissioning for social value", "North East", "in_person", "Tyneside Community Hall",
+     "12 Quayside Road, Newcastle upon Tyne", "NE1 3DX", -120, 30, 0.8),
+    ("Keeping money in the local economy", "North West", "in_person", "Oldham Old Library", "Union Street, Oldham",
+     "OL1 1DN", -90, 25, 1.0),
+    ("Early intervention that saves money", "Yorkshire and The Humber", "hybrid", "Halifax Square Chapel",
+     "Square Road, Halifax", "HX1 1QG", -60, 40, 0.7),
+    ("Neighbourhood-level services", "London", "in_person", "Hackney Town Hall, Council Chamber", "Mare Street, London",
+     "E8 1EA", -30, 35, 0.9),
     ("Co-designing the principles: online session", None, "online", "", "", "", -14, 100, 0.5),
-    ("Moving beyond competitive tendering", "West Midlands", "in_person", "Digbeth Community Centre", "Bradford Street, Birmingham", "B12 0NS", 10, 20, 1.3),
-    ("Whole-system thinking for commissioners", "South West", "hybrid", "Bristol Pierian Centre", "27 Portland Square, Bristol", "BS2 8SA", 17, 30, 0.6),
-    ("Grants, not contracts?", "Wales", "in_person", "Cardiff Temple of Peace", "King Edward VII Avenue, Cardiff", "CF10 3AP", 24, 25, 1.2),
+    ("Moving beyond competitive tendering", "West Midlands", "in_person", "Digbeth Community Centre",
+     "Bradford Street, Birmingham", "B12 0NS", 10, 20, 1.3),
+    ("Whole-system thinking for commissioners", "South West", "hybrid", "Bristol Pierian Centre",
+     "27 Portland Square, Bristol", "BS2 8SA", 17, 30, 0.6),
+    ("Grants, not contracts?", "Wales", "in_person", "Cardiff Temple of Peace", "King Edward VII Avenue, Cardiff",
+     "CF10 3AP", 24, 25, 1.2),
     ("Local charities and the procurement bill", "East Midlands", "online", "", "", "", 31, 80, 0.3),
-    ("Building trust between councils and communities", "East of England", "in_person", "Norwich Community Hub", "Sackville Place, Norwich", "NR3 1JU", 45, 30, 0.2),
-    ("Keep it Local in county areas", "South East", "in_person", "Maidstone Hall", "High Street, Maidstone", "ME14 1HJ", 60, 30, 0.0),
-    ("Draft: Keep it Local for health partnerships", "North West", "hybrid", "Liverpool Quaker Meeting House", "22 School Lane, Liverpool", "L1 3BT", 75, 40, 0.0),
+    ("Building trust between councils and communities", "East of England", "in_person", "Norwich Community Hub",
+     "Sackville Place, Norwich", "NR3 1JU", 45, 30, 0.2),
+    ("Keep it Local in county areas", "South East", "in_person", "Maidstone Hall", "High Street, Maidstone", "ME14 1HJ",
+     60, 30, 0.0),
+    ("Draft: Keep it Local for health partnerships", "North West", "hybrid", "Liverpool Quaker Meeting House",
+     "22 School Lane, Liverpool", "L1 3BT", 75, 40, 0.0),
 ]
 
 
@@ -78,7 +88,8 @@ def seed_workshops() -> int:
             if days < 0 and state == RegistrationState.CONFIRMED and rng.random() < 0.8:
                 reg.checked_in_at = starts + timedelta(minutes=rng.randint(-20, 15))
                 reg.checked_in_by_id = staff.id if staff else None
-            reg.events.append(RegistrationEvent(action="registered" if state == RegistrationState.CONFIRMED else "waitlisted",
+            reg.events.append(RegistrationEvent(action="registered" if state == RegistrationState.CONFIRMED
+                                                    else "waitlisted",
                                                 to_state=state.value, actor_id=member.id, created_at=queued))
             db.session.add(reg)
             created += 1
