@@ -93,12 +93,14 @@ def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast"
     tag = tag or secrets.token_hex(3)
     types = list(MemberType)
     regions = db.session.scalars(sa.select(Region).order_by(Region.id)).all()
-    council = db.session.scalar(sa.select(LocalAuthority).order_by(LocalAuthority.id).limit(1))  # council types need one
+    # council types need one
+    council = db.session.scalar(sa.select(LocalAuthority).order_by(LocalAuthority.id).limit(1))
     staff_users = [create_member(name=f"Live Staff {j}", email=f"live-{tag}-staff{j}@example.org", password=PASSWORD,
                                  member_type=MemberType.OTHER, consent_privacy=True, role=Role.STAFF, confirmed=True)
                    for j in range(staff)]
     db.session.flush()
-    round_ = principles.create_round(staff_users[0], name=f"Live bench round {tag}", closes_at=utcnow() + timedelta(days=7))
+    round_ = principles.create_round(staff_users[0], name=f"Live bench round {tag}",
+                                     closes_at=utcnow() + timedelta(days=7))
     principles.open_round_for_votes(staff_users[0], round_)
     starts = (utcnow() + timedelta(days=2)).replace(microsecond=0)
     workshop = workshops.create_workshop(staff_users[0], {
@@ -111,7 +113,8 @@ def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast"
     db.session.commit()
     people, registrations = [], []
     for i in range(members):
-        person = create_member(name=f"Live Member {tag} {i:04d}", email=f"live-{tag}-m{i}@example.org", password=PASSWORD,
+        person = create_member(name=f"Live Member {tag} {i:04d}", email=f"live-{tag}-m{i}@example.org",
+                               password=PASSWORD,
                                member_type=types[i % len(types)], region=regions[i % len(regions)],
                                local_authority=council if types[i % len(types)].needs_council else None,
                                organisation_name=f"Live Org {tag}" if types[i % len(types)].needs_organisation else "",
@@ -169,7 +172,8 @@ def verify(scene: dict) -> dict:
         sa.select(VoteTally.draft_id, VoteTally.support, VoteTally.amend, VoteTally.oppose)
         .where(VoteTally.draft_id.in_(scene["drafts"]), VoteTally.dimension == "workshop",
                VoteTally.key == str(scene["workshop"])))}
-    return {"votes": by_draft, "stances": stances, "tally_stances": tally_stances, "tally_all": {d: int(tally("all", "").get(d, 0)) for d in scene["drafts"]},
+    return {"votes": by_draft, "stances": stances, "tally_stances": tally_stances,
+            "tally_all": {d: int(tally("all", "").get(d, 0)) for d in scene["drafts"]},
             "tally_workshop": {d: int(tally("workshop", str(scene["workshop"])).get(d, 0)) for d in scene["drafts"]},
             "checked_in": checked_in}
 
@@ -425,7 +429,8 @@ def checks(scene: dict, result: dict, db_state: dict, *, on_time: bool = True) -
     if result["votes_cast"] != 6 * wanted:
         problems.append(f"{result['votes_cast']} votes answered 'saved', expected {6 * wanted}")
     if db_state["checked_in"] != wanted or result["checkins_done"] != wanted:
-        problems.append(f"{db_state['checked_in']} check-ins recorded ({result['checkins_done']} done), expected {wanted}")
+        problems.append(f"{db_state['checked_in']} check-ins recorded ({result['checkins_done']} done), expected "
+                        f"{wanted}")
     return problems
 
 
@@ -448,7 +453,8 @@ def report(scene: dict, result: dict, db_state: dict, problems: list[str]) -> st
     lines.append(f"{'all':{width}}  {total:>5}  ({total / max(result['elapsed'], 0.001):.0f} requests/s)")
     if result.get("server_cpu") is not None:
         cpu = result["server_cpu"]
-        lines.append(f"server CPU: {cpu:.1f} s for {total} requests ({1000 * cpu / max(total, 1):.1f} ms each on average; "
+        lines.append(f"server CPU: {cpu:.1f} s for {total} requests ({1000 * cpu / max(total, 1):.1f} ms each on "
+                     "average; "
                      f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     lines.append("")
     lines.append("OK" if not problems else "FAILED:\n  " + "\n  ".join(problems[:30]))

@@ -11,9 +11,12 @@ class LoginForm(FlaskForm):
 
     email = StringField(
         "Email address", filters=[clean_line],
-        validators=[DataRequired("Enter your email address"), Length(max=254, message="Email address must be 254 characters or fewer")],
+        validators=[DataRequired("Enter your email address"),
+                    Length(max=254, message="Email address must be 254 characters or fewer")],
     )
-    password = PasswordField("Password", validators=[DataRequired("Enter your password"), Length(max=128, message="Password must be 128 characters or fewer")])
+    password = PasswordField("Password",
+                             validators=[DataRequired("Enter your password"),
+                                         Length(max=128, message="Password must be 128 characters or fewer")])
     remember = BooleanField("Keep me signed in on this device for 30 days")
 
 

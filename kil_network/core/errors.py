@@ -8,11 +8,13 @@ from kil_network.extensions import db
 MESSAGES = {
     400: ("There is a problem with the request", "Go back, reload the page and try again."),
     403: ("You do not have permission to see this page", "If you think you should, contact the campaign team."),
-    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."),
+    404: ("Page not found",
+          "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."),
     405: ("That action is not allowed here", "Go back and try again."),
     413: ("That is too large", "Go back and send something smaller."),
     422: ("There is a problem with the request", "Go back and check what you entered."),
-    429: ("Too many attempts", "You have tried this too many times in a short time. Wait a few minutes, then try again."),
+    429: ("Too many attempts",
+          "You have tried this too many times in a short time. Wait a few minutes, then try again."),
     500: ("Sorry, there is a problem with the service", "Try again later. Nothing you entered has been saved."),
 }
 

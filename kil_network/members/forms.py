@@ -50,7 +50,8 @@ class ProfileForm(FlaskForm):
     )
     local_authority = SelectField(
         "Council area", validate_choice=False,
-        description="Councillors, commissioners and council officers: the council you work for or represent. Others: the council area you mostly work in.",
+        description="Councillors, commissioners and council officers: the council you work for or represent. Others: "
+                    "the council area you mostly work in.",
     )
     job_title = StringField(
         "Role or job title", filters=[clean_line], validators=[MaxLength(120, "Role or job title")]
@@ -176,12 +177,14 @@ class OrganisationForm(FlaskForm):
     org_type = SelectField("Type of organisation", validate_choice=True)
     charity_number = StringField(
         "Charity number (optional)", filters=[clean_line],
-        validators=[Regexp(r"^(\d{6,8}(-\d{1,2})?)?$", message="Enter a charity number like 1234567, or leave it empty")],
+        validators=[Regexp(r"^(\d{6,8}(-\d{1,2})?)?$",
+                           message="Enter a charity number like 1234567, or leave it empty")],
         description="Charity Commission for England and Wales registration number.",
     )
     company_number = StringField(
         "Company number (optional)", filters=[lambda v: clean_line(v).upper() if v else v],
-        validators=[Regexp(r"^([A-Z]{2}\d{6}|\d{8})?$", message="Enter a company number like 01234567 or CE001234, or leave it empty")],
+        validators=[Regexp(r"^([A-Z]{2}\d{6}|\d{8})?$",
+                           message="Enter a company number like 01234567 or CE001234, or leave it empty")],
         description="Companies House number, for CICs and charitable companies.",
     )
     local_authority = SelectField("Council area", validate_choice=False)
