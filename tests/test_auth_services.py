@@ -9,7 +9,6 @@ from itsdangerous import TimestampSigner
 
 from kil_network.auth import services
 from kil_network.auth.models import MemberType, Role, Status, User
-from kil_network.auth.services import AccountError
 from kil_network.core.models import OutboxEmail
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
@@ -73,7 +72,7 @@ def test_create_member_stores_email_lower_case_and_trimmed(app):
 def test_create_member_refuses_same_email_in_other_case(app):
     """A second account with the same address in another case is refused on the email field."""
     join("alice@example.org")
-    with pytest.raises(AccountError) as excinfo:
+    with pytest.raises(RuleError) as excinfo:
         join("ALICE@Example.org", name="Someone Else")
     assert excinfo.value.field == "email"
     db.session.rollback()
@@ -112,7 +111,7 @@ def test_create_member_records_timestamped_consents(app):
 
 def test_create_member_refuses_without_privacy_consent(app):
     """Joining without agreeing to the privacy notice fails and creates nothing."""
-    with pytest.raises(AccountError) as excinfo:
+    with pytest.raises(RuleError) as excinfo:
         member_services.create_member(
             name="Bob", email="bob@example.org", password=PASSWORD, member_type=MemberType.OTHER,
             consent_privacy=False,
@@ -239,7 +238,7 @@ def test_confirm_token_expired(app, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(TimestampSigner, "get_timestamp", lambda self: eight_days_ago)
         token = services.make_confirm_token(user)
-    with pytest.raises(AccountError, match="expired"):
+    with pytest.raises(RuleError, match="expired"):
         services.confirm_email(token)
     assert not user.is_confirmed
 
@@ -262,7 +261,7 @@ def test_confirm_token_tampered(app):
     other = join("mallory@example.org")
     forged_payload = services.make_confirm_token(other).partition(".")[0]
     for bad in (token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), forged_payload + "." + rest, "", "nonsense"):
-        with pytest.raises(AccountError, match="not valid"):
+        with pytest.raises(RuleError, match="not valid"):
             services.confirm_email(bad)
     assert not user.is_confirmed and not other.is_confirmed
 
@@ -270,9 +269,9 @@ def test_confirm_token_tampered(app):
 def test_reset_token_is_not_a_confirm_token(app):
     """A reset token (another purpose) is refused as a confirmation token, and vice versa."""
     user = join()
-    with pytest.raises(AccountError, match="not valid"):
+    with pytest.raises(RuleError, match="not valid"):
         services.confirm_email(services.make_reset_token(user))
-    with pytest.raises(AccountError, match="not valid"):
+    with pytest.raises(RuleError, match="not valid"):
         services.user_from_reset_token(services.make_confirm_token(user))
     assert not user.is_confirmed
 
@@ -286,7 +285,7 @@ def test_token_signed_with_other_secret_is_refused(app):
         token = services.make_confirm_token(user)
     finally:
         app.config["SECRET_KEY"] = secret
-    with pytest.raises(AccountError):
+    with pytest.raises(RuleError):
         services.confirm_email(token)
 
 
@@ -296,7 +295,7 @@ def test_confirm_token_of_deleted_account_refused(app):
     token = services.make_confirm_token(user)
     user.status = Status.DELETED
     db.session.commit()
-    with pytest.raises(AccountError):
+    with pytest.raises(RuleError):
         services.confirm_email(token)
 
 
@@ -325,7 +324,7 @@ def test_email_change_refuses_address_in_use(app):
     """Another account's address (in any case) is refused and nothing is queued."""
     user = join(confirmed=True)
     join("bob@example.org", name="Bob")
-    with pytest.raises(AccountError) as excinfo:
+    with pytest.raises(RuleError) as excinfo:
         services.request_email_change(user, "BOB@example.org", PASSWORD)
     assert excinfo.value.field == "email"
     assert user.pending_email is None
@@ -335,7 +334,7 @@ def test_email_change_refuses_address_in_use(app):
 def test_email_change_refuses_wrong_password(app):
     """The current password is required to change address."""
     user = join(confirmed=True)
-    with pytest.raises(AccountError) as excinfo:
+    with pytest.raises(RuleError) as excinfo:
         services.request_email_change(user, "new@example.org", "not my password")
     assert excinfo.value.field == "password"
     assert user.pending_email is None
@@ -345,7 +344,7 @@ def test_email_change_refuses_wrong_password(app):
 def test_email_change_refuses_same_address(app):
     """Asking to change to the current address (in another case) is refused."""
     user = join(confirmed=True)
-    with pytest.raises(AccountError, match="already your email"):
+    with pytest.raises(RuleError, match="already your email"):
         services.request_email_change(user, "ALICE@example.org", PASSWORD)
 
 
@@ -356,7 +355,7 @@ def test_email_change_refused_if_taken_before_confirmation(app):
     db.session.commit()
     token = token_in(outbox(to_address="new@example.org")[0], "/auth/confirm/")
     join("new@example.org", name="Quick Person")
-    with pytest.raises(AccountError, match="Another account"):
+    with pytest.raises(RuleError, match="Another account"):
         services.confirm_email(token)
     assert user.email == "alice@example.org"
 
@@ -368,7 +367,7 @@ def test_old_confirm_token_refused_after_email_change(app):
     services.request_email_change(user, "new@example.org", PASSWORD)
     services.confirm_email(services.make_confirm_token(user, "new@example.org"))
     db.session.commit()
-    with pytest.raises(AccountError, match="no longer on your account"):
+    with pytest.raises(RuleError, match="no longer on your account"):
         services.confirm_email(old_token)
 
 
@@ -402,7 +401,7 @@ def test_reset_token_is_single_use(app):
     assert services.user_from_reset_token(token).id == user.id
     services.complete_reset(user, "a brand new passphrase")
     db.session.commit()
-    with pytest.raises(AccountError, match="already been used"):
+    with pytest.raises(RuleError, match="already been used"):
         services.user_from_reset_token(token)
     assert services.authenticate("alice@example.org", "a brand new passphrase").id == user.id
     assert services.authenticate("alice@example.org", PASSWORD) is None
@@ -414,7 +413,7 @@ def test_reset_token_refused_after_set_password(app):
     token = services.make_reset_token(user)
     services.set_password(user, "another passphrase")
     db.session.commit()
-    with pytest.raises(AccountError):
+    with pytest.raises(RuleError):
         services.user_from_reset_token(token)
 
 
@@ -424,7 +423,7 @@ def test_reset_token_expired(app, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 2 * 3600)
         token = services.make_reset_token(user)
-    with pytest.raises(AccountError, match="expired"):
+    with pytest.raises(RuleError, match="expired"):
         services.user_from_reset_token(token)
 
 

@@ -14,7 +14,6 @@ from kil_network.extensions import db
 from kil_network.members import services
 from kil_network.members.models import ConsentRecord, LocalAuthority, Region
 from kil_network.staff import services as staff_services
-from kil_network.staff.services import StaffActionError
 
 PASSWORD = "correct horse battery"
 
@@ -399,7 +398,7 @@ def test_suspend_and_reactivate_are_audited(app, make_user):
 def test_nobody_suspends_themselves(app, make_user):
     """Even an admin cannot suspend their own account."""
     admin = make_user(role="admin")
-    with pytest.raises(StaffActionError):
+    with pytest.raises(RuleError):
         staff_services.suspend(admin, admin)
     assert admin.status == Status.ACTIVE
     assert audit_rows() == []
@@ -410,11 +409,11 @@ def test_staff_cannot_suspend_staff_but_admin_can(app, make_user):
     staff = make_user(role="staff")
     colleague = make_user(role="staff")
     admin = make_user(role="admin")
-    with pytest.raises(StaffActionError, match="admin"):
+    with pytest.raises(RuleError, match="admin"):
         staff_services.suspend(staff, colleague)
     assert colleague.status == Status.ACTIVE
     staff_services.suspend(admin, colleague)
-    with pytest.raises(StaffActionError, match="admin"):
+    with pytest.raises(RuleError, match="admin"):
         staff_services.reactivate(staff, colleague)
     staff_services.reactivate(admin, colleague)
     db.session.commit()
@@ -427,10 +426,10 @@ def test_suspend_and_reactivate_need_the_right_state(app, make_user):
     """Only active accounts can be suspended and only suspended ones reactivated."""
     staff = make_user(role="staff")
     member = make_user()
-    with pytest.raises(StaffActionError):
+    with pytest.raises(RuleError):
         staff_services.reactivate(staff, member)
     staff_services.suspend(staff, member)
-    with pytest.raises(StaffActionError):
+    with pytest.raises(RuleError):
         staff_services.suspend(staff, member)
     assert len(audit_rows()) == 1
 
@@ -440,7 +439,7 @@ def test_staff_cannot_grant_staff_or_admin(app, make_user, new_role):
     """Only an admin grants staff or admin rights."""
     staff = make_user(role="staff")
     member = make_user()
-    with pytest.raises(StaffActionError, match="Only an admin"):
+    with pytest.raises(RuleError, match="Only an admin"):
         staff_services.change_role(staff, member, new_role)
     assert member.role == Role.MEMBER
     assert audit_rows() == []
@@ -450,7 +449,7 @@ def test_staff_cannot_demote_staff(app, make_user):
     """Staff cannot remove another member of staff's rights."""
     staff = make_user(role="staff")
     colleague = make_user(role="staff")
-    with pytest.raises(StaffActionError):
+    with pytest.raises(RuleError):
         staff_services.change_role(staff, colleague, Role.MEMBER)
     assert colleague.role == Role.STAFF
 
@@ -474,7 +473,7 @@ def test_admin_changes_role_and_it_is_audited(app, make_user):
 def test_nobody_changes_their_own_role(app, make_user, role):
     """Neither staff nor admins can change their own role."""
     actor = make_user(role=role)
-    with pytest.raises(StaffActionError, match="own role"):
+    with pytest.raises(RuleError, match="own role"):
         staff_services.change_role(actor, actor, Role.MEMBER)
     assert actor.role == Role(role)
 

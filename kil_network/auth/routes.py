@@ -9,6 +9,7 @@ from kil_network.auth import services
 from kil_network.auth.forms import LoginForm, ResetPasswordForm, ResetRequestForm
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import text_arg
+from kil_network.core.rules import RuleError
 from kil_network.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -61,7 +62,7 @@ def confirm(token):
     """Follow the link in a confirmation email."""
     try:
         user, first = services.confirm_email_link(token)
-    except services.AccountError as exc:
+    except RuleError as exc:
         db.session.rollback()
         return render("auth/confirm_failed.html", message=exc.message, status_code=400)
     db.session.commit()
@@ -156,7 +157,7 @@ def reset_password(token):
     """Choose a new password from a reset link."""
     try:
         user = services.user_from_reset_token(token)
-    except services.AccountError as exc:
+    except RuleError as exc:
         return render("auth/confirm_failed.html", message=exc.message, status_code=400)
     form = ResetPasswordForm()
     if form.validate_on_submit():

@@ -20,15 +20,6 @@ from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 
 
-class AccountError(Exception):
-    """A rule refused the request; the message is safe to show to the person."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
 def new_session_token() -> str:
     """A random token that identifies the member's sessions."""
     return secrets.token_hex(32)
@@ -127,9 +118,9 @@ def _load(purpose: str, token: str, max_age: int) -> dict:
     try:
         return _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired as exc:
-        raise AccountError("This link has expired. Ask for a new one.") from exc
+        raise RuleError("This link has expired. Ask for a new one.") from exc
     except BadSignature as exc:
-        raise AccountError("This link is not valid. Check you copied the whole link.") from exc
+        raise RuleError("This link is not valid. Check you copied the whole link.") from exc
 
 
 def confirm_email(token: str) -> User:
@@ -145,7 +136,7 @@ def confirm_email_link(token: str) -> tuple[User, bool]:
     data = _load("confirm", token, current_app.config["CONFIRM_TOKEN_MAX_AGE"])
     user = db.session.get(User, data.get("id"))
     if user is None or user.status == Status.DELETED:
-        raise AccountError("This link is not valid. Check you copied the whole link.")
+        raise RuleError("This link is not valid. Check you copied the whole link.")
     email = data.get("email")
     if email == user.email:
         first = user.email_confirmed_at is None
@@ -154,12 +145,12 @@ def confirm_email_link(token: str) -> tuple[User, bool]:
         return user, first
     if email and email == user.pending_email:
         if get_user_by_email(email) is not None:
-            raise AccountError("Another account now uses that email address.")
+            raise RuleError("Another account now uses that email address.")
         user.email = email
         user.pending_email = None
         user.email_confirmed_at = utcnow()
         return user, False
-    raise AccountError("This link is for an email address that is no longer on your account.")
+    raise RuleError("This link is for an email address that is no longer on your account.")
 
 
 def send_confirmation(user: User) -> None:
@@ -236,7 +227,7 @@ def user_from_reset_token(token: str) -> User:
     data = _load("reset", token, current_app.config["RESET_TOKEN_MAX_AGE"])
     user = db.session.get(User, data.get("id"))
     if user is None or user.status != Status.ACTIVE or data.get("pw") != _fingerprint(user.password_hash):
-        raise AccountError("This link has already been used or is not valid. Ask for a new one.")
+        raise RuleError("This link has already been used or is not valid. Ask for a new one.")
     return user
 
 
@@ -272,11 +263,11 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
     """Ask the member to confirm a new address before it replaces the old one."""
     new_email = normalise_email(new_email)
     if not check_password_hash(user.password_hash, password or ""):
-        raise AccountError("Your password is not correct", "password")
+        raise RuleError("Your password is not correct", "password")
     if new_email == user.email:
-        raise AccountError("That is already your email address", "email")
+        raise RuleError("That is already your email address", "email")
     if get_user_by_email(new_email) is not None:
-        raise AccountError("An account already uses this email address", "email")
+        raise RuleError("An account already uses this email address", "email")
     user.pending_email = new_email
     url = external_url("auth.confirm", token=make_confirm_token(user, new_email))
     queue_email(new_email, "Confirm your new email address", "confirm_new_email",

@@ -6,6 +6,7 @@ from kil_network.core import submissions
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg
+from kil_network.core.rules import RuleError, refused_to_flash
 from kil_network.councils import services
 from kil_network.councils.forms import PledgeForm, PledgeReviewForm
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
@@ -56,7 +57,7 @@ def pledge(gss_code):
             services.submit_pledge(current_user, council, signed_by=SignedBy(form.signed_by.data),
                                    signatories=form.signatories.data, pledged_on=form.pledged_on.data,
                                    champions=form.champions.data, statement=form.statement.data or "")
-        except services.PledgeError as exc:
+        except RuleError as exc:  # not refused_to: a refusal about no field is the page's notice, not a form error
             db.session.rollback()
             if exc.field:
                 getattr(form, exc.field).errors.append(exc.message)
@@ -91,12 +92,9 @@ def review(pledge_id):
     if not form.validate_on_submit():
         flash("Choose verify or reject.", "error")
     else:
-        try:
+        with refused_to_flash() as outcome:
             services.review_pledge(current_user, pledge, PledgeStatus(form.decision.data), form.note.data or "")
-        except services.PledgeError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
+        if outcome.ok:
             db.session.commit()
             flash(f"The pledge of {pledge.local_authority.display_name} is {pledge.status.value}.", "success")
     return redirect(url_for("staff_pledges.queue"), code=303)

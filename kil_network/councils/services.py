@@ -7,19 +7,11 @@ from sqlalchemy.orm import joinedload
 
 from kil_network.auth.models import Status, User
 from kil_network.core.audit import record
+from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region
-
-
-class PledgeError(Exception):
-    """A rule refused the pledge; the message is safe to show."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def get_council(gss_code: str) -> LocalAuthority | None:
@@ -52,9 +44,9 @@ def submit_pledge(user: User, council: LocalAuthority, *, signed_by: SignedBy, s
     """Submit a council's pledge for staff to verify."""
     reason = pledge_error(user, council)
     if reason:
-        raise PledgeError(reason)
+        raise RuleError(reason)
     if pledged_on > utcnow().date():
-        raise PledgeError("The pledge date cannot be in the future", "pledged_on")
+        raise RuleError("The pledge date cannot be in the future", "pledged_on")
     pledge = Pledge(local_authority_id=council.id, submitted_by_id=user.id, signed_by=signed_by,
                     signatories=signatories, pledged_on=pledged_on, champions=champions, statement=statement,
                     status=PledgeStatus.PENDING)
@@ -63,7 +55,7 @@ def submit_pledge(user: User, council: LocalAuthority, *, signed_by: SignedBy, s
             db.session.add(pledge)
             db.session.flush()
     except IntegrityError as exc:
-        raise PledgeError("A pledge for this council has just been submitted.") from exc
+        raise RuleError("A pledge for this council has just been submitted.") from exc
     # A member's change to a record others will see: in the audit log, like staff changes.
     record(user, "pledge.submit", pledge, f"Member #{user.id} submitted the pledge of {council.gss_code}")
     return pledge
@@ -72,12 +64,12 @@ def submit_pledge(user: User, council: LocalAuthority, *, signed_by: SignedBy, s
 def review_pledge(actor: User, pledge: Pledge, status: PledgeStatus, note: str = "") -> None:
     """Staff verify (publish) or reject a pledge."""
     if status == PledgeStatus.PENDING:
-        raise PledgeError("Choose verify or reject.")
+        raise RuleError("Choose verify or reject.")
     if pledge.status == PledgeStatus.REJECTED and status != PledgeStatus.REJECTED:
         # Verifying a rejected pledge makes it live again: only if the council has no other live one.
         other = live_pledge(pledge.local_authority)
         if other is not None and other.id != pledge.id:
-            raise PledgeError(f"{pledge.local_authority.display_name} has a newer pledge that is "
+            raise RuleError(f"{pledge.local_authority.display_name} has a newer pledge that is "
                               f"{other.status.value}. Review that one instead.")
     try:
         with db.session.begin_nested():  # a newer pledge submitted at this moment still wins
@@ -85,7 +77,7 @@ def review_pledge(actor: User, pledge: Pledge, status: PledgeStatus, note: str =
             db.session.flush()
     except IntegrityError as exc:
         db.session.refresh(pledge)
-        raise PledgeError(f"{pledge.local_authority.display_name} has just had a newer pledge submitted. "
+        raise RuleError(f"{pledge.local_authority.display_name} has just had a newer pledge submitted. "
                           "Review that one instead.") from exc
     pledge.review_note = note
     pledge.verified_by_id = actor.id

@@ -12,7 +12,7 @@ from kil_network.core.addresses import normalise_email
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, id_arg, int_arg, page_arg, text_arg
-from kil_network.core.rules import refused_to
+from kil_network.core.rules import NotPermitted, refused_to, refused_to_flash
 from kil_network.extensions import db, limiter
 from kil_network.members import services
 from kil_network.members.forms import (
@@ -52,20 +52,16 @@ def join():
         return redirect(url_for("account.profile"))
     form = JoinForm()
     if form.validate_on_submit():
-        try:
-            with refused_to(form, "email") as outcome:
-                services.join(
-                    name=form.name.data, email=form.email.data, password=form.password.data,
-                    member_type=MemberType(form.member_type.data), organisation_name=form.organisation.data,
-                    local_authority=services.get_local_authority(form.local_authority.data),
-                    region=services.get_region(form.region.data), job_title=form.job_title.data,
-                    involvement=form.involvement.data, consent_privacy=form.consent_privacy.data,
-                    consent_marketing=form.consent_marketing.data,
-                    show_in_directory=form.show_in_directory.data,
-                )
-        except auth_services.AccountError as exc:
-            outcome.ok = False
-            getattr(form, exc.field or "email").errors.append(exc.message)
+        with refused_to(form, "email") as outcome:
+            services.join(
+                name=form.name.data, email=form.email.data, password=form.password.data,
+                member_type=MemberType(form.member_type.data), organisation_name=form.organisation.data,
+                local_authority=services.get_local_authority(form.local_authority.data),
+                region=services.get_region(form.region.data), job_title=form.job_title.data,
+                involvement=form.involvement.data, consent_privacy=form.consent_privacy.data,
+                consent_marketing=form.consent_marketing.data,
+                show_in_directory=form.show_in_directory.data,
+            )
         if outcome.ok:
             db.session.commit()
             session.clear()
@@ -141,14 +137,12 @@ def _editor_change(org_id, change, message: str):
     A change the person may not make at all is a 403; one the rules refuse is explained."""
     org = _organisation_or_404(org_id)
     try:
-        change(org)
-    except services.OrganisationForbidden:
+        with refused_to_flash() as outcome:
+            change(org)
+    except NotPermitted:
         db.session.rollback()
         abort(403)
-    except services.OrganisationError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
+    if outcome.ok:
         db.session.commit()
         flash(message, "success")
     return redirect(url_for("organisations.organisation", org_id=org.id), code=303)
@@ -217,16 +211,16 @@ def edit_organisation(org_id):
     })
     if form.validate_on_submit():
         try:
-            services.update_organisation(
-                current_user, org, name=form.name.data, org_type=form.org_type.data,
-                charity_number=form.charity_number.data, company_number=form.company_number.data,
-                local_authority=services.get_local_authority(form.local_authority.data),
-            )
-        except services.OrganisationForbidden:
+            with refused_to(form, "name") as outcome:
+                services.update_organisation(
+                    current_user, org, name=form.name.data, org_type=form.org_type.data,
+                    charity_number=form.charity_number.data, company_number=form.company_number.data,
+                    local_authority=services.get_local_authority(form.local_authority.data),
+                )
+        except NotPermitted:
+            db.session.rollback()
             abort(403)
-        except services.OrganisationError as exc:
-            form.name.errors.append(str(exc))
-        else:
+        if outcome.ok:
             db.session.commit()
             flash(f"The details of {org.name} have been saved.", "success")
             return redirect(url_for("organisations.organisation", org_id=org.id))
@@ -290,13 +284,12 @@ def change_email():
     """Change email address; the new address must be confirmed."""
     form = EmailChangeForm()
     if form.validate_on_submit():
-        try:
+        with refused_to(form, "email") as outcome:
             auth_services.request_email_change(current_user, form.email.data, form.password.data)
-        except auth_services.AccountError as exc:
-            getattr(form, exc.field or "email").errors.append(exc.message)
-        else:
+        if outcome.ok:
             db.session.commit()
-            flash(f"We have sent a link to {auth_services.normalise_email(form.email.data)}. Your email address changes when you follow it.", "success")
+            flash(f"We have sent a link to {normalise_email(form.email.data)}. "
+                  "Your email address changes when you follow it.", "success")
             return redirect(url_for("account.profile"))
     return render_form("account/email.html", "account/_email_form.html", form)
 

@@ -12,7 +12,7 @@ from kil_network.core.email import external_url, queue_email
 from kil_network.core.forms import clean_line
 from kil_network.core.params import int_arg
 from kil_network.core.personal_data import export_sections, run_erasers
-from kil_network.core.rules import RuleError
+from kil_network.core.rules import NotPermitted, RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, OrganisationEditor, Region
@@ -110,11 +110,11 @@ def create_member(*, name: str, email: str, password: str, member_type: MemberTy
                   confirmed: bool = False, source: str = "join") -> User:
     """Create an account with its consents recorded. The caller commits."""
     if not consent_privacy:
-        raise auth_services.AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
+        raise RuleError("Agree to the privacy notice to join the Network", "consent_privacy")
     check_member_type_details(member_type, organisation_name, local_authority)
     email = normalise_email(email)
     if auth_services.get_user_by_email(email) is not None:
-        raise auth_services.AccountError(
+        raise RuleError(
             "An account already uses this email address. Sign in, or reset your password.", "email"
         )
     now = utcnow()
@@ -162,7 +162,7 @@ def join(*, email: str, password: str, **details) -> User | None:
             return user
     else:
         if not details.get("consent_privacy"):
-            raise auth_services.AccountError("Agree to the privacy notice to join the Network", "consent_privacy")
+            raise RuleError("Agree to the privacy notice to join the Network", "consent_privacy")
         # The same refusals as a new address gets: the answer does not tell who is a member.
         check_member_type_details(details["member_type"], details.get("organisation_name", ""),
                                   details.get("local_authority"))
@@ -396,14 +396,6 @@ def delete_account(user: User) -> None:
     user.session_token = auth_services.new_session_token()
 
 
-class OrganisationError(Exception):
-    """An organisation change the rules refuse; the message is shown to the person."""
-
-
-class OrganisationForbidden(OrganisationError):
-    """The person may not make this change at all (a 403, not a form error)."""
-
-
 # --- Organisation records: who may edit them -------------------------------------------------
 #
 # The rule: the member who creates an organisation's record is its first editor. Other members
@@ -486,15 +478,15 @@ def organisation_view(org: Organisation, viewer: User) -> dict:
 def request_to_edit(user: User, org: Organisation) -> OrganisationEditor:
     """A member of the organisation asks to become one of its editors."""
     if user.organisation_id != org.id:
-        raise OrganisationForbidden("Only members of this organisation can ask to edit its details. "
+        raise NotPermitted("Only members of this organisation can ask to edit its details. "
                                     "Set it as your organisation on your account page first.")
     if not user.is_confirmed:
-        raise OrganisationForbidden("Confirm your email address first.")
+        raise NotPermitted("Confirm your email address first.")
     if user.is_staff:
-        raise OrganisationError("Staff can always edit an organisation's details.")
+        raise RuleError("Staff can always edit an organisation's details.")
     existing = _editor_row(user, org)
     if existing is not None:
-        raise OrganisationError("You are already an editor of this organisation." if existing.approved
+        raise RuleError("You are already an editor of this organisation." if existing.approved
                                 else "Your request to edit this organisation is waiting for an answer.")
     row = OrganisationEditor(organisation=org, user=user, status=OrganisationEditor.PENDING, requested_at=utcnow())
     db.session.add(row)
@@ -508,21 +500,21 @@ def _editor_row_by_id(org: Organisation, row_id: int) -> OrganisationEditor:
     second click) is explained, not an error page."""
     row = db.session.get(OrganisationEditor, row_id)
     if row is None or row.organisation_id != org.id:
-        raise OrganisationError("This request has already been answered, or the editor removed.")
+        raise RuleError("This request has already been answered, or the editor removed.")
     return row
 
 
 def decide_edit_request(actor: User, org: Organisation, row_id: int, approve: bool) -> OrganisationEditor:
     """An editor of the organisation, or staff, approve or refuse a member's request to edit."""
     if not can_manage_editors(actor, org):
-        raise OrganisationForbidden("Only the organisation's editors and staff can answer requests to edit it.")
+        raise NotPermitted("Only the organisation's editors and staff can answer requests to edit it.")
     row = _editor_row_by_id(org, row_id)
     if row.approved:
-        raise OrganisationError("This member is already an editor.")
+        raise RuleError("This member is already an editor.")
     if row.user_id == actor.id:
-        raise OrganisationForbidden("You cannot answer your own request.")
+        raise NotPermitted("You cannot answer your own request.")
     if approve and row.user.organisation_id != org.id:
-        raise OrganisationError("This member is no longer in the organisation.")
+        raise RuleError("This member is no longer in the organisation.")
     if approve:
         row.status = OrganisationEditor.APPROVED
         row.decided_at = utcnow()
@@ -539,13 +531,13 @@ def decide_edit_request(actor: User, org: Organisation, row_id: int, approve: bo
 def appoint_editor(actor: User, org: Organisation, member_id: int | None) -> OrganisationEditor:
     """Staff make one of the organisation's members an editor (approving any request of theirs)."""
     if not actor.is_staff:
-        raise OrganisationForbidden("Only staff can appoint editors.")
+        raise NotPermitted("Only staff can appoint editors.")
     member = db.session.get(User, member_id) if member_id else None
     if member is None or member.organisation_id != org.id or member.status != Status.ACTIVE:
-        raise OrganisationError("Choose one of the organisation's members.")
+        raise RuleError("Choose one of the organisation's members.")
     row = _editor_row(member, org)
     if row is not None and row.approved:
-        raise OrganisationError("This member is already an editor.")
+        raise RuleError("This member is already an editor.")
     if row is None:
         row = OrganisationEditor(organisation=org, user=member, requested_at=utcnow())
         db.session.add(row)
@@ -561,7 +553,7 @@ def remove_editor(actor: User, org: Organisation, row_id: int) -> None:
     """Staff remove an editor; an editor may also step down."""
     row = _editor_row_by_id(org, row_id)
     if not (actor.is_staff or row.user_id == actor.id):
-        raise OrganisationForbidden("Only staff can remove an editor.")
+        raise NotPermitted("Only staff can remove an editor.")
     record(actor, "organisation.editor_remove", org,
            f"Removed member #{row.user_id} as an editor of organisation #{org.id}", user_id=row.user_id)
     db.session.delete(row)
@@ -592,13 +584,13 @@ def update_organisation(actor: User, org: Organisation, *, name: str, org_type: 
     """Save an organisation's details (editors and staff only); a rename may not take another
     record's name. Returns what changed ({field: [before, after]}), as written to the audit log."""
     if not can_edit_organisation(actor, org):
-        raise OrganisationForbidden("Only the organisation's editors and staff can edit its details.")
+        raise NotPermitted("Only the organisation's editors and staff can edit its details.")
     key = organisation_key(name)
     clash = db.session.scalar(
         sa.select(Organisation.id).where(Organisation.name_key == key, Organisation.id != org.id)
     )
     if clash:
-        raise OrganisationError("Another organisation in the Network already has this name")
+        raise RuleError("Another organisation in the Network already has this name")
     before = {field: _field_value(org, field) for field in ORGANISATION_FIELDS}
     org.name = " ".join(name.split())
     org.name_key = key

@@ -8,6 +8,7 @@ from kil_network.core.decorators import admin_required, staff_required
 from kil_network.core.htmx import render
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.params import choice_arg, id_arg, page_arg, text_arg
+from kil_network.core.rules import refused_to_flash
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import Region
@@ -94,6 +95,11 @@ def _after_action(member, message):
 def _action_error(member, message):
     """Show why a staff action was refused."""
     flash(message, "error")
+    return _back_to(member)
+
+
+def _back_to(member):
+    """Back to the member's page (a refusal has been flashed)."""
     return redirect(url_for("staff.member", member_id=member.id), code=303)
 
 
@@ -105,10 +111,10 @@ def suspend(member_id):
     form = SuspendForm()
     if not form.validate_on_submit():
         return _action_error(member, "; ".join(e for errs in form.errors.values() for e in errs))
-    try:
+    with refused_to_flash() as outcome:
         services.suspend(current_user, member, form.reason.data)
-    except services.StaffActionError as exc:
-        return _action_error(member, str(exc))
+    if not outcome.ok:
+        return _back_to(member)
     db.session.commit()
     return _after_action(member, f"{member.name} has been suspended and signed out.")
 
@@ -118,10 +124,10 @@ def suspend(member_id):
 def reactivate(member_id):
     """Reactivate a suspended member."""
     member = get_member_or_404(member_id)
-    try:
+    with refused_to_flash() as outcome:
         services.reactivate(current_user, member)
-    except services.StaffActionError as exc:
-        return _action_error(member, str(exc))
+    if not outcome.ok:
+        return _back_to(member)
     db.session.commit()
     return _after_action(member, f"{member.name} can sign in again.")
 
@@ -134,10 +140,10 @@ def change_role(member_id):
     form = RoleForm()
     if not form.validate_on_submit():
         return _action_error(member, "Select a role")
-    try:
+    with refused_to_flash() as outcome:
         services.change_role(current_user, member, Role(form.role.data))
-    except services.StaffActionError as exc:
-        return _action_error(member, str(exc))
+    if not outcome.ok:
+        return _back_to(member)
     db.session.commit()
     return _after_action(member, f"{member.name} is now {member.role.value}.")
 

@@ -12,12 +12,9 @@ from kil_network.core.csvutil import csv_safe
 from kil_network.core.email import retry_now
 from kil_network.core.forms import clean_line
 from kil_network.core.models import AuditLog, OutboxEmail
+from kil_network.core.rules import RuleError
 from kil_network.extensions import db
 from kil_network.members.services import member_search
-
-
-class StaffActionError(Exception):
-    """A staff action that the rules do not allow; the message is shown to staff."""
 
 
 def staff_member_search(q="", member_type="", region_id="", status="", role=""):
@@ -33,11 +30,11 @@ def staff_member_search(q="", member_type="", region_id="", status="", role=""):
 def suspend(actor: User, member: User, reason: str = "") -> None:
     """Suspend an account: the member is signed out and cannot sign in."""
     if member.id == actor.id:
-        raise StaffActionError("You cannot suspend your own account.")
+        raise RuleError("You cannot suspend your own account.")
     if member.is_staff and not actor.is_admin:
-        raise StaffActionError("Only an admin can suspend a member of staff.")
+        raise RuleError("Only an admin can suspend a member of staff.")
     if member.status != Status.ACTIVE:
-        raise StaffActionError("Only an active account can be suspended.")
+        raise RuleError("Only an active account can be suspended.")
     member.status = Status.SUSPENDED
     member.session_token = new_session_token()
     record(actor, "member.suspend", member, f"Suspended member #{member.id}", reason=reason)
@@ -46,9 +43,9 @@ def suspend(actor: User, member: User, reason: str = "") -> None:
 def reactivate(actor: User, member: User) -> None:
     """Let a suspended member sign in again."""
     if member.status != Status.SUSPENDED:
-        raise StaffActionError("Only a suspended account can be reactivated.")
+        raise RuleError("Only a suspended account can be reactivated.")
     if member.is_staff and not actor.is_admin:
-        raise StaffActionError("Only an admin can reactivate a member of staff.")
+        raise RuleError("Only an admin can reactivate a member of staff.")
     member.status = Status.ACTIVE
     record(actor, "member.reactivate", member, f"Reactivated member #{member.id}")
 
@@ -56,11 +53,11 @@ def reactivate(actor: User, member: User) -> None:
 def change_role(actor: User, member: User, role: Role) -> None:
     """Change a member's role: only an admin grants or removes staff and admin rights."""
     if member.id == actor.id:
-        raise StaffActionError("You cannot change your own role.")
+        raise RuleError("You cannot change your own role.")
     if not actor.is_admin and (role != Role.MEMBER or member.role != Role.MEMBER):
-        raise StaffActionError("Only an admin can grant or remove staff or admin rights.")
+        raise RuleError("Only an admin can grant or remove staff or admin rights.")
     if member.status == Status.DELETED:
-        raise StaffActionError("This account has been deleted.")
+        raise RuleError("This account has been deleted.")
     if member.role == role:
         return
     old = member.role
