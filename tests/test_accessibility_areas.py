@@ -23,7 +23,8 @@ pytestmark = pytest.mark.browser
 
 PUBLIC = [
     "/workshops/", "/workshops/?when=past", "/workshops/?region={yorkshire}&format=in_person&month={month}",
-    "/workshops/?format=online&region={wales}", "/workshops/{w_live}", "/workshops/{w_full}", "/workshops/{w_cancelled}",
+    "/workshops/?format=online&region={wales}", "/workshops/{w_live}", "/workshops/{w_full}",
+    "/workshops/{w_cancelled}",
     "/workshops/{w_past}",
     "/principles/", "principles-adopted", "/principles/drafts/{d_open}", "/principles/rounds/{r_closed}/results",
     "/principles/rounds/{r_open}/results", "/principles/1/history", "/principles/rounds/{r_closed}/responses",

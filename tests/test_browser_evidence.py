@@ -123,7 +123,8 @@ def test_visitor_completes_the_survey_with_a_change(page, app):
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers before you submit")
     size = "What is the annual value of the largest public service contract you hold?"
     expect(check_row(page, size).locator("dd").first).to_have_text("£100,000 to £500,000")
-    expect(check_row(page, "Which barriers have you met")).to_contain_text("Contracts too large for us, Payment by results")
+    expect(check_row(page, "Which barriers have you met")).to_contain_text(
+        "Contracts too large for us, Payment by results")
     expect(check_row(page, "Which region do you mostly work in?")).to_contain_text("North West")
     shot(page, "survey-check")
     check_row(page, size).get_by_role("link", name=re.compile(r"^Change")).click()
@@ -267,7 +268,8 @@ def test_written_evidence_with_file_acknowledged_reviewed_and_on_principle_page(
         shot(page, "principle-2-evidence")
         # Principle 1 has none of it.
         page.goto("/principles/1/history")
-        expect(page.get_by_role("region", name="Evidence that supports this principle").locator("article")).to_have_count(0)
+        supporting = page.get_by_role("region", name="Evidence that supports this principle")
+        expect(supporting.locator("article")).to_have_count(0)
         assert page.js_errors == []
     finally:
         stored.unlink(missing_ok=True)

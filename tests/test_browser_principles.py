@@ -29,7 +29,8 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PASSWORD = "correct horse battery"
 
 ROUND_1 = {
-    1: ("Think about the whole system", "Councils should look at the whole system wherever possible, not at services one by one."),
+    1: ("Think about the whole system",
+        "Councils should look at the whole system wherever possible, not at services one by one."),
     2: ("Coordinate services locally", "Services should be coordinated at the neighbourhood level."),
     3: ("Spend locally", "Increase the share of spending that stays in the local economy."),
     4: ("Intervene early", "Focus on early intervention now to save costs tomorrow."),
@@ -59,7 +60,8 @@ def set_wording(staff, round_, wording: dict) -> None:
     drafts = {d.number: d.id for d in principles.drafts_of(round_)}
     principles.update_round(staff, round_, name=round_.name, introduction=round_.introduction,
                             opens_at=round_.opens_at, closes_at=round_.closes_at, eligibility=round_.eligibility,
-                            drafts={drafts[n]: {"title": t, "text": x, "what_changed": ""} for n, (t, x) in wording.items()})
+                            drafts={drafts[n]: {"title": t, "text": x, "what_changed": ""}
+                                        for n, (t, x) in wording.items()})
 
 
 def open_round(staff, name: str = "Round 1: first drafts", wording=ROUND_1):
@@ -74,7 +76,8 @@ def open_round(staff, name: str = "Round 1: first drafts", wording=ROUND_1):
 
 def card(page, number: int):
     """The card of principle `number` on /principles/."""
-    return page.locator("li.principle-card", has=page.get_by_role("heading", name=re.compile(rf"^Principle {number}\b")))
+    return page.locator("li.principle-card",
+                        has=page.get_by_role("heading", name=re.compile(rf"^Principle {number}\b")))
 
 
 def test_member_votes_on_three_cards_in_place(page, make_user):

@@ -181,8 +181,10 @@ def test_schedule_register_waitlist_promote_and_check_in(page, browser, live_ser
     assert "Leeds Civic Hall" in str(event["LOCATION"]) and "LS1 1UR" in str(event["LOCATION"])
     assert int(event["SEQUENCE"]) == 0
     # A's confirmation and cancellation, and B's waitlist email, went out too.
-    live_smtp.wait_for(lambda m: "ayesha@example.org" in m.envelope_to and subject(m).startswith("Your place is confirmed"))
-    live_smtp.wait_for(lambda m: "bea@example.org" in m.envelope_to and subject(m).startswith("You are on the waitlist"))
+    live_smtp.wait_for(lambda m: "ayesha@example.org" in m.envelope_to
+                           and subject(m).startswith("Your place is confirmed"))
+    live_smtp.wait_for(lambda m: "bea@example.org" in m.envelope_to
+                           and subject(m).startswith("You are on the waitlist"))
 
     # A third member waits too, so the check-in search has someone to filter out.
     from kil_network.workshops import services

@@ -84,7 +84,8 @@ def test_create_user_makes_confirmed_active_staff(runner):
 
 def test_create_user_refuses_duplicate(runner):
     """A second create-user for the same address (any case) fails and changes nothing."""
-    assert runner.invoke(args=["create-user", "boss@example.org", "--role", "admin", "--password", "pw-one"]).exit_code == 0
+    assert runner.invoke(args=["create-user", "boss@example.org", "--role", "admin", "--password",
+                               "pw-one"]).exit_code == 0
     result = runner.invoke(args=["create-user", "BOSS@example.org", "--role", "member", "--password", "pw-two"])
     assert result.exit_code != 0
     assert "already uses this email" in result.output

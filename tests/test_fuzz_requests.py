@@ -49,13 +49,16 @@ UNREAD_NAMES = "zz%00=1&%ff=%ff&a%5B%5D=1&" + "n" * 300 + "=1"
 HEADER_BUNDLES = [
     {"HX-Request": "true", "HX-Target": "%00" + LONG, "HX-Current-URL": "javascript:alert(1)", "HX-Trigger": "\u202e",
      "Accept-Language": "\x00;q=x, ../../etc, " + "en-GB;q=0.9," * 200, "Referer": "http://[::1",
-     "If-Modified-Since": "Mon, 99 Foo 99999 99:99:99 GMT", "Range": "bytes=99999999999999999999-", "Accept": "*/*;q=x"},
+     "If-Modified-Since": "Mon, 99 Foo 99999 99:99:99 GMT", "Range": "bytes=99999999999999999999-",
+     "Accept": "*/*;q=x"},
     {"HX-Request": "\x00", "HX-Boosted": "true", "If-Modified-Since": "Fri, 01 Jan 9999 00:00:00 GMT",
      "If-None-Match": "*", "If-Range": "garbage", "If-Unmodified-Since": "yesterday", "Range": "bytes=5-1, -0, 7-",
-     "Accept-Language": "%ff\u200b", "Accept-Charset": "\x00", "Referer": "/" + "../" * 50, "Content-Type": "text/\x00"},
+     "Accept-Language": "%ff\u200b", "Accept-Charset": "\x00", "Referer": "/" + "../" * 50,
+     "Content-Type": "text/\x00"},
 ]
 # Sent from a fresh client each time: garbage cookies sign the client out.
-COOKIE_GARBAGE = {"Cookie": "session=garbage%ff.\x00; remember_token=1|" + "f" * 200 + "; remember_token=\x7f; session="}
+COOKIE_GARBAGE = {"Cookie": "session=garbage%ff.\x00; remember_token=1|" + "f" * 200
+                      + "; remember_token=\x7f; session="}
 
 # Content-Type oddities for POST bodies.
 POST_BODIES = [
@@ -120,7 +123,8 @@ class Failures:
         try:
             response = client.open(url, method=method, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any exception is the finding
-            self.items.append(f"{method} {url[:160]} {kwargs.get('headers', '')!s:.120}: {type(exc).__name__}: {exc!s:.200}")
+            self.items.append(f"{method} {url[:160]} {kwargs.get('headers', '')!s:.120}: {type(exc).__name__}: "
+                              f"{exc!s:.200}")
             return None
         body = response.get_data(as_text=True) if (response.mimetype or "").startswith("text") else ""
         if response.status_code >= 500 or TRACEBACK in body:

@@ -110,7 +110,8 @@ def test_finding_07_password_change_ends_other_sessions(app, make_user):
     sign_in(laptop)
     sign_in(phone, remember=True)
     phone_remember = cookie(phone, "remember_token")
-    response = laptop.post_form("/account/password", {"current_password": PASSWORD, "new_password": "another long password",
+    response = laptop.post_form("/account/password",
+                                {"current_password": PASSWORD, "new_password": "another long password",
                                                      "confirm_password": "another long password"},
                                 token_from="/account/password")
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
@@ -193,7 +194,8 @@ def test_finding_08_reset_takes_as_long_for_an_unknown_address(app, make_user, m
         assert response.status_code == 200
 
     reset("ada@example.org"), reset("nobody@example.org")
-    known, unknown = _interleaved_medians(lambda: reset("ada@example.org"), lambda: reset("nobody@example.org"), tries=25)
+    known, unknown = _interleaved_medians(lambda: reset("ada@example.org"), lambda: reset("nobody@example.org"),
+                                          tries=25)
     print(f"reset medians: registered {known:.1f} ms, unknown {unknown:.1f} ms")
     assert max(known, unknown) / min(known, unknown) < 1.5, (known, unknown)
     assert db.session.scalar(sa.select(sa.func.count()).where(OutboxEmail.to_address == "ada@example.org")) == 26
@@ -275,8 +277,10 @@ def test_finding_08_concurrent_identical_joins(app, database_url):
 
 # --- 9. Rate limits that cannot be bypassed -----------------------------------------------------------
 
-VARIANTS = ["ada@example.org", "ADA@example.org", " ada@example.org ", "ada\u200b@example.org", "a\u00add\u200da@example.org",
-            "\u202eada@example.org", "ada@example.org\x00", "ａｄａ@example.org", "ada@\u2060example.org", "ada@example.org\ufeff",
+VARIANTS = ["ada@example.org", "ADA@example.org", " ada@example.org ", "ada\u200b@example.org",
+            "a\u00add\u200da@example.org",
+            "\u202eada@example.org", "ada@example.org\x00", "ａｄａ@example.org", "ada@\u2060example.org",
+            "ada@example.org\ufeff",
             "Ada@Example.Org\u200c", "ada\u00a0@example.org"]
 
 
@@ -292,7 +296,8 @@ def test_finding_09_email_variants_share_one_limit(limited_app, make_user):
     make_user(email="ada@example.org")
     client = limited_app.test_client()
     token = client.csrf_token("/auth/login")
-    statuses = [client.post("/auth/login", data={"email": v, "password": "wrong guess", "csrf_token": token}).status_code
+    statuses = [client.post("/auth/login",
+                            data={"email": v, "password": "wrong guess", "csrf_token": token}).status_code
                 for v in VARIANTS[:11]]
     assert statuses == [200] * 10 + [429]
 
@@ -327,11 +332,13 @@ def test_finding_09_rotating_x_forwarded_for_does_not_give_unlimited_guesses(pro
     token = client.csrf_token("/auth/login")
     statuses = []
     for n in range(21):
-        response = client.post("/auth/login", data={"email": "ada@example.org", "password": f"guess {n}", "csrf_token": token},
+        response = client.post("/auth/login",
+                               data={"email": "ada@example.org", "password": f"guess {n}", "csrf_token": token},
                                headers={"X-Forwarded-For": f"198.51.100.{n + 1}"})
         statuses.append(response.status_code)
     assert statuses == [200] * 20 + [429]
-    response = client.post("/auth/login", data={"email": "Ada@example.org\u200b", "password": PASSWORD, "csrf_token": token},
+    response = client.post("/auth/login",
+                           data={"email": "Ada@example.org\u200b", "password": PASSWORD, "csrf_token": token},
                            headers={"X-Forwarded-For": "203.0.113.77"})
     assert response.status_code == 429  # the account is locked for the hour, from any address
     bob = proxied_app.test_client()
@@ -344,7 +351,8 @@ def test_finding_09_successful_sign_ins_do_not_count_against_the_account(proxied
     for n in range(25):
         client = proxied_app.test_client()
         token = client.csrf_token("/auth/login")
-        response = client.post("/auth/login", data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": token},
+        response = client.post("/auth/login",
+                               data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": token},
                                headers={"X-Forwarded-For": f"198.51.100.{n + 1}"})
         assert response.status_code == 302, n
 
@@ -355,7 +363,8 @@ def test_finding_09_join_limited_per_address_joined_with(proxied_app, make_user)
     client = proxied_app.test_client()
     statuses = [client.post("/auth/join", data={**JOIN, "email": email, "csrf_token": client.csrf_token("/auth/join")},
                             headers={"X-Forwarded-For": f"198.51.100.{n + 1}"}).status_code
-                for n, email in enumerate(["ada@example.org", "ADA@example.org", " Ada@Example.Org ", "ada@EXAMPLE.org"])]
+                for n, email in enumerate(["ada@example.org", "ADA@example.org", " Ada@Example.Org ",
+                                           "ada@EXAMPLE.org"])]
     assert statuses == [302, 302, 302, 429]
     assert db.session.scalar(sa.select(sa.func.count()).where(OutboxEmail.to_address == "ada@example.org")) == 3
 
@@ -401,7 +410,8 @@ def test_low_disk_full_sign_in_still_works(app, make_user, caplog):
     event.listen(db.engine, "before_cursor_execute", disk_full)
     try:
         with caplog.at_level(logging.ERROR):
-            response = client.post("/auth/login", data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": token})
+            response = client.post("/auth/login",
+                                   data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": token})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         assert signed_in(client)
     finally:
@@ -435,7 +445,8 @@ def test_low_redis_down_limits_still_apply_and_error_logged(redis_down_app, make
         statuses = [client.post("/auth/login", data={"email": "ada@example.org", "password": "wrong guess",
                                                      "csrf_token": token}).status_code for _ in range(11)]
     assert statuses == [200] * 10 + [429]
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and "RATE LIMIT STORAGE UNREACHABLE" in r.getMessage()]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR
+                  and "RATE LIMIT STORAGE UNREACHABLE" in r.getMessage()]
     assert errors, [r.getMessage() for r in caplog.records]
 
 

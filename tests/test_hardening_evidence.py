@@ -199,7 +199,8 @@ def test_finding_01_real_documents_are_still_recognised(app):
     with zipfile.ZipFile(like_word, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in [("[Content_Types].xml", b"<Types/>"), ("_rels/.rels", b"<Relationships/>"),
                            ("word/document.xml", b"<w:p><w:r><w:t>Evidence</w:t></w:r></w:p>" * 5000),
-                           ("word/media/image1.png", png), ("word/embeddings/oleObject1.bin", b"\xd0\xcf\x11\xe0" * 100),
+                           ("word/media/image1.png", png),
+                           ("word/embeddings/oleObject1.bin", b"\xd0\xcf\x11\xe0" * 100),
                            ("docProps/core.xml", b"<cp:coreProperties/>")]:
             archive.writestr(name, data)
     for data, expected in [(pdf_bytes(), "pdf"), (docx_bytes(), "docx"), (odt_bytes(), "odt"),
@@ -398,7 +399,8 @@ def test_finding_04_anonymous_acknowledgement_is_no_spam_relay(client, make_call
     assert response.status_code == 303
     assert "Check your email" in client.get(response.headers["Location"]).get_data(as_text=True)
     [mail] = outbox()
-    assert mail.to_address == "victim@example.org" and mail.subject == "Confirm your evidence to the Keep it Local Network"
+    assert mail.to_address == "victim@example.org"
+    assert mail.subject == "Confirm your evidence to the Keep it Local Network"
     assert "spam" not in (mail.body_text + (mail.body_html or "")).lower()
     assert mail.body_text.startswith("The Keep it Local Network")
     submission = db.session.scalar(sa.select(Submission))

@@ -68,7 +68,8 @@ def test_finding_11_evidence_form_keeps_text_when_token_refused(client, ids):
     assert response.status_code == 400
     text = words(response)
     assert EXPIRED in text
-    for value in ("Ada Lovelace", "ada@example.org", "Analytical Engines", "Referrals to local groups fell by a third."):
+    for value in ("Ada Lovelace", "ada@example.org", "Analytical Engines",
+                  "Referrals to local groups fell by a third."):
         assert shows(response, value), value
     assert changes(before, snapshot()) == {}
     # The fresh token in the page works: sending again stores it once.
@@ -114,7 +115,8 @@ def test_finding_11_survey_answer_kept_when_token_refused(client, ids):
     call = ids["call"]
     token = client.csrf_token(f"/evidence/calls/{call}/survey")
     for qid, answer in (("delivers", "no"), ("delivered_before", "yes")):
-        assert client.post(f"/evidence/calls/{call}/survey/{qid}", data={"answer": answer, "csrf_token": token}).status_code == 302
+        assert client.post(f"/evidence/calls/{call}/survey/{qid}",
+                           data={"answer": answer, "csrf_token": token}).status_code == 302
     before = snapshot()
     response = client.post(f"/evidence/calls/{call}/survey/why_stopped",
                            data={"answer": "The contracts became too large for us.", **BAD})
@@ -151,7 +153,8 @@ def test_finding_11_refused_page_never_shows_a_password(client, as_role):
     assert "Keep this" in words(response) and "correct horse battery" not in response.get_data(as_text=True)
 
 
-TEXT_INPUT = re.compile(r'<input\b(?=[^>]*\bname="([^"]+)")(?![^>]*type="(?:hidden|password|radio|checkbox|submit|file)")[^>]*>'
+TEXT_INPUT = re.compile(r'<input\b(?=[^>]*\bname="([^"]+)")'
+                        r'(?![^>]*type="(?:hidden|password|radio|checkbox|submit|file)")[^>]*>'
                         r'|<textarea\b[^>]*\bname="([^"]+)"', re.S)
 FORM_RE = re.compile(r'<form\b[^>]*action="([^"]*)"[^>]*>(.*?)</form>', re.S)
 # Forms posted from another page (no GET on their own URL): the text fields they carry.
@@ -227,7 +230,8 @@ def _scene(name, client, ids, make_user, auth):
         who, page = None, f"/evidence/calls/{ids['call']}/submit"
         url, model = page, models["Submission"]
         data = {"name": "Ada Lovelace", "email": "ada@example.org", "organisation": "", "respondent_type": "academic",
-                "local_authority": "", "topics": ["trends"], "text": "Referrals fell by a third.", "publication": "named"}
+                "local_authority": "", "topics": ["trends"], "text": "Referrals fell by a third.",
+                "publication": "named"}
     elif name == "survey":
         who, page = ("member@example.org", "member"), f"/evidence/calls/{ids['call']}/survey/check"
         url, data = page, {}
@@ -260,7 +264,8 @@ def _scene(name, client, ids, make_user, auth):
         who, page = ("cllr@example.org", "councillor"), "/councils/E06000023/pledge"
         url, model = page, models["Pledge"]
         data = {"signed_by": "leader_and_chief_executive", "signatories": "Cllr Jane Smith, Leader",
-                "pledged_on-day": "27", "pledged_on-month": "3", "pledged_on-year": "2025", "champions": "Cllr Priya Patel"}
+                "pledged_on-day": "27", "pledged_on-month": "3", "pledged_on-year": "2025",
+                "champions": "Cllr Priya Patel"}
     if who:
         email, kind = who
         user = make_user(email=email, role=kind if kind == "staff" else "member",

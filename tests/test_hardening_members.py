@@ -129,7 +129,8 @@ def _a_static_file():
 # --- Finding 5: any member could take over an organisation record ---------------------------
 
 ORG = "Riverside Community Trust"
-EDIT = {"name": ORG, "org_type": "cic", "charity_number": "1234567", "company_number": "", "local_authority": "E06000023"}
+EDIT = {"name": ORG, "org_type": "cic", "charity_number": "1234567", "company_number": "",
+        "local_authority": "E06000023"}
 
 
 def _org(name=ORG):
@@ -270,7 +271,8 @@ def test_finding_05_refused_request_and_staff_appoint_and_remove_editors(app, ri
                            token_from=f"/organisations/{org.id}").status_code == 303
     assert owner.get(f"/organisations/{org.id}/edit").status_code == 403
     # Staff can always edit, and their edit is audited too.
-    assert staff.post_form(f"/organisations/{org.id}/edit", EDIT, token_from=f"/organisations/{org.id}/edit").status_code == 302
+    assert staff.post_form(f"/organisations/{org.id}/edit", EDIT,
+                           token_from=f"/organisations/{org.id}/edit").status_code == 302
     assert [e.action for e in _audit("organisation.editor_refuse")] == ["organisation.editor_refuse"]
     assert len(_audit("organisation.editor_appoint")) == 1 and len(_audit("organisation.editor_remove")) == 1
     assert _audit("organisation.update")[0].actor_id == _user("staff@example.org").id
@@ -321,7 +323,8 @@ def test_finding_05_migration_makes_each_organisations_earliest_member_its_edito
         upgrade(revision="0009_submission_keys")
         conn = db.session.connection()
         conn.execute(sa.text("INSERT INTO organisations (id, name, name_key, org_type, charity_number, company_number,"
-                             " created_at) VALUES (1, 'A', 'a', 'other', '', '', :t), (2, 'B', 'b', 'other', '', '', :t)"),
+                             " created_at) VALUES (1, 'A', 'a', 'other', '', '', :t),"
+                             " (2, 'B', 'b', 'other', '', '', :t)"),
                      {"t": datetime(2026, 1, 1)})
         users = [(1, 1, "active", datetime(2026, 1, 3), datetime(2026, 1, 1)),
                  (2, 1, "active", datetime(2026, 1, 2), datetime(2026, 1, 1)),  # earliest of A: editor

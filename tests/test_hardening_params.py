@@ -74,7 +74,8 @@ def test_finding_12_workshop_date_with_a_huge_day(client, as_role, field):
 def test_finding_12_nul_in_a_path_segment_is_a_404(client, call):
     """/councils/%00 was a database error on PostgreSQL; a NUL in any text segment now matches no route."""
     for url in ["/councils/%00", f"/councils/{BRISTOL}%00/pledge", "/auth/confirm/%00", "/auth/reset/a%00b",
-                "/calendar/%00.ics", f"/evidence/calls/{call.id}/received/KIL-%00", f"/evidence/calls/{call.id}/survey/%0a",
+                "/calendar/%00.ics", f"/evidence/calls/{call.id}/received/KIL-%00",
+                f"/evidence/calls/{call.id}/survey/%0a",
                 "/vendor/%00"]:
         assert _get(client, url) == 404, url
 
@@ -121,7 +122,8 @@ def test_finding_12_next_with_a_newline_after_sign_in(client, make_user):
     make_user(email="member1@example.org")
     token = client.csrf_token("/auth/login")
     response = client.post("/auth/login?next=/members/%0d%0aSet-Cookie:%20x=1",
-                           data={"email": "member1@example.org", "password": "correct horse battery", "csrf_token": token})
+                           data={"email": "member1@example.org", "password": "correct horse battery",
+                                 "csrf_token": token})
     assert response.status_code == 302 and response.headers["Location"] == "/account/"
 
 

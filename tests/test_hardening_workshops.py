@@ -128,7 +128,8 @@ def staff_change_while_others_wait(thread_app, staff_job, staff_id, workshop_id,
 
     staff_thread = threading.Thread(target=_worker, args=(thread_app, staff_job, workshop_id, staff_id,
                                                            lambda: ready.wait(60), errors, refused, hold))
-    others = [threading.Thread(target=_worker, args=(thread_app, job, wid, uid, lambda: (ready.wait(60), locked.wait(60)),
+    others = [threading.Thread(target=_worker,
+                               args=(thread_app, job, wid, uid, lambda: (ready.wait(60), locked.wait(60)),
                                                      errors, refused)) for job, wid, uid in jobs]
     for thread in [staff_thread, *others]:
         thread.start()

@@ -106,7 +106,8 @@ def build_site(make_user, upload_dir) -> dict:
         drafts = principles.drafts_of(round_)
         principles.update_round(admin, round_, name=name, introduction=round_.introduction, opens_at=None,
                                 closes_at=round_.closes_at, eligibility=Eligibility.MEMBERS,
-                                drafts={d.id: {"title": texts[d.number].split(",")[0].rstrip("."), "text": texts[d.number],
+                                drafts={d.id: {"title": texts[d.number].split(",")[0].rstrip("."),
+                                               "text": texts[d.number],
                                                "what_changed": changed} for d in drafts})
         db.session.flush()
         return round_, principles.drafts_of(round_)
@@ -140,15 +141,18 @@ def build_site(make_user, upload_dir) -> dict:
         workshops.register(past, person, access_needs="")
     for reg in workshop_queries.active_registrations(past)[:-1]:
         workshops.check_in(admin, reg)
-    stances = [Stance.SUPPORT, Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE, Stance.SUPPORT, Stance.AMEND, Stance.SUPPORT]
+    stances = [Stance.SUPPORT, Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE, Stance.SUPPORT, Stance.AMEND,
+               Stance.SUPPORT]
     for draft in closed_drafts:
         for person, stance in zip([member, *others], stances):
-            principles.cast_vote(person, draft, stance, "Needs to name small charities." if stance == Stance.AMEND else "",
+            principles.cast_vote(person, draft, stance,
+                                 "Needs to name small charities." if stance == Stance.AMEND else "",
                                  workshop_id=past.id if person is not others[-1] else None)
     closed_suggestions = [principles.suggest(others[0], d, f"{d.text} With residents & small charities named.",
                                              "So commissioners know who we mean.") for d in closed_drafts[:3]]
     principles.endorse(member, closed_suggestions[0])
-    for s, status in zip(closed_suggestions, [ResponseStatus.ACCEPTED, ResponseStatus.PARTLY, ResponseStatus.NOT_TAKEN]):
+    for s, status in zip(closed_suggestions,
+                         [ResponseStatus.ACCEPTED, ResponseStatus.PARTLY, ResponseStatus.NOT_TAKEN]):
         principles.respond(admin, s, status, "We named small charities in the next draft.")
     principles.close_round(admin, closed_round)
     past.live_voting = False
@@ -176,17 +180,20 @@ def build_site(make_user, upload_dir) -> dict:
 
     # --- Workshops ----------------------------------------------------------------------------------
     for person in [member, others[0], others[1], others[4]]:
-        workshops.register(live, person, access_needs="Wheelchair user: step-free route, please." if person is member else "")
+        workshops.register(live, person,
+                           access_needs="Wheelchair user: step-free route, please." if person is member else "")
     for reg in workshop_queries.active_registrations(live)[1:3]:
         workshops.check_in(admin, reg)
     workshops.add_walk_in(admin, live, name="Wendy Walk-in", email="wendy@example.org",
                           member_type=MemberType.COMMUNITY_ORGANISATION)
     full = publish(data("Cardiff online workshop", now + timedelta(days=21), fmt=WorkshopFormat.HYBRID, capacity=2,
-                        where="Wales", venue="Cardiff Central Library", address="The Hayes, Cardiff", postcode="CF10 1FL"))
+                        where="Wales", venue="Cardiff Central Library", address="The Hayes, Cardiff",
+                        postcode="CF10 1FL"))
     for person in [others[1], others[2], member, others[3]]:
         workshops.register(full, person)
     draft_workshop = data("Draft: Newcastle workshop", now + timedelta(days=40), where="North East")
-    cancelled = publish(data("Bristol workshop", now + timedelta(days=10), fmt=WorkshopFormat.ONLINE, where="South West"))
+    cancelled = publish(data("Bristol workshop", now + timedelta(days=10), fmt=WorkshopFormat.ONLINE,
+                             where="South West"))
     for person in [member, others[4]]:
         workshops.register(cancelled, person)
     workshops.cancel_workshop(admin, cancelled, "The venue flooded. We will arrange a new date soon.")
@@ -223,7 +230,8 @@ def build_site(make_user, upload_dir) -> dict:
         text="Our food bank reached 2,000 families & the county contract reached none.\nHere is how.", **sub_args)
     anonymous = evidence.submit_evidence(
         open_call, name="Bryn Davies", email="bryn@example.org", organisation="Cardiff Youth Trust",
-        topics=["doing_differently"], publication=Publication.ANONYMOUS, text="Cardiff split its youth contract <b>in four</b>.",
+        topics=["doing_differently"], publication=Publication.ANONYMOUS,
+        text="Cardiff split its youth contract <b>in four</b>.",
         **sub_args)
     private = evidence.submit_evidence(
         open_call, name="Morgan Member", email="member@example.org", organisation="Riverside Community Trust",
@@ -231,7 +239,8 @@ def build_site(make_user, upload_dir) -> dict:
         upload=FileStorage(io.BytesIO(PDF), filename="riverside-report.pdf", content_type="application/pdf"),
         user=member, **sub_args)
     evidence.review(admin, named, status=ReviewStatus.FEATURED, tags=["food", "scale fail"],
-                    principle_ids=[closed_drafts[0].principle_id, closed_drafts[4].principle_id], notes="Strong case study.")
+                    principle_ids=[closed_drafts[0].principle_id, closed_drafts[4].principle_id],
+                    notes="Strong case study.")
     evidence.review(admin, anonymous, status=ReviewStatus.REVIEWED, tags=["youth"],
                     principle_ids=[closed_drafts[0].principle_id], notes="")
 
@@ -307,7 +316,8 @@ def collect_pages(app, site) -> dict[str, str]:
         pages[f"{label} POST {url}{name}"] = response.get_data(as_text=True)
 
     anon = signed_in(app, None)
-    for path in ("/workshops/", "/workshops/?when=past", "/workshops/?region={yorkshire}&format=in_person&month={month}",
+    for path in ("/workshops/", "/workshops/?when=past",
+                 "/workshops/?region={yorkshire}&format=in_person&month={month}",
                  "/workshops/?when=past&format=hybrid", "/workshops/{w_live}", "/workshops/{w_full}",
                  "/workshops/{w_cancelled}", "/workshops/{w_past}",
                  "/principles/", "/principles/drafts/{d_open}", "/principles/drafts/{d_closed}",
@@ -336,7 +346,8 @@ def collect_pages(app, site) -> dict[str, str]:
             get(survey, "anonymous", base + question)
         if question in SURVEY_ERRORS:
             post(survey, "anonymous", base + question, {"answer": SURVEY_ERRORS[question]}, 422, name=" (error)")
-        post(survey, "anonymous", base + question, {"answer": site["wales"] if answer is None else answer}, expected=302)
+        post(survey, "anonymous", base + question, {"answer": site["wales"] if answer is None else answer},
+             expected=302)
     get(survey, "anonymous", base + "check")
     get(survey, "anonymous", base + "barriers?change=1")
     not_for_me = signed_in(app, None)
@@ -355,7 +366,8 @@ def collect_pages(app, site) -> dict[str, str]:
     get(officer, "officer", "/councils/E08000035")
     get(officer, "officer", "/councils/E08000035/pledge")
     post(officer, "officer", "/councils/E08000035/pledge",
-         {"signatories": "", "pledged_on-day": "31", "pledged_on-month": "2", "pledged_on-year": "2024", "champions": ""})
+         {"signatories": "", "pledged_on-day": "31", "pledged_on-month": "2", "pledged_on-year": "2024",
+          "champions": ""})
 
     admin = signed_in(app, "admin@example.org")
     for path in ("/staff/workshops/", "/staff/workshops/new", "/staff/workshops/{w_live}", "/staff/workshops/{w_draft}",
@@ -429,10 +441,12 @@ def check_with_vnu(pages: dict[str, str], directory: Path) -> tuple[list[str], l
 
     def describe(message):
         page = names.get(Path(message.get("url", "").removeprefix("file:")).name, message.get("url"))
-        return f"{page} (line {message.get('lastLine')}): {message['message']}\n    {message.get('extract', '').strip()}"
+        return (f"{page} (line {message.get('lastLine')}): {message['message']}\n"
+                f"    {message.get('extract', '').strip()}")
 
     errors = [describe(m) for m in report["messages"] if m.get("type") == "error"]
-    others = [f"{m.get('subType', m.get('type'))}: {describe(m)}" for m in report["messages"] if m.get("type") != "error"]
+    others = [f"{m.get('subType', m.get('type'))}: {describe(m)}" for m in report["messages"]
+                  if m.get("type") != "error"]
     return errors, others
 
 

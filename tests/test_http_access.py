@@ -13,7 +13,8 @@ SIGNED_IN = {"anonymous": "login", "unconfirmed": 200, "member": 200, "staff": 2
 CONFIRMED = {"anonymous": "login", "unconfirmed": "account", "member": 200, "staff": 200, "admin": 200}
 STAFF = {"anonymous": "login", "unconfirmed": 403, "member": 403, "staff": 200, "admin": 200}
 ADMIN = {"anonymous": "login", "unconfirmed": 403, "member": 403, "staff": 403, "admin": 200}
-SIGNED_OUT_ONLY = {"anonymous": 200, "unconfirmed": "account", "member": "account", "staff": "account", "admin": "account"}
+SIGNED_OUT_ONLY = {"anonymous": 200, "unconfirmed": "account", "member": "account", "staff": "account",
+                   "admin": "account"}
 
 # url_map rule -> (a concrete URL, {role: outcome}). Placeholders are filled from the `ids` fixture:
 # "{listed}" a listed member, "{org}" that member's organisation, "{workshop}" a published workshop,
@@ -95,7 +96,8 @@ EXPECTED = {
     "/evidence/calls/<int:call_id>/survey/check": (
         "/evidence/calls/{call}/survey/check", dict.fromkeys(ROLES, "redirect:/evidence/calls/{call}/survey/delivers")),
     "/evidence/calls/<int:call_id>/survey/not-for-you": ("/evidence/calls/{call}/survey/not-for-you", PUBLIC),
-    "/evidence/calls/<int:call_id>/survey/done/<reference>": ("/evidence/calls/{call}/survey/done/KIL-S-ABCDEF", PUBLIC),
+    "/evidence/calls/<int:call_id>/survey/done/<reference>": ("/evidence/calls/{call}/survey/done/KIL-S-ABCDEF",
+                                                              PUBLIC),
     "/evidence/confirm/<token>": ("/evidence/confirm/not-a-real-token", dict.fromkeys(ROLES, 400)),
     "/staff/evidence/": ("/staff/evidence/", STAFF),
     "/staff/evidence.csv": ("/staff/evidence.csv", STAFF),

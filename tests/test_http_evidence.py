@@ -30,7 +30,8 @@ ROLES = ["anonymous", "unconfirmed", "member", "staff", "admin"]
 HX = {"HX-Request": "true"}
 BRISTOL, LEEDS, CARDIFF, HACKNEY = "E06000023", "E08000035", "W06000015", "E09000012"
 DEADLINE = "The deadline for responses has now passed"
-EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"This program cannot be run in DOS mode."
+EXECUTABLE = (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48
+              + b"This program cannot be run in DOS mode.")
 NEXT_YEAR = utcnow().year + 1
 
 
@@ -179,7 +180,8 @@ def evidence_form(**overrides) -> dict:
 
 def pledge_form(**overrides) -> dict:
     """A valid pledge form."""
-    data = {"signed_by": "leader_and_chief_executive", "signatories": "Cllr Jane Smith, Leader; Sam Jones, Chief Executive",
+    data = {"signed_by": "leader_and_chief_executive",
+            "signatories": "Cllr Jane Smith, Leader; Sam Jones, Chief Executive",
             "pledged_on-day": "27", "pledged_on-month": "3", "pledged_on-year": "2025",
             "champions": "Cllr Priya Patel"}
     data.update(overrides)
@@ -188,7 +190,8 @@ def pledge_form(**overrides) -> dict:
 
 def make_pledge(user, gss=BRISTOL, status=PledgeStatus.PENDING, actor=None) -> Pledge:
     """A pledge through the service (verified or rejected by `actor` if asked), committed."""
-    pledge = councils.submit_pledge(user, la(gss), signed_by=SignedBy.CABINET_DECISION, signatories="Cabinet decision 12/2025",
+    pledge = councils.submit_pledge(user, la(gss), signed_by=SignedBy.CABINET_DECISION,
+                                    signatories="Cabinet decision 12/2025",
                                     pledged_on=date(2025, 2, 1), champions="Cllr Sam Jones")
     if status != PledgeStatus.PENDING:
         councils.review_pledge(actor, pledge, status)
@@ -873,7 +876,8 @@ def test_pledge_page_requires_a_confirmed_sign_in(client, as_role):
 
 
 @pytest.mark.parametrize("member_type, gss", [("councillor", LEEDS), ("community_organisation", BRISTOL),
-                                              ("academic", BRISTOL)], ids=["other-council", "community-org", "academic"])
+                                              ("academic", BRISTOL)],
+                                              ids=["other-council", "community-org", "academic"])
 def test_pledge_refused_for_the_wrong_council_or_member_type(client, auth, make_user, member_type, gss):
     """The page explains who can pledge and shows no form; a POST anyway stores nothing."""
     make_user(email="someone@example.org", member_type=member_type, gss_code=gss)

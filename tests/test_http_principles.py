@@ -161,7 +161,8 @@ def test_index_with_an_open_round(client, as_role, make_round, role):
         assert body.count('name="stance"') == 18
     else:
         assert 'name="stance"' not in body
-        assert {"anonymous": "Sign in to take part.", "unconfirmed": "Confirm your email address"}[role] in words(response)
+        assert {"anonymous": "Sign in to take part.",
+                "unconfirmed": "Confirm your email address"}[role] in words(response)
 
 
 @pytest.mark.parametrize("role", PARTICIPANTS)
@@ -302,7 +303,8 @@ def test_invalid_stance_without_javascript(client, as_role, make_round):
     """Without JS the page comes back with the message and the comment typed; nothing stored."""
     draft = drafts(make_round())[0]
     as_role("member")
-    response = client.post_form(f"/principles/drafts/{draft.id}/vote", {"stance": "abstain", "comment": "Keep my words"})
+    response = client.post_form(f"/principles/drafts/{draft.id}/vote",
+                                {"stance": "abstain", "comment": "Keep my words"})
     assert response.status_code == 422
     assert "Choose support, support with changes, or oppose" in words(response)
     assert "Keep my words" in words(response)
@@ -333,7 +335,8 @@ def test_vote_on_staff_only_draft_round_is_404(client, as_role, make_round):
     """Members cannot even see drafts of a round staff are still preparing."""
     draft_round = make_round("draft")
     as_role("member")
-    assert client.post_form(f"/principles/drafts/{drafts(draft_round)[0].id}/vote", {"stance": "support"}).status_code == 404
+    assert client.post_form(f"/principles/drafts/{drafts(draft_round)[0].id}/vote",
+                            {"stance": "support"}).status_code == 404
     assert client.get(f"/principles/drafts/{drafts(draft_round)[0].id}").status_code == 404
     assert count(Vote) == 0
 
@@ -365,7 +368,8 @@ def test_comment_is_escaped(client, as_role, make_round):
     """A comment is plain text: shown escaped, never as markup."""
     draft = drafts(make_round())[0]
     as_role("member")
-    client.post_form(f"/principles/drafts/{draft.id}/vote", {"stance": "support", "comment": "<script>alert(1)</script>"})
+    client.post_form(f"/principles/drafts/{draft.id}/vote",
+                     {"stance": "support", "comment": "<script>alert(1)</script>"})
     body = client.get("/principles/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
@@ -655,14 +659,16 @@ def test_staff_create_round_validation(client, as_role, make_round):
     response = client.post_form("/staff/rounds/new", {"name": "", "eligibility": "members"})
     assert response.status_code == 200
     page = words(response)
-    assert "There is a problem" in page and "Enter a name for the round" in page and "Enter when the round closes" in page
+    assert "There is a problem" in page and "Enter a name for the round" in page
+    assert "Enter when the round closes" in page
     response = client.post_form("/staff/rounds/new", {"name": "", "eligibility": "members"}, headers=HX)
     assert response.status_code == 422 and "<html" not in response.get_data(as_text=True)
     assert count(Round) == 1
 
 
 def test_staff_create_round_closing_before_opening_refused(client, as_role, make_round):
-    """The bug: a new round closing five days before it opens was stored (303). Now the error shows, nothing is stored."""
+    """The bug: a new round closing five days before it opens was stored (303). Now the error shows, nothing
+    is stored."""
     make_round("closed")
     as_role("staff")
     year = str(utcnow().year + 1)

@@ -100,7 +100,8 @@ def test_members_table_lists_everyone_but_deleted(client, people, as_role):
     ({"region": "Wales"}, ["Cara Cole", "Olly Officer"]),
     ({"status": "suspended"}, ["Sam Suspended"]),
     ({"status": "active", "region": "London"}, ["Alice Archer"]),
-    ({"status": "deleted"}, ["Alice Archer", "Bob Baker", "Cara Cole", "Olly Officer", "Sam Suspended", "Stella Staff"]),
+    ({"status": "deleted"},
+     ["Alice Archer", "Bob Baker", "Cara Cole", "Olly Officer", "Sam Suspended", "Stella Staff"]),
     ({"role": "staff"}, ["Olly Officer", "Stella Staff"]),
     ({"role": "admin"}, []),
     ({"role": "member", "type": "community_organisation"}, ["Alice Archer", "Sam Suspended"]),
@@ -139,7 +140,8 @@ def test_members_table_htmx_partial(client, people, as_role):
     assert "HX-Request" in response.headers["Vary"]
 
 
-@pytest.mark.parametrize("args", [{"region": "²"}, {"page": "99999999999999999999"},  # a NUL: a 400 (test_hardening_params)
+@pytest.mark.parametrize("args",
+                         [{"region": "²"}, {"page": "99999999999999999999"},  # a NUL: a 400 (test_hardening_params)
                                   {"status": "<b>"}, {"role": "<b>"}])
 def test_members_table_odd_parameters(client, people, as_role, args):
     """Odd filter values give the table, never a server error."""

@@ -144,7 +144,8 @@ def test_list_filters_by_region_format_and_month(client, make_workshop):
     make_workshop("Cardiff hybrid", starts_at=base + timedelta(days=90), fmt=WorkshopFormat.HYBRID, region="Wales")
 
     def titles(query):
-        return set(re.findall(r'<h2 class="heading-s"><a href="/workshops/\d+">([^<]+)</a>', client.get(f"/workshops/?{query}").get_data(as_text=True)))
+        return set(re.findall(r'<h2 class="heading-s"><a href="/workshops/\d+">([^<]+)</a>',
+                              client.get(f"/workshops/?{query}").get_data(as_text=True)))
 
     assert titles("") == {"Leeds in person", "National online", "Cardiff hybrid"}
     assert titles(f"region={region_id('Wales')}") == {"Cardiff hybrid"}
@@ -153,7 +154,8 @@ def test_list_filters_by_region_format_and_month(client, make_workshop):
     month = base.astimezone(LONDON).strftime("%Y-%m")
     assert titles(f"month={month}") == {"Leeds in person"}
     assert titles(f"region={region_id('Wales')}&format=online") == set()
-    assert titles("region=nonsense&format=bogus&month=2027-99") == {"Leeds in person", "National online", "Cardiff hybrid"}
+    assert titles("region=nonsense&format=bogus&month=2027-99") == {"Leeds in person", "National online",
+                                                                    "Cardiff hybrid"}
     page = client.get(f"/workshops/?region={region_id('Wales')}").get_data(as_text=True)
     assert f'<option value="{region_id("Wales")}" selected>Wales</option>' in page
 
@@ -274,7 +276,8 @@ def test_unconfirmed_member_gets_clear_message_and_nothing_is_stored(client, as_
     as_role("unconfirmed")
     response = client.post_form(f"/workshops/{workshop.id}/register", {})
     assert response.status_code == 303 and response.headers["Location"] == f"/workshops/{workshop.id}"
-    assert "Confirm your email address before you register for a workshop." in text(client.get(response.headers["Location"]))
+    page = text(client.get(response.headers["Location"]))
+    assert "Confirm your email address before you register for a workshop." in page
     assert count(Registration) == 0
     assert count(OutboxEmail, OutboxEmail.kind == "workshop") == 0
 
@@ -415,7 +418,8 @@ def test_my_workshops_page(client, as_role, make_workshop, make_user, register, 
     """Upcoming (confirmed with a QR code, waitlisted with position) and past (attended or not)."""
     member = as_role("member")
     going = make_workshop("Going to Leeds", starts_at=(utcnow() + timedelta(days=20)).replace(second=0, microsecond=0))
-    full = make_workshop("Full in York", capacity=1, starts_at=(utcnow() + timedelta(days=10)).replace(second=0, microsecond=0))
+    full = make_workshop("Full in York", capacity=1,
+                         starts_at=(utcnow() + timedelta(days=10)).replace(second=0, microsecond=0))
     attended = make_workshop("Attended in Hull")
     missed = make_workshop("Missed in Bradford")
     register(full, make_user(email="quick@example.org"))
@@ -505,7 +509,8 @@ def test_dashboard_shows_seats_waitlist_attendance_and_regions(client, as_role, 
     assert "Upcoming in Leeds" in body and draft.title in body
     assert re.search(r"Upcoming in Leeds</a></td>\s*<td>Yorkshire and The Humber</td>\s*<td>.*?Published.*?</td>\s*"
                      r"<td>1 of 1</td>\s*<td>1</td>", body, re.S)
-    assert re.search(r"Past in York</a></td>\s*<td>Yorkshire and The Humber</td>\s*<td>4</td>\s*<td>1</td>\s*<td>75%</td>",
+    assert re.search(r"Past in York</a></td>\s*<td>Yorkshire and The "
+                     r"Humber</td>\s*<td>4</td>\s*<td>1</td>\s*<td>75%</td>",
                      body, re.S)
     assert re.search(r"<td>Yorkshire and The Humber</td><td>3</td><td>5</td><td>1</td>", body)
 
@@ -780,9 +785,11 @@ def test_toggle_check_in_htmx_returns_row_and_trigger(client, as_role, checkin):
     assert body.startswith(f'<tr id="registration-{regs["ben"].id}" class="checkin-row--in">') and "<html" not in body
     assert "Checked in" in body and "Undo" in body
     assert response.headers["HX-Trigger"] == "attendance-changed"
-    count_body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(client.get(f"/staff/workshops/{workshop.id}/attendance/count"))))
+    count_body = re.sub(r"\s+", " ",
+                        re.sub(r"<[^>]+>", "", text(client.get(f"/staff/workshops/{workshop.id}/attendance/count"))))
     assert "1 attended / 2 registered" in count_body
-    undone = text(client.post_form(url + "/undo", {}, token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX))
+    undone = text(client.post_form(url + "/undo", {}, token_from=f"/staff/workshops/{workshop.id}/attendance",
+                                   headers=HX))
     assert "Not yet" in undone
     assert not reg_of(workshop, people["ben"]).attended
 
@@ -794,7 +801,8 @@ def test_checking_in_waitlisted_person_gives_them_a_place(client, as_role, check
     client.post_form(f"/staff/workshops/{workshop.id}/attendance/{regs['cara'].id}", {},
                      token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX)
     assert reg_of(workshop, people["cara"]).state == RegistrationState.CONFIRMED
-    body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text(client.get(f"/staff/workshops/{workshop.id}/attendance/count"))))
+    body = re.sub(r"\s+", " ",
+                  re.sub(r"<[^>]+>", "", text(client.get(f"/staff/workshops/{workshop.id}/attendance/count"))))
     assert "1 attended / 3 registered" in body
 
 
@@ -804,7 +812,8 @@ def test_toggle_cancelled_registration_is_refused(client, as_role, checkin):
     as_role("staff")
     response = client.post_form(f"/staff/workshops/{workshop.id}/attendance/{regs['dan'].id}", {},
                                 token_from=f"/staff/workshops/{workshop.id}/attendance")
-    assert "This registration was cancelled. Add the person as a walk-in instead." in text(client.get(response.headers["Location"]))
+    page = text(client.get(response.headers["Location"]))
+    assert "This registration was cancelled. Add the person as a walk-in instead." in page
     assert not reg_of(workshop, people["dan"]).attended
 
 
@@ -841,7 +850,8 @@ def test_walk_in_existing_member_and_new_guest(client, as_role, checkin, make_us
 
 @pytest.mark.parametrize("data, message", [
     ({"email": "not-an-email", "name": "X", "member_type": "other"}, "Enter an email address in the correct format"),
-    ({"email": "new@example.org", "name": "", "member_type": ""}, "Enter the walk-in's name, email address and member type"),
+    ({"email": "new@example.org", "name": "", "member_type": ""},
+     "Enter the walk-in's name, email address and member type"),
     ({"email": "new@example.org", "name": "New", "member_type": "wizard"}, "Select a member type from the list"),
 ])
 def test_walk_in_validation(client, as_role, checkin, data, message):

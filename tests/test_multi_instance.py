@@ -115,7 +115,8 @@ def test_votes_cast_on_a_and_on_b_both_count(two, app):
     staff.sign_in(scene["staff"][0], base=a)
     expected = {(stance, n): 1 for stance in ("support", "amend", "oppose") for n in range(1, 7)}
     for base in (a, b):
-        status, _, body = staff.request("GET", f"/staff/workshops/{wid}/live", headers={"HX-Request": "true"}, base=base)
+        status, _, body = staff.request("GET", f"/staff/workshops/{wid}/live", headers={"HX-Request": "true"},
+                                        base=base)
         assert status == 200
         shown = {(stance, int(n)): int(v) for stance, n, v in COUNT_RE.findall(body)}
         assert shown == expected, base

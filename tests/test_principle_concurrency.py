@@ -75,7 +75,8 @@ def scene(app, make_user):
 
 
 def run_together(thread_app, jobs):
-    """Run each (user_id, draft_id, stance, workshop_id) vote in its own thread and app context, all released at once."""
+    """Run each (user_id, draft_id, stance, workshop_id) vote in its own thread and app context, all released at
+    once."""
     assert len(jobs) <= THREADS_MAX
     barrier = threading.Barrier(len(jobs))
     errors = []

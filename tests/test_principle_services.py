@@ -411,10 +411,12 @@ def test_results_visible_rules(make_round, make_user, staff):
 
 
 def test_results_csv_has_no_names_and_suppresses_small_groups(make_round, make_user):
-    """The CSV has aggregates, comments and suggestions but no voter names or emails; small groups say 'fewer than 5'."""
+    """The CSV has aggregates, comments and suggestions but no voter names or emails; small groups say
+    'fewer than 5'."""
     round_ = make_round()
     draft = drafts(round_)[0]
-    people = [make_user(name=f"Zebedee Quill{i}", email=f"zq{i}@unique-voter.example", member_type="community_organisation")
+    people = [make_user(name=f"Zebedee Quill{i}", email=f"zq{i}@unique-voter.example",
+                        member_type="community_organisation")
               for i in range(5)]
     people += [make_user(name="Ottoline Vane", email="ottoline@unique-voter.example", member_type="councillor")]
     for i, person in enumerate(people):

@@ -163,7 +163,8 @@ def scene(app, client, as_role, make_user):
                 cllr = make_user(email=f"cllr{i}-{k}@example.org", name=f"Councillor {i:03d}-{k}",
                                  member_type="councillor", gss_code=council.gss_code)
                 pledge = councils.submit_pledge(cllr, council, signed_by=SignedBy.CABINET_DECISION,
-                                                signatories="Cabinet", pledged_on=date(2025, 2, 1), champions="Cllr Jones")
+                                                signatories="Cabinet", pledged_on=date(2025, 2, 1),
+                                                champions="Cllr Jones")
                 if status == PledgeStatus.VERIFIED:
                     councils.review_pledge(organiser, pledge, status)
             db.session.commit()

@@ -269,5 +269,6 @@ def test_state_changing_route(app, post_ids, signed_in, rule):
         except AssertionError as exc:
             raise AssertionError(f"{role} {method} {url}: {exc}") from exc
     token = csrf_client.csrf_token(TOKEN_PAGE)  # fresh: signing out (POST /auth/logout) starts a new session
-    response = csrf_client.open(url, method=method, data=dict(form), headers={"HX-Request": "true", "X-CSRFToken": token})
+    response = csrf_client.open(url, method=method, data=dict(form),
+                                headers={"HX-Request": "true", "X-CSRFToken": token})
     assert past_access_check(response), f"header token: {response.status_code} {response.get_data(as_text=True)[:300]}"

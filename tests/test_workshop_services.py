@@ -406,7 +406,8 @@ def test_time_change_of_published_workshop_bumps_sequence_and_emails_registered(
     register(workshop, waiting)
     cancel(register(workshop, gone), gone)
     new_start = workshop.starts_at + timedelta(hours=1)
-    result = services.update_workshop(staff, workshop, {"starts_at": new_start, "ends_at": new_start + timedelta(hours=2),
+    result = services.update_workshop(staff, workshop,
+                                      {"starts_at": new_start, "ends_at": new_start + timedelta(hours=2),
                                                         "registration_closes_at": new_start - timedelta(hours=1)})
     db.session.commit()
     assert result["changed"] == ["starts_at", "ends_at"] and result["notified"] == 2
@@ -885,7 +886,8 @@ def test_region_totals(make_workshop, members, staff):
     services.check_in(staff, reg_a)
     services.cancel_workshop(staff, cardiff_off, "Merged with Leeds")
     db.session.commit()
-    totals = {name: (workshops, confirmed, attended) for name, workshops, confirmed, attended in queries.region_totals()}
+    totals = {name: (workshops, confirmed, attended)
+                  for name, workshops, confirmed, attended in queries.region_totals()}
     assert len(totals) == 10
     assert totals["Yorkshire and The Humber"] == (2, 3, 1)
     assert totals["Wales"] == (1, 0, 0)
@@ -1078,7 +1080,8 @@ def test_data_export_includes_workshop_registrations(make_workshop, members, sta
     assert rows[0]["starts_at"] == first.starts_at.isoformat()
     assert [h["action"] for h in rows[0]["history"]] == ["registered", "checked_in"]
     assert rows[1]["state"] == "cancelled" and rows[1]["attended"] is False
-    assert [(h["from_state"], h["to_state"]) for h in rows[1]["history"]] == [(None, "confirmed"), ("confirmed", "cancelled")]
+    assert [(h["from_state"], h["to_state"]) for h in rows[1]["history"]] == [
+        (None, "confirmed"), ("confirmed", "cancelled")]
     json.dumps(data)  # the download is JSON
 
 

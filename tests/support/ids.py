@@ -90,5 +90,6 @@ def _evidence_ids(app, member, tmp_path) -> dict:
     upload = FileStorage(io.BytesIO(b"%PDF-1.4 evidence"), filename="evidence.pdf")
     submission = evidence.submit_evidence(
         call, name="Listed Person", email="listed@example.org", organisation="", respondent_type=MemberType.ACADEMIC,
-        local_authority=None, topics=["trends"], text="Evidence.", publication=Publication.NAMED, upload=upload, user=member)
+        local_authority=None, topics=["trends"], text="Evidence.", publication=Publication.NAMED, upload=upload,
+        user=member)
     return {"call": call.id, "submission": submission.id, "reference": submission.reference}
