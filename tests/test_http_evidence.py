@@ -19,7 +19,7 @@ from kil_network.core.models import AuditLog
 from kil_network.core.timeutil import london_to_utc, utcnow
 from kil_network.councils import services as councils
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
-from kil_network.evidence import services
+from kil_network.evidence import services, uploads
 from kil_network.evidence.models import Call, Publication, ReviewStatus, Submission, SurveyResponse
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region
@@ -618,6 +618,21 @@ def test_principle_history_shows_the_evidence_linked_to_it(client, make_call, up
     assert "Evidence that supports this principle" in two and "Evidence for principle two." in two
     one = text(client.get("/principles/1/history"))
     assert "Evidence for principle two." not in one and "No published evidence is linked to this principle yet." in one
+
+
+def test_upload_accept_list_comes_from_the_uploads_module(client, make_call):
+    """The file field's accept= is the uploads module's allowed types, not a list written in the template."""
+    call = make_call()
+    page = text(client.get(f"/evidence/calls/{call.id}/submit"))
+    assert f'accept="{uploads.ACCEPT}"' in page
+    assert uploads.ACCEPT.split(",") == [f".{kind}" for kind in uploads.KINDS] + list(uploads.KINDS.values())
+
+
+def test_submission_status_predicates():
+    """What the library and the review queue ask a submission instead of comparing its status's value."""
+    assert Submission(status=ReviewStatus.FEATURED).is_featured and not Submission(status=ReviewStatus.REVIEWED).is_featured
+    assert Submission(status=ReviewStatus.NEW).awaiting_review
+    assert not Submission(status=ReviewStatus.REVIEWED).awaiting_review
 
 
 # --- Staff: the review queue, a submission, files, CSV -------------------------------------------

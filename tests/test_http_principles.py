@@ -7,6 +7,7 @@ import io
 import re
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from kil_network.principles.models import (
     Suggestion,
     Vote,
 )
+from kil_network.principles.tallies import SUPPRESS_BELOW
 from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
 
 HX = {"HX-Request": "true"}
@@ -501,6 +503,51 @@ def test_results_after_close_for_everyone(client, as_role, make_round, voters, o
     assert "fewer than 5" in page.lower()
     assert "Fewer than 5 responses" in page  # principle 2's two votes are not shown as a count
     assert "Voter Person" not in page
+
+
+def test_fewer_than_text_comes_from_the_tallies_threshold(client, app, make_round, voters, organiser):
+    """The results and history pages say "fewer than N" with the threshold the tallies use (SUPPRESS_BELOW),
+    not a number written in the templates."""
+    round_ = make_round("open")
+    cast(voters(1)[0], drafts(round_)[0], "support")
+    services.close_round(organiser, round_)
+    db.session.commit()
+    assert app.jinja_env.globals["suppress_below"] == SUPPRESS_BELOW
+    app.jinja_env.globals["suppress_below"] = 7
+    try:
+        page = words(client.get(f"/principles/rounds/{round_.id}/results"))
+        assert "Groups with fewer than 7 responses" in page and "Fewer than 7 responses" in page
+        assert "Fewer than 7" in words(client.get("/principles/1/history"))
+    finally:
+        app.jinja_env.globals["suppress_below"] = SUPPRESS_BELOW
+
+
+def test_round_state_predicates():
+    """What the templates ask a round instead of comparing its state's value."""
+    draft, voting, closed = Round(state=RoundState.DRAFT), Round(state=RoundState.OPEN), Round(state=RoundState.CLOSED)
+    assert (draft.is_draft, draft.is_voting, draft.is_closed, draft.can_be_adopted) == (True, False, False, False)
+    assert (voting.is_draft, voting.is_voting, voting.is_closed, voting.can_be_adopted) == (False, True, False, False)
+    assert (closed.is_draft, closed.is_voting, closed.is_closed, closed.can_be_adopted) == (False, False, True, True)
+    closed.adopted_at = utcnow()
+    assert not closed.can_be_adopted
+
+
+def test_one_vote_form_for_the_cards_and_the_draft_page():
+    """The index's cards and the draft page render the same vote form macro; no template writes its own."""
+    root = Path(__file__).resolve().parent.parent / "templates" / "principles"
+    writers = {path.name for path in root.rglob("*.html") if "url_for('principles.vote'" in path.read_text()}
+    assert writers == {"_macros.html"}
+    users = {path.name for path in root.rglob("*.html") if "vote_form(" in path.read_text()}
+    assert {"_card.html", "draft.html"} <= users
+
+
+def test_principle_and_evidence_templates_compare_no_enum_values():
+    """Templates decide nothing: no `.value == '...'` comparisons in the principles and evidence templates."""
+    root = Path(__file__).resolve().parent.parent / "templates"
+    found = [f"{path.relative_to(root)}: {line.strip()}" for area in ("principles", "evidence")
+             for path in sorted((root / area).rglob("*.html"))
+             for line in path.read_text().splitlines() if re.search(r"\.value\s*(==|!=)", line)]
+    assert found == []
 
 
 @pytest.mark.parametrize(("role", "status"), [("member", 404), ("staff", 403)])

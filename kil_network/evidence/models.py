@@ -157,6 +157,16 @@ class Submission(Model):
         return [t.tag for t in self.tag_rows]
 
     @property
+    def is_featured(self) -> bool:
+        """Staff chose it to be shown first in the library."""
+        return self.status == ReviewStatus.FEATURED
+
+    @property
+    def awaiting_review(self) -> bool:
+        """New: no member of staff has reviewed it yet."""
+        return self.status == ReviewStatus.NEW
+
+    @property
     def public_name(self) -> str:
         """The name shown in the library, honouring the submitter's choice."""
         if self.publication == Publication.NAMED:

@@ -23,7 +23,7 @@ from kil_network.core.addresses import normalise_email
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, flag_arg, page_arg
 from kil_network.core.rules import RuleError
-from kil_network.evidence import services, survey
+from kil_network.evidence import services, survey, uploads
 from kil_network.evidence.forms import CSRFForm, EvidenceForm
 from kil_network.evidence.models import TOPICS, Call, Publication
 from kil_network.extensions import db, limiter
@@ -271,7 +271,8 @@ def submit(call_id):
             db.session.commit()
             return redirect(done, code=303)
     return render_form("evidence/submit.html", "evidence/_submit_form.html", form, call=call,
-                       deadline_error=deadline_error, closed=call.written_state() == "closed" and request.method == "GET")
+                       deadline_error=deadline_error, closed=call.written_state() == "closed" and request.method == "GET",
+                       upload_accept=uploads.ACCEPT)
 
 
 @bp.get("/evidence/calls/<int:call_id>/received/<reference>")

@@ -20,6 +20,9 @@ MAX_BYTES = 10 * 1024 * 1024
 KINDS = {"pdf": "application/pdf",
          "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
          "odt": "application/vnd.oasis.opendocument.text"}
+# The upload field's `accept=`: the allowed file name endings and media types (a hint to the
+# browser's file picker; check_upload decides by content).
+ACCEPT = ",".join([f".{kind}" for kind in KINDS] + list(KINDS.values()))
 
 
 class UploadError(RuleError):

@@ -62,6 +62,26 @@ class Round(Model):
     drafts = relationship("Draft", back_populates="round", order_by="Draft.number")
     workshops = relationship("Workshop", back_populates="round", order_by="Workshop.starts_at")
 
+    @property
+    def is_draft(self) -> bool:
+        """Still being drafted by staff: not yet opened for votes."""
+        return self.state == RoundState.DRAFT
+
+    @property
+    def is_voting(self) -> bool:
+        """Opened for votes and not yet closed by staff (its closing time may have passed)."""
+        return self.state == RoundState.OPEN
+
+    @property
+    def is_closed(self) -> bool:
+        """Closed: no more votes; its results are public."""
+        return self.state == RoundState.CLOSED
+
+    @property
+    def can_be_adopted(self) -> bool:
+        """Closed, and its drafts not yet adopted as the principles."""
+        return self.is_closed and self.adopted_at is None
+
 
 class Draft(Model):
     """One principle's wording in one round."""

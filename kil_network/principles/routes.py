@@ -15,8 +15,16 @@ from kil_network.principles import services
 from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
 from kil_network.principles.history_panels import history_panels
 from kil_network.principles.models import Draft, Principle, Round, RoundState, Suggestion
+from kil_network.principles.tallies import SUPPRESS_BELOW
 
 bp = Blueprint("principles", __name__)
+
+
+@bp.record_once
+def _template_globals(state) -> None:
+    """The templates' "fewer than N" is the tallies' threshold (a global: the results macros are
+    imported without context)."""
+    state.app.jinja_env.globals["suppress_below"] = SUPPRESS_BELOW
 
 
 def get_draft_or_404(draft_id: int) -> Draft:
