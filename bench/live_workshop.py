@@ -82,10 +82,10 @@ def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast"
     from werkzeug.security import generate_password_hash
 
     from kil_network.auth.models import MemberType, Role, User
-    from kil_network.members.services import create_member
     from kil_network.core.timeutil import utcnow
     from kil_network.extensions import db
     from kil_network.members.models import LocalAuthority, Region
+    from kil_network.members.services import create_member
     from kil_network.principles import services as principles
     from kil_network.workshops import services as workshops
     from kil_network.workshops.models import WorkshopFormat

@@ -74,10 +74,10 @@ def build(votes_wanted: int, seed: int) -> dict:
 
     from kil_network.auth.models import MemberType, Role
     from kil_network.auth.services import hash_password
-    from kil_network.members.services import create_member
-    from kil_network.devdata import bulk
     from kil_network.core.timeutil import utcnow
+    from kil_network.devdata import bulk
     from kil_network.members.models import Region
+    from kil_network.members.services import create_member
     from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
 
     rng = random.Random(seed)

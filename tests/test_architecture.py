@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from kil_network.core.personal_data import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,8 +103,8 @@ def test_every_personal_data_function_is_registered(app):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         module = sys.modules[f"kil_network.{path.parent.name}.personal_data"]
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith(("export_", "erase_")):
-                if getattr(module, node.name) not in functions:
-                    missing.append(f"{path.relative_to(ROOT)}: {node.name}")
+            if (isinstance(node, ast.FunctionDef) and node.name.startswith(("export_", "erase_"))
+                    and getattr(module, node.name) not in functions):
+                missing.append(f"{path.relative_to(ROOT)}: {node.name}")
     assert missing == [], "Register these in kil_network/__init__.py, _register_personal_data:\n" + "\n".join(missing)
     assert len(registered.exporters) == len({section for section, _ in registered.exporters})
