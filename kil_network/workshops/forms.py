@@ -69,7 +69,7 @@ class WorkshopForm(FlaskForm):
         every problem shows at once; the services refuse the same again when saving."""
         valid = super().validate(extra_validators)
         for problem in services.schedule_problems(self._schedule()):
-            getattr(self, problem.field).errors.append(problem.message)
+            getattr(self, problem.field or "title").errors.append(problem.message)
             valid = False
         return valid
 

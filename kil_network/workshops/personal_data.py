@@ -1,4 +1,5 @@
 """Workshops in a member's data export and account deletion (see kil_network/core/personal_data.py)."""
+from collections.abc import Sequence
 from contextlib import suppress
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def _member_registrations(user) -> list[Registration]:
+def _member_registrations(user) -> Sequence[Registration]:
     """Every registration of this member, with workshop and history loaded, oldest workshop first."""
     return db.session.scalars(
         sa.select(Registration).join(Registration.workshop)

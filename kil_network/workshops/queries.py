@@ -3,6 +3,7 @@
 Nothing here changes anything or decides whether something may happen (the rules and the
 writes are in `services.py`); routes, services and templates read through these functions.
 """
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -48,7 +49,7 @@ def waitlist_position(reg: Registration) -> int | None:
                    sa.and_(Registration.queued_at == reg.queued_at, Registration.id < reg.id)),
         )
     )
-    return ahead + 1
+    return (ahead or 0) + 1
 
 
 def waitlist_positions(regs: list[Registration]) -> dict[int, int]:
@@ -69,7 +70,7 @@ def waitlist_positions(regs: list[Registration]) -> dict[int, int]:
     return {reg_id: pos for reg_id, pos in rows}
 
 
-def active_registrations(workshop: Workshop) -> list[Registration]:
+def active_registrations(workshop: Workshop) -> Sequence[Registration]:
     """Confirmed and waitlisted registrations, with their members loaded."""
     return db.session.scalars(
         sa.select(Registration).options(joinedload(Registration.user))
@@ -102,7 +103,7 @@ def check_in_list(workshop: Workshop, q: str = ""):
     return db.session.scalars(stmt.order_by(Registration.state, order_name, Registration.id)).unique().all()
 
 
-def registrations(workshop: Workshop) -> list[Registration]:
+def registrations(workshop: Workshop) -> Sequence[Registration]:
     """Every registration of the workshop (any state) for its staff page: by state, then queue order."""
     return db.session.scalars(
         sa.select(Registration).options(joinedload(Registration.user))
@@ -111,7 +112,7 @@ def registrations(workshop: Workshop) -> list[Registration]:
     ).all()
 
 
-def registrations_for_export(workshop: Workshop) -> list[Registration]:
+def registrations_for_export(workshop: Workshop) -> Sequence[Registration]:
     """Every registration of the workshop (any state) in the order they were made, for the CSV."""
     return db.session.scalars(
         sa.select(Registration).options(joinedload(Registration.user))
@@ -119,7 +120,7 @@ def registrations_for_export(workshop: Workshop) -> list[Registration]:
     ).all()
 
 
-def registration_history(reg: Registration) -> list[RegistrationEvent]:
+def registration_history(reg: Registration) -> Sequence[RegistrationEvent]:
     """A registration's history, oldest first."""
     return db.session.scalars(
         sa.select(RegistrationEvent).where(RegistrationEvent.registration_id == reg.id).order_by(RegistrationEvent.id)
@@ -155,7 +156,7 @@ def no_show_rates(workshops: list[Workshop], stats: dict[int, dict]) -> dict[int
     return rates
 
 
-def regions() -> list[Region]:
+def regions() -> Sequence[Region]:
     """Every region by name (the list's filter)."""
     return db.session.scalars(sa.select(Region).order_by(Region.name)).all()
 
@@ -225,7 +226,7 @@ def member_workshops(user: User) -> dict:
     return {"upcoming": upcoming, "past": past, "positions": positions}
 
 
-def region_totals() -> list:
+def region_totals() -> Sequence[sa.Row]:
     """Per region: workshops held or planned, confirmed registrations and attendance."""
     reg_counts = (
         sa.select(Registration.workshop_id,

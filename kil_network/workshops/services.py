@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -330,7 +331,7 @@ def update_workshop(actor: User, workshop: Workshop, data: dict) -> dict:
     _apply(workshop, data)
     _check_schedule(workshop)
     changed = [name for name in CHANGE_FIELDS if getattr(workshop, name) != before[name]]
-    result = {"changed": changed, "notified": 0, "promoted": []}
+    result: dict[str, Any] = {"changed": changed, "notified": 0, "promoted": []}
     if "starts_at" in changed and workshop.starts_at > utcnow() + REMINDER_WINDOW:
         # Postponed beyond the reminder window: remind people again before the new date.
         db.session.execute(sa.update(Registration).where(
@@ -524,7 +525,10 @@ def send_reminders(now: datetime | None = None) -> int:
     for workshop_id in workshop_ids:  # in id order, so two runs never lock in opposite orders
         # Lock the workshop first (re-read as locked): a cancel or a new time committed by
         # staff a moment ago is what the reminder says, or there is no reminder.
-        _lock_seats(db.session.get(Workshop, workshop_id))
+        workshop = db.session.get(Workshop, workshop_id)
+        if workshop is None:  # deleted since the list was read: nobody to remind
+            continue
+        _lock_seats(workshop)
         regs = db.session.scalars(
             due(sa.select(Registration).join(Registration.workshop).where(Workshop.id == workshop_id))
             .order_by(Registration.id)
