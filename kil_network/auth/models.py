@@ -13,7 +13,7 @@ from kil_network.core.timeutil import UTCDateTime, utcnow
 from kil_network.extensions import Model
 
 
-class MemberType(str, enum.Enum):
+class MemberType(enum.StrEnum):
     """Who a member is, in the Network's terms."""
 
     COUNCILLOR = "councillor"
@@ -51,7 +51,7 @@ MEMBER_TYPE_LABELS = {
 }
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     """What a person may do in the app."""
 
     MEMBER = "member"
@@ -59,7 +59,7 @@ class Role(str, enum.Enum):
     ADMIN = "admin"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Account state: active, suspended by staff, or deleted (anonymised) by the member."""
 
     ACTIVE = "active"

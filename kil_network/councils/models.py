@@ -10,15 +10,26 @@ from kil_network.core.timeutil import UTCDateTime, utcnow
 from kil_network.extensions import Model
 
 
-class PledgeStatus(str, enum.Enum):
+class PledgeStatus(enum.StrEnum):
     """Pending until staff verify it; only verified pledges are public."""
 
     PENDING = "pending"
     VERIFIED = "verified"
     REJECTED = "rejected"
 
+    @property
+    def label(self) -> str:
+        """Its name on the staff queue: 'Pending', 'Verified', 'Rejected'."""
+        return self.value.capitalize()
 
-class SignedBy(str, enum.Enum):
+    @property
+    def tag_colour(self) -> str:
+        """The colour of its status tag (a .tag--* class): verified is confirmed, rejected cancelled,
+        pending waiting."""
+        return {"verified": "confirmed", "rejected": "cancelled", "pending": "waitlisted"}[self.value]
+
+
+class SignedBy(enum.StrEnum):
     """How the council made its commitment."""
 
     LEADER_AND_CHIEF_EXECUTIVE = "leader_and_chief_executive"
@@ -63,3 +74,8 @@ class Pledge(Model):
 
     local_authority = relationship("LocalAuthority", lazy="joined")
     submitted_by = relationship("User", foreign_keys=[submitted_by_id])
+
+    @property
+    def is_pending(self) -> bool:
+        """Waiting for staff to verify or reject it."""
+        return self.status == PledgeStatus.PENDING

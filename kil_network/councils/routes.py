@@ -80,14 +80,14 @@ def queue():
     """Pledges to verify, and those already verified or rejected."""
     status = choice_arg("status", [s.value for s in PledgeStatus])
     return render("councils/staff_pledges.html", pledges=services.pledges_for_staff(status), status=status,
-                  form=PledgeReviewForm())
+                  statuses=list(PledgeStatus), form=PledgeReviewForm())
 
 
 @staff_bp.post("/pledges/<int:pledge_id>")
 @staff_required
 def review(pledge_id):
     """Verify or reject a pledge."""
-    pledge = db.session.get(Pledge, pledge_id) or abort(404)
+    pledge = db.get_or_404(Pledge, pledge_id)
     form = PledgeReviewForm()
     if not form.validate_on_submit():
         flash("Choose verify or reject.", "error")

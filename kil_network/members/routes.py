@@ -25,7 +25,7 @@ from kil_network.members.forms import (
     PasswordChangeForm,
     ProfileForm,
 )
-from kil_network.members.models import Region
+from kil_network.members.models import Organisation, Region
 
 bp = Blueprint("members", __name__)
 organisations_bp = Blueprint("organisations", __name__)
@@ -114,16 +114,11 @@ def organisations():
                   pagination=pagination, members=members, q=q, editable=editable)
 
 
-def _organisation_or_404(org_id):
-    """The organisation with this id, or 404."""
-    return services.get_organisation(org_id) or abort(404)
-
-
 @organisations_bp.get("/<int:org_id>")
 @confirmed_required
 def organisation(org_id):
     """An organisation: its details, listed members and editors; asking to edit, answering requests."""
-    org = _organisation_or_404(org_id)
+    org = db.get_or_404(Organisation, org_id)
     view = services.organisation_view(org, current_user)
     appoint = AppointEditorForm()
     appoint.member_id.choices = [(str(m.id), m.name) for m in view["appointable"]]
@@ -135,7 +130,7 @@ def _editor_change(org_id, change, message: str):
     """Run an editor change (a service call) for an organisation, commit, and go back to its page.
 
     A change the person may not make at all is a 403; one the rules refuse is explained."""
-    org = _organisation_or_404(org_id)
+    org = db.get_or_404(Organisation, org_id)
     try:
         with refused_to_flash() as outcome:
             change(org)
@@ -201,7 +196,7 @@ def staff_organisations():
 @confirmed_required
 def edit_organisation(org_id):
     """The organisation's editors (and staff) keep its record up to date."""
-    org = _organisation_or_404(org_id)
+    org = db.get_or_404(Organisation, org_id)
     if not services.can_edit_organisation(current_user, org):
         abort(403)
     form = OrganisationForm(data=None if request.method == "POST" else {

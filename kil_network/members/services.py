@@ -174,12 +174,6 @@ def join(*, email: str, password: str, **details) -> User | None:
     return None
 
 
-def _like(q: str) -> str:
-    """A LIKE pattern that matches q literally anywhere."""
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def member_search(q: str = "", member_type: str = "", region_id: str = "", *, directory_only: bool = True):
     """A SELECT of members matching a name/organisation/council search and filters.
 
@@ -206,15 +200,15 @@ def member_search(q: str = "", member_type: str = "", region_id: str = "", *, di
         )
     q = clean_line(q or "")[:100]
     if q:
-        pattern = _like(q)
+        # Case-insensitive, and %, _ and the escape character match themselves (autoescape).
         conditions = [
-            User.name.ilike(pattern, escape="\\"),
-            User.organisation_id.in_(sa.select(Organisation.id).where(Organisation.name.ilike(pattern, escape="\\"))),
+            User.name.icontains(q, autoescape=True),
+            User.organisation_id.in_(sa.select(Organisation.id).where(Organisation.name.icontains(q, autoescape=True))),
             User.local_authority_id.in_(
-                sa.select(LocalAuthority.id).where(LocalAuthority.name.ilike(pattern, escape="\\"))),
+                sa.select(LocalAuthority.id).where(LocalAuthority.name.icontains(q, autoescape=True))),
         ]
         if not directory_only:
-            conditions.append(User.email.ilike(pattern, escape="\\"))
+            conditions.append(User.email.icontains(q, autoescape=True))
         stmt = stmt.where(sa.or_(*conditions))
     if member_type in {m.value for m in MemberType}:
         stmt = stmt.where(User.member_type == MemberType(member_type))
@@ -257,7 +251,7 @@ def organisations_page(q: str = "", page: int = 1, per_page: int = 20):
     )
     q = clean_line(q or "")[:100]
     if q:
-        stmt = stmt.where(Organisation.name.ilike(_like(q), escape="\\"))
+        stmt = stmt.where(Organisation.name.icontains(q, autoescape=True))
     pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
     org_ids = [org.id for org in pagination.items]
     members: dict[int | None, list[User]] = {}  # by organisation_id
@@ -440,11 +434,6 @@ def editable_organisation_ids(user: User, org_ids) -> set[int]:
         OrganisationEditor.user_id == user.id, OrganisationEditor.status == OrganisationEditor.APPROVED,
         OrganisationEditor.organisation_id.in_(org_ids)))
     return {org_id for org_id in rows if org_id == user.organisation_id}
-
-
-def get_organisation(org_id: int) -> Organisation | None:
-    """The organisation with this id."""
-    return db.session.get(Organisation, org_id)
 
 
 def organisation_view(org: Organisation, viewer: User) -> dict:

@@ -35,8 +35,8 @@ def _search(filters):
 
 def get_member_or_404(member_id: int) -> User:
     """The (not deleted) member with this id, or 404."""
-    member = db.session.get(User, member_id)
-    if member is None or member.status == Status.DELETED:
+    member = db.get_or_404(User, member_id)
+    if member.status == Status.DELETED:
         abort(404)
     return member
 
@@ -175,7 +175,7 @@ def outbox():
 @staff_required
 def retry_email(mail_id):
     """Send a failed email again."""
-    mail = db.session.get(OutboxEmail, mail_id) or abort(404)
+    mail = db.get_or_404(OutboxEmail, mail_id)
     if not services.retry_email(current_user, mail):
         flash(f"Email #{mail.id} is being sent right now, so it was not sent again." if mail.status == OutboxEmail.SENDING
               else f"Email #{mail.id} has already been sent, so it was not sent again.", "error")
