@@ -7,6 +7,7 @@ import csv
 import difflib
 import io
 import re
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
@@ -99,7 +100,7 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
     return out
 
 
-def responses(round_: Round) -> list[Suggestion]:
+def responses(round_: Round) -> Sequence[Suggestion]:
     """Suggestions made in a round with staff responses, by principle then endorsements."""
     return db.session.scalars(
         sa.select(Suggestion).join(Suggestion.draft).options(contains_eager(Suggestion.draft))

@@ -7,6 +7,8 @@ after the other and each adjusts the tallies from the stance the other left behi
 
 Results, history and the CSV (reads) are in `kil_network.principles.results`.
 """
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -57,16 +59,16 @@ def latest_round(states=(RoundState.OPEN, RoundState.CLOSED)) -> Round | None:
 
 def drafts_of(round_: Round) -> list[Draft]:
     """The round's drafts in principle order."""
-    return db.session.scalars(sa.select(Draft).where(Draft.round_id == round_.id).order_by(Draft.number)).all()
+    return list(db.session.scalars(sa.select(Draft).where(Draft.round_id == round_.id).order_by(Draft.number)))
 
 
 def attended_round_workshop(user: User, round_: Round) -> bool:
     """Did the member check in at one of the round's workshops?"""
-    return db.session.scalar(
+    return (db.session.scalar(
         sa.select(sa.func.count()).select_from(Registration).join(Workshop)
         .where(Registration.user_id == user.id, Registration.checked_in_at.is_not(None),
                Workshop.round_id == round_.id)
-    ) > 0
+    ) or 0) > 0
 
 
 def participation_error(user, round_: Round) -> str | None:
@@ -234,7 +236,7 @@ def respond(actor: User, suggestion: Suggestion, status: ResponseStatus, text: s
 
 # --- Staff: rounds ------------------------------------------------------------------------
 
-def _principles() -> list[Principle]:
+def _principles() -> Sequence[Principle]:
     """The six principle slots."""
     return db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
 

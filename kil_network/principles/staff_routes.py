@@ -32,7 +32,7 @@ def rounds():
     waiting = dict(db.session.execute(
         sa.select(Round.id, sa.func.count(Suggestion.id)).join(Round.drafts).join(Suggestion)
         .where(Suggestion.response_status.is_(None)).group_by(Round.id)
-    ).all())
+    ).tuples().all())
     return render("principles/staff/rounds.html", rounds=rounds, waiting=waiting)
 
 

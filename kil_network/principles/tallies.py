@@ -67,7 +67,7 @@ def _cell(support: int, amend: int, oppose: int) -> dict:
 
 def tallies(draft_ids: list[int], dimensions=("all", "type", "region", "workshop")) -> dict:
     """{draft_id: {dimension: {key: cell}}} from the tally table, in one query."""
-    out = {d: {dim: {} for dim in dimensions} for d in draft_ids}
+    out: dict[int, dict[str, dict[str, dict]]] = {d: {dim: {} for dim in dimensions} for d in draft_ids}
     if not draft_ids:
         return out
     rows = db.session.execute(
@@ -85,7 +85,7 @@ def rebuild_tallies(draft_ids: list[int] | None = None) -> None:
     where = [Vote.draft_id.in_(draft_ids)] if draft_ids is not None else []
     db.session.execute(sa.delete(VoteTally).where(
         *([VoteTally.draft_id.in_(draft_ids)] if draft_ids is not None else [])))
-    counts = {}
+    counts: dict[tuple[int, str, str], dict[str, int]] = {}
     for column, dimension in ((sa.literal(""), "all"), (Vote.member_type, "type"),
                               (Vote.region_id, "region"), (Vote.workshop_id, "workshop")):
         rows = db.session.execute(
