@@ -168,7 +168,7 @@ def verify(scene: dict) -> dict:
             sa.select(Vote.draft_id, Vote.stance, sa.func.count()).where(Vote.draft_id.in_(scene["drafts"]))
             .group_by(Vote.draft_id, Vote.stance)):
         stances[d][stance.value] = n
-    tally_stances = {d: dict(zip(STANCES, row)) for d, *row in db.session.execute(
+    tally_stances = {d: dict(zip(STANCES, row, strict=True)) for d, *row in db.session.execute(
         sa.select(VoteTally.draft_id, VoteTally.support, VoteTally.amend, VoteTally.oppose)
         .where(VoteTally.draft_id.in_(scene["drafts"]), VoteTally.dimension == "workshop",
                VoteTally.key == str(scene["workshop"])))}
@@ -291,7 +291,7 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
     plans = [[rng.choice(STANCES) for _ in drafts] for _ in members]
     expected = {d: {s: 0 for s in STANCES} for d in drafts}
     for plan in plans:
-        for draft, stance in zip(drafts, plan):
+        for draft, stance in zip(drafts, plan, strict=True):
             expected[draft][stance] += 1
     t0 = time.monotonic()
     deadline = t0 + seconds
@@ -326,7 +326,7 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
             token = match.group(1) or match.group(2)
             if not checked_in[i].wait(timeout=2 * seconds):
                 raise LoadError(f"member {i} was never checked in")
-            for draft, stance in zip(drafts, plans[i]):
+            for draft, stance in zip(drafts, plans[i], strict=True):
                 time.sleep(rng.uniform(0.2, 0.9) * think)
                 body = rec.timed("vote POST (htmx)", browser, "POST", f"/principles/drafts/{draft}/vote",
                                  {"stance": stance, "comment": "", "workshop": str(wid), "csrf_token": token},
@@ -481,10 +481,11 @@ def start_gunicorn(database_url: str, log: Path, *, workers: int = 2, threads: i
     env = {**os.environ, "KIL_ENV": "development", "DATABASE_URL": database_url, "SECRET_KEY": "live-bench-secret",
            "HTMX_URL": "local", "RATELIMIT_ENABLED": "false", "BASE_URL": f"http://127.0.0.1:{port}",
            **(extra_env or {})}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--threads", str(threads), "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    with open(log, "w") as log_file:  # gunicorn writes to its own copy; ours closes once it has started
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--no-control-socket", "-b", f"127.0.0.1:{port}",
+             "-w", str(workers), "--threads", str(threads), "--log-level", "warning", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     end = time.time() + timeout
     while True:
@@ -494,7 +495,7 @@ def start_gunicorn(database_url: str, log: Path, *, workers: int = 2, threads: i
         except OSError:
             if time.time() > end or process.poll() is not None:
                 stop(process)
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}")
+                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
             time.sleep(0.2)
 
 

@@ -103,7 +103,8 @@ def login():
         if user is None:
             form.email.errors.append("Enter the email address and password for your account")
         elif not user.is_active:
-            form.email.errors.append("This account is suspended. Contact the campaign team if you think this is a mistake.")
+            form.email.errors.append(
+                "This account is suspended. Contact the campaign team if you think this is a mistake.")
         else:
             services.record_login(user)  # best effort: commits, or logs and carries on
             session.clear()  # a new session on sign-in

@@ -61,7 +61,8 @@ def seed_principles() -> int:
     if db.session.scalar(sa.select(sa.func.count(Round.id))):
         return 0
     rng = random.Random(2020)
-    final = [row["text"] for row in csv.DictReader(open(DATA, encoding="utf-8"))]
+    with open(DATA, encoding="utf-8") as rows:
+        final = [row["text"] for row in csv.DictReader(rows)]
     principles = db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
     members = db.session.scalars(
         sa.select(User).where(User.status == Status.ACTIVE, User.role == Role.MEMBER,
@@ -85,7 +86,7 @@ def seed_principles() -> int:
         db.session.add(round_)
         db.session.flush()
         drafts = []
-        for p, title, explain in zip(principles, titles, EXPLAIN):
+        for p, title, explain in zip(principles, titles, EXPLAIN, strict=True):  # six of each
             changed = "" if index == 0 else "Reworded after the suggestions from the last round."
             draft = Draft(round_id=round_.id, principle_id=p.id, number=p.number, title=title,
                           text=f"{title}. {explain}" if index else f"{title}.", what_changed=changed)

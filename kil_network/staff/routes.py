@@ -177,7 +177,8 @@ def retry_email(mail_id):
     """Send a failed email again."""
     mail = db.get_or_404(OutboxEmail, mail_id)
     if not services.retry_email(current_user, mail):
-        flash(f"Email #{mail.id} is being sent right now, so it was not sent again." if mail.status == OutboxEmail.SENDING
+        flash(f"Email #{mail.id} is being sent right now, so it was not sent again."
+              if mail.status == OutboxEmail.SENDING
               else f"Email #{mail.id} has already been sent, so it was not sent again.", "error")
         return redirect(url_for("staff.outbox"), code=303)
     db.session.commit()
