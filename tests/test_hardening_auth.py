@@ -9,6 +9,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from flask_migrate import upgrade
 from sqlalchemy import event
 
 from kil_network.auth import services
@@ -268,7 +269,7 @@ def test_finding_08_concurrent_identical_joins(app, database_url):
         barrier.wait()
         results.append(c.post("/auth/join", data={**JOIN, "csrf_token": token}).status_code)
 
-    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, tokens)]
+    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, tokens, strict=True)]
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert results == [302] * len(clients)
@@ -453,8 +454,6 @@ def test_low_redis_down_limits_still_apply_and_error_logged(redis_down_app, make
 def test_finding_09_migration_brings_stored_addresses_to_the_normal_form(tmp_path):
     """0008 normalises stored addresses (so a variant stored before can still sign in), unless that
     would collide with another account's address."""
-    from flask_migrate import upgrade
-
     app = make_app(f"sqlite:///{tmp_path / 'migrate.db'}")
     with app.app_context():
         upgrade(revision="0007_outbox_secrets")

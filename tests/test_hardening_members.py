@@ -2,15 +2,20 @@
 
 Each test is named after its finding and acts as an attacker (or a careful user) would: over HTTP.
 """
+from datetime import datetime
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app, url_for
+from flask_migrate import upgrade
 from werkzeug.routing.converters import NumberConverter
 
 from kil_network.auth.models import User
 from kil_network.core.models import AuditLog
 from kil_network.extensions import db
-from kil_network.members.models import Organisation
+from kil_network.members.models import Organisation, OrganisationEditor
+from tests.support.app import make_app
 
 PASSWORD = "correct horse battery"
 
@@ -118,10 +123,6 @@ def test_finding_low_cache_control_public_pages_stay_cacheable_for_visitors(clie
 
 def _a_static_file():
     """The name of one file in the app's static folder."""
-    from pathlib import Path
-
-    from flask import current_app
-
     folder = Path(current_app.static_folder)
     return next(p for p in folder.rglob("*") if p.is_file()).relative_to(folder).as_posix()
 
@@ -163,8 +164,6 @@ def riverside(make_user):
 
 def _request_id(org, email):
     """The id of this member's editor row (pending or approved) for the organisation."""
-    from kil_network.members.models import OrganisationEditor
-
     return db.session.scalar(sa.select(OrganisationEditor.id).join(User, OrganisationEditor.user_id == User.id)
                              .where(OrganisationEditor.organisation_id == org.id, User.email == email))
 
@@ -304,20 +303,12 @@ def test_finding_05_editor_who_leaves_or_deletes_their_account_stops_being_edito
     assert _request_id(third, "owner@example.org") is not None
     assert client.post_form("/account/delete", {"password": PASSWORD, "confirm": "y"},
                             token_from="/account/delete").status_code == 302
-    from kil_network.members.models import OrganisationEditor
-
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OrganisationEditor).where(
         OrganisationEditor.organisation_id == third.id)) == 0
 
 
 def test_finding_05_migration_makes_each_organisations_earliest_member_its_editor(tmp_path):
     """Existing organisations get their earliest active, confirmed member as editor; no one else."""
-    from datetime import datetime
-
-    from flask_migrate import upgrade
-
-    from tests.support.app import make_app
-
     app = make_app(f"sqlite:///{tmp_path / 'migrate.db'}")
     with app.app_context():
         upgrade(revision="0009_submission_keys")

@@ -10,7 +10,7 @@ from kil_network.auth.models import Status, User
 from kil_network.core.email import deliver_due
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db
-from kil_network.members.models import ConsentRecord
+from kil_network.members.models import ConsentRecord, Region
 from tests.support.mail import first_link
 
 VALID_JOIN = {
@@ -174,8 +174,6 @@ def test_join_region_needed_without_council(client):
     """With no council the member must choose a region, and it is stored."""
     response = client.post_form("/auth/join", join_data(member_type="other", local_authority=""))
     assert_field_error(response.get_data(as_text=True), "region", "Select your region, or choose a council above")
-    from kil_network.members.models import Region
-
     wales = db.session.scalar(sa.select(Region).where(Region.name == "Wales"))
     response = client.post_form("/auth/join", join_data(member_type="other", local_authority="", region=str(wales.id)))
     assert response.status_code == 302

@@ -11,7 +11,7 @@ from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
 from kil_network.core.forms import MaxLength, clean_line, clean_text
 from kil_network.extensions import db
 from kil_network.members import services
-from kil_network.members.models import LocalAuthority, Region
+from kil_network.members.models import ORGANISATION_TYPES, LocalAuthority, Region
 
 
 def local_authority_choices():
@@ -190,8 +190,6 @@ class OrganisationForm(FlaskForm):
     local_authority = SelectField("Council area", validate_choice=False)
 
     def __init__(self, *args, **kwargs):
-        from kil_network.members.models import ORGANISATION_TYPES
-
         super().__init__(*args, **kwargs)
         self.org_type.choices = list(ORGANISATION_TYPES.items())
         self.local_authority.choices = local_authority_choices()
