@@ -15,8 +15,9 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.support.mail import first_link
 from playwright.sync_api import expect
+
+from tests.support.mail import first_link
 
 pytestmark = pytest.mark.browser
 

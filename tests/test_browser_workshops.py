@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.support.mail import email_text
 from icalendar import Calendar
 from playwright.sync_api import expect
 
 from kil_network.core.timeutil import LONDON, london_to_utc, utcnow
 from kil_network.extensions import db
+from tests.support.mail import email_text
 
 pytestmark = pytest.mark.browser
 

@@ -6,17 +6,17 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from tests.support.app import free_port
-from tests.support.mail import email_text
 
 from kil_network.auth.models import MemberType, User
 from kil_network.auth.services import send_confirmation
-from kil_network.members.services import create_member
 from kil_network.core import email as outbox
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from kil_network.members.services import create_member
 from kil_network.staff.services import retry_email
+from tests.support.app import free_port
+from tests.support.mail import email_text
 
 
 def queue(to="alice@example.org", subject="Hello from the Network", **kwargs) -> OutboxEmail:

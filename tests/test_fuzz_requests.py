@@ -159,7 +159,7 @@ def concrete_urls(app, ids_) -> dict:
 
 def with_segment(rule: str, url: str, name: str, value: str) -> str:
     """`url` (a URL for `rule`) with the path segment `name` replaced by `value`."""
-    pattern = "^" + SEGMENT.sub(lambda m: "(?P<%s>%s)" % (m.group(2), ".+" if m.group(1) == "path" else "[^/]+?"),
+    pattern = "^" + SEGMENT.sub(lambda m: f"(?P<{m.group(2)}>{'.+' if m.group(1) == 'path' else '[^/]+?'})",
                                 re.escape(rule).replace(r"\<", "<").replace(r"\>", ">")
                                 .replace(r"\(", "(").replace(r"\)", ")").replace(r"\:", ":")) + "$"
     match = re.match(pattern, url)

@@ -79,8 +79,8 @@ def build_site(make_user, upload_dir) -> dict:
     admin = make_user(email="admin@example.org", name="Ada Admin", role="admin")
     member = make_user(email="member@example.org", name="Morgan Member", organisation="Riverside Community Trust",
                        job_title="Director")
-    officer = make_user(email="officer@example.org", name="Olu Officer", member_type="council_officer",
-                        gss_code="E08000035", organisation="", job_title="Head of Commissioning")
+    make_user(email="officer@example.org", name="Olu Officer", member_type="council_officer",
+              gss_code="E08000035", organisation="", job_title="Head of Commissioning")
     calderdale = make_user(email="cllr@example.org", name="Cllr Chris Boyd", member_type="councillor",
                            gss_code="E08000033", organisation="")
     kirklees = make_user(email="kirklees@example.org", name="Kim Commissioner", member_type="commissioner",
@@ -144,7 +144,7 @@ def build_site(make_user, upload_dir) -> dict:
     stances = [Stance.SUPPORT, Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE, Stance.SUPPORT, Stance.AMEND,
                Stance.SUPPORT]
     for draft in closed_drafts:
-        for person, stance in zip([member, *others], stances):
+        for person, stance in zip([member, *others], stances, strict=True):
             principles.cast_vote(person, draft, stance,
                                  "Needs to name small charities." if stance == Stance.AMEND else "",
                                  workshop_id=past.id if person is not others[-1] else None)
@@ -152,7 +152,7 @@ def build_site(make_user, upload_dir) -> dict:
                                              "So commissioners know who we mean.") for d in closed_drafts[:3]]
     principles.endorse(member, closed_suggestions[0])
     for s, status in zip(closed_suggestions,
-                         [ResponseStatus.ACCEPTED, ResponseStatus.PARTLY, ResponseStatus.NOT_TAKEN]):
+                         [ResponseStatus.ACCEPTED, ResponseStatus.PARTLY, ResponseStatus.NOT_TAKEN], strict=True):
         principles.respond(admin, s, status, "We named small charities in the next draft.")
     principles.close_round(admin, closed_round)
     past.live_voting = False
@@ -164,7 +164,7 @@ def build_site(make_user, upload_dir) -> dict:
                         where="Yorkshire and The Humber"))
     live.live_voting = True
     for draft in open_drafts:
-        for person, stance in zip(others, stances):
+        for person, stance in zip(others, stances, strict=False):  # six voters: the first six stances
             principles.cast_vote(person, draft, stance, workshop_id=live.id if person in others[:3] else None)
     for draft in open_drafts[:3]:
         principles.cast_vote(member, draft, Stance.SUPPORT, "Strongly agree.")

@@ -3,7 +3,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-
 ROLES = ("anonymous", "unconfirmed", "member", "staff", "admin")
 
 # Outcomes: 200, 400, 403, "login" (302 to sign-in with next=<the url>),

@@ -178,7 +178,7 @@ def test_csv_export_honours_filters_and_is_audited(client, people, as_role):
     assert rows[0] == CSV_COLUMNS
     assert sorted(row[1] for row in rows[1:]) == ["Alice Archer", "Sam Suspended"]
     alice = next(row for row in rows if row[1] == "Alice Archer")
-    record = dict(zip(CSV_COLUMNS, alice))
+    record = dict(zip(CSV_COLUMNS, alice, strict=True))
     assert record["email"] == "alice@example.org"
     assert record["gss_code"] == "E09000012" and record["region"] == "London"
     assert record["organisation"] == "Hackney Food Hub" and record["status"] == "active"
@@ -204,7 +204,7 @@ def test_csv_neutralises_formulas(client, make_user, as_role):
     sign_in_staff(as_role)
     make_user(email="formula@example.org", name="=HYPERLINK(\"http://evil.example\")", job_title="+SUM(A1)")
     rows = read_csv(client.get("/staff/members.csv?q=formula"))
-    record = dict(zip(CSV_COLUMNS, rows[1]))
+    record = dict(zip(CSV_COLUMNS, rows[1], strict=True))
     assert record["name"] == "'=HYPERLINK(\"http://evil.example\")"
     assert record["job_title"] == "'+SUM(A1)"
 

@@ -3,10 +3,10 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from tests.support.app import PG_URL, make_app
 from flask_migrate import downgrade, upgrade
 
 from kil_network.extensions import db
+from tests.support.app import PG_URL, make_app
 
 SCRATCH_DB = "kil_migrations_test"
 

@@ -205,7 +205,7 @@ def test_every_state_changing_route_has_an_expectation(app):
     assert not missing, f"add these state-changing routes to EXPECTED: {sorted(missing)}"
     stale = EXPECTED.keys() - rules
     assert not stale, f"EXPECTED lists routes that take no POST/PUT/PATCH/DELETE: {sorted(stale)}"
-    for rule, (url, outcomes, _form) in EXPECTED.items():
+    for rule, (_url, outcomes, _form) in EXPECTED.items():
         assert set(outcomes) == set(ROLES), rule
         assert set(outcomes.values()) <= DENIED | {"ok", "refused"}, rule
 
