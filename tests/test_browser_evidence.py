@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.support.mail import email_text
 from playwright.sync_api import expect
 
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from tests.support.mail import email_text
 
 pytestmark = pytest.mark.browser
 

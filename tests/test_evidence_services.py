@@ -82,7 +82,8 @@ def minimal_odt() -> bytes:
         z.writestr("content.xml", '<?xml version="1.0"?><office:document-content xmlns:office="urn:oasis:names:tc:'
                    'opendocument:xmlns:office:1.0"><office:body><office:text/></office:body></office:document-content>',
                    zipfile.ZIP_DEFLATED)
-        z.writestr("META-INF/manifest.xml", '<?xml version="1.0"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+        z.writestr("META-INF/manifest.xml",
+                   '<?xml version="1.0"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
                    'opendocument:xmlns:manifest:1.0"/>', zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
@@ -95,7 +96,8 @@ def plain_zip() -> bytes:
     return buf.getvalue()
 
 
-EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"This program cannot be run in DOS mode."
+EXECUTABLE = (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48
+              + b"This program cannot be run in DOS mode.")
 
 
 def upload(data: bytes, filename: str = "evidence.pdf") -> FileStorage:
@@ -258,7 +260,8 @@ CALL = {"title": "A call", "introduction": "Tell us.", "asks": ""}
 
 @pytest.mark.parametrize("survey_after, written_after, field, message", [
     (timedelta(0), timedelta(days=5), "survey_closes_at", "The survey deadline must be after the call opens"),
-    (timedelta(days=5), -timedelta(hours=1), "written_closes_at", "The written evidence deadline must be after the call opens"),
+    (timedelta(days=5), -timedelta(hours=1), "written_closes_at",
+     "The written evidence deadline must be after the call opens"),
     (None, None, "survey_closes_at", "Give a deadline for the survey, the written evidence, or both"),
 ], ids=["survey-at-opening", "written-before-opening", "no-deadline"])
 def test_create_and_update_call_refuse_bad_deadlines(make_call, staff, survey_after, written_after, field, message):

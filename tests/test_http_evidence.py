@@ -630,7 +630,8 @@ def test_upload_accept_list_comes_from_the_uploads_module(client, make_call):
 
 def test_submission_status_predicates():
     """What the library and the review queue ask a submission instead of comparing its status's value."""
-    assert Submission(status=ReviewStatus.FEATURED).is_featured and not Submission(status=ReviewStatus.REVIEWED).is_featured
+    assert Submission(status=ReviewStatus.FEATURED).is_featured
+    assert not Submission(status=ReviewStatus.REVIEWED).is_featured
     assert Submission(status=ReviewStatus.NEW).awaiting_review
     assert not Submission(status=ReviewStatus.REVIEWED).awaiting_review
 

@@ -319,7 +319,7 @@ def test_vote_through_live_workshop_recorded_with_it(make_round, make_user):
     cases = [(live.id, live.id), (str(live.id), live.id), (not_live.id, None), (other_round.id, None),
              (no_round.id, None), ("junk", None), ("999999", None), ("", None), (None, None)]
     draft = drafts(round_)[0]
-    for (given, expected), member in zip(cases, [make_user() for _ in cases]):
+    for (given, expected), member in zip(cases, [make_user() for _ in cases], strict=True):
         attend(live, member)  # only attendees count in a workshop's tally
         cast = vote(member, draft, "support", workshop=given)
         assert cast.workshop_id == expected, given
@@ -378,7 +378,7 @@ def test_groups_under_five_suppressed(make_round, make_user):
     round_ = make_round()
     draft = drafts(round_)[0]
     councillors = [make_user(member_type="councillor") for _ in range(4)]
-    for person, stance in zip(councillors, ["support", "support", "amend", "oppose"]):
+    for person, stance in zip(councillors, ["support", "support", "amend", "oppose"], strict=True):
         vote(person, draft, stance)
     cell = overall(draft)
     assert cell == {"suppressed": True, "total": 4}

@@ -84,7 +84,7 @@ class SurveyResponse(Model):
     region = relationship("Region")
 
 
-class Publication(str, enum.Enum):
+class Publication(enum.StrEnum):
     """What the submitter agreed to about publication."""
 
     NAMED = "named"
@@ -98,7 +98,7 @@ class Publication(str, enum.Enum):
                 "private": "Do not publish it"}[self.value]
 
 
-class ReviewStatus(str, enum.Enum):
+class ReviewStatus(enum.StrEnum):
     """Where a submission is in the staff review."""
 
     NEW = "new"

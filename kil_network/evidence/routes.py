@@ -271,8 +271,8 @@ def submit(call_id):
             db.session.commit()
             return redirect(done, code=303)
     return render_form("evidence/submit.html", "evidence/_submit_form.html", form, call=call,
-                       deadline_error=deadline_error, closed=call.written_state() == "closed" and request.method == "GET",
-                       upload_accept=uploads.ACCEPT)
+                       deadline_error=deadline_error, upload_accept=uploads.ACCEPT,
+                       closed=call.written_state() == "closed" and request.method == "GET")
 
 
 @bp.get("/evidence/calls/<int:call_id>/received/<reference>")
@@ -314,4 +314,5 @@ def library():
     """Published evidence, filterable by topic; anonymised where the submitter asked."""
     topic = choice_arg("topic", TOPICS)
     pagination = db.paginate(services.library(topic), page=page_arg(), per_page=20, error_out=False, count=True)
-    return render("evidence/library.html", "evidence/_library_list.html", pagination=pagination, topic=topic, topics=TOPICS)
+    return render("evidence/library.html", "evidence/_library_list.html", pagination=pagination, topic=topic,
+                  topics=TOPICS)

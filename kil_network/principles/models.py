@@ -21,7 +21,7 @@ class Principle(Model):
     short_name: Mapped[str] = mapped_column(sa.String(80))
 
 
-class RoundState(str, enum.Enum):
+class RoundState(enum.StrEnum):
     """A round is drafted by staff, opened for votes, then closed."""
 
     DRAFT = "draft"
@@ -29,7 +29,7 @@ class RoundState(str, enum.Enum):
     CLOSED = "closed"
 
 
-class Eligibility(str, enum.Enum):
+class Eligibility(enum.StrEnum):
     """Who may vote in a round."""
 
     MEMBERS = "members"
@@ -101,7 +101,7 @@ class Draft(Model):
     principle = relationship("Principle", lazy="joined")
 
 
-class Stance(str, enum.Enum):
+class Stance(enum.StrEnum):
     """How a member responds to a draft."""
 
     SUPPORT = "support"
@@ -169,7 +169,7 @@ class VoteTally(Model):
         return self.support + self.amend + self.oppose
 
 
-class ResponseStatus(str, enum.Enum):
+class ResponseStatus(enum.StrEnum):
     """What staff did with a suggestion."""
 
     ACCEPTED = "accepted"

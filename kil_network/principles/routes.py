@@ -147,7 +147,8 @@ def vote(draft_id):
     flash("Your vote has been saved.", "success")
     if back == "draft":
         return redirect(url_for("principles.draft", draft_id=draft.id), code=303)
-    return redirect(url_for("principles.index", workshop=form.workshop.data or None, _anchor=f"draft-{draft.id}"), code=303)
+    return redirect(url_for("principles.index", workshop=form.workshop.data or None, _anchor=f"draft-{draft.id}"),
+                    code=303)
 
 
 @bp.post("/principles/drafts/<int:draft_id>/suggestions")
