@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kil_network.core.personal_data import registry
+import pytest
+from flask import Flask
+
+from kil_network.core.personal_data import register_exporter, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "kil_network"
@@ -108,3 +111,12 @@ def test_every_personal_data_function_is_registered(app):
                 missing.append(f"{path.relative_to(ROOT)}: {node.name}")
     assert missing == [], "Register these in kil_network/__init__.py, _register_personal_data:\n" + "\n".join(missing)
     assert len(registered.exporters) == len({section for section, _ in registered.exporters})
+
+
+def test_a_personal_data_section_is_registered_once():
+    """Registering a section name twice is refused (two areas would overwrite each other's export)."""
+    bare = Flask("bare")
+    register_exporter(bare, "profile", lambda user: {})
+    with pytest.raises(ValueError, match="profile"):
+        register_exporter(bare, "profile", lambda user: {})
+    assert len(registry(bare).exporters) == 1
