@@ -49,10 +49,13 @@ run: $(VENV)/.runtime node_modules/.installed
 
 # The quick check (seconds), also the first step of `make test`: ruff (pyproject.toml), mypy
 # (pyproject.toml: kil_network, config.py, wsgi.py) and import-linter's layer contracts (.importlinter).
+# All three run even when one fails, so one run shows every finding; it fails if any did.
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	@status=0; \
+	echo "ruff check ."; $(VENV)/bin/ruff check . || status=1; \
+	echo "mypy"; $(VENV)/bin/mypy || status=1; \
+	echo "lint-imports"; $(VENV)/bin/lint-imports || status=1; \
+	exit $$status
 
 # Lint, then the whole suite on SQLite; the tests whose behaviour can differ between databases
 # (tests/conftest.py lists them) also on TEST_DATABASE_URL (PostgreSQL) when it is set.
