@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kil_network.auth.models import RevokedSignIn, Status, User, sign_in_issued_at
-from kil_network.core.addresses import normalise_email  # noqa: F401 - the one normal form, re-exported
+from kil_network.core.addresses import normalise_email
 from kil_network.core.email import external_url, queue_email
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
