@@ -242,6 +242,16 @@ def test_forthcoming_call_refuses_until_it_opens(make_call):
     assert call.state == "forthcoming"
 
 
+def test_call_part_predicates_follow_each_part_s_state(make_call):
+    """What the call pages ask (survey_open, written_closed, ...) instead of comparing state strings."""
+    call = make_call(survey=timedelta(days=-1), written=timedelta(days=5))
+    assert (call.survey_open, call.survey_forthcoming, call.survey_closed) == (False, False, True)
+    assert (call.written_open, call.written_forthcoming, call.written_closed) == (True, False, False)
+    coming = make_call(opens=timedelta(days=3), written=None)
+    assert coming.survey_forthcoming and not coming.survey_open
+    assert not (coming.written_open or coming.written_forthcoming or coming.written_closed)  # no written part
+
+
 def test_calls_by_state_groups_open_forthcoming_and_closed(make_call):
     """Each call is listed under its state; a call is open while any part is open."""
     make_call("Open one")

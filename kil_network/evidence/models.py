@@ -50,6 +50,37 @@ class Call(Model):
         """State of the written-evidence form."""
         return self.part_state(self.written_closes_at, now)
 
+    # What the pages ask (templates compare no state strings).
+    @property
+    def survey_open(self) -> bool:
+        """The survey takes responses now."""
+        return self.survey_state() == "open"
+
+    @property
+    def survey_forthcoming(self) -> bool:
+        """The call has a survey that has not opened yet."""
+        return self.survey_state() == "forthcoming"
+
+    @property
+    def survey_closed(self) -> bool:
+        """The survey's deadline has passed."""
+        return self.survey_state() == "closed"
+
+    @property
+    def written_open(self) -> bool:
+        """Written evidence is taken now."""
+        return self.written_state() == "open"
+
+    @property
+    def written_forthcoming(self) -> bool:
+        """The call takes written evidence but has not opened yet."""
+        return self.written_state() == "forthcoming"
+
+    @property
+    def written_closed(self) -> bool:
+        """The written evidence deadline has passed."""
+        return self.written_state() == "closed"
+
     @property
     def state(self) -> str:
         """Open if any part is open; forthcoming before it opens; otherwise closed."""

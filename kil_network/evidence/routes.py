@@ -104,6 +104,7 @@ def survey_start(call_id):
     call = get_call_or_404(call_id)
     answers = _load_answers(call)
     return render("evidence/survey_start.html", call=call, started=bool(answers),
+                  closed_reason=services.closed_reason(call, "survey"),
                   resume=survey.first_unanswered(survey.clean(answers)) if answers else None)
 
 
@@ -272,7 +273,7 @@ def submit(call_id):
             return redirect(done, code=303)
     return render_form("evidence/submit.html", "evidence/_submit_form.html", form, call=call,
                        deadline_error=deadline_error, upload_accept=uploads.ACCEPT,
-                       closed=call.written_state() == "closed" and request.method == "GET")
+                       closed=call.written_closed and request.method == "GET")
 
 
 @bp.get("/evidence/calls/<int:call_id>/received/<reference>")
