@@ -250,6 +250,8 @@ def thread_app(app, _thread_app):
     """The app for race tests (each thread pushes its own app context on it)."""
     other, state = _thread_app
     yield other
+    with other.app_context():
+        db.engine.dispose()  # its 20 connections closed: two test processes must stay under PostgreSQL's limit
     state.restore()
 
 

@@ -592,4 +592,4 @@ def test_finding_01_mutated_documents_never_raise(app):
         started = time.perf_counter()
         assert uploads.detect_kind(bytes(data)) in (None, "docx", "odt")
         slowest = max(slowest, time.perf_counter() - started)
-    assert slowest < 0.1, slowest
+    assert slowest < 1.0, slowest  # a member inflated past its limit takes seconds; 1 s is safe on a loaded machine
