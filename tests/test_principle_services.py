@@ -618,6 +618,15 @@ def test_create_round_closing_before_opening_refused(make_round, staff):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Round)) == before
 
 
+def test_round_visible_hides_draft_rounds_from_all_but_staff(make_round, make_user, staff):
+    """A draft round is staff-only; open and closed rounds are for everyone (the routes 404 otherwise)."""
+    draft_round, open_round = make_round("draft"), make_round("open")
+    member = make_user(email="member@example.org")
+    for user in (None, AnonymousUserMixin(), member):
+        assert not services.round_visible(draft_round, user) and services.round_visible(open_round, user)
+    assert services.round_visible(draft_round, staff)
+
+
 def test_open_refuses_a_second_open_round(make_round, staff):
     """Only one round is open at a time; only a draft round can be opened."""
     first = make_round("open")

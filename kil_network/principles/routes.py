@@ -14,7 +14,7 @@ from kil_network.principles import results as reads  # the module: `results` is 
 from kil_network.principles import services
 from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
 from kil_network.principles.history_panels import history_panels
-from kil_network.principles.models import Draft, Principle, Round, RoundState, Suggestion
+from kil_network.principles.models import Draft, Principle, Round, Suggestion
 from kil_network.principles.tallies import SUPPRESS_BELOW
 
 bp = Blueprint("principles", __name__)
@@ -30,7 +30,7 @@ def _template_globals(state) -> None:
 def get_draft_or_404(draft_id: int) -> Draft:
     """A draft of a round that is not a staff-only draft round."""
     draft = db.session.get(Draft, draft_id, options=[joinedload(Draft.round)])  # every caller checks the round
-    if draft is None or (draft.round.state == RoundState.DRAFT and not _is_staff()):
+    if draft is None or not services.round_visible(draft.round, current_user):
         abort(404)
     return draft
 
@@ -38,14 +38,9 @@ def get_draft_or_404(draft_id: int) -> Draft:
 def get_round_or_404(round_id: int) -> Round:
     """A round visible to this person."""
     round_ = db.session.get(Round, round_id)
-    if round_ is None or (round_.state == RoundState.DRAFT and not _is_staff()):
+    if round_ is None or not services.round_visible(round_, current_user):
         abort(404)
     return round_
-
-
-def _is_staff() -> bool:
-    """Is a member of staff signed in?"""
-    return current_user.is_authenticated and current_user.is_staff
 
 
 def _commit_keeping_loaded() -> None:

@@ -57,6 +57,11 @@ def latest_round(states=(RoundState.OPEN, RoundState.CLOSED)) -> Round | None:
     return db.session.scalar(sa.select(Round).where(Round.state.in_(states)).order_by(Round.id.desc()).limit(1))
 
 
+def round_visible(round_: Round, user) -> bool:
+    """Members and the public see every round but a draft round, which only staff see."""
+    return not round_.is_draft or bool(getattr(user, "is_authenticated", False) and user.is_staff)
+
+
 def drafts_of(round_: Round) -> list[Draft]:
     """The round's drafts in principle order."""
     return list(db.session.scalars(sa.select(Draft).where(Draft.round_id == round_.id).order_by(Draft.number)))

@@ -11,7 +11,7 @@ from kil_network.core.rules import refused_to, refused_to_flash
 from kil_network.extensions import db
 from kil_network.principles import results, services
 from kil_network.principles.forms import RespondForm, RoundForm
-from kil_network.principles.models import Eligibility, ResponseStatus, Round, RoundState, Suggestion
+from kil_network.principles.models import Eligibility, ResponseStatus, Round, Suggestion
 from kil_network.workshops import services as workshop_services
 from kil_network.workshops.qr import qr_svg
 from kil_network.workshops.routes import get_workshop_or_404
@@ -75,7 +75,7 @@ def edit_round(round_id):
             "drafts": [{"draft_id": d.id, "title": d.title, "text": d.text,
                         "what_changed": d.what_changed} for d in drafts],
         })
-    editable = round_.state == RoundState.DRAFT
+    editable = round_.is_draft  # the drafts' wording can change only before votes are tied to it
     if not editable:
         del form.drafts
     if form.validate_on_submit():
