@@ -19,7 +19,10 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from kil_network.auth.models import MemberType, User
 from kil_network.core.timeutil import utcnow
+from kil_network.evidence import services, uploads
+from kil_network.evidence.models import Call, Publication, ReviewStatus, Submission, SurveyResponse
 from kil_network.extensions import db
 from tests.support.mail import email_text
 
@@ -57,8 +60,6 @@ def flash(page):
 
 def make_call():
     """A call whose survey and written evidence are both open."""
-    from kil_network.evidence.models import Call
-
     now = utcnow()
     call = Call(title="How are public services commissioned where you are?",
                 introduction="Tell us how commissioning works in your area.", asks="Evidence on the four topics.",
@@ -88,8 +89,6 @@ def check_row(page, question: str):
 
 def test_visitor_completes_the_survey_with_a_change(page, app):
     """Question by question to check your answers; one change link and back; a KIL-S- reference."""
-    from kil_network.evidence.models import SurveyResponse
-
     call = make_call()
     page.goto(f"/evidence/calls/{call.id}")
     expect(page.get_by_role("heading", level=1)).to_have_text(call.title)
@@ -156,10 +155,6 @@ def test_visitor_completes_the_survey_with_a_change(page, app):
 def test_written_evidence_with_file_acknowledged_reviewed_and_on_principle_page(page, browser, live_server,
                                                                                 make_user, live_smtp):
     """A member sends evidence with a PDF, is emailed the reference; staff link it to principle 2."""
-    from kil_network.auth.models import MemberType
-    from kil_network.evidence import services, uploads
-    from kil_network.evidence.models import Publication, ReviewStatus, Submission
-
     call = make_call()
     make_user(email="staff@example.org", name="Sam Staff", role="staff")
     rosa = make_user(email="rosa@example.org", name="Rosa Lindqvist", organisation="Avon Advice Network")
@@ -174,7 +169,6 @@ def test_written_evidence_with_file_acknowledged_reviewed_and_on_principle_page(
         call, name="Pat Quiet", email="pat@example.org", organisation="Quiet Trust",
         respondent_type=MemberType.COMMUNITY_ORGANISATION, local_authority=None, topics=["trends"],
         text="Private evidence that must never be shown.", publication=Publication.PRIVATE)
-    from kil_network.auth.models import User
 
     staff_user = db.session.scalar(sa.select(User).where(User.email == "staff@example.org"))
     for item in (named, private):  # reviewed: the library lists only what staff have reviewed

@@ -21,7 +21,9 @@ from playwright.sync_api import expect
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.principles import services as principles
-from kil_network.principles.models import Stance
+from kil_network.principles.models import Stance, Vote
+from kil_network.workshops import services as workshops
+from kil_network.workshops.models import WorkshopFormat
 
 pytestmark = pytest.mark.browser
 
@@ -127,9 +129,6 @@ def test_member_votes_on_three_cards_in_place(page, make_user):
 
 def test_projector_bars_move_when_a_phone_votes(page, browser, live_server, make_user):
     """Staff link a workshop to the round and open live voting; a vote from the short link moves the bars."""
-    from kil_network.workshops import services as workshops
-    from kil_network.workshops.models import WorkshopFormat
-
     staff = make_user(email="staff@example.org", name="Sam Staff", role="staff")
     tomos = make_user(email="tomos@example.org", name="Tomos Pryce", member_type="commissioner")
     round_ = open_round(staff)
@@ -197,8 +196,6 @@ def test_projector_bars_move_when_a_phone_votes(page, browser, live_server, make
     shot(page, "projector-after")
 
     # The votes were recorded with the workshop.
-    from kil_network.principles.models import Vote
-
     db.session.expire_all()
     votes = db.session.scalars(sa.select(Vote)).all()
     assert {(v.stance, v.workshop_id) for v in votes} == {(Stance.SUPPORT, workshop.id), (Stance.OPPOSE, workshop.id)}

@@ -3,22 +3,32 @@ limits and confirmation, account deletion of documents, and a visitor's survey c
 
 Each test is named after the finding it proves, and attacks the way an outsider would: over HTTP,
 anonymously, with files built here."""
+import bz2
 import errno
 import io
+import random
+import re
 import struct
+import tempfile
 import time
 import tracemalloc
 import zipfile
 import zlib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from itsdangerous import URLSafeTimedSerializer
+from werkzeug.datastructures import FileStorage
 
+from kil_network.auth.models import MemberType
+from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
-from kil_network.evidence import uploads
-from kil_network.evidence.models import Call, Submission
+from kil_network.evidence import services, uploads
+from kil_network.evidence.models import Call, Publication, Submission, SurveyResponse
 from kil_network.extensions import db
+from kil_network.members.models import Region
 
 GB = 1 << 30
 ODT = b"application/vnd.oasis.opendocument.text"
@@ -116,10 +126,6 @@ def deflate_zeros(size: int) -> bytes:
 @pytest.fixture(scope="session")
 def bzip2_bomb() -> bytes:
     """One BZIP2 stream that inflates to 1.06GB of zeros (818 bytes, but 6 s to build: kept in /tmp)."""
-    import bz2
-    import tempfile
-    from pathlib import Path
-
     cached = Path(tempfile.gettempdir()) / "kil-test-bzip2-bomb-1088m.bz2"
     if cached.exists() and 0 < cached.stat().st_size < 4096:
         return cached.read_bytes()
@@ -305,12 +311,6 @@ def test_finding_low_failed_commit_removes_the_upload(client, app, make_call, up
 
 def test_finding_low_upload_becomes_its_real_name_only_on_commit(app, make_call, uploads_dir):
     """Before the commit only `<key>.part` exists; after it only `<key>`."""
-    from werkzeug.datastructures import FileStorage
-
-    from kil_network.auth.models import MemberType
-    from kil_network.evidence import services
-    from kil_network.evidence.models import Publication
-
     call = make_call()
     submission = services.submit_evidence(
         call, name="Ada", email="ada@example.org", organisation="", respondent_type=MemberType.COMMUNITY_ORGANISATION,
@@ -325,8 +325,6 @@ def test_finding_low_upload_becomes_its_real_name_only_on_commit(app, make_call,
 
 def outbox(to: str | None = None) -> list:
     """Queued emails (to one address, if given), oldest first."""
-    from kil_network.core.models import OutboxEmail
-
     db.session.expire_all()
     stmt = sa.select(OutboxEmail).order_by(OutboxEmail.id)
     if to:
@@ -336,8 +334,6 @@ def outbox(to: str | None = None) -> list:
 
 def confirm_path(mail) -> str:
     """The path of the confirmation link in a queued email."""
-    import re
-
     match = re.search(r"https?://[^/\s]+(/evidence/confirm/\S+)", mail.body_text)
     assert match, mail.body_text
     return match.group(1)
@@ -424,10 +420,6 @@ def test_finding_04_anonymous_acknowledgement_is_no_spam_relay(client, make_call
 
 def test_finding_04_bad_confirmation_links_are_refused(client, make_call, uploads_dir):
     """A tampered link, one for another submission's address, or an expired one: 400, nothing confirmed."""
-    from itsdangerous import URLSafeTimedSerializer
-
-    from kil_network.evidence import services
-
     call = make_call()
     client.post_form(f"/evidence/calls/{call.id}/submit", evidence_form())
     path = confirm_path(outbox()[0])
@@ -476,8 +468,6 @@ def survey_answers(client, call, answers: dict) -> None:
 
 def in_progress(user) -> list:
     """The member's in-progress survey responses."""
-    from kil_network.evidence.models import SurveyResponse
-
     db.session.expire_all()
     return db.session.scalars(sa.select(SurveyResponse).where(
         SurveyResponse.user_id == user.id, SurveyResponse.status == "in_progress")).all()
@@ -485,8 +475,6 @@ def in_progress(user) -> list:
 
 def test_finding_low_visitor_survey_is_carried_over_at_sign_in(client, auth, make_user, make_call):
     """A visitor answers two questions, signs in: the answers are now the member's, the visitor draft gone."""
-    from kil_network.evidence.models import SurveyResponse
-
     call = make_call()
     member = make_user(email="member1@example.org")
     survey_answers(client, call, {"delivers": "yes", "council_role": "neither"})
@@ -500,8 +488,6 @@ def test_finding_low_visitor_survey_is_carried_over_at_sign_in(client, auth, mak
 
 def test_finding_low_visitor_survey_merges_with_members_own(client, auth, make_user, make_call):
     """The member had answers in progress too: the visitor's (newer) win, the member's fill the gaps."""
-    from kil_network.evidence import services
-
     call = make_call()
     member = make_user(email="member1@example.org")
     services.save_member_answers(call, member, {"delivers": "yes", "council_role": "neither",
@@ -562,7 +548,6 @@ def test_finding_04_anonymous_survey_submissions_are_limited_too(limited_app, ma
     call = make_call()
     answers = {"delivers": "yes", "council_role": "neither", "contract_size": "under_100k", "contract_length": "1_3",
                "barriers": "size", "large_contracts": "", "what_would_help": "", "region": None}
-    from kil_network.members.models import Region
 
     answers["region"] = str(db.session.scalar(sa.select(Region.id).order_by(Region.id).limit(1)))
     codes = []
@@ -578,8 +563,6 @@ def test_finding_04_anonymous_survey_submissions_are_limited_too(limited_app, ma
 def test_finding_01_mutated_documents_never_raise(app):
     """3,000 randomly damaged DOCX and ODT files (bytes flipped, cut short): each is judged without an
     exception, in bounded time."""
-    import random
-
     rng = random.Random(9)
     originals = [docx_bytes(), odt_bytes(**{"Pictures/a.png": b"\x89PNG" + bytes(200)})]
     slowest = 0.0

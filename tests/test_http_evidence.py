@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import re
+import zipfile
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
@@ -21,10 +22,11 @@ from kil_network.councils import services as councils
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
 from kil_network.evidence import services, uploads
 from kil_network.evidence.models import Call, Publication, ReviewStatus, Submission, SurveyResponse
+from kil_network.evidence.services import save_visitor_answers, visitor_draft
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles.models import Principle
-from tests.support.mail import email_text
+from tests.support.mail import email_text, first_link
 
 ROLES = ["anonymous", "unconfirmed", "member", "staff", "admin"]
 HX = {"HX-Request": "true"}
@@ -50,8 +52,6 @@ def pdf_bytes() -> bytes:
 
 def plain_zip() -> bytes:
     """An ordinary ZIP archive (not a document)."""
-    import zipfile
-
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("notes.txt", "hello")
@@ -150,8 +150,6 @@ def full_answers(region: str, **overrides) -> dict:
 
 def set_session_answers(client, call, answers: dict) -> None:
     """Give this browser saved survey answers, as earlier pages would have (kept on the server by key)."""
-    from kil_network.evidence.services import save_visitor_answers
-
     with client.session_transaction() as sess:
         sess[f"survey-{call.id}"] = save_visitor_answers(call, sess.get(f"survey-{call.id}"), answers)
     db.session.commit()
@@ -159,8 +157,6 @@ def set_session_answers(client, call, answers: dict) -> None:
 
 def session_answers(client, call) -> dict:
     """This browser's saved survey answers (the draft its session's key finds)."""
-    from kil_network.evidence.services import visitor_draft
-
     with client.session_transaction() as sess:
         key = sess.get(f"survey-{call.id}")
     db.session.expire_all()
@@ -475,8 +471,6 @@ def test_submit_written_evidence_with_a_pdf(client, as_role, make_call, uploads_
 def test_acknowledgement_email_reaches_the_smtp_server(client, make_call, uploads_dir, mail):
     """The submitter confirms their address from a first email, then receives one with the reference,
     through the real SMTP capture server."""
-    from tests.support.mail import first_link
-
     call = make_call()
     response = client.post_form(f"/evidence/calls/{call.id}/submit",
                                 evidence_form(file=(io.BytesIO(pdf_bytes()), "evidence.pdf")))

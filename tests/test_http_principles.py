@@ -28,7 +28,7 @@ from kil_network.principles.models import (
     Vote,
 )
 from kil_network.principles.tallies import SUPPRESS_BELOW
-from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
+from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
 
 HX = {"HX-Request": "true"}
 ROLES = ["anonymous", "unconfirmed", "member", "staff", "admin"]
@@ -130,8 +130,6 @@ def cast(user, draft, stance="support", comment="", workshop=None):
 
 def check_in_at(workshop_id, user):
     """Give the member a confirmed place at the workshop, checked in (once)."""
-    from kil_network.workshops.models import Registration, RegistrationState
-
     if db.session.scalar(sa.select(Registration.id).where(
             Registration.workshop_id == workshop_id, Registration.user_id == user.id)) is None:
         db.session.add(Registration(workshop_id=workshop_id, user_id=user.id, member_type=user.member_type,
