@@ -32,7 +32,14 @@ from sqlalchemy.engine import Engine
 
 from kil_network.extensions import db, limiter
 from tests.support.app import (
-    DATABASES, PG_URL, AuthActions, KilClient, clean_tables, drop_postgres_schema, make_app, private_postgres_url,
+    DATABASES,
+    PG_URL,
+    AuthActions,
+    KilClient,
+    clean_tables,
+    drop_postgres_schema,
+    make_app,
+    private_postgres_url,
 )
 from tests.support.live import CHROMIUM_ARGS, LIVE_MAIL_WORKERS, start_live_server, stop_live_server
 from tests.support.mail import start_smtp_capture
