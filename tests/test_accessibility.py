@@ -11,12 +11,12 @@ from datetime import timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import email_text, first_link
 from playwright.sync_api import expect
 
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from tests.support.mail import email_text, first_link
 
 pytestmark = pytest.mark.browser
 

@@ -29,12 +29,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from conftest import clean_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kil_network.core.timeutil import to_london, utcnow
 from kil_network.extensions import db
+from tests.support.app import clean_tables
 
 _EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
 FORM_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (200 if _EXPLORE else 12))

@@ -14,11 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import KilClient
 
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from tests.support.app import KilClient
 
 ROOT = Path(__file__).resolve().parents[1]
 VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
