@@ -16,7 +16,9 @@ from playwright.sync_api import expect
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from tests.support.browser import sign_in
 from tests.support.mail import email_text, first_link
+from tests.support.worlds import shared_world
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +41,12 @@ PAGES = ([("anonymous", p) for p in PUBLIC] + [("member", p) for p in MEMBER]
 
 
 @pytest.fixture
-def site(make_user):
+def site(app, make_user, tmp_path, tmp_path_factory):
+    """The site's data (made once per process, copied back for each test)."""
+    return shared_world(app, "site", lambda uploads: build_site(make_user), tmp_path, tmp_path_factory)
+
+
+def build_site(make_user):
     """Members, an organisation, a suspended account, audit entries and emails to show."""
     from kil_network.staff.services import suspend
 
@@ -64,15 +71,6 @@ def site(make_user):
     ])
     db.session.commit()
     return {"other": other.id, "suspended": suspended.id, "org": member.organisation_id}
-
-
-def sign_in(page, email: str) -> None:
-    """Sign in through the form."""
-    page.goto("/auth/login")
-    page.get_by_label("Email address", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
 
 
 def open_state(page, live_smtp, name: str):

@@ -1,7 +1,7 @@
 """axe-core finds no violations on any page of the workshops, principles, call-for-evidence
 and councils areas, for the role that sees it.
 
-The data comes from `build_site` (test_html_validity_areas.py), made through the services.
+The data comes from `build_site` (tests/support/site_data.py), made through the services.
 Each page is its own test, loaded in Chromium from the live server so htmx has enhanced it:
 public pages anonymous, member pages as a confirmed member (and the pledge form as a council
 officer), staff pages as an admin. States that are not a plain GET are brought about in the
@@ -16,8 +16,10 @@ import re
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
-from test_accessibility import sign_in
-from test_html_validity_areas import SURVEY_PATH, adopt_open_round, build_site, close_written_evidence
+
+from tests.support.browser import sign_in
+from tests.support.site_data import SURVEY_PATH, adopt_open_round, build_site, close_written_evidence
+from tests.support.worlds import shared_world
 
 pytestmark = pytest.mark.browser
 
@@ -67,9 +69,9 @@ SURVEY_KINDS = {"radio": "delivers", "text": "why_stopped", "checkbox": "barrier
 
 
 @pytest.fixture
-def site(app, make_user, tmp_path):
-    """The four areas' data, made through the services."""
-    return build_site(make_user, tmp_path / "uploads")
+def site(app, make_user, tmp_path, tmp_path_factory):
+    """The four areas' data, made through the services (once per process, copied back for each test)."""
+    return shared_world(app, "areas", lambda uploads: build_site(make_user, uploads), tmp_path, tmp_path_factory)
 
 
 def answer_survey(page, value) -> None:

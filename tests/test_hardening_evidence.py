@@ -29,6 +29,7 @@ from kil_network.evidence import services, uploads
 from kil_network.evidence.models import Call, Publication, Submission, SurveyResponse
 from kil_network.extensions import db
 from kil_network.members.models import Region
+from tests.support.vnu import VNU_JAR, check_with_vnu, needs_java
 
 GB = 1 << 30
 ODT = b"application/vnd.oasis.opendocument.text"
@@ -525,12 +526,9 @@ def test_finding_low_account_deletion_erases_the_document_and_its_name(client, a
     assert "any document you attached, and its name, are deleted" in client.get("/privacy").get_data(as_text=True)
 
 
-def test_finding_04_new_pages_are_valid_html(client, make_call, uploads_dir, tmp_path, database_url):
+@needs_java
+def test_finding_04_new_pages_are_valid_html(client, make_call, uploads_dir, tmp_path):
     """The confirmation page, its refusal and the "check your email" page pass vnu."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the HTML does not depend on the database")
-    from tests.test_html_validity_areas import VNU_JAR, check_with_vnu
-
     if not VNU_JAR.exists():
         pytest.skip("vnu.jar is missing: run `npm ci`")
     call = make_call()

@@ -8,7 +8,6 @@ documents, so they are not checked. The templates use `data-hx-*` attributes, wh
 valid HTML, so no message is filtered.
 """
 import json
-import shutil
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +17,9 @@ import pytest
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from tests.support.app import KilClient
+from tests.support.app import signed_in
+from tests.support.vnu import VNU_JAR, needs_java
 
-ROOT = Path(__file__).resolve().parents[1]
-VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 PASSWORD = "correct horse battery"
 
 
@@ -52,15 +50,6 @@ def site(make_user):
     db.session.commit()
     return {"other": other.id, "suspended": suspended.id, "org": member.organisation_id,
             "reset_token": make_reset_token(member)}
-
-
-def signed_in(app, email: str | None) -> KilClient:
-    """A new test client, signed in as `email` (or anonymous)."""
-    client = app.test_client()
-    if email:
-        response = client.post_form("/auth/login", {"email": email, "password": PASSWORD})
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    return client
 
 
 def collect_pages(app, site) -> dict[str, tuple[int, str]]:
@@ -117,7 +106,7 @@ def collect_pages(app, site) -> dict[str, tuple[int, str]]:
     return pages
 
 
-@pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed, so the Nu HTML Checker cannot run")
+@needs_java
 def test_every_page_is_valid_html(app, site, tmp_path):
     """vnu reports no errors on any page."""
     assert VNU_JAR.exists(), f"{VNU_JAR} is missing: run `npm ci`"

@@ -118,6 +118,15 @@ class KilClient(FlaskClient):
         return self.post(url, data=data, **kwargs)
 
 
+def signed_in(app, email: str | None, password: str = "correct horse battery") -> KilClient:
+    """A new test client, signed in as `email` through the form (or anonymous for None)."""
+    client = app.test_client()
+    if email:
+        response = client.post_form("/auth/login", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return client
+
+
 class AuthActions:
     """Sign in and out through the real routes."""
 

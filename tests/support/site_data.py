@@ -1,0 +1,282 @@
+"""Realistic data for the workshops, principles, evidence and councils areas, made through the
+services: the pages the Nu HTML Checker (test_html_validity_areas.py) and axe-core
+(test_accessibility_areas.py) check.
+
+`build_site` makes: workshops published, full with a waitlist, draft, cancelled and past, with
+confirmed, waitlisted, walk-in and checked-in registrations; a closed principles round with results
+and "you said, we did", an open round linked to a workshop with votes and suggestions, and a draft
+round; calls for evidence open, closed and forthcoming, with survey responses and written evidence
+(named, anonymous and private, one with a PDF); council pledges verified, pending and rejected.
+"""
+import io
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from kil_network.core.timeutil import to_london, utcnow
+from kil_network.extensions import db
+
+OPEN_TEXTS = {
+    1: "Think about the whole system, not service silos, when you commission.",
+    2: "Coordinate services at neighbourhood level, with residents.",
+    3: "Increase local spend to invest in the local economy.",
+    4: "Focus on early intervention to save costs later.",
+    5: "Commit to your community & support local <organisations>.",
+    6: "Commission services simply and collaboratively.",
+}
+CLOSED_TEXTS = {
+    1: "Look at services as a whole system.",
+    2: "Organise services around neighbourhoods.",
+    3: "Spend locally where possible.",
+    4: "Invest in prevention.",
+    5: "Support local organisations.",
+    6: "Make commissioning simpler.",
+}
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+# The path through the survey that meets every kind of question page: radio, text, checkbox, select.
+SURVEY_PATH = [("delivers", "no"), ("delivered_before", "yes"), ("council_role", "neither"),
+               ("why_stopped", "The contract was re-tendered as one county-wide lot."),
+               ("barriers", ["size", "price"]), ("large_contracts", ""), ("what_would_help", "Smaller lots."),
+               ("region", None)]  # None: a region picked on the page
+# An invalid answer for each kind of question page.
+SURVEY_ERRORS = {"delivers": [], "why_stopped": [""], "barriers": ["none", "size"], "region": [""]}
+
+
+def build_site(make_user, upload_dir) -> dict:
+    """Realistic data for the four areas, made through the services; returns ids for the URLs."""
+    from werkzeug.datastructures import FileStorage
+
+    from kil_network.auth.models import MemberType
+    from kil_network.councils import services as councils
+    from kil_network.councils.models import PledgeStatus, SignedBy
+    from kil_network.evidence import services as evidence
+    from kil_network.evidence.models import Call, Publication, ReviewStatus
+    from kil_network.members.models import Region
+    from kil_network.principles import services as principles
+    from kil_network.principles.models import Eligibility, ResponseStatus, Stance
+    from kil_network.workshops import queries as workshop_queries
+    from kil_network.workshops import services as workshops
+    from kil_network.workshops.models import WorkshopFormat
+
+    current_app.config["UPLOAD_FOLDER"] = str(upload_dir)
+    now = utcnow().replace(second=0, microsecond=0)
+
+    def region(name):
+        return db.session.scalar(sa.select(Region).where(Region.name == name))
+
+    admin = make_user(email="admin@example.org", name="Ada Admin", role="admin")
+    member = make_user(email="member@example.org", name="Morgan Member", organisation="Riverside Community Trust",
+                       job_title="Director")
+    make_user(email="officer@example.org", name="Olu Officer", member_type="council_officer",
+              gss_code="E08000035", organisation="", job_title="Head of Commissioning")
+    calderdale = make_user(email="cllr@example.org", name="Cllr Chris Boyd", member_type="councillor",
+                           gss_code="E08000033", organisation="")
+    kirklees = make_user(email="kirklees@example.org", name="Kim Commissioner", member_type="commissioner",
+                         gss_code="E08000034", organisation="")
+    hackney = make_user(email="hackney@example.org", name="Hari Officer", member_type="council_officer",
+                        gss_code="E09000012", organisation="")
+    others = [make_user(email=f"voter{n}@example.org", name=name, member_type=mtype, gss_code=gss,
+                        organisation=org)
+              for n, (name, mtype, gss, org) in enumerate([
+                  ("Amara Okonkwo", "community_organisation", "E09000012", "Hackney Food Bank"),
+                  ("Bryn Davies", "community_organisation", "W06000015", "Cardiff Youth Trust"),
+                  ("Carys Jones", "councillor", "W06000015", ""),
+                  ("Dev Patel", "commissioner", "E08000035", ""),
+                  ("Erin Walsh", "academic", "E06000023", "University of Bristol"),
+                  ("Femi Adeyemi", "community_organisation", "E08000035", "Leeds Community Hub"),
+              ])]
+    member.calendar_token = "a-secret-calendar-token-for-the-member-only"
+
+    # --- Principles: a closed round with results, an open round, a draft round ------------------
+    def round_with(name, texts, changed=""):
+        round_ = principles.create_round(admin, name=name, introduction="Tell us whether each draft works for you.",
+                                         closes_at=now + timedelta(days=30), eligibility=Eligibility.MEMBERS)
+        drafts = principles.drafts_of(round_)
+        principles.update_round(admin, round_, name=name, introduction=round_.introduction, opens_at=None,
+                                closes_at=round_.closes_at, eligibility=Eligibility.MEMBERS,
+                                drafts={d.id: {"title": texts[d.number].split(",")[0].rstrip("."),
+                                               "text": texts[d.number],
+                                               "what_changed": changed} for d in drafts})
+        db.session.flush()
+        return round_, principles.drafts_of(round_)
+
+    def data(title, starts, *, fmt=WorkshopFormat.IN_PERSON, capacity=10, where="Yorkshire and The Humber", **extra):
+        values = {"title": title, "description": "We co-design the six principles.\nBring a colleague.",
+                  "region": region(where) if where else None, "format": fmt, "venue": "Leeds Civic Hall",
+                  "address": "Calverley Street, Leeds", "postcode": "LS1 1UR",
+                  "online_url": "https://meet.example.org/kil-room?x=1&y=2", "starts_at": starts,
+                  "ends_at": starts + timedelta(hours=2), "registration_closes_at": starts - timedelta(days=1),
+                  "capacity": capacity, "accessibility_info": "Step-free access.\nHearing loop.",
+                  "mix_max_percent": None}
+        values.update(extra)
+        workshop = workshops.create_workshop(admin, values)
+        return workshop
+
+    def publish(workshop):
+        workshops.publish_workshop(admin, workshop)
+        return workshop
+
+    def make_past(workshop, days):
+        workshop.starts_at = now - timedelta(days=days)
+        workshop.ends_at = workshop.starts_at + timedelta(hours=2)
+        workshop.registration_closes_at = workshop.starts_at - timedelta(days=1)
+
+    closed_round, closed_drafts = round_with("Round 1: first drafts", CLOSED_TEXTS)
+    past = publish(data("Leeds principles workshop", now + timedelta(days=3), capacity=20, round=closed_round))
+    past.live_voting = True
+    principles.open_round_for_votes(admin, closed_round)
+    for person in [member, *others]:
+        workshops.register(past, person, access_needs="")
+    for reg in workshop_queries.active_registrations(past)[:-1]:
+        workshops.check_in(admin, reg)
+    stances = [Stance.SUPPORT, Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE, Stance.SUPPORT, Stance.AMEND,
+               Stance.SUPPORT]
+    for draft in closed_drafts:
+        for person, stance in zip([member, *others], stances, strict=True):
+            principles.cast_vote(person, draft, stance,
+                                 "Needs to name small charities." if stance == Stance.AMEND else "",
+                                 workshop_id=past.id if person is not others[-1] else None)
+    closed_suggestions = [principles.suggest(others[0], d, f"{d.text} With residents & small charities named.",
+                                             "So commissioners know who we mean.") for d in closed_drafts[:3]]
+    principles.endorse(member, closed_suggestions[0])
+    for s, status in zip(closed_suggestions,
+                         [ResponseStatus.ACCEPTED, ResponseStatus.PARTLY, ResponseStatus.NOT_TAKEN], strict=True):
+        principles.respond(admin, s, status, "We named small charities in the next draft.")
+    principles.close_round(admin, closed_round)
+    past.live_voting = False
+    make_past(past, 30)
+
+    open_round, open_drafts = round_with("Round 2: revised drafts", OPEN_TEXTS, "Reworded after the suggestions.")
+    principles.open_round_for_votes(admin, open_round)
+    live = publish(data("Bradford principles workshop", now + timedelta(days=14), capacity=10, round=open_round,
+                        where="Yorkshire and The Humber"))
+    live.live_voting = True
+    for draft in open_drafts:
+        for person, stance in zip(others, stances, strict=False):  # six voters: the first six stances
+            principles.cast_vote(person, draft, stance, workshop_id=live.id if person in others[:3] else None)
+    for draft in open_drafts[:3]:
+        principles.cast_vote(member, draft, Stance.SUPPORT, "Strongly agree.")
+    own = principles.suggest(member, open_drafts[0], "Think about the whole system & the people in it.",
+                             "Systems are made of people.")
+    theirs = principles.suggest(others[1], open_drafts[0], "Commission across the whole system.", "")
+    endorsed = principles.suggest(others[2], open_drafts[0], "Think whole-system, always.\nNot service by service.",
+                                  "Clearer.")
+    principles.endorse(member, endorsed)
+    principles.endorse(others[0], own)
+    principles.respond(admin, endorsed, ResponseStatus.PARTLY, "We will use “whole system” in round 3.")
+    draft_round, _ = round_with("Round 3: final wording", OPEN_TEXTS, "Tightened the wording.")
+
+    # --- Workshops ----------------------------------------------------------------------------------
+    for person in [member, others[0], others[1], others[4]]:
+        workshops.register(live, person,
+                           access_needs="Wheelchair user: step-free route, please." if person is member else "")
+    for reg in workshop_queries.active_registrations(live)[1:3]:
+        workshops.check_in(admin, reg)
+    workshops.add_walk_in(admin, live, name="Wendy Walk-in", email="wendy@example.org",
+                          member_type=MemberType.COMMUNITY_ORGANISATION)
+    full = publish(data("Cardiff online workshop", now + timedelta(days=21), fmt=WorkshopFormat.HYBRID, capacity=2,
+                        where="Wales", venue="Cardiff Central Library", address="The Hayes, Cardiff",
+                        postcode="CF10 1FL"))
+    for person in [others[1], others[2], member, others[3]]:
+        workshops.register(full, person)
+    draft_workshop = data("Draft: Newcastle workshop", now + timedelta(days=40), where="North East")
+    cancelled = publish(data("Bristol workshop", now + timedelta(days=10), fmt=WorkshopFormat.ONLINE,
+                             where="South West"))
+    for person in [member, others[4]]:
+        workshops.register(cancelled, person)
+    workshops.cancel_workshop(admin, cancelled, "The venue flooded. We will arrange a new date soon.")
+    missed = publish(data("London online workshop", now + timedelta(days=2), fmt=WorkshopFormat.ONLINE, where="London"))
+    workshops.register(missed, member)
+    make_past(missed, 60)
+
+    # --- Call for evidence ----------------------------------------------------------------------------
+    open_call = Call(title="Call for evidence: public services & communities", opens_at=now - timedelta(days=10),
+                     introduction="Tell us how services are commissioned.\nEvery response counts.",
+                     asks="Evidence on the four topics below.", survey_closes_at=now + timedelta(days=20),
+                     written_closes_at=now + timedelta(days=34))
+    closed_call = Call(title="2023 call for evidence", opens_at=now - timedelta(days=400), introduction="Closed now.",
+                       survey_closes_at=now - timedelta(days=300), written_closes_at=now - timedelta(days=286))
+    coming_call = Call(title="Next call (survey only)", opens_at=now + timedelta(days=30), introduction="Soon.",
+                       survey_closes_at=now + timedelta(days=60))
+    db.session.add_all([open_call, closed_call, coming_call])
+    db.session.flush()
+    yorkshire = str(region("Yorkshire and The Humber").id)
+    survey_refs = [evidence.submit_survey(open_call, answers, user).reference for answers, user in [
+        ({"delivers": "yes", "council_role": "neither", "contract_size": "under_100k", "contract_length": "1_3",
+          "barriers": ["size", "timescales"], "large_contracts": "A prime contractor took 20% & passed the risk on.",
+          "what_would_help": "Smaller lots.", "region": yorkshire}, member),
+        ({"delivers": "no", "delivered_before": "no", "would_like": "no", "council_role": "councillor",
+          "commissioning_practice": "mixed", "what_would_help": "", "region": yorkshire}, None),
+        ({"delivers": "no", "delivered_before": "yes", "council_role": "commissioning", "why_stopped": "Lots too big.",
+          "barriers": ["none"], "large_contracts": "", "commissioning_practice": "large", "what_would_help": "Grants.",
+          "region": str(region("Wales").id)}, None),
+    ]]
+    sub_args = {"respondent_type": MemberType.COMMUNITY_ORGANISATION, "local_authority": member.local_authority}
+    named = evidence.submit_evidence(
+        open_call, name="Amara Okonkwo", email="amara@example.org", organisation="Hackney Food Bank",
+        topics=["community_role", "scale_fail"], publication=Publication.NAMED, user=others[0],
+        text="Our food bank reached 2,000 families & the county contract reached none.\nHere is how.", **sub_args)
+    anonymous = evidence.submit_evidence(
+        open_call, name="Bryn Davies", email="bryn@example.org", organisation="Cardiff Youth Trust",
+        topics=["doing_differently"], publication=Publication.ANONYMOUS,
+        text="Cardiff split its youth contract <b>in four</b>.",
+        **sub_args)
+    private = evidence.submit_evidence(
+        open_call, name="Morgan Member", email="member@example.org", organisation="Riverside Community Trust",
+        topics=["trends"], publication=Publication.PRIVATE, text="Please do not publish: see the attached report.",
+        upload=FileStorage(io.BytesIO(PDF), filename="riverside-report.pdf", content_type="application/pdf"),
+        user=member, **sub_args)
+    evidence.review(admin, named, status=ReviewStatus.FEATURED, tags=["food", "scale fail"],
+                    principle_ids=[closed_drafts[0].principle_id, closed_drafts[4].principle_id],
+                    notes="Strong case study.")
+    evidence.review(admin, anonymous, status=ReviewStatus.REVIEWED, tags=["youth"],
+                    principle_ids=[closed_drafts[0].principle_id], notes="")
+
+    # --- Pledges -----------------------------------------------------------------------------------------
+    def pledge(user):
+        return councils.submit_pledge(user, user.local_authority, signed_by=SignedBy.LEADER_AND_CHIEF_EXECUTIVE,
+                                      signatories="Cllr Jane Smith, Leader; Sam Jones, Chief Executive",
+                                      pledged_on=to_london(now).date() - timedelta(days=30),
+                                      champions="Cllr Jane Smith\nPat Lee, Head of Procurement",
+                                      statement="We will keep it local & say so.")
+    councils.review_pledge(admin, pledge(calderdale), PledgeStatus.VERIFIED, "Checked with the leader's office.")
+    pledge(kirklees)
+    councils.review_pledge(admin, pledge(hackney), PledgeStatus.REJECTED, "No cabinet decision found.")
+    db.session.commit()
+
+    return {
+        "w_live": live.id, "w_full": full.id, "w_draft": draft_workshop.id, "w_cancelled": cancelled.id,
+        "w_past": past.id, "w_missed": missed.id, "yorkshire": yorkshire,
+        "month": to_london(live.starts_at).strftime("%Y-%m"),
+        "reg_member": workshop_queries.registration_for(live, member).id,
+        "reg_past": workshop_queries.registration_for(past, member).id,
+        "r_closed": closed_round.id, "r_open": open_round.id, "r_draft": draft_round.id,
+        "d_open": open_drafts[0].id, "d_open_unvoted": open_drafts[4].id, "d_closed": closed_drafts[0].id,
+        "s_open": endorsed.id, "s_waiting": theirs.id,
+        "c_open": open_call.id, "c_closed": closed_call.id, "c_coming": coming_call.id,
+        "survey_ref": survey_refs[0], "e_named": named.id, "e_private": private.id, "e_ref": named.reference,
+        "wales": str(region("Wales").id),
+    }
+
+
+def adopt_open_round(site) -> None:
+    """Close the open round and adopt its drafts: /principles/ then shows the adopted six."""
+    from kil_network.auth.models import User
+    from kil_network.principles import services as principles
+    from kil_network.principles.models import Round
+
+    admin = db.session.scalar(sa.select(User).where(User.email == "admin@example.org"))
+    round_ = db.session.get(Round, site["r_open"])
+    principles.close_round(admin, round_)
+    principles.adopt_round(admin, round_)
+    db.session.commit()
+
+
+def close_written_evidence(site) -> None:
+    """The open call's written-evidence deadline passes (while someone is writing)."""
+    from kil_network.evidence.models import Call
+
+    call = db.session.get(Call, site["c_open"])
+    call.written_closes_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
