@@ -44,7 +44,9 @@ from tests.support.app import (
 from tests.support.live import CHROMIUM_ARGS, LIVE_MAIL_WORKERS, start_live_server, stop_live_server
 from tests.support.mail import start_smtp_capture
 
-pytest_plugins = ["tests.support.ids"]  # `ids` and `listed`: rows for the route matrices' URL placeholders
+# Fixture modules: `ids`/`listed` (rows for the route matrices' URL placeholders) and the
+# state-changing matrix's `post_ids`/`signed_in`.
+pytest_plugins = ["tests.support.ids", "tests.support.post_matrix"]
 
 # Test modules run on both databases, and why their behaviour can differ between the two.
 BOTH_DATABASES = {

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from tests.support.browser import sign_in
+from tests.support.browser import resume_session
 from tests.support.mail import email_text, first_link
 from tests.support.worlds import shared_world
 
@@ -123,7 +123,7 @@ def open_state(page, live_smtp, name: str):
 def test_page_has_no_axe_violations(page, live_smtp, site, role, path):
     """axe-core reports no violations on this page."""
     if role != "anonymous":
-        sign_in(page, f"{role}@example.org")
+        resume_session(page, f"{role}@example.org")
     if path.startswith("/"):
         response = page.goto(path.format(**site))
         assert response.status == EXPECTED_STATUS.get((role, path), 200), path

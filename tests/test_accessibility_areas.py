@@ -17,7 +17,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.support.browser import sign_in
+from tests.support.browser import resume_session
 from tests.support.site_data import SURVEY_PATH, adopt_open_round, build_site, close_written_evidence
 from tests.support.worlds import shared_world
 
@@ -193,7 +193,7 @@ def open_state(page, site, name: str):
 def test_area_page_has_no_axe_violations(page, site, role, path):
     """axe-core reports no violations on this page."""
     if role != "anonymous":
-        sign_in(page, f"{role}@example.org")
+        resume_session(page, f"{role}@example.org")
     if path.startswith("/"):
         response = page.goto(path.format(**site))
         assert response.status == EXPECTED_STATUS.get((role, path), 200), path

@@ -15,6 +15,7 @@ from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members import services as member_services
 from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, Region
+from tests.support.db import count
 
 PASSWORD = "correct horse battery"
 
@@ -53,11 +54,6 @@ def token_in(mail: OutboxEmail, path: str) -> str:
     match = re.search(rf"https?://\S*{re.escape(path)}(\S+)", mail.body_text)
     assert match, f"no {path} link in {mail.body_text!r}"
     return match.group(1)
-
-
-def count(model) -> int:
-    """Rows in a model's table."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 # --- create_member -----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from kil_network.core.timeutil import utcnow
 from kil_network.evidence import services, uploads
 from kil_network.evidence.models import Call, Publication, ReviewStatus, Submission, SurveyResponse
 from kil_network.extensions import db
+from tests.support.browser import shot, sign_in
 from tests.support.mail import email_text
 
 pytestmark = pytest.mark.browser
@@ -36,21 +37,6 @@ PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
        b"trailer<</Root 1 0 R>>\n%%EOF\n")
-
-
-def shot(page, name: str) -> None:
-    """Save a full-page screenshot to test-artifacts/NAME.png."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the form and wait for the account page."""
-    page.goto("/auth/login")
-    page.get_by_label("Email address", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/account/$"))
 
 
 def flash(page):

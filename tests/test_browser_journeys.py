@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.browser import shot, sign_in
 from tests.support.mail import first_link
 
 pytestmark = pytest.mark.browser
@@ -25,24 +26,9 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PASSWORD = "correct horse battery"
 
 
-def shot(page, name: str) -> None:
-    """Save a full-page screenshot to test-artifacts/NAME.png."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 def flash(page):
     """The flashed message at the top of main."""
     return page.locator("main > .notice")
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the form and wait for the account page."""
-    page.goto("/auth/login")
-    page.get_by_label("Email address", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/account/$"))
 
 
 def sign_out(page) -> None:

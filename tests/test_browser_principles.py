@@ -12,7 +12,6 @@ Screenshots go to test-artifacts/ (gitignored).
 """
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -24,62 +23,14 @@ from kil_network.principles import services as principles
 from kil_network.principles.models import Stance, Vote
 from kil_network.workshops import services as workshops
 from kil_network.workshops.models import WorkshopFormat
+from tests.support.browser import shot, sign_in
+from tests.support.principles import ROUND_1, card, open_round
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PASSWORD = "correct horse battery"
 
-ROUND_1 = {
-    1: ("Think about the whole system",
-        "Councils should look at the whole system wherever possible, not at services one by one."),
-    2: ("Coordinate services locally", "Services should be coordinated at the neighbourhood level."),
-    3: ("Spend locally", "Increase the share of spending that stays in the local economy."),
-    4: ("Intervene early", "Focus on early intervention now to save costs tomorrow."),
-    5: ("Commission for social value", "Commission for social value, not only price."),
-    6: ("Share power with communities", "Share power with communities in designing services."),
-}
 ROUND_2_TEXT_1 = "Councils should look at the whole system by default, not at services one by one."
-
-
-def shot(page, name: str) -> None:
-    """Save a full-page screenshot to test-artifacts/NAME.png."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the form and wait for the account page."""
-    page.goto("/auth/login")
-    page.get_by_label("Email address", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/account/$"))
-
-
-def set_wording(staff, round_, wording: dict) -> None:
-    """Give a draft round's six drafts their titles and texts (through the service)."""
-    drafts = {d.number: d.id for d in principles.drafts_of(round_)}
-    principles.update_round(staff, round_, name=round_.name, introduction=round_.introduction,
-                            opens_at=round_.opens_at, closes_at=round_.closes_at, eligibility=round_.eligibility,
-                            drafts={drafts[n]: {"title": t, "text": x, "what_changed": ""}
-                                        for n, (t, x) in wording.items()})
-
-
-def open_round(staff, name: str = "Round 1: first drafts", wording=ROUND_1):
-    """A round of six drafts, open for votes for a week."""
-    round_ = principles.create_round(staff, name=name, introduction="Tell us what you think of each draft.",
-                                     closes_at=utcnow() + timedelta(days=7))
-    set_wording(staff, round_, wording)
-    principles.open_round_for_votes(staff, round_)
-    db.session.commit()
-    return round_
-
-
-def card(page, number: int):
-    """The card of principle `number` on /principles/."""
-    return page.locator("li.principle-card",
-                        has=page.get_by_role("heading", name=re.compile(rf"^Principle {number}\b")))
 
 
 def test_member_votes_on_three_cards_in_place(page, make_user):

@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 
 from kil_network.core.timeutil import LONDON, london_to_utc, utcnow
 from kil_network.extensions import db
+from tests.support.browser import shot, sign_in
 from tests.support.mail import email_text
 
 pytestmark = pytest.mark.browser
@@ -26,21 +27,6 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PASSWORD = "correct horse battery"
 TITLE = "Keep it Local in Yorkshire: co-designing the principles"
-
-
-def shot(page, name: str) -> None:
-    """Save a full-page screenshot to test-artifacts/NAME.png."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the form and wait for the account page."""
-    page.goto("/auth/login")
-    page.get_by_label("Email address", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/account/$"))
 
 
 def fill_date_time(page, legend: str, when: datetime) -> None:

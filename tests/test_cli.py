@@ -12,11 +12,7 @@ from kil_network.core.email import queue_email
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, Organisation
-
-
-def count(model) -> int:
-    """Rows in a model's table."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+from tests.support.db import count
 
 
 @pytest.fixture

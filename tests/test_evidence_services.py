@@ -32,6 +32,7 @@ from kil_network.extensions import db
 from kil_network.members import services as member_services
 from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles.models import Principle
+from tests.support.db import count
 
 REFERENCE_S = re.compile(r"^KIL-S-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
 REFERENCE_E = re.compile(r"^KIL-E-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
@@ -113,11 +114,6 @@ def la(gss: str) -> LocalAuthority:
 def region_id(name: str) -> int:
     """A region's id by name."""
     return db.session.scalar(sa.select(Region.id).where(Region.name == name))
-
-
-def count(model, *where) -> int:
-    """Rows of a model matching the conditions."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def friday_after_last_sunday(year: int, month: int) -> date:

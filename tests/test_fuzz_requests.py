@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import ImmutableMultiDict
 
-from tests.test_http_access import EXPECTED as GET_MATRIX
+from tests.support.get_matrix import EXPECTED as GET_MATRIX
 
 LONG = "k" * 6000
 # Raw (already percent-encoded) values for query parameters, one parameter at a time.

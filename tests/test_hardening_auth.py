@@ -18,6 +18,7 @@ from kil_network.core.addresses import normalise_email
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db, limiter
 from tests.support.app import KilClient, free_port, make_app
+from tests.support.db import count
 
 PASSWORD = "correct horse battery"
 JOIN = {"name": "Ada Lovelace", "email": "ada@example.org", "password": "a long enough password",
@@ -51,11 +52,6 @@ def cookie(client, name) -> str:
     found = client.get_cookie(name, domain="localhost")
     assert found is not None, f"no {name} cookie"
     return found.value
-
-
-def count(model) -> int:
-    """Rows of a model."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 # --- 7. Sign-out revokes the session on the server -----------------------------------------------------

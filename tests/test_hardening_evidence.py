@@ -29,6 +29,7 @@ from kil_network.evidence import services, uploads
 from kil_network.evidence.models import Call, Publication, Submission, SurveyResponse
 from kil_network.extensions import db
 from kil_network.members.models import Region
+from tests.support.db import count
 from tests.support.vnu import VNU_JAR, check_with_vnu, needs_java
 
 GB = 1 << 30
@@ -56,11 +57,6 @@ def make_call(app):
 def files_in(folder) -> list:
     """Every file in the upload folder (part files too)."""
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
-def count(model, *where) -> int:
-    """Rows of a model."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def evidence_form(**overrides) -> dict:

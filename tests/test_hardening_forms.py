@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from kil_network.councils.models import Pledge
 from kil_network.evidence.models import Call, Submission, SurveyResponse
@@ -20,7 +21,9 @@ from kil_network.extensions import db
 from kil_network.principles.models import Endorsement, Round, Suggestion
 from kil_network.workshops.models import Registration, Workshop
 from tests.support.app import CSRF_RE
-from tests.test_security_matrix import EXPECTED, changes, csrf_role, post_ids, signed_in, snapshot, write_method  # noqa: F401
+from tests.support.browser import sign_in
+from tests.support.post_matrix import EXPECTED, changes, csrf_role, snapshot, write_method
+from tests.support.principles import card, open_round
 
 EXPIRED = "Your session had expired. Check your answers and send again."
 BAD = {"csrf_token": "not-a-real-token"}
@@ -383,10 +386,6 @@ def test_finding_13_identical_posts_at_the_same_moment_make_one(app, thread_app,
 def test_finding_11_browser_vote_card_keeps_comment_after_token_broken(page, make_user):
     """In Chromium: the token is broken, the member votes with a comment; htmx swaps the card back
     with the comment, the stance and the message; sending again (its fresh token) saves the vote."""
-    from playwright.sync_api import expect
-
-    from tests.test_browser_principles import card, open_round, sign_in
-
     staff = make_user(email="staff@example.org", role="staff")
     make_user(email="nia@example.org", name="Nia Roberts", member_type="councillor")
     open_round(staff)

@@ -16,8 +16,7 @@ from kil_network.core.timeutil import utcnow
 from kil_network.councils import services as councils
 from kil_network.councils.models import Pledge, PledgeStatus
 from kil_network.extensions import db
-from tests.test_http_evidence import BRISTOL, make_pledge, pledge_form
-from tests.test_http_workshops import form_data
+from tests.support.forms import BRISTOL, form_data, make_pledge, pledge_form
 
 HUGE = "99999999999999999999"
 

@@ -25,6 +25,7 @@ from kil_network.workshops.models import (
     WorkshopFormat,
     WorkshopStatus,
 )
+from tests.support.forms import form_data
 
 CONFIRMED = RegistrationState.CONFIRMED
 HX = {"HX-Request": "true"}
@@ -437,8 +438,6 @@ def test_finding_13_concurrent_double_taps(app, thread_app, make_workshop, make_
 # --- Low: UK clock changes on the workshop form ----------------------------------------------
 
 def _on_day(day: str, month: str, year: str, start: str, end: str) -> dict:
-    from tests.test_http_workshops import form_data
-
     return form_data(**{
         "starts_at-day": day, "starts_at-month": month, "starts_at-year": year, "starts_at-time": start,
         "ends_at-day": day, "ends_at-month": month, "ends_at-year": year, "ends_at-time": end,

@@ -7,7 +7,6 @@ import html
 import io
 import re
 import zipfile
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -26,6 +25,8 @@ from kil_network.evidence.services import save_visitor_answers, visitor_draft
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles.models import Principle
+from tests.support.db import count, queries_for
+from tests.support.forms import la, make_pledge, pledge_form, region_id
 from tests.support.mail import email_text, first_link
 
 ROLES = ["anonymous", "unconfirmed", "member", "staff", "admin"]
@@ -56,21 +57,6 @@ def plain_zip() -> bytes:
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("notes.txt", "hello")
     return buf.getvalue()
-
-
-def count(model, *where) -> int:
-    """Rows of a model matching the conditions."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
-
-
-def region_id(name: str) -> int:
-    """A region's id by name."""
-    return db.session.scalar(sa.select(Region.id).where(Region.name == name))
-
-
-def la(gss: str) -> LocalAuthority:
-    """A local authority by GSS code."""
-    return db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == gss))
 
 
 def back_link(body: str) -> str:
@@ -172,27 +158,6 @@ def evidence_form(**overrides) -> dict:
             "publication": "named"}
     data.update(overrides)
     return data
-
-
-def pledge_form(**overrides) -> dict:
-    """A valid pledge form."""
-    data = {"signed_by": "leader_and_chief_executive",
-            "signatories": "Cllr Jane Smith, Leader; Sam Jones, Chief Executive",
-            "pledged_on-day": "27", "pledged_on-month": "3", "pledged_on-year": "2025",
-            "champions": "Cllr Priya Patel"}
-    data.update(overrides)
-    return data
-
-
-def make_pledge(user, gss=BRISTOL, status=PledgeStatus.PENDING, actor=None) -> Pledge:
-    """A pledge through the service (verified or rejected by `actor` if asked), committed."""
-    pledge = councils.submit_pledge(user, la(gss), signed_by=SignedBy.CABINET_DECISION,
-                                    signatories="Cabinet decision 12/2025",
-                                    pledged_on=date(2025, 2, 1), champions="Cllr Sam Jones")
-    if status != PledgeStatus.PENDING:
-        councils.review_pledge(actor, pledge, status)
-    db.session.commit()
-    return pledge
 
 
 # --- Calls: list and page ---------------------------------------------------------------------
@@ -1003,30 +968,6 @@ def test_staff_routes_are_refused_to_everyone_but_staff(client, as_role, make_ca
 
 
 # --- No N+1 -------------------------------------------------------------------------------------
-
-@contextmanager
-def counting_queries():
-    """Collect every SQL statement sent to the database."""
-    statements = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listener)
-
-
-def queries_for(client, url) -> int:
-    """How many SQL statements one GET issues (after a warm-up request)."""
-    client.get(url)
-    with counting_queries() as statements:
-        response = client.get(url)
-    assert response.status_code == 200, url
-    return len(statements)
-
 
 def test_query_count_does_not_grow_with_data(client, as_role, make_call, make_user, uploads_dir, reviewer):
     """The library, the staff queue, the councils page and the survey results issue as many queries for 4N rows as N."""

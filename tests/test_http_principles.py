@@ -5,7 +5,6 @@ import csv
 import html
 import io
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from kil_network.principles.models import (
 )
 from kil_network.principles.tallies import SUPPRESS_BELOW
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
+from tests.support.db import count, counting_queries
 
 HX = {"HX-Request": "true"}
 ROLES = ["anonymous", "unconfirmed", "member", "staff", "admin"]
@@ -43,11 +43,6 @@ def text(response) -> str:
 def words(response) -> str:
     """The visible text of a response: tags removed, entities decoded, whitespace collapsed."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
-
-
-def count(model, *where) -> int:
-    """Rows of a model matching the conditions."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def flashes(client, url="/principles/") -> str:
@@ -901,22 +896,6 @@ def test_toggle_live_voting(client, as_role, make_round, make_workshop):
 
 # --- Query counts -------------------------------------------------------------------------
 
-@contextmanager
-def count_queries():
-    """Count the SQL statements sent through the app's engine inside the block."""
-    statements = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        """Remember the statement."""
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
-
-
 N = 4
 TYPES = ["councillor", "commissioner", "community_organisation", "academic", "think_tank"]
 
@@ -950,7 +929,7 @@ def test_query_counts_do_not_grow_with_votes(client, as_role, make_round, make_w
         out = {}
         for url, headers in pages:
             client.get(url, headers=headers)  # warm up
-            with count_queries() as statements:
+            with counting_queries() as statements:
                 response = client.get(url, headers=headers)
             assert response.status_code == 200, url
             out[url] = len(statements)

@@ -4,7 +4,6 @@ import csv
 import html
 import io
 import re
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,6 +18,8 @@ from kil_network.members.models import Region
 from kil_network.principles import services as principle_services
 from kil_network.workshops import services
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
+from tests.support.db import count, queries_for
+from tests.support.forms import form_data, region_id
 
 JOIN_URL = "https://meet.example.org/kil-secret-room"
 HX = {"HX-Request": "true"}
@@ -30,16 +31,6 @@ SUMMER_START = london_to_utc(datetime(NEXT_YEAR, 7, 15, 18, 30))
 def text(response) -> str:
     """The response body as text with HTML entities decoded."""
     return html.unescape(response.get_data(as_text=True))
-
-
-def region_id(name: str) -> int:
-    """A region's id by name."""
-    return db.session.scalar(sa.select(Region.id).where(Region.name == name))
-
-
-def count(model, *where) -> int:
-    """Rows of a model matching the conditions."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def reg_of(workshop, user) -> Registration | None:
@@ -98,22 +89,6 @@ def make_past(workshop, days=3):
     workshop.ends_at = workshop.starts_at + timedelta(hours=2)
     workshop.registration_closes_at = workshop.starts_at - timedelta(days=1)
     db.session.commit()
-
-
-def form_data(**overrides) -> dict:
-    """A valid workshop form as a browser posts it (GOV.UK split date and time fields)."""
-    data = {
-        "title": "Commissioning locally in Bristol", "description": "Three hours on the principles.",
-        "region": str(region_id("South West")), "format": "in_person", "venue": "M Shed",
-        "address": "Princes Wharf, Bristol", "postcode": "bs1 4rn", "online_url": "",
-        "starts_at-day": "15", "starts_at-month": "7", "starts_at-year": str(NEXT_YEAR), "starts_at-time": "18:30",
-        "ends_at-day": "15", "ends_at-month": "7", "ends_at-year": str(NEXT_YEAR), "ends_at-time": "21:00",
-        "registration_closes_at-day": "14", "registration_closes_at-month": "7",
-        "registration_closes_at-year": str(NEXT_YEAR), "registration_closes_at-time": "12:00",
-        "capacity": "30", "mix_max_percent": "", "accessibility_info": "Lift to all floors.",
-    }
-    data.update(overrides)
-    return data
 
 
 # --- The public list ---------------------------------------------------------------------------
@@ -941,30 +916,6 @@ def test_staff_routes_refuse_non_staff(client, as_role, make_workshop, make_user
 
 
 # --- No N+1: the number of queries does not grow with the data ----------------------------------
-
-@contextmanager
-def counting_queries():
-    """Collect every SQL statement sent to the database."""
-    statements = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listener)
-
-
-def queries_for(client, url) -> int:
-    """How many SQL statements one GET issues (after a warm-up request)."""
-    client.get(url)
-    with counting_queries() as statements:
-        response = client.get(url)
-    assert response.status_code == 200, url
-    return len(statements)
-
 
 def test_query_count_does_not_grow_with_data(client, as_role, make_workshop, make_user, organiser):
     """The list, the staff dashboard and the check-in page issue as many queries for 4N rows as for N."""

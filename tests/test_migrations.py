@@ -1,4 +1,6 @@
 """Alembic migrations run from empty on SQLite and PostgreSQL and match the models."""
+import os
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -8,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 from kil_network.extensions import db
 from tests.support.app import PG_URL, make_app
 
-SCRATCH_DB = "kil_migrations_test"
+SCRATCH_DB = f"kil_migrations_test_{os.getpid()}"  # one per test process: xdist runs several at once
 
 
 def recreate_postgres_database(name: str) -> str:

@@ -4,6 +4,7 @@ rate limits are counted across both, and a small live workshop split across them
 
 PostgreSQL only: SQLite is a file for one machine, and these tests are about more than one process.
 """
+import os
 import re
 
 import pytest
@@ -16,7 +17,9 @@ from kil_network.principles.models import Vote
 from kil_network.workshops import services as workshops
 from kil_network.workshops.models import Registration
 
-REDIS_URL = "redis://127.0.0.1:6379/9"  # this file's own Redis database, flushed before each test
+# This file's own Redis database (9, 10, ... one per pytest-xdist process), flushed before each test.
+_PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+REDIS_URL = f"redis://127.0.0.1:6379/{9 + _PROCESS % 7}"
 SECRET_KEY = "two-instances-one-secret"
 COUNT_RE = re.compile(r'data-count="(support|amend|oppose)-(\d)">(\d+) \(')
 

@@ -30,6 +30,7 @@ from kil_network.principles.models import (
     VoteTally,
 )
 from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
+from tests.support.db import count
 
 # --- Helpers ------------------------------------------------------------------------------
 
@@ -102,11 +103,6 @@ def vote(user, draft, stance="support", comment="", workshop=None) -> Vote:
     result = services.cast_vote(user, draft, Stance(stance), comment, workshop)
     db.session.commit()
     return result
-
-
-def count(model, *where) -> int:
-    """Rows of a model matching the conditions."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def stored_tallies() -> dict:

@@ -1,6 +1,5 @@
 """No N+1 queries: every main page issues the same number of SQL statements with N and with 10N
 rows, and at most MAX_QUERIES per request (any page allowed more says so, with its reason)."""
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from kil_network.principles.models import Principle, ResponseStatus, RoundState,
 from kil_network.workshops import services as workshops
 from kil_network.workshops.models import WorkshopFormat
 from tests.support.app import AuthActions
+from tests.support.db import counting_queries
 
 N = 3
 MAX_QUERIES = 10
@@ -30,22 +30,6 @@ TYPES = ["community_organisation", "councillor", "think_tank", "commissioner", "
 # Pages that genuinely need more than MAX_QUERIES, with the measured count and why. Keep it empty
 # when you can: every entry is a page whose cost is visible here, not hidden by a raised limit.
 ALLOWED_MORE: dict[str, tuple[int, str]] = {}
-
-
-@contextmanager
-def count_queries():
-    """Count the SQL statements sent through the app's engine inside the block."""
-    statements = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        """Remember the statement."""
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
 
 
 @pytest.fixture
@@ -218,7 +202,7 @@ def measure(s) -> dict[str, tuple[int, list[str]]]:
     for name, who, url, headers in pages(s):
         client = s[who]
         client.get(url, headers=headers)  # warm up: anything loaded once per process is not counted
-        with count_queries() as statements:
+        with counting_queries() as statements:
             response = client.get(url, headers=headers)
         assert response.status_code == 200, (name, url, response.status_code)
         out[name] = (len(statements), statements)
@@ -276,7 +260,7 @@ def test_counter_sees_lazy_loads(app, make_user):
     for i in range(N):
         make_user(email=f"lazy{i}@example.org", organisation=f"Lazy Org {i}")
     db.session.expire_all()
-    with count_queries() as statements:
+    with counting_queries() as statements:
         users = db.session.scalars(sa.select(User).where(User.email.like("lazy%"))).all()
         [u.organisation.name for u in users]
     assert len(statements) == 1 + N

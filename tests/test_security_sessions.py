@@ -14,7 +14,7 @@ from kil_network.auth.models import User
 from kil_network.core.models import OutboxEmail
 from kil_network.extensions import db, limiter
 from tests.support.app import AuthActions, KilClient
-from tests.test_http_access import EXPECTED as GET_EXPECTED
+from tests.support.get_matrix import EXPECTED as GET_EXPECTED
 
 PASSWORD = "correct horse battery"
 CSRF_MESSAGE = "The form had expired or was sent from somewhere else"

@@ -10,13 +10,9 @@ from kil_network.evidence.models import Submission, SurveyResponse
 from kil_network.extensions import db
 from kil_network.principles.models import Draft, Endorsement, Round, RoundState, Suggestion, Vote, VoteTally
 from kil_network.workshops.models import Registration, RegistrationState, Workshop
+from tests.support.db import count
 
 SCALE = 0.001
-
-
-def count(model, *where) -> int:
-    """Rows in a model's table (optionally filtered)."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 def test_seed_bulk_loads_the_promised_counts(runner):
