@@ -1,0 +1,237 @@
+"""The state-changing routes' matrix: what each role gets from each POST/PUT/PATCH/DELETE route,
+its rows and signed-in clients (fixtures), and the checks that a refused request changed nothing.
+Used by test_security_matrix.py and by the CSRF hardening tests (test_hardening_forms.py)."""
+from datetime import date
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from kil_network.extensions import db
+
+ROLES = ("anonymous", "unconfirmed", "member", "staff", "admin")
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+CSRF_MESSAGE = "The form had expired or was sent from somewhere else"
+
+# A form refused for its token comes back with what was typed and this message (core/csrf.py).
+EXPIRED_MESSAGE = "Your session had expired. Check your answers and send again."
+
+FORBIDDEN_MESSAGE = "You do not have permission to see this page"
+
+PASSWORD = "correct horse battery"
+
+TOKEN_PAGE = "/privacy"  # a light page; the layout carries the session's CSRF token for htmx
+
+# Outcomes:
+#   "ok"       past the access check (a form error, a flash and a redirect, or the change itself);
+#   "refused"  past the access check, but a rule in the service turns this role away: nothing changes;
+#   "login"    302 to sign-in with next=<the url>; nothing changes;
+#   "account"  302 to /account/ (unconfirmed members, or signed-in members posting join/sign-in); nothing changes;
+#   403        the friendly 403 page; nothing changes.
+PUBLIC = dict.fromkeys(ROLES, "ok")
+
+SIGNED_IN = {"anonymous": "login", "unconfirmed": "ok", "member": "ok", "staff": "ok", "admin": "ok"}
+
+# Signed in is enough for the route; taking part needs a confirmed address (checked in the service).
+TAKES_PART = {**SIGNED_IN, "unconfirmed": "refused"}
+
+CONFIRMED = {"anonymous": "login", "unconfirmed": "account", "member": "ok", "staff": "ok", "admin": "ok"}
+
+STAFF = {"anonymous": "login", "unconfirmed": 403, "member": 403, "staff": "ok", "admin": "ok"}
+
+SIGNED_OUT_ONLY = {"anonymous": "ok", "unconfirmed": "account", "member": "account", "staff": "account",
+                   "admin": "account"}
+
+# url_map rule -> (a concrete URL, {role: outcome}, the form sent besides the CSRF token).
+# Placeholders come from `post_ids`: those of the GET matrix plus "{mail}" (a failed email),
+# "{pledge}" (a pending pledge) and "{reset_token}" (a valid reset link of the listed member).
+EXPECTED = {
+    # Auth
+    "/auth/join": ("/auth/join", SIGNED_OUT_ONLY, {}),
+    "/auth/login": ("/auth/login", SIGNED_OUT_ONLY, {}),
+    "/auth/logout": ("/auth/logout", PUBLIC, {}),
+    "/auth/logout-everywhere": ("/auth/logout-everywhere", PUBLIC, {}),
+    "/auth/reset": ("/auth/reset", PUBLIC, {}),
+    "/auth/reset/<token>": ("/auth/reset/{reset_token}", PUBLIC, {}),
+    "/auth/confirm/resend": ("/auth/confirm/resend", SIGNED_IN, {}),
+    # Account and organisations
+    "/account/": ("/account/", SIGNED_IN, {}),
+    "/account/password": ("/account/password", SIGNED_IN, {}),
+    "/account/email": ("/account/email", SIGNED_IN, {}),
+    "/account/delete": ("/account/delete", SIGNED_IN, {}),
+    "/account/workshops/calendar": ("/account/workshops/calendar", SIGNED_IN, {}),
+    "/organisations/<int:org_id>/edit": (
+        "/organisations/{org}/edit",
+        {"anonymous": "login", "unconfirmed": "account", "member": 403, "staff": "ok", "admin": "ok"}, {}),
+    # "{own_org}": the organisation every signed-in role belongs to (not as editor); its founder's
+    # editor row and a colleague's waiting request. Members ask; editors and staff answer.
+    "/organisations/<int:org_id>/editors/request": ("/organisations/{own_org}/editors/request", CONFIRMED, {}),
+    "/organisations/<int:org_id>/editors/<int:row_id>/decide": (
+        "/organisations/{own_org}/editors/{org_request}/decide", {**CONFIRMED, "member": 403}, {"decision": "approve"}),
+    "/organisations/<int:org_id>/editors/<int:row_id>/remove": (
+        "/organisations/{own_org}/editors/{org_editor}/remove", {**CONFIRMED, "member": 403}, {}),
+    "/organisations/<int:org_id>/editors/appoint": ("/organisations/{own_org}/editors/appoint", STAFF, {}),
+    # Staff: members and the outbox. Staff may not grant staff rights; admins may.
+    "/staff/members/<int:member_id>/suspend": ("/staff/members/{listed}/suspend", STAFF, {"reason": ""}),
+    "/staff/members/<int:member_id>/reactivate": ("/staff/members/{listed}/reactivate", STAFF, {}),
+    "/staff/members/<int:member_id>/role": (
+        "/staff/members/{listed}/role", {**STAFF, "staff": "refused"}, {"role": "staff"}),
+    "/staff/outbox/<int:mail_id>/retry": ("/staff/outbox/{mail}/retry", STAFF, {}),
+    # Workshops
+    "/workshops/<int:workshop_id>/register": ("/workshops/{workshop}/register", TAKES_PART, {}),
+    "/workshops/<int:workshop_id>/cancel": ("/workshops/{workshop}/cancel", SIGNED_IN, {}),
+    "/staff/workshops/new": ("/staff/workshops/new", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/edit": ("/staff/workshops/{workshop}/edit", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/publish": ("/staff/workshops/{workshop}/publish", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/cancel": ("/staff/workshops/{workshop}/cancel", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>": (
+        "/staff/workshops/{workshop}/attendance/{reg}", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/walk-in": ("/staff/workshops/{workshop}/walk-in", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/live": ("/staff/workshops/{workshop}/live", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>/undo": (
+        "/staff/workshops/{workshop}/attendance/{reg}/undo", STAFF, {}),
+    # Principles: a valid vote, suggestion and endorsement, so the unconfirmed member's refusal is real.
+    "/principles/drafts/<int:draft_id>/vote": ("/principles/drafts/{draft}/vote", TAKES_PART, {"stance": "support"}),
+    "/principles/drafts/<int:draft_id>/suggestions": (
+        "/principles/drafts/{draft}/suggestions", TAKES_PART, {"text": "Plainer words", "reason": "Clearer"}),
+    "/principles/suggestions/<int:suggestion_id>/endorse": (
+        "/principles/suggestions/{suggestion}/endorse", TAKES_PART, {}),
+    "/staff/rounds/new": ("/staff/rounds/new", STAFF, {}),
+    "/staff/rounds/<int:round_id>/edit": ("/staff/rounds/{round}/edit", STAFF, {}),
+    "/staff/rounds/<int:round_id>/open": ("/staff/rounds/{round}/open", STAFF, {}),
+    "/staff/rounds/<int:round_id>/close": ("/staff/rounds/{round}/close", STAFF, {}),
+    "/staff/rounds/<int:round_id>/adopt": ("/staff/rounds/{closed_round}/adopt", STAFF, {}),
+    "/staff/suggestions/<int:suggestion_id>/respond": ("/staff/suggestions/{suggestion}/respond", STAFF, {}),
+    # Call for evidence
+    "/evidence/calls/<int:call_id>/submit": ("/evidence/calls/{call}/submit", PUBLIC, {}),
+    "/evidence/calls/<int:call_id>/survey/<question_id>": ("/evidence/calls/{call}/survey/delivers", PUBLIC, {}),
+    "/evidence/calls/<int:call_id>/survey/check": ("/evidence/calls/{call}/survey/check", PUBLIC, {}),
+    "/evidence/confirm/<token>": ("/evidence/confirm/{evidence_token}", PUBLIC, {}),
+    "/staff/evidence/<int:submission_id>": ("/staff/evidence/{submission}", STAFF, {}),
+    "/staff/evidence/calls/new": ("/staff/evidence/calls/new", STAFF, {}),
+    "/staff/evidence/calls/<int:call_id>/edit": ("/staff/evidence/calls/{call}/edit", STAFF, {}),
+    # Councils and pledges
+    "/councils/<gss_code>/pledge": ("/councils/E06000023/pledge", CONFIRMED, {}),
+    "/staff/pledges/<int:pledge_id>": ("/staff/pledges/{pledge}", STAFF, {}),
+}
+
+DENIED = {"login", "account", 403}
+
+
+@pytest.fixture
+
+def post_ids(ids, listed):
+    """The GET matrix's ids plus a failed email, a pending pledge and a valid reset link."""
+    from kil_network.auth.services import make_reset_token
+    from kil_network.core.models import OutboxEmail
+    from kil_network.councils.models import Pledge, SignedBy
+    from kil_network.evidence.models import Submission
+    from kil_network.evidence.services import confirm_token
+    from kil_network.members.models import LocalAuthority
+
+    mail = OutboxEmail(to_address="listed@example.org", subject="Hello", body_text="Hello.",
+                       status=OutboxEmail.FAILED, attempts=8, last_error="refused")
+    council = db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code != "E06000023")
+                                .order_by(LocalAuthority.gss_code).limit(1))
+    pledge = Pledge(local_authority_id=council.id, submitted_by_id=listed.id,
+                    signed_by=SignedBy.CABINET_DECISION, signatories="The cabinet", pledged_on=date(2026, 11, 1))
+    db.session.add_all([mail, pledge])
+    db.session.commit()
+    return {**ids, "mail": mail.id, "pledge": pledge.id, "reset_token": make_reset_token(listed),
+            "evidence_token": confirm_token(db.session.get(Submission, ids["submission"]))}
+
+
+@pytest.fixture
+
+def signed_in(app, make_user):
+    """A client signed in as the role (a fresh one each call), with its session's CSRF token."""
+
+    def sign_in(role: str):
+        client = app.test_client()
+        if role != "anonymous":
+            make_user(email=f"{role}@example.org", role=role if role in ("staff", "admin") else "member",
+                      confirmed=role != "unconfirmed")
+            response = client.post_form("/auth/login", {"email": f"{role}@example.org", "password": PASSWORD},
+                                        token_from=TOKEN_PAGE)
+            assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        return client, client.csrf_token(TOKEN_PAGE)  # sign-in starts a new session, with a new token
+
+    return sign_in
+
+
+def snapshot() -> dict:
+    """Every row of every table, so a refused request can be shown to have changed nothing."""
+    rows = {}
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            order = list(table.primary_key.columns) or list(table.columns)
+            rows[table.name] = [tuple(row) for row in conn.execute(sa.select(table).order_by(*order))]
+    return rows
+
+
+def changes(before: dict, after: dict) -> dict:
+    """The tables whose rows differ, with the rows that appeared or went."""
+    diff = {}
+    for name in before:
+        if before[name] != after[name]:
+            old, new = set(before[name]), set(after[name])
+            diff[name] = {"gone": sorted(map(str, old - new))[:3], "new": sorted(map(str, new - old))[:3]}
+    return diff
+
+
+def past_access_check(response) -> bool:
+    """The request reached the view: not refused, not sent to sign in, not a CSRF failure."""
+    body = response.get_data(as_text=True)
+    location = urlsplit(response.headers.get("Location") or response.headers.get("HX-Redirect") or "")
+    return (response.status_code in (200, 302, 303, 422) and location.path != "/auth/login"
+            and FORBIDDEN_MESSAGE not in body and CSRF_MESSAGE not in body and EXPIRED_MESSAGE not in body)
+
+
+def check_outcome(response, expected, url: str) -> None:
+    """The response is the outcome EXPECTED gives for this role."""
+    body = response.get_data(as_text=True)
+    assert CSRF_MESSAGE not in body and EXPIRED_MESSAGE not in body, "a valid CSRF token was refused"
+    if expected == "login":
+        assert response.status_code == 302, body[:300]
+        location = urlsplit(response.headers["Location"])
+        assert location.path == "/auth/login"
+        assert parse_qs(location.query)["next"] == [url]
+    elif expected == "account":
+        assert response.status_code == 302, body[:300]
+        assert urlsplit(response.headers["Location"]).path == "/account/"
+    elif expected == 403:
+        assert response.status_code == 403, body[:300]
+        assert FORBIDDEN_MESSAGE in body
+    else:
+        assert past_access_check(response), f"{response.status_code} {response.headers.get('Location')} {body[:300]}"
+
+
+def write_method(app, rule: str) -> str:
+    """The state-changing method the rule takes (POST for every form today)."""
+    methods = set().union(*(r.methods for r in app.url_map.iter_rules() if r.rule == rule)) & WRITE_METHODS
+    return "POST" if "POST" in methods else sorted(methods)[0]
+
+
+def csrf_role(outcomes: dict) -> str:
+    """The role to send the CSRF cases as: one the route lets through (a member if it can)."""
+    return next(role for role in ("member", "staff", "admin", "anonymous", "unconfirmed") if outcomes[role] == "ok")
+
+
+def check_csrf_refused(client, method: str, url: str, form: dict, other_token: str) -> None:
+    """No token, a wrong one, another session's, or a wrong htmx header: the 400 page and nothing written."""
+    attempts = {
+        "no token": dict(data=dict(form)),
+        "wrong token": dict(data={**form, "csrf_token": "not-a-real-token"}),
+        "another session's token": dict(data={**form, "csrf_token": other_token}),
+        "wrong htmx header": dict(data=dict(form), headers={"HX-Request": "true", "X-CSRFToken": "not-a-real-token"}),
+    }
+    for name, kwargs in attempts.items():
+        before = snapshot()
+        response = client.open(url, method=method, **kwargs)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400, f"CSRF, {name}: {response.status_code} {html[:300]}"
+        assert CSRF_MESSAGE in html or EXPIRED_MESSAGE in html, f"CSRF, {name}"
+        assert ("<html" in html) is ("headers" not in kwargs), f"CSRF, {name}: a full page, or a fragment for htmx"
+        assert changes(before, snapshot()) == {}, f"CSRF, {name}: something was written"
