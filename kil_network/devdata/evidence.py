@@ -99,8 +99,7 @@ def seed_evidence() -> int:
                        organisation=["Riverside Community Trust", "Centre for Local Futures",
                                      "Eastgate Advice Partnership", ""][i % 4],
                        respondent_type=[MemberType.COMMUNITY_ORGANISATION, MemberType.THINK_TANK,
-                                        MemberType.COUNCIL_OFFICER,
-                                        MemberType.ACADEMIC][i % 4],
+                                        MemberType.COUNCIL_OFFICER, MemberType.ACADEMIC][i % 4],
                        local_authority=rng.choice(councils), text=text, publication=publication,
                        status=[ReviewStatus.REVIEWED, ReviewStatus.FEATURED, ReviewStatus.NEW][i % 3],
                        topic_rows=[SubmissionTopic(topic=topic)]

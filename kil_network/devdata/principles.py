@@ -101,11 +101,12 @@ def seed_principles() -> int:
         for draft in drafts:
             for member in voters:
                 stance = rng.choices([Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE], weights=weights)[0]
+                comment = rng.choice(COMMENTS)  # (the random draws in the order they always were)
+                at_workshop = round_workshops and rng.random() < 0.6
                 db.session.add(Vote(draft_id=draft.id, user_id=member.id, stance=stance,
-                                    comment=rng.choice(COMMENTS), member_type=member.member_type,
+                                    comment=comment, member_type=member.member_type,
                                     region_id=member.region_id,
-                                    workshop_id=rng.choice(round_workshops) if round_workshops and rng.random() < 0.6
-                                        else None,
+                                    workshop_id=rng.choice(round_workshops) if at_workshop else None,
                                     created_at=opens + timedelta(days=1), updated_at=opens + timedelta(days=1)))
                 created += 1
             for n in range(2):

@@ -88,8 +88,8 @@ def seed_workshops() -> int:
             if days < 0 and state == RegistrationState.CONFIRMED and rng.random() < 0.8:
                 reg.checked_in_at = starts + timedelta(minutes=rng.randint(-20, 15))
                 reg.checked_in_by_id = staff.id if staff else None
-            reg.events.append(RegistrationEvent(action="registered" if state == RegistrationState.CONFIRMED
-                                                    else "waitlisted",
+            action = "registered" if state == RegistrationState.CONFIRMED else "waitlisted"
+            reg.events.append(RegistrationEvent(action=action,
                                                 to_state=state.value, actor_id=member.id, created_at=queued))
             db.session.add(reg)
             created += 1
