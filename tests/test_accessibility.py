@@ -50,7 +50,8 @@ def build_site(make_user):
     """Members, an organisation, a suspended account, audit entries and emails to show."""
     from kil_network.staff.services import suspend
 
-    admin = make_user(email="admin@example.org", name="Ada Admin", role="admin", member_type="other", organisation="")  # the member creates (and edits) the organisation
+    admin = make_user(email="admin@example.org", name="Ada Admin", role="admin", member_type="other",
+                      organisation="")  # the member creates (and edits) the organisation
     member = make_user(email="member@example.org", name="Morgan Member", organisation="Riverside Community Trust")
     make_user(email="unconfirmed@example.org", name="Una Confirmed", confirmed=False)
     other = make_user(email="amara@example.org", name="Amara Okonkwo", organisation="Hackney Food Bank",

@@ -55,7 +55,8 @@ MISSING = object()  # the field is left out of the posted form
 # Markup that must never come back unescaped; no runs of spaces, so clean_line keeps them whole.
 XSS = ["<script>alert(1)</script>", "<img/src/onerror=alert(1)>", "\"><svg/onload=alert(1)>",
        "'><b>kil-fuzz</b>", "<iframe/src=javascript:alert(1)>"]
-SQL = ["' OR '1'='1", "'; DROP TABLE users; --", "1; SELECT pg_sleep(0)--", "\" OR 1=1 --", "%' AND 1=0 UNION SELECT 1--"]
+SQL = ["' OR '1'='1", "'; DROP TABLE users; --", "1; SELECT pg_sleep(0)--", "\" OR 1=1 --",
+       "%' AND 1=0 UNION SELECT 1--"]
 ODD = ["{{7*7}}", "${7*7}", "%s%n%x", "../../etc/passwd", "\\x00", "null", "None", "true", "[]", "{}",
        "0", "-1", "1e309", "NaN", "99999999999999999999", "-99999999999999999999", "2147483648", "1.5",
        "١٢", "Ⅻ", "１２", " 12 ", "\u00a0", "\ufeff", "\u200f\u202eevil", "e\u0301\u0302\u0303", "👩🏽‍💻🏳️‍🌈",
@@ -98,7 +99,8 @@ def value(valid, max_len: int | None = None, extra=()):
     fuzz = fuzz_text(max_len)
     if extra:
         fuzz = st.one_of(fuzz, st.sampled_from(list(extra)))
-    return F(valid_st, st.one_of(fuzz, fuzz, st.just(MISSING), st.lists(st.one_of(valid_st, fuzz), min_size=2, max_size=3)))
+    return F(valid_st,
+             st.one_of(fuzz, fuzz, st.just(MISSING), st.lists(st.one_of(valid_st, fuzz), min_size=2, max_size=3)))
 
 
 def choice(valid, options, max_len: int | None = None):
@@ -177,8 +179,8 @@ def _flatten(drawn: dict) -> dict:
     return out
 
 
-JUNK = st.dictionaries(st.sampled_from(["next", "back", "id", "user_id", "role", "status", "is_admin", "\x00", "a" * 300,
-                                        "csrf_token[]", "<script>alert(1)</script>"]),
+JUNK = st.dictionaries(st.sampled_from(["next", "back", "id", "user_id", "role", "status", "is_admin", "\x00",
+                                        "a" * 300, "csrf_token[]", "<script>alert(1)</script>"]),
                        fuzz_text(), max_size=2)
 
 
@@ -198,9 +200,12 @@ def docx() -> bytes:
 
 UPLOADS = st.one_of(
     st.just(MISSING),
-    st.tuples(st.sampled_from([b"", b"%PDF", b"PK\x03\x04", b"PK\x03\x04broken zip", b"\x00" * 64, b"<script>alert(1)</script>",
-                               b"MZ\x90\x00", b"\x89PNG\r\n\x1a\n"]), st.sampled_from(["evidence.pdf", "x.docx", "a.exe"])),
-    st.tuples(st.binary(max_size=300), st.sampled_from(["evidence.pdf", "", "../../evil.pdf", "<script>.pdf", "ü\x00.odt"])),
+    st.tuples(st.sampled_from([b"", b"%PDF", b"PK\x03\x04", b"PK\x03\x04broken zip", b"\x00" * 64,
+                               b"<script>alert(1)</script>",
+                               b"MZ\x90\x00", b"\x89PNG\r\n\x1a\n"]),
+                               st.sampled_from(["evidence.pdf", "x.docx", "a.exe"])),
+    st.tuples(st.binary(max_size=300),
+              st.sampled_from(["evidence.pdf", "", "../../evil.pdf", "<script>.pdf", "ü\x00.odt"])),
     st.tuples(st.just(pdf()), st.sampled_from(["evidence.pdf", "evidence.txt", "\u202efdp.exe", "a" * 300 + ".pdf"])),
     st.tuples(st.just(docx()), st.just("evidence.docx")),
 )
@@ -410,9 +415,11 @@ def profile_fields(w, with_join=False):
 
     spec = dict(
         name=value("Ada Lovelace", 120), member_type=choice("community_organisation", [m.value for m in MemberType]),
-        organisation=value("Riverside Community Trust", 160), local_authority=choice("E06000023", ["E06000001", "", "W06000001"]),
+        organisation=value("Riverside Community Trust", 160),
+        local_authority=choice("E06000023", ["E06000001", "", "W06000001"]),
         job_title=value("Director", 120), region=choice(str(w.region.id), ["", "0", "1", "99999999999999999999"]),
-        involvement=value("Workshops and evidence.", 2000), consent_marketing=tick(False), show_in_directory=tick(False),
+        involvement=value("Workshops and evidence.", 2000), consent_marketing=tick(False),
+        show_in_directory=tick(False),
     )
     if with_join:
         spec.update(email=value(st.sampled_from(["new@example.org", "listed@example.org", "NEW2@Example.org"]), 254,
@@ -430,8 +437,10 @@ def workshop_fields(w):
         title=value("A new workshop", 160), description=value("What we will do.", 5000),
         region=choice(str(w.region.id), ["", "0", "99999999999999999999"]),
         format=choice("in_person", [f.value for f in WorkshopFormat]), venue=value("Hall", 160),
-        address=value("1 High Street", 300), postcode=value("BS1 1AA", 10, extra=["SW1A1AA", "sw1a 1aa", "GIR0AA", "ZZ99 9ZZ"]),
-        online_url=value("", 500, extra=["https://meet.example.org/x", "javascript:alert(1)", "http://", "https://a b"]),
+        address=value("1 High Street", 300),
+        postcode=value("BS1 1AA", 10, extra=["SW1A1AA", "sw1a 1aa", "GIR0AA", "ZZ99 9ZZ"]),
+        online_url=value("", 500,
+                         extra=["https://meet.example.org/x", "javascript:alert(1)", "http://", "https://a b"]),
         starts_at=when("starts_at", start), ends_at=when("ends_at", start + timedelta(hours=2)),
         registration_closes_at=when("registration_closes_at", start - timedelta(days=1)),
         capacity=number("30"), mix_max_percent=number(""), accessibility_info=value("Step-free.", 2000),
@@ -444,7 +453,8 @@ def call_fields(w):
     now = utcnow()
     return fields(
         title=value("A call", 200), introduction=value("Tell us.", 5000), asks=value("", 5000),
-        opens_at=when("opens_at", now + timedelta(days=1)), survey_closes_at=when("survey_closes_at", now + timedelta(days=9)),
+        opens_at=when("opens_at", now + timedelta(days=1)),
+        survey_closes_at=when("survey_closes_at", now + timedelta(days=9)),
         written_closes_at=when("written_closes_at", None),
     )
 
@@ -461,7 +471,8 @@ def round_fields(w, with_drafts=False):
     if with_drafts:
         for i, draft_id in enumerate(w.round_drafts):
             spec[f"d{i}"] = fields(**{
-                f"drafts-{i}-draft_id": value(str(draft_id), extra=[str(w.draft.id), "99999999999999999999", "١", "-1"]),
+                f"drafts-{i}-draft_id": value(str(draft_id),
+                                              extra=[str(w.draft.id), "99999999999999999999", "١", "-1"]),
                 f"drafts-{i}-title": value(f"Principle {i}", 200), f"drafts-{i}-text": value("Text.", 3000),
                 f"drafts-{i}-what_changed": value("", 2000)})
     return fields(**spec)
@@ -489,8 +500,8 @@ def _survey_question(w):
         st.sampled_from(["yes", "no", "neither", "councillor", "commissioning", "under_100k", "1_3", "size", "none",
                          "mixed", str(w.region.id)]),
         fuzz_text(3000), st.just(MISSING),
-        st.lists(st.sampled_from(["size", "price", "none", "bogus", "", "\x00", "<script>alert(1)</script>"]), min_size=2,
-                 max_size=4))}).map(_flatten)
+        st.lists(st.sampled_from(["size", "price", "none", "bogus", "", "\x00", "<script>alert(1)</script>"]),
+                 min_size=2, max_size=4))}).map(_flatten)
 
 
 SURVEY_IDS = ["delivers", "delivered_before", "would_like", "council_role", "contract_size", "contract_length",
@@ -503,14 +514,16 @@ FORM_SPECS = [
         email=value(st.sampled_from(["listed@example.org", "LISTED@example.org", "nobody@example.org"]), 254),
         password=value(PASSWORD, 128), remember=tick(False))),
     Spec("/auth/reset", "anonymous", lambda w: "/auth/reset", lambda w: fields(
-        email=value(st.sampled_from(["listed@example.org", "nobody@example.org"]), 254, extra=["a@", "listed@example.org\x00"]))),
+        email=value(st.sampled_from(["listed@example.org", "nobody@example.org"]), 254,
+                    extra=["a@", "listed@example.org\x00"]))),
     Spec("/auth/reset/<token>", "anonymous", lambda w: f"/auth/reset/{w.token}",
          lambda w: fields(password=value("a brand new password", 128)), before_each=new_reset_token),
     Spec("/account/", "member", lambda w: "/account/", profile_fields),
     Spec("/account/password", "member", lambda w: "/account/password", lambda w: fields(
         current_password=value(PASSWORD, 128), new_password=value(PASSWORD, 128)), before_each=reset_member_password),
     Spec("/account/email", "member", lambda w: "/account/email", lambda w: fields(
-        email=value(st.sampled_from(["changed@example.org", "listed@example.org"]), 254), password=value(PASSWORD, 128))),
+        email=value(st.sampled_from(["changed@example.org", "listed@example.org"]), 254),
+        password=value(PASSWORD, 128))),
     Spec("/account/delete", "member", lambda w: "/account/delete", lambda w: fields(
         password=value(PASSWORD, 128, extra=["wrong password"]),
         confirm=tick(False))),
@@ -520,12 +533,15 @@ FORM_SPECS = [
         company_number=value("", extra=["01234567", "ce001234", "CE00123"]),
         local_authority=choice("E06000023", ["", "nope"]))),
     Spec("/staff/workshops/new", "admin", lambda w: "/staff/workshops/new", workshop_fields),
-    Spec("/staff/workshops/<int:workshop_id>/edit", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/edit", workshop_fields),
-    Spec("/staff/workshops/<int:workshop_id>/cancel", "admin", lambda w: f"/staff/workshops/{w.target_workshop.id}/cancel",
+    Spec("/staff/workshops/<int:workshop_id>/edit", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/edit",
+         workshop_fields),
+    Spec("/staff/workshops/<int:workshop_id>/cancel", "admin",
+         lambda w: f"/staff/workshops/{w.target_workshop.id}/cancel",
          lambda w: fields(reason=value("The venue flooded.", 1000)), before_each=fresh_workshop),
     Spec("/staff/workshops/<int:workshop_id>/walk-in", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/walk-in",
          lambda w: fields(name=value("Walk In", 120),
-                          email=value(st.sampled_from(["walkin@example.org", "listed@example.org"]), 254, extra=["a@", "@"]),
+                          email=value(st.sampled_from(["walkin@example.org", "listed@example.org"]), 254,
+                                      extra=["a@", "@"]),
                           member_type=choice("academic", ["", "councillor", "bogus"]))),
     Spec("/workshops/<int:workshop_id>/register", "member", lambda w: f"/workshops/{w.target_workshop.id}/register",
          lambda w: fields(access_needs=value("A hearing loop, please.", 1000)), before_each=fresh_workshop),
@@ -533,33 +549,39 @@ FORM_SPECS = [
          lambda w: fields(stance=choice("support", ["amend", "oppose", "SUPPORT", ""]), comment=value("", 2000),
                           workshop=value("", extra=[str(w.workshop.id), "99999999999999999999", "-1", "١"]),
                           back=value("draft", extra=["", "//evil.example"]))),
-    Spec("/principles/drafts/<int:draft_id>/suggestions", "member", lambda w: f"/principles/drafts/{w.draft.id}/suggestions",
+    Spec("/principles/drafts/<int:draft_id>/suggestions", "member",
+         lambda w: f"/principles/drafts/{w.draft.id}/suggestions",
          lambda w: fields(text=value("Keep services local.", 2000), reason=value("", 2000))),
     Spec("/evidence/calls/<int:call_id>/survey/<question_id>", "member",
          lambda w: f"/evidence/calls/{w.call.id}/survey/{w.question_id}", _survey_question,
          name="survey-question-member"),
     Spec("/evidence/calls/<int:call_id>/survey/<question_id>", "anonymous",
-         lambda w: f"/evidence/calls/{w.call.id}/survey/{w.question_id}", _survey_question, name="survey-question-anonymous"),
+         lambda w: f"/evidence/calls/{w.call.id}/survey/{w.question_id}", _survey_question,
+         name="survey-question-anonymous"),
     Spec("/evidence/calls/<int:call_id>/survey/check", "member", lambda w: f"/evidence/calls/{w.call.id}/survey/check",
          before_each=survey_draft("community")),
     Spec("/evidence/calls/<int:call_id>/submit", "anonymous", lambda w: f"/evidence/calls/{w.call.id}/submit",
          evidence_fields, upload=True, name="evidence-submit-anonymous"),
     Spec("/evidence/calls/<int:call_id>/submit", "member", lambda w: f"/evidence/calls/{w.call.id}/submit",
          evidence_fields, upload=True, name="evidence-submit-member"),
-    Spec("/staff/evidence/<int:submission_id>", "admin", lambda w: f"/staff/evidence/{w.submission.id}", lambda w: fields(
+    Spec("/staff/evidence/<int:submission_id>", "admin",
+         lambda w: f"/staff/evidence/{w.submission.id}", lambda w: fields(
         status=choice("reviewed", ["new", "featured", "rejected"]), tags=value("housing, care", 500),
         principles=F(st.sampled_from([MISSING, [str(w.principle_id)]]),
                      st.lists(st.sampled_from(["0", "-1", "x", "99999999999999999999", "2147483648", "١", "", "1.5"]),
                               min_size=1, max_size=3)),
         notes=value("", 5000))),
     Spec("/staff/evidence/calls/new", "admin", lambda w: "/staff/evidence/calls/new", call_fields),
-    Spec("/staff/evidence/calls/<int:call_id>/edit", "admin", lambda w: f"/staff/evidence/calls/{w.call.id}/edit", call_fields),
+    Spec("/staff/evidence/calls/<int:call_id>/edit", "admin", lambda w: f"/staff/evidence/calls/{w.call.id}/edit",
+         call_fields),
     Spec("/councils/<gss_code>/pledge", "member", lambda w: "/councils/E06000023/pledge", lambda w: fields(
-        signed_by=choice("cabinet_decision", ["leader_and_chief_executive", "bogus"]), signatories=value("Cllr Jane Smith", 300),
+        signed_by=choice("cabinet_decision", ["leader_and_chief_executive", "bogus"]),
+        signatories=value("Cllr Jane Smith", 300),
         pledged_on=when("pledged_on", utcnow().date() - timedelta(days=2), with_time=False),
         champions=value("Sam Jones", 1000), statement=value("", 2000)), before_each=no_pledge_for_my_council),
-    Spec("/staff/pledges/<int:pledge_id>", "admin", lambda w: f"/staff/pledges/{w.pledge.id}", lambda w: fields(
-        decision=choice("verified", ["rejected", "pending", "bogus"]), note=value("", 1000)), before_each=pledge_pending),
+    Spec("/staff/pledges/<int:pledge_id>", "admin", lambda w: f"/staff/pledges/{w.pledge.id}",
+         lambda w: fields(decision=choice("verified", ["rejected", "pending", "bogus"]), note=value("", 1000)),
+         before_each=pledge_pending),
     Spec("/staff/rounds/new", "admin", lambda w: "/staff/rounds/new", lambda w: round_fields(w)),
     Spec("/staff/rounds/<int:round_id>/edit", "admin", lambda w: f"/staff/rounds/{w.draft_round.id}/edit",
          lambda w: round_fields(w, with_drafts=True), name="round-edit-draft"),
@@ -595,15 +617,19 @@ BODYLESS_SPECS = [
     Spec("/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>/undo", "admin",
          lambda w: f"/staff/workshops/{w.workshop.id}/attendance/{w.reg.id}/undo"),
     Spec("/staff/workshops/<int:workshop_id>/live", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/live"),
-    Spec("/staff/workshops/<int:workshop_id>/publish", "admin", lambda w: f"/staff/workshops/{w.draft_workshop.id}/publish"),
-    Spec("/organisations/<int:org_id>/editors/request", "member", lambda w: f"/organisations/{w.org_id}/editors/request"),
-    Spec("/organisations/<int:org_id>/editors/appoint", "admin", lambda w: f"/organisations/{w.org_id}/editors/appoint"),
+    Spec("/staff/workshops/<int:workshop_id>/publish", "admin",
+         lambda w: f"/staff/workshops/{w.draft_workshop.id}/publish"),
+    Spec("/organisations/<int:org_id>/editors/request", "member",
+         lambda w: f"/organisations/{w.org_id}/editors/request"),
+    Spec("/organisations/<int:org_id>/editors/appoint", "admin",
+         lambda w: f"/organisations/{w.org_id}/editors/appoint"),
 ]
 
 # POST routes deliberately not fuzzed here, with the reason.
 NOT_FUZZED: dict[str, str] = {
     "/evidence/confirm/<token>":
-        "a signed token in the path and a bare button; bad, expired and repeated tokens: tests/test_hardening_evidence.py",
+        "a signed token in the path and a bare button; bad, expired and repeated tokens: "
+        "tests/test_hardening_evidence.py",
     "/organisations/<int:org_id>/editors/<int:row_id>/decide":
         "an id in the path and one choice; wrong, missing and repeated answers: tests/test_hardening_members.py",
     "/organisations/<int:org_id>/editors/<int:row_id>/remove":

@@ -29,8 +29,10 @@ def site(make_user):
     from kil_network.auth.services import make_reset_token
     from kil_network.staff.services import suspend
 
-    admin = make_user(email="admin@example.org", name="Ada Admin", role="admin", member_type="other", organisation="")  # the member creates (and edits) the organisation
-    member = make_user(email="member@example.org", name="Morgan <Member> & Co", organisation="Riverside Community Trust")
+    admin = make_user(email="admin@example.org", name="Ada Admin", role="admin", member_type="other",
+                      organisation="")  # the member creates (and edits) the organisation
+    member = make_user(email="member@example.org", name="Morgan <Member> & Co",
+                       organisation="Riverside Community Trust")
     make_user(email="unconfirmed@example.org", name="Una Confirmed", confirmed=False)
     other = make_user(email="amara@example.org", name="Amara Okonkwo 🌱", organisation="Hackney Food Bank",
                       job_title="Director", involvement="Running a workshop\nin <b>Hackney</b>")
@@ -84,7 +86,8 @@ def collect_pages(app, site) -> dict[str, tuple[int, str]]:
 
     member = signed_in(app, "member@example.org")
     for path in ("/members/", "/members/?q=Okonkwo", "/members/?q=zzz&type=academic", "/members/{other}",
-                 "/organisations/", "/organisations/{org}", "/organisations/{org}/edit", "/account/", "/account/password",
+                 "/organisations/", "/organisations/{org}", "/organisations/{org}/edit", "/account/",
+                 "/account/password",
                  "/account/email", "/account/delete", "/auth/check-email"):
         get(member, "member", path)
     get(member, "member", "/staff/", 403)
@@ -118,7 +121,8 @@ def test_every_page_is_valid_html(app, site, tmp_path):
         path.write_text(html, encoding="utf-8")
         files[path.as_uri()] = name
     result = subprocess.run(
-        ["java", "-jar", str(VNU_JAR), "--format", "json", "--stdout", *[str(p) for p in sorted(tmp_path.glob("*.html"))]],
+        ["java", "-jar", str(VNU_JAR), "--format", "json", "--stdout",
+         *[str(p) for p in sorted(tmp_path.glob("*.html"))]],
         capture_output=True, text=True, timeout=300,
     )
     report = json.loads(result.stdout)
@@ -127,7 +131,8 @@ def test_every_page_is_valid_html(app, site, tmp_path):
 
     def describe(message):
         page = names.get(Path(message.get("url", "").removeprefix("file:")).name, message.get("url"))
-        return f"{page} (line {message.get('lastLine')}): {message['message']}\n    {message.get('extract', '').strip()}"
+        return (f"{page} (line {message.get('lastLine')}): {message['message']}\n"
+                f"    {message.get('extract', '').strip()}")
 
     for message in report["messages"]:
         if message.get("type") != "error":  # warnings are shown with `pytest -s`, not failed on
