@@ -26,6 +26,11 @@ class AuditLog(Model):
 
     actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
 
+    @property
+    def member_id(self) -> int | None:
+        """The member this entry is about, when its target is a member (a link on the audit page)."""
+        return self.target_id if self.target_type == "user" and self.target_id else None
+
 
 class OutboxEmail(Model):
     """An email written in the same transaction as the change that caused it.
@@ -65,3 +70,8 @@ class OutboxEmail(Model):
     # Random per row: with the id it makes a Message-ID that stays the same on every try, so a
     # receiver can drop a resend, and that never repeats if ids are reused (a restored database).
     message_token: Mapped[str | None] = mapped_column(sa.String(32))
+
+    @property
+    def waiting_to_retry(self) -> bool:
+        """Waiting for another try after a failed one (the outbox shows when the next is due)."""
+        return self.status == self.PENDING and self.attempts > 0

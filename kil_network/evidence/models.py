@@ -128,6 +128,11 @@ class Publication(enum.StrEnum):
         return {"named": "Publish it with my name and organisation", "anonymous": "Publish it anonymously",
                 "private": "Do not publish it"}[self.value]
 
+    @property
+    def may_publish(self) -> bool:
+        """The submitter agreed to publication (named or anonymous)."""
+        return self is not Publication.PRIVATE
+
 
 class ReviewStatus(enum.StrEnum):
     """Where a submission is in the staff review."""
