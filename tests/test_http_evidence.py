@@ -734,6 +734,18 @@ def test_staff_call_validation(client, as_role, overrides, message):
     assert count(Call) == 0
 
 
+def test_staff_call_shows_every_deadline_problem_at_once(client, as_role):
+    """Both deadlines before the opening: both messages on the one page, as the form always showed."""
+    as_role("staff")
+    response = client.post_form("/staff/evidence/calls/new", call_form(
+        **{"survey_closes_at-day": "30", "survey_closes_at-month": "6",
+           "written_closes_at-day": "1", "written_closes_at-time": "08:00"}))
+    body = text(response)
+    assert "The survey deadline must be after the call opens" in body
+    assert "The written evidence deadline must be after the call opens" in body
+    assert count(Call) == 0
+
+
 def test_staff_edit_a_call(client, as_role, make_call):
     """Editing shows the current London times, saves changes, audits them, and refuses a bad deadline."""
     call = make_call("Old title")

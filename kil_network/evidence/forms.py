@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, ValidationErr
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from kil_network.core.forms import LondonDateTimeField, MaxLength, clean_line, clean_text
+from kil_network.evidence import services
 from kil_network.evidence.models import TOPICS, Publication, ReviewStatus
 from kil_network.members.forms import MEMBER_TYPE_CHOICES, local_authority_choices
 
@@ -32,7 +33,17 @@ class CallForm(FlaskForm):
     opens_at = LondonDateTimeField("Opens", required_message="Enter when the call opens")
     survey_closes_at = LondonDateTimeField("Survey deadline (leave empty if there is no survey)")
     written_closes_at = LondonDateTimeField("Written evidence deadline (leave empty if there is no written evidence)")
-    # The deadline rules (each after the opening, at least one part) are services.check_call_dates.
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, then the deadline rules (`services.call_date_problems`), so every
+        problem shows at once; the services refuse the same again when saving."""
+        valid = super().validate(extra_validators)
+        dates = (self.opens_at, self.survey_closes_at, self.written_closes_at)
+        if not any(field.errors for field in dates):  # a date that could not be read is its own error
+            for problem in services.call_date_problems(*(field.data for field in dates)):
+                getattr(self, problem.field or "survey_closes_at").errors.append(problem.message)
+                valid = False
+        return valid
 
 
 class EvidenceForm(FlaskForm):

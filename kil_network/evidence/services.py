@@ -80,14 +80,24 @@ def closed_reason(call: Call, part: str, now=None) -> str | None:
 
 # --- Staff: calls -------------------------------------------------------------------------
 
-def check_call_dates(opens_at, survey_closes_at, written_closes_at) -> None:
-    """A call's deadlines: each after the opening, and at least one of the two parts."""
+def call_date_problems(opens_at, survey_closes_at, written_closes_at) -> list[RuleError]:
+    """Every way a call's deadlines break the rules: each after the opening, at least one part."""
+    problems = []
     if survey_closes_at and opens_at and survey_closes_at <= opens_at:
-        raise RuleError("The survey deadline must be after the call opens", "survey_closes_at")
+        problems.append(RuleError("The survey deadline must be after the call opens", "survey_closes_at"))
     if not survey_closes_at and not written_closes_at:
-        raise RuleError("Give a deadline for the survey, the written evidence, or both", "survey_closes_at")
+        problems.append(RuleError("Give a deadline for the survey, the written evidence, or both",
+                                  "survey_closes_at"))
     if written_closes_at and opens_at and written_closes_at <= opens_at:
-        raise RuleError("The written evidence deadline must be after the call opens", "written_closes_at")
+        problems.append(RuleError("The written evidence deadline must be after the call opens", "written_closes_at"))
+    return problems
+
+
+def check_call_dates(opens_at, survey_closes_at, written_closes_at) -> None:
+    """Refuse deadlines that break a rule (call_date_problems), on create and on edit."""
+    problems = call_date_problems(opens_at, survey_closes_at, written_closes_at)
+    if problems:
+        raise problems[0]
 
 
 def create_call(actor: User, *, title: str, introduction: str, asks: str, opens_at, survey_closes_at,
