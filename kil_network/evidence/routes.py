@@ -163,17 +163,22 @@ def survey_check(call_id):
     earlier = submissions.earlier_result()  # sent already: its answers are no longer in progress
     if earlier:
         return redirect(earlier, code=303)
+    form = CSRFForm()
+    error = None
+    sending = request.method == "POST" and form.validate_on_submit()
+    # The key is claimed before the answers are read: an identical post sent at the same moment
+    # waits here for this one's commit and is sent to its result, instead of finding the answers
+    # already gone (submitted) and being sent back to the first question.
+    if sending and (earlier := submissions.claim()):
+        return redirect(earlier, code=303)
     answers = survey.clean(_load_answers(call))
     missing = survey.first_unanswered(answers)
     if missing is not None:
+        db.session.rollback()  # nothing to send: the claimed key is not kept
         return redirect(url_for("evidence.survey_question", call_id=call.id, question_id=missing.id))
-    form = CSRFForm()
-    error = None
-    if request.method == "POST" and not form.validate_on_submit():
+    if request.method == "POST" and not sending:
         error = " ".join(e for errs in form.errors.values() for e in errs)  # an expired token
-    elif request.method == "POST" and (earlier := submissions.claim()):
-        return redirect(earlier, code=303)
-    elif request.method == "POST":
+    elif sending:
         try:
             response = services.submit_survey(call, answers, current_user if current_user.is_authenticated else None,
                                               draft_key=session.get(f"survey-{call.id}"))
