@@ -59,10 +59,11 @@ lint: $(VENV)/.dev
 
 # Lint, then the whole suite on SQLite; the tests whose behaviour can differ between databases
 # (tests/conftest.py lists them) also on TEST_DATABASE_URL (PostgreSQL) when it is set.
-# JOBS test processes at once (pytest-xdist; auto = one per CPU).
-JOBS ?= auto
+# JOBS test processes at once (pytest-xdist): one more than the CPUs, as browser and server
+# tests spend part of their time waiting; an idle process steals queued tests from a busy one.
+JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: $(VENV)/.dev lint node_modules/.installed chromium java
-	$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
 
 # Re-lock after editing requirements.in or requirements-dev.in (pip-tools writes the .txt files:
 # never edit them by hand). Pins already in the .txt files stay unless the .in files change them;

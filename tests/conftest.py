@@ -178,14 +178,15 @@ def _shared_app(database_url):
 def app(_shared_app, database_url, request):
     """The app on this test's database, in an app context, its tables emptied after the test.
 
-    The live server's mail worker shares the database: it runs only for tests that use the
-    live server, so it never claims the outbox rows an in-process test is delivering."""
+    The live server's mail worker shares the database: it runs only for tests that read the
+    mail it sends (`live_smtp`), so it never claims the outbox rows an in-process test is
+    delivering, and is not restarted (a new process importing the app) for every browser test."""
     shared, state = _shared_app
     name = request.node.callspec.params["database_url"]
     live = "live_server" in request.fixturenames
     worker = LIVE_MAIL_WORKERS.get(database_url)
     if worker:
-        worker.start() if live else worker.stop()
+        worker.start() if "live_smtp" in request.fixturenames else worker.stop()
     with shared.app_context():
         if _DIRTY.pop(name, False) or live:
             clean_tables()
