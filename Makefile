@@ -10,14 +10,19 @@ APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q 
 
 .PHONY: run test lint lock bench venv node chromium java clean
 
+# Byte-code is compiled when a module is first imported, not for every file of every package.
+PIP := $(VENV)/bin/pip install -q --no-compile --disable-pip-version-check
+
 $(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(PIP) -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
-	touch $@
+# requirements-dev.txt locks the runtime packages as well: one install (one resolution) makes both.
+$(VENV)/.dev: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PIP) -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -57,13 +62,20 @@ lint: $(VENV)/.dev
 	echo "lint-imports"; $(VENV)/bin/lint-imports || status=1; \
 	exit $$status
 
-# Lint, then the whole suite on SQLite; the tests whose behaviour can differ between databases
+# The whole suite on SQLite; the tests whose behaviour can differ between databases
 # (tests/conftest.py lists them) also on TEST_DATABASE_URL (PostgreSQL) when it is set.
 # JOBS test processes at once (pytest-xdist): one more than the CPUs, as browser and server
 # tests spend part of their time waiting; an idle process steals queued tests from a busy one.
+# `make lint` runs beside them (its report is printed after theirs); either failing fails the run.
 JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
-test: $(VENV)/.dev lint node_modules/.installed chromium java
-	$(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
+test: $(VENV)/.dev node_modules/.installed chromium java
+	@mkdir -p test-artifacts; \
+	$(MAKE) --no-print-directory lint > test-artifacts/lint.log 2>&1 & lint=$$!; \
+	$(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS); tests=$$?; \
+	wait $$lint; linted=$$?; \
+	echo ""; cat test-artifacts/lint.log; \
+	if [ $$linted -ne 0 ]; then echo "make lint failed (its report is above)"; fi; \
+	exit $$(( tests || linted ))
 
 # Re-lock after editing requirements.in or requirements-dev.in (pip-tools writes the .txt files:
 # never edit them by hand). Pins already in the .txt files stay unless the .in files change them;
