@@ -44,11 +44,9 @@ class Outcome:
 
 
 @contextmanager
-def refused_to(form, default_field: str) -> Iterator[Outcome]:
-    """Run service calls; a `RuleError` rolls back and becomes an error on the form.
-
-    The error goes on the field the rule named (`RuleError.field`) when the form has it, else on
-    `default_field`. `NotPermitted` is not caught: it is not the person's input that is wrong."""
+def _refused(show) -> Iterator[Outcome]:
+    """Run service calls; a `RuleError` rolls back, is recorded on the outcome and shown by `show`.
+    `NotPermitted` is not caught: it is not the person's input that is wrong (routes answer 403)."""
     outcome = Outcome()
     try:
         yield outcome
@@ -57,19 +55,20 @@ def refused_to(form, default_field: str) -> Iterator[Outcome]:
     except RuleError as exc:
         db.session.rollback()
         outcome.ok, outcome.error = False, exc
+        show(exc)
+
+
+def refused_to(form, default_field: str):
+    """A refusal becomes an error on the form: on the field the rule named (`RuleError.field`)
+    when the form has it, else on `default_field`."""
+
+    def show(exc: RuleError) -> None:
         field = getattr(form, exc.field, None) if exc.field else None
         (field if field is not None else getattr(form, default_field)).errors.append(exc.message)
 
+    return _refused(show)
 
-@contextmanager
-def refused_to_flash() -> Iterator[Outcome]:
-    """Run service calls; a `RuleError` rolls back and becomes an error flash message."""
-    outcome = Outcome()
-    try:
-        yield outcome
-    except NotPermitted:
-        raise
-    except RuleError as exc:
-        db.session.rollback()
-        outcome.ok, outcome.error = False, exc
-        flash(exc.message, "error")
+
+def refused_to_flash():
+    """A refusal becomes an error flash message."""
+    return _refused(lambda exc: flash(exc.message, "error"))
