@@ -2,7 +2,7 @@
 
 The factory takes `db` from here, so no app is built before every model is mapped.
 """
-from kil_network.auth.models import MemberType, Role, Status, User
+from kil_network.auth.models import MemberType, Role, SignInCode, Status, User
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.submissions import SubmissionKey
 from kil_network.councils.models import Pledge
@@ -54,6 +54,7 @@ __all__ = [
     "Registration",
     "RegistrationEvent",
     "Role",
+    "SignInCode",
     "Round",
     "Status",
     "Submission",

@@ -94,6 +94,28 @@ class RevokedSignIn(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class SignInCode(Model):
+    """A one-time sign-in code (six digits, typed) and link (emailed), valid 15 minutes, used once.
+
+    Sent to a member who asked to sign in without a password (the workshop live page), or to a
+    newcomer who just joined there (using it confirms their email address). Only hashes are kept.
+    `workshop_id` is the live workshop the request came from (the room code proved the person was
+    in the room): using the code checks them in there. `attempts` counts wrong codes typed."""
+
+    __tablename__ = "sign_in_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(16))  # "sign_in" or "join"
+    code_hash: Mapped[str] = mapped_column(sa.String(128))
+    link_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    workshop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workshops.id", ondelete="SET NULL"))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class User(UserMixin, Model):
     """A person with an account. Email is stored lower-case and is unique."""
 

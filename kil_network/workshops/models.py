@@ -81,6 +81,14 @@ class Workshop(Model):
     # The principles round this workshop feeds, and whether its live voting is open.
     round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rounds.id", ondelete="SET NULL"), index=True)
     live_voting: Mapped[bool] = mapped_column(default=False)
+    # The presenter screen, as staff set it from the control page: which principle it shows
+    # (its number; None: all of them in a grid) and whether the tallies are shown. Tallies stay
+    # hidden until staff reveal them, so that the room's votes do not sway each other.
+    present_number: Mapped[int | None] = mapped_column()
+    tallies_shown: Mapped[bool] = mapped_column(default=False)
+    # Bumped by every change the presenter screen shows (control, votes cast through the room),
+    # so its poll can answer "nothing new" cheaply.
+    present_version: Mapped[int] = mapped_column(default=0)
     status: Mapped[WorkshopStatus] = mapped_column(value_enum(WorkshopStatus), default=WorkshopStatus.DRAFT)
     cancel_reason: Mapped[str] = mapped_column(sa.Text, default="")
     # iCalendar SEQUENCE: bumped whenever the time or place changes, or on cancellation.
@@ -150,6 +158,23 @@ class RegistrationState(enum.StrEnum):
         return {"confirmed": "Confirmed", "waitlisted": "On the waitlist", "cancelled": "Cancelled"}[self.value]
 
 
+class CheckInMethod(enum.StrEnum):
+    """How someone was checked in."""
+
+    STAFF = "staff"  # a tap on the check-in list
+    SCAN = "scan"  # staff scanned the attendee's QR code
+    ROOM_CODE = "room_code"  # the attendee opened the live page with the room code: self check-in
+    WALK_IN = "walk_in"  # added at the door by staff
+    OFFLINE = "offline"  # a tap queued while the staff phone was offline, sent later with its time
+
+    @property
+    def label(self) -> str:
+        """Human name (the check-in list and the registration history)."""
+        return {"staff": "checked in by staff", "scan": "ticket scanned by staff",
+                "room_code": "self check-in via room code", "walk_in": "walk-in added by staff",
+                "offline": "checked in by staff (sent after being offline)"}[self.value]
+
+
 # The states that hold a place or a place in the queue.
 ACTIVE_STATES = (RegistrationState.CONFIRMED, RegistrationState.WAITLISTED)
 
@@ -180,6 +205,8 @@ class Registration(Model):
     access_needs: Mapped[str] = mapped_column(sa.Text, default="")
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_in_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # How the check-in was made (CheckInMethod); None for check-ins made before it was recorded (staff).
+    check_in_method: Mapped[str | None] = mapped_column(sa.String(16))
     walk_in: Mapped[bool] = mapped_column(default=False)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     check_in_code: Mapped[str] = mapped_column(sa.String(32), unique=True, default=lambda: secrets.token_urlsafe(16))
