@@ -28,6 +28,7 @@ from kil_network.extensions import db
 from kil_network.workshops import notifications
 from kil_network.workshops.models import (
     ACTIVE_STATES,
+    CheckInMethod,
     Registration,
     RegistrationEvent,
     RegistrationState,
@@ -407,24 +408,68 @@ def _check_attendance_open(workshop: Workshop) -> None:
                             else "This workshop is not published.")
 
 
-def check_in(actor: User, reg: Registration) -> bool:
+def check_in(actor: User, reg: Registration, *, method: CheckInMethod = CheckInMethod.STAFF,
+             at: datetime | None = None) -> bool:
     """Check a person in (a set, never a toggle: a second tap changes nothing and returns False).
-    Checking in someone from the waitlist gives them a seat."""
+    Checking in someone from the waitlist gives them a seat.
+
+    `method` records how (a tap, a scanned ticket, an offline tap sent later); `at` is when the
+    check-in happened if that was earlier than now (a tap queued offline): never in the future,
+    and a check-in already recorded keeps the earlier of the two times."""
     workshop = _lock_registration(reg)
     if reg.state == RegistrationState.CANCELLED:
         raise RuleError("This registration was cancelled. Add the person as a walk-in instead.")
+    now = utcnow()
+    when = min(at, now) if at is not None else now
     if reg.checked_in_at is not None:
+        if when < reg.checked_in_at:  # an offline tap that happened before the one recorded
+            reg.checked_in_at = when
+            db.session.flush()
         return False
     _check_attendance_open(workshop)
     if reg.state == RegistrationState.WAITLISTED:
         reg.state = RegistrationState.CONFIRMED
         _log(reg, "promoted", RegistrationState.WAITLISTED, RegistrationState.CONFIRMED, actor, "on the day")
-    reg.checked_in_at = utcnow()
+    reg.checked_in_at = when
     reg.checked_in_by_id = actor.id
-    _log(reg, "checked_in", reg.state, reg.state, actor)
-    record(actor, "attendance.check_in", reg, f"Checked in registration #{reg.id}")
+    reg.check_in_method = method.value
+    _log(reg, "checked_in", reg.state, reg.state, actor, method.label)
+    record(actor, "attendance.check_in", reg, f"Checked in registration #{reg.id} ({method.label})")
     db.session.flush()
     return True
+
+
+def self_check_in(user: User, workshop: Workshop) -> Registration:
+    """A member who opened the live page with a valid room code checks themselves in.
+
+    The caller has checked the room code (`kil_network.workshops.room.is_valid`): it proves the
+    person is in the room. A confirmed or waitlisted place is checked in (the waitlist gets the
+    seat: they are here); a member with no registration is added as a walk-in. A registration
+    the member cancelled, or a suspended or deleted account, is refused. Already checked in:
+    nothing changes."""
+    if not user.is_active:
+        raise RuleError("Your account is suspended, so you cannot check in. "
+                        "Speak to a member of the campaign team here.")
+    _lock_seats(workshop)
+    _check_attendance_open(workshop)
+    reg = registration_for(workshop, user)
+    if reg is not None:
+        db.session.refresh(reg)
+        if reg.state == RegistrationState.CANCELLED:
+            raise RuleError("Your place at this workshop was cancelled, so you cannot check in with the "
+                            "room code. Speak to a member of the campaign team here: they can add you.")
+        check_in(user, reg, method=CheckInMethod.ROOM_CODE)
+        return reg
+    now = utcnow()
+    reg = Registration(workshop=workshop, user=user, member_type=user.member_type,
+                       state=RegistrationState.CONFIRMED, walk_in=True, queued_at=now, checked_in_at=now,
+                       checked_in_by_id=user.id, check_in_method=CheckInMethod.ROOM_CODE.value)
+    db.session.add(reg)
+    _log(reg, "checked_in", None, RegistrationState.CONFIRMED, user, CheckInMethod.ROOM_CODE.label)
+    db.session.flush()
+    record(user, "attendance.check_in", reg,
+           f"Self check-in by room code: registration #{reg.id} at workshop #{workshop.id}")
+    return reg
 
 
 def undo_check_in(actor: User, reg: Registration) -> bool:
@@ -435,6 +480,7 @@ def undo_check_in(actor: User, reg: Registration) -> bool:
         return False
     reg.checked_in_at = None
     reg.checked_in_by_id = None
+    reg.check_in_method = None
     _log(reg, "check_in_undone", reg.state, reg.state, actor)
     record(actor, "attendance.undo", reg, f"Undid check-in of registration #{reg.id}")
     db.session.flush()
@@ -481,6 +527,7 @@ def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, 
     reg.queued_at = utcnow()
     reg.checked_in_at = utcnow()
     reg.checked_in_by_id = actor.id
+    reg.check_in_method = CheckInMethod.WALK_IN.value
     _log(reg, "walk_in", previous, RegistrationState.CONFIRMED, actor)
     db.session.flush()
     record(actor, "attendance.walk_in", reg, f"Added walk-in registration #{reg.id} to workshop #{workshop.id}")
