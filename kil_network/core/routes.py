@@ -15,6 +15,7 @@ VENDOR_FILES = {
     "htmx.min.js": "htmx.org/dist",
     "accessible-autocomplete.min.js": "accessible-autocomplete/dist",
     "accessible-autocomplete.min.css": "accessible-autocomplete/dist",
+    "jsQR.js": "jsqr/dist",
 }
 
 
