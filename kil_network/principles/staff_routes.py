@@ -1,19 +1,26 @@
-"""Staff: rounds (create from the last, edit, open, close, adopt), responses, live projector."""
+"""Staff: rounds (create from the last, edit, open, close, adopt), responses, the presenter screen
+and its control."""
+import zlib
+from datetime import UTC
+
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, Response, flash, get_flashed_messages, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from kil_network.core import submissions
 from kil_network.core.decorators import staff_required
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render, render_form
-from kil_network.core.rules import refused_to, refused_to_flash
+from kil_network.core.rules import RuleError, refused_to, refused_to_flash
 from kil_network.extensions import db
 from kil_network.principles import results, services
 from kil_network.principles.forms import RespondForm, RoundForm
 from kil_network.principles.models import Eligibility, ResponseStatus, Round, Suggestion
+from kil_network.principles.services import drafts_of
 from kil_network.workshops import services as workshop_services
+from kil_network.workshops.models import Workshop
 from kil_network.workshops.qr import qr_svg
+from kil_network.workshops.room import RoomCode, current_code
 from kil_network.workshops.routes import get_workshop_or_404
 
 bp = Blueprint("staff_principles", __name__)
@@ -148,34 +155,158 @@ def respond(suggestion_id):
                        suggestion=suggestion)
 
 
+# --- The presenter screen and its remote control ---------------------------------------------
+# The screen (/present) is a projector page without the site's chrome; staff steer it from a
+# phone (/control). The screen polls /present/poll every second with two tokens: what its board
+# shows (the control's present_version and the tallies) and what its join panel shows (the room
+# code, or "closed"). Nothing changed: 204 (htmx swaps nothing). Otherwise only the changed parts
+# come back, out of band. A poll sends three queries (the user, the workshop, its tallies) and
+# builds a QR code only when the room code changed (once a minute; qr_svg keeps it).
+
+SHOW_ALL = "all"
+
+
+def _board_token(workshop: Workshop, counts: dict[int, results.LiveTally]) -> str:
+    """What the board shows, in a few characters: the control's version and the tallies (only
+    their totals while they are hidden, so that a changed vote re-renders nothing)."""
+    if workshop.tallies_shown:
+        seen = sorted((n, t.support, t.amend, t.oppose) for n, t in counts.items())
+    else:
+        seen = sorted((n, t.total, 0, 0) for n, t in counts.items())
+    return f"{workshop.present_version}.{workshop.round_id or 0}.{zlib.crc32(repr(seen).encode()):x}"
+
+
+def _join_token(workshop: Workshop, room: RoomCode) -> str:
+    """What the join panel shows: the room code while live voting is open, else "closed"."""
+    return room.code if workshop.live_voting and workshop.round_id else "closed"
+
+
+def _presenter(workshop: Workshop, counts: dict[int, results.LiveTally], *, board: bool = True,
+               join: bool = True) -> dict:
+    """The presenter's template context: the board (principles and tallies) and the join panel
+    (QR code, short URL and room code), each only when asked for."""
+    room = current_code(workshop)
+    context: dict = {"workshop": workshop, "board_token": _board_token(workshop, counts),
+                     "join_token": _join_token(workshop, room), "with_board": board, "with_join": join}
+    if board:
+        drafts = drafts_of(workshop.round) if workshop.round else []
+        one = next((d for d in drafts if d.number == workshop.present_number), None)
+        context.update(round=workshop.round, drafts=[one] if one else drafts, one=one, drafts_count=len(drafts),
+                       counts=counts, no_votes=results.NO_VOTES)
+    if join:
+        short_url = external_url("principles.workshop_link", workshop_id=workshop.id)
+        context.update(room=room, voting_open=context["join_token"] != "closed",
+                       short_url=short_url.partition("://")[2] or short_url)
+        if context["voting_open"]:
+            vote_url = external_url("principles.workshop_link", workshop_id=workshop.id, code=room.code)
+            context["qr"] = qr_svg(vote_url, f"QR code: scan to vote (room code {room.code})")
+    return context
+
+
+def _tallies_of(workshop: Workshop) -> dict[int, results.LiveTally]:
+    return results.live_tallies(workshop.id, workshop.round_id) if workshop.round_id else {}
+
+
+@bp.get("/workshops/<int:workshop_id>/present")
+@staff_required
+def present(workshop_id):
+    """The presenter screen: full screen, no site chrome; no personal data on it."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    return render_template("principles/staff/present.html", **_presenter(workshop, _tallies_of(workshop)))
+
+
+@bp.get("/workshops/<int:workshop_id>/present/poll")
+@staff_required
+def present_poll(workshop_id):
+    """The screen's poll: 204 when nothing it shows changed, else the changed parts (out of band)."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    counts = _tallies_of(workshop)
+    board = _board_token(workshop, counts) != request.args.get("board")
+    join = _join_token(workshop, current_code(workshop)) != request.args.get("join")
+    if not (board or join):
+        return Response(status=204)
+    return render_template("principles/staff/_present_poll.html", **_presenter(workshop, counts, board=board,
+                                                                                join=join))
+
+
+def _neighbours(number: int | None, count: int) -> tuple[int | None, int | None]:
+    """The principles before and after the one shown (from all of them, the next is the first)."""
+    if number is None:
+        return None, (1 if count else None)
+    return (number - 1 if number > 1 else None), (number + 1 if number < count else None)
+
+
+def _control_action(workshop: Workshop, form, drafts_count: int) -> str:
+    """Apply the one choice posted (live voting, what the screen shows, the tallies); a set each time."""
+    if form.get("live") in ("0", "1"):
+        workshop_services.set_live_voting(current_user, workshop, form["live"] == "1")
+        return ("Live voting is open: votes from the room code count for this workshop." if workshop.live_voting
+                else "Live voting is closed.")
+    show = form.get("show")
+    if show == SHOW_ALL or (show or "").isdecimal():
+        workshop_services.set_presenter(current_user, workshop, drafts_count=drafts_count,
+                                        number=None if show == SHOW_ALL else int(show or 0))
+        return ("The screen shows all the principles." if workshop.present_number is None
+                else f"The screen shows principle {workshop.present_number}.")
+    if form.get("tallies") in ("hidden", "shown"):
+        workshop_services.set_presenter(current_user, workshop, drafts_count=drafts_count,
+                                        tallies_shown=form["tallies"] == "shown")
+        return ("The tallies are shown, and move as votes come in." if workshop.tallies_shown
+                else "The tallies are hidden: the screen shows only how many have voted.")
+    raise RuleError("Choose what to change.")
+
+
+@bp.route("/workshops/<int:workshop_id>/control", methods=["GET", "POST"])
+@staff_required
+def control(workshop_id):
+    """Staff steer the presenter screen from a phone. Every post is a set; without JavaScript it
+    redirects back here, with htmx it answers with the panel."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    if is_htmx() and request.args.get("part") == "code":
+        return render_template("principles/staff/_control_code.html", workshop=workshop,
+                               room=current_code(workshop))
+    drafts = drafts_of(workshop.round) if workshop.round else []
+    notices: list = []
+    if request.method == "POST":
+        with refused_to_flash() as outcome:
+            message = _control_action(workshop, request.form, len(drafts))
+        if outcome.ok:
+            db.session.commit()
+            flash(message, "success")
+        if not is_htmx():
+            return redirect(url_for("staff_principles.control", workshop_id=workshop.id), code=303)
+        notices = get_flashed_messages(with_categories=True)  # shown in the panel, not on the next page
+    previous, next_ = _neighbours(workshop.present_number, len(drafts))
+    return render("principles/staff/control.html", "principles/staff/_control.html", workshop=workshop,
+                  drafts=drafts, room=current_code(workshop), previous=previous, next=next_, notices=notices)
+
+
+@bp.get("/workshops/<int:workshop_id>/room-code")
+@staff_required
+def room_code(workshop_id):
+    """The room code shown now, for tests and other displays: {"code", "expires_at" (UTC)}."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    room = current_code(workshop)
+    return jsonify(code=room.code, expires_at=room.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                   live_voting=workshop.live_voting)
+
+
 @bp.get("/workshops/<int:workshop_id>/live")
 @staff_required
 def live(workshop_id):
-    """The projector page: QR code and short link to vote, and live bars for this workshop."""
-    workshop = get_workshop_or_404(workshop_id, staff=True)
-    round_ = workshop.round
-    short_url = external_url("principles.workshop_link", workshop_id=workshop.id)
-    drafts, counts = results.live_tallies(workshop.id, round_) if round_ else ([], {})
-    # The bars poll every few seconds; only the full page shows the QR code, so only it builds one.
-    qr = None if is_htmx() else qr_svg(short_url, f"QR code: vote at {short_url}")
-    return render("principles/staff/live.html", "principles/staff/_live_bars.html", workshop=workshop, round=round_,
-                  short_url=short_url, qr=qr, drafts=drafts, counts=counts)
+    """The old projector page: its controls are on /control now."""
+    return redirect(url_for("staff_principles.control", workshop_id=workshop_id), code=302)
 
 
 @bp.post("/workshops/<int:workshop_id>/live")
 @staff_required
 def toggle_live(workshop_id):
-    """Open (open=1) or close (open=0) live voting for a workshop: a set, so a second click changes nothing."""
+    """Open (open=1) or close (open=0) live voting, as the control page does (kept for old links)."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     wanted = request.form.get("open")
-    if wanted not in ("0", "1"):
-        flash("Choose whether to open or close live voting.", "error")
-        return redirect(url_for("staff_principles.live", workshop_id=workshop.id), code=303)
     with refused_to_flash() as outcome:
-        workshop_services.set_live_voting(current_user, workshop, wanted == "1")
-    if not outcome.ok:
-        return redirect(url_for("staff_principles.live", workshop_id=workshop.id), code=303)
-    db.session.commit()
-    flash("Live voting is open: votes from the QR link count for this workshop." if workshop.live_voting
-          else "Live voting is closed.", "success")
-    return redirect(url_for("staff_principles.live", workshop_id=workshop.id), code=303)
+        message = _control_action(workshop, {"live": wanted} if wanted in ("0", "1") else {}, 0)
+    if outcome.ok:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for("staff_principles.control", workshop_id=workshop.id), code=303)

@@ -8,10 +8,13 @@ reads the workshop (and registration) again under it, so a staff cancel or time 
 registration never see each other half-done; state changes are sets, so a repeated request
 changes nothing. Functions add and flush; the caller (a route or command) commits once.
 """
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from types import EllipsisType
 from typing import Any
 
 import sqlalchemy as sa
@@ -399,6 +402,35 @@ def set_live_voting(actor: User, workshop: Workshop, open_: bool) -> bool:
     return True
 
 
+def set_presenter(actor: User, workshop: Workshop, *, drafts_count: int,
+                  number: int | None | EllipsisType = ..., tallies_shown: bool | None = None) -> bool:
+    """Set what the presenter screen shows: one principle (`number`, 1..drafts_count, the round's
+    drafts as counted by the caller) or all of them (None; `...` keeps it), and whether the
+    tallies are shown (None keeps it). A set, not a toggle: the same choice again changes nothing
+    and writes no audit entry. A change bumps `present_version`, which the screen's poll reads.
+    Returns whether anything changed."""
+    if workshop.round_id is None:
+        raise RuleError("Link this workshop to a principles round first (edit the workshop).")
+    if isinstance(number, int) and not 1 <= number <= drafts_count:
+        raise RuleError(f"There is no principle {number} in this round (it has {drafts_count}).", "show")
+    workshop = _lock_seats(workshop)
+    changes: dict[str, Any] = {}
+    if not isinstance(number, EllipsisType) and number != workshop.present_number:
+        changes["present_number"] = number
+    if tallies_shown is not None and tallies_shown != workshop.tallies_shown:
+        changes["tallies_shown"] = tallies_shown
+    if not changes:
+        return False
+    for name, value in changes.items():
+        setattr(workshop, name, value)
+    workshop.present_version += 1
+    shown = ("all principles" if workshop.present_number is None else f"principle {workshop.present_number}")
+    record(actor, "workshop.presenter", workshop,
+           f"Presenter screen of workshop #{workshop.id}: {shown}, tallies "
+           f"{'shown' if workshop.tallies_shown else 'hidden'}", **changes)
+    return True
+
+
 # --- Attendance ---------------------------------------------------------------------------
 
 def _check_attendance_open(workshop: Workshop) -> None:
@@ -408,10 +440,25 @@ def _check_attendance_open(workshop: Workshop) -> None:
                             else "This workshop is not published.")
 
 
+class WaitlistedNeedsConfirmation(RuleError):
+    """Staff tapped Check in (or scanned the ticket) of someone on the waitlist: checking them in
+    gives them a place, so staff confirm that first (`confirm_waitlisted=True`)."""
+
+
+# Check-ins that give a waitlisted person their place without asking: the person proved they are
+# in the room themselves (room code), staff added them at the door on purpose (walk-in), or an
+# offline tap is sent later (the phone could not ask then; the person was there, and refusing the
+# queued tap would lose the check-in: the card showed "On the waitlist" when it was tapped).
+_PROMOTES_WITHOUT_ASKING = (CheckInMethod.ROOM_CODE, CheckInMethod.WALK_IN, CheckInMethod.OFFLINE)
+
+
 def check_in(actor: User, reg: Registration, *, method: CheckInMethod = CheckInMethod.STAFF,
-             at: datetime | None = None) -> bool:
+             at: datetime | None = None, confirm_waitlisted: bool = False) -> bool:
     """Check a person in (a set, never a toggle: a second tap changes nothing and returns False).
-    Checking in someone from the waitlist gives them a seat.
+
+    Checking in someone from the waitlist gives them a seat: a staff tap or scan raises
+    `WaitlistedNeedsConfirmation` unless `confirm_waitlisted` (the second, explicit tap); room-code,
+    walk-in and offline check-ins give the seat without asking (see `_PROMOTES_WITHOUT_ASKING`).
 
     `method` records how (a tap, a scanned ticket, an offline tap sent later); `at` is when the
     check-in happened if that was earlier than now (a tap queued offline): never in the future,
@@ -427,6 +474,8 @@ def check_in(actor: User, reg: Registration, *, method: CheckInMethod = CheckInM
             db.session.flush()
         return False
     _check_attendance_open(workshop)
+    if reg.state == RegistrationState.WAITLISTED and not (confirm_waitlisted or method in _PROMOTES_WITHOUT_ASKING):
+        raise WaitlistedNeedsConfirmation("On the waitlist — Confirm a place and check in?")
     if reg.state == RegistrationState.WAITLISTED:
         reg.state = RegistrationState.CONFIRMED
         _log(reg, "promoted", RegistrationState.WAITLISTED, RegistrationState.CONFIRMED, actor, "on the day")
@@ -487,9 +536,35 @@ def undo_check_in(actor: User, reg: Registration) -> bool:
     return True
 
 
+def checked_in_phrase(reg: Registration) -> str:
+    """"checked in at 10:02 by Alex Staff" (or "by themselves with the room code"): what staff are
+    told when someone already checked in is scanned or added again."""
+    when = format_london(reg.checked_in_at, "%H:%M") if reg.checked_in_at else ""
+    if reg.check_in_method == CheckInMethod.ROOM_CODE:
+        return f"checked in at {when} by themselves with the room code"
+    by = db.session.get(User, reg.checked_in_by_id) if reg.checked_in_by_id else None
+    return f"checked in at {when}" + (f" by {by.display_name}" if by else "")
+
+
+@dataclass
+class WalkInOutcome:
+    """What adding a walk-in did (`message` is what staff are told)."""
+
+    reg: Registration
+    message: str
+
+
 def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, name: str = "",
                 email: str = "", member_type: MemberType | None = None) -> Registration:
     """Record someone who came without a seat: an existing member, or a guest invited to join."""
+    return admit_walk_in(actor, workshop, member=member, name=name, email=email, member_type=member_type).reg
+
+
+def admit_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, name: str = "",
+                  email: str = "", member_type: MemberType | None = None) -> WalkInOutcome:
+    """`add_walk_in`, saying what happened: someone already registered is checked in (a waitlisted
+    place is confirmed: staff added them on purpose), someone already checked in is left as they
+    are, the same guest added twice is one row."""
     _lock_seats(workshop)
     _check_attendance_open(workshop)
     if member is None and email:
@@ -502,14 +577,21 @@ def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, 
             Registration.workshop_id == workshop.id, Registration.user_id.is_(None),
             Registration.guest_email == normalise_email(email), Registration.state != RegistrationState.CANCELLED))
         if same is not None:
-            return same
+            if same.attended:
+                return WalkInOutcome(same, f"{same.person_name} was already added: {checked_in_phrase(same)}.")
+            check_in(actor, same, confirm_waitlisted=True)
+            return WalkInOutcome(same, f"{same.person_name} was already on the list: checked in now.")
     if member is not None:
         reg = registration_for(workshop, member)
         if reg is not None:
             db.session.refresh(reg)
         if reg is not None and reg.state != RegistrationState.CANCELLED:
-            check_in(actor, reg)  # a no-op if they are already checked in
-            return reg
+            if reg.attended:
+                return WalkInOutcome(reg, f"{reg.person_name} was already registered and {checked_in_phrase(reg)}.")
+            waitlisted = reg.is_waitlisted
+            check_in(actor, reg, confirm_waitlisted=True)
+            return WalkInOutcome(reg, f"{reg.person_name} was on the waitlist: given a place and checked in now."
+                                 if waitlisted else f"{reg.person_name} was already registered: checked in now.")
         previous = reg.state if reg else None
         if reg is None:
             reg = Registration(workshop=workshop, user=member)
@@ -533,7 +615,205 @@ def add_walk_in(actor: User, workshop: Workshop, *, member: User | None = None, 
     record(actor, "attendance.walk_in", reg, f"Added walk-in registration #{reg.id} to workshop #{workshop.id}")
     if member is None:
         notifications.walk_in_invite(reg)
-    return reg
+        return WalkInOutcome(reg, f"{reg.person_name} added and checked in. "
+                                  "We have emailed them an invitation to join the Network.")
+    if previous == RegistrationState.CANCELLED:
+        return WalkInOutcome(reg, f"{reg.person_name} had cancelled their place: added back as a walk-in "
+                                  "and checked in.")
+    return WalkInOutcome(reg, f"{reg.person_name} added and checked in.")
+
+
+# --- Scanning tickets at the door ----------------------------------------------------------
+
+class ScanKind(StrEnum):
+    """What scanning (or typing) a ticket code at the door found."""
+
+    CHECKED_IN = "checked_in"  # ✓ checked in now
+    READY = "ready"  # a staff member opened the ticket link: not checked in yet, one tap to do it
+    ALREADY = "already"  # already checked in (when and by whom)
+    WAITLISTED = "waitlisted"  # on the waitlist: confirm a place first
+    CANCELLED = "cancelled"  # the registration was cancelled
+    OTHER_WORKSHOP = "other_workshop"  # a ticket for another workshop
+    UNKNOWN = "unknown"  # not a ticket code of this site
+    REFUSED = "refused"  # the workshop takes no check-ins (cancelled, not published)
+
+    @property
+    def label(self) -> str:
+        """The result's headline, in big letters on the staff phone."""
+        return {"checked_in": "Checked in", "ready": "Not checked in yet", "already": "Already checked in",
+                "waitlisted": "On the waitlist", "cancelled": "Registration cancelled",
+                "other_workshop": "Another workshop's ticket", "unknown": "Not a ticket",
+                "refused": "Check-in refused"}[self.value]
+
+    @property
+    def tone(self) -> str:
+        """good (green: checked in now), warn (amber: staff look again; a ticket already used may be a
+        copy) or bad (red: not on this ticket)."""
+        if self == ScanKind.CHECKED_IN:
+            return "good"
+        return "warn" if self in (ScanKind.READY, ScanKind.ALREADY, ScanKind.WAITLISTED) else "bad"
+
+    @property
+    def icon(self) -> str:
+        """A mark to read at arm's length: ✓, ! or ✗."""
+        return {"good": "✓", "warn": "!", "bad": "✗"}[self.tone]
+
+
+@dataclass
+class ScanResult:
+    """A scan's outcome: the kind, the registration it names (None if unknown), what to tell staff
+    (`message`) and a warning that does not stop the check-in (`warning`: not this workshop's day)."""
+
+    kind: ScanKind
+    reg: Registration | None
+    message: str
+    warning: str = ""
+    code: str = ""
+
+
+def ticket_code(text: str) -> str:
+    """The code of a ticket from what was scanned or typed: the ticket URL (…/t/<code>) or the
+    code itself, without spaces."""
+    text = (text or "").strip()
+    if "/t/" in text:
+        text = text.rsplit("/t/", 1)[1]
+    return text.split("?", 1)[0].split("#", 1)[0].strip("/ ")[:64]
+
+
+def registration_by_ticket(code: str) -> Registration | None:
+    """The registration whose ticket carries this code, or None."""
+    code = ticket_code(code)
+    if not code:
+        return None
+    return db.session.scalar(sa.select(Registration).options(joinedload(Registration.user))
+                             .where(Registration.check_in_code == code))
+
+
+def _other_day(workshop: Workshop, now: datetime) -> str:
+    """A warning if today (in London) is not the workshop's day."""
+    if format_london(workshop.starts_at, "%Y-%m-%d") == format_london(now, "%Y-%m-%d"):
+        return ""
+    return f"Not this workshop's day: it is on {format_london(workshop.starts_at, '%A %-d %B %Y')}."
+
+
+def scan_ticket(actor: User, workshop: Workshop, code: str, *, confirm: bool = False, check_in_now: bool = True,
+                now: datetime | None = None) -> ScanResult:
+    """Staff scanned (or typed) a ticket code at `workshop`'s door: check the person in (method
+    scan) and say what happened, or say why not. A waitlisted person is checked in only with
+    `confirm`; a check-in on another day than the workshop's is allowed with a warning.
+    `check_in_now=False` only looks (a staff member opened the ticket link: the page offers the tap)."""
+    now = now or utcnow()
+    code = ticket_code(code)
+    reg = registration_by_ticket(code)
+    if reg is None:
+        return ScanResult(ScanKind.UNKNOWN, None, "Not a ticket for any workshop: check the code.", code=code)
+    name = reg.person_name
+    if reg.workshop_id != workshop.id:
+        other = reg.workshop
+        return ScanResult(ScanKind.OTHER_WORKSHOP, reg, f"This code is for another workshop: {other.title}, "
+                          f"{format_london(other.starts_at, '%-d %B %Y')}.", code=code)
+    if reg.is_cancelled:
+        return ScanResult(ScanKind.CANCELLED, reg, f"Registration cancelled: {name}. Add them as a walk-in "
+                          "if there is room.", code=code)
+    warning = _other_day(workshop, now)
+    if reg.attended:
+        return ScanResult(ScanKind.ALREADY, reg, f"{name} was already {checked_in_phrase(reg)}.", warning, code)
+    if reg.is_waitlisted and not confirm:
+        return ScanResult(ScanKind.WAITLISTED, reg, f"{name} is on the waitlist: confirm a place and check in?",
+                          warning, code)
+    if not check_in_now:
+        return ScanResult(ScanKind.READY, reg, f"{name} is not checked in yet.", warning, code)
+    check_in(actor, reg, method=CheckInMethod.SCAN, confirm_waitlisted=confirm)
+    return ScanResult(ScanKind.CHECKED_IN, reg, f"Checked in: {name}.", warning, code)
+
+
+# --- Check-ins queued offline, sent later ---------------------------------------------------
+
+OFFLINE_BATCH_MAX = 500  # taps in one sync request (a phone sends its queue in batches of 200)
+OFFLINE_EARLIEST = timedelta(days=1)  # a tap's time may be at most this long before the workshop starts
+_TAP_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_DB_ID_MAX = 2**31 - 1  # the largest id the registrations table can hold (an integer column)
+
+
+@dataclass(frozen=True)
+class OfflineTap:
+    """A Check in tap a staff phone queued while offline: the registration, when the tap happened
+    (ISO 8601 with a zone, as the phone recorded it) and the phone's own id for the tap (a UUID)."""
+
+    registration_id: int
+    at: str
+    tap_id: str
+
+
+def offline_taps(payload: Any) -> list[OfflineTap]:
+    """The taps of a sync request's JSON body `{"check_ins": [{"registration_id", "at", "id"}]}`.
+    A body of any other shape is refused whole (RuleError): it is not from the check-in page.
+    Values that are well-formed but wrong (an unknown id, a time that is not a time) are judged
+    per tap by `sync_check_ins`, so one bad tap never blocks the rest of a phone's queue."""
+    items = payload.get("check_ins") if isinstance(payload, dict) else None
+    if not isinstance(items, list) or len(items) > OFFLINE_BATCH_MAX:
+        raise RuleError(f'Send {{"check_ins": [...]}} with at most {OFFLINE_BATCH_MAX} check-ins.')
+    taps = []
+    for item in items:
+        reg_id = item.get("registration_id") if isinstance(item, dict) else None
+        at, tap_id = (item.get("at"), item.get("id")) if isinstance(item, dict) else (None, None)
+        if (not isinstance(reg_id, int) or isinstance(reg_id, bool) or not isinstance(at, str) or len(at) > 40
+                or not isinstance(tap_id, str) or not _TAP_ID.fullmatch(tap_id)):
+            raise RuleError('Each check-in needs a whole-number "registration_id", an "at" time and an "id".')
+        taps.append(OfflineTap(reg_id, at, tap_id))
+    return taps
+
+
+def _tap_time(workshop: Workshop, text: str) -> datetime:
+    """When an offline tap happened, in UTC; refused if it is not a time with a zone, or is more
+    than a day before the workshop starts (a phone whose clock is wrong). A time in the future is
+    left to `check_in`, which takes now instead."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise RuleError("The time of the tap is not a date and time.") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise RuleError("The time of the tap has no time zone.")
+    if when < workshop.starts_at - OFFLINE_EARLIEST:
+        raise RuleError("The time of the tap is more than a day before the workshop: check the phone's clock.")
+    return when.astimezone(UTC)
+
+
+def sync_check_ins(actor: User, workshop: Workshop, taps: list[OfflineTap]) -> list[dict]:
+    """Apply check-ins a staff phone queued while offline, each with the time of its tap
+    (method "offline"): the earlier time wins over one already recorded, a time in the future
+    becomes now, and sending the same queue again changes nothing. Two phones' queues are
+    independent: each tap stands alone. Someone on the waitlist is given their place (as
+    `check_in` does for offline taps: the phone could not ask, the person was at the door).
+
+    Returns, per tap in order: its `id`, `registration_id`, `result` ("done": checked in now;
+    "already": was checked in, possibly now with the earlier time; "refused": not applied, with a
+    `reason` staff can read: not this workshop's registration, cancelled, a time that is not a
+    time) and `checked_in_at` as recorded. Adds and flushes only: the caller commits once."""
+    _lock_seats(workshop)
+    wanted = {tap.registration_id for tap in taps if 0 < tap.registration_id <= _DB_ID_MAX}
+    regs = {reg.id: reg for reg in db.session.scalars(
+        sa.select(Registration).where(Registration.workshop_id == workshop.id, Registration.id.in_(wanted)))
+    } if wanted else {}
+    results = []
+    for tap in taps:
+        reg = regs.get(tap.registration_id)
+        result = {"id": tap.tap_id, "registration_id": tap.registration_id, "result": "refused", "reason": "",
+                  "checked_in_at": None}
+        try:
+            if reg is None:
+                raise RuleError("Not someone registered for this workshop.")
+            waitlisted = reg.is_waitlisted
+            done = check_in(actor, reg, method=CheckInMethod.OFFLINE, at=_tap_time(workshop, tap.at))
+            result["result"] = "done" if done else "already"
+            if done and waitlisted:
+                result["reason"] = "Was on the waitlist: given a place."
+        except RuleError as refused:
+            result["reason"] = refused.message
+        if reg is not None and reg.checked_in_at is not None:
+            result["checked_in_at"] = reg.checked_in_at.astimezone(UTC).isoformat()
+        results.append(result)
+    return results
 
 
 # --- Calendar feed -------------------------------------------------------------------------
