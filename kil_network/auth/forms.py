@@ -45,3 +45,28 @@ class ResetPasswordForm(FlaskForm):
         ],
         description="At least 10 characters.",
     )
+
+
+class EmailOnlyForm(FlaskForm):
+    """"Your email address": the first step of signing in without a password (a workshop's live page)."""
+
+    email = StringField(
+        "Your email address", filters=[clean_line],
+        validators=[
+            DataRequired("Enter your email address"),
+            Length(max=254, message="Email address must be 254 characters or fewer"),
+            Email("Enter an email address in the correct format, like name@example.org",
+                  check_deliverability=False),
+        ],
+        description="We will email you a 6-digit code to sign in. No password needed.",
+    )
+
+
+class SignInCodeForm(FlaskForm):
+    """The six-digit code from the email."""
+
+    code = StringField(
+        "6-digit code", filters=[clean_line],
+        validators=[DataRequired("Enter the 6-digit code from the email"),
+                    Length(max=20, message="Enter the 6-digit code from the email")],
+    )

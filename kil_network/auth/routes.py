@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from kil_network.auth import services
 from kil_network.auth.forms import LoginForm, ResetPasswordForm, ResetRequestForm
+from kil_network.core.errors import render_error
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import text_arg
 from kil_network.core.rules import RuleError
@@ -43,6 +44,40 @@ def _account_key() -> str:
     """Sign-in limit key: the account alone, whatever the address (a rotated X-Forwarded-For,
     a botnet). Only failed attempts count, so members signing in are never the ones refused."""
     return f"login-account:{form_email()}"
+
+
+# Session keys a sign-in keeps when it starts a new session: the room code's proof of presence
+# (a workshop's live page, principles.routes) must survive signing in there.
+CARRIED_ON_SIGN_IN = ("room_presence", "room_email")
+TOO_MANY = ("Too many attempts: wait a few minutes, then send this again. "
+            "What you typed is kept here.")
+
+
+def fresh_session() -> None:
+    """A new session on sign-in (nothing of the old one but CARRIED_ON_SIGN_IN)."""
+    kept = {key: session[key] for key in CARRIED_ON_SIGN_IN if key in session}
+    session.clear()
+    session.update(kept)
+
+
+def too_many_on(form, field: str) -> None:
+    """A rate limit refused this post: say so on the form, which keeps what was typed."""
+    getattr(form, field).errors = [TOO_MANY]
+
+
+@bp.errorhandler(429)
+def _too_many(error):
+    """A limit on sign-in bit: the form again with what was typed (never the password), status 429."""
+    if request.endpoint == "auth.login":
+        form = LoginForm()
+        too_many_on(form, "email")
+        return render("auth/login.html", "auth/_login_form.html", form=form, status_code=429,
+                      next=text_arg("next", 2000, lenient=True))
+    if request.endpoint == "auth.reset_request":
+        form = ResetRequestForm()
+        too_many_on(form, "email")
+        return render("auth/reset_request.html", "auth/_reset_request_form.html", form=form, status_code=429)
+    return render_error(429)
 
 
 def _failed(response) -> bool:
@@ -107,7 +142,7 @@ def login():
                 "This account is suspended. Contact the campaign team if you think this is a mistake.")
         else:
             services.record_login(user)  # best effort: commits, or logs and carries on
-            session.clear()  # a new session on sign-in
+            fresh_session()  # a new session on sign-in
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(text_arg("next", 2000, lenient=True), url_for("account.profile")))
     return render_form("auth/login.html", "auth/_login_form.html", form, next=text_arg("next", 2000, lenient=True))

@@ -2,9 +2,10 @@
 
 Joining (a new member with their consents, council and organisation) is a member rule: members.services."""
 import hashlib
+import hmac
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -12,7 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from kil_network.auth.models import RevokedSignIn, Status, User, sign_in_issued_at
+from kil_network.auth.models import RevokedSignIn, SignInCode, Status, User, sign_in_issued_at
 from kil_network.core.addresses import normalise_email
 from kil_network.core.email import external_url, queue_email
 from kil_network.core.rules import RuleError
@@ -274,3 +275,108 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
                 kind="confirm", user=user, user_obj=user, url=url)
     queue_email(user.email, "Your email address is changing", "email_change_notice",
                 kind="notice", user=user, user_obj=user, new_email=new_email)
+
+
+# --- One-time sign-in codes (the workshop live page: no password needed) ----------------
+
+SIGN_IN_CODE_MINUTES = 15
+SIGN_IN_CODE_TRIES = 5
+
+
+def _code_hmac(kind: str, value: str) -> str:
+    """An HMAC of a code or link token under the app's key: the table alone gives nothing away."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"sign-in-{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def normalise_sign_in_code(code: str | None) -> str:
+    """A typed code's digits (spaces and dashes dropped), at most 12."""
+    return "".join(ch for ch in (code or "")[:40] if ch.isdigit())[:12]
+
+
+def issue_sign_in_code(user: User, purpose: str = "sign_in", workshop_id: int | None = None) -> tuple[str, str]:
+    """A new one-time code (six digits) and link token for the member; returns (code, token).
+
+    Only their hashes are kept. Valid SIGN_IN_CODE_MINUTES, used once; any older unused code of
+    the member stops working (the newest email is the one that counts). The caller emails them
+    (`send_sign_in_code`) and commits."""
+    if user.status != Status.ACTIVE:
+        raise RuleError("This account is suspended. Speak to a member of the campaign team here.", "email")
+    now = utcnow()
+    db.session.execute(sa.update(SignInCode).where(SignInCode.user_id == user.id, SignInCode.used_at.is_(None))
+                       .values(used_at=now, attempts=SIGN_IN_CODE_TRIES + 1))  # superseded
+    db.session.execute(sa.delete(SignInCode).where(SignInCode.expires_at < now - timedelta(days=1)))  # prune
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    token = secrets.token_urlsafe(24)
+    db.session.add(SignInCode(user_id=user.id, purpose=purpose, workshop_id=workshop_id,
+                              code_hash=_code_hmac("code", f"{user.id}:{code}"), link_hash=_code_hmac("link", token),
+                              attempts=0, created_at=now, expires_at=now + timedelta(minutes=SIGN_IN_CODE_MINUTES)))
+    db.session.flush()
+    return code, token
+
+
+def send_sign_in_code(user: User, code: str, url: str, workshop_title: str = "") -> None:
+    """Queue the email with the code and the link (a secret email: the outbox never shows it)."""
+    queue_email(user.email, f"Your sign-in code: {code}", "sign_in_code", kind="sign_in", user=user,
+                user_obj=user, code=code, url=url, workshop_title=workshop_title,
+                minutes=SIGN_IN_CODE_MINUTES)
+
+
+def _finish_redemption(user: User, row: SignInCode) -> SignInCode:
+    """Use the code once; the code reached the inbox, so the address is proven."""
+    row.used_at = utcnow()
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = row.used_at
+    return row
+
+
+def _latest_code(user_id: int) -> SignInCode | None:
+    return db.session.scalar(sa.select(SignInCode).where(SignInCode.user_id == user_id)
+                             .order_by(SignInCode.id.desc()).limit(1).with_for_update())
+
+
+def redeem_sign_in_code(email: str, code: str) -> tuple[User, SignInCode]:
+    """The member a typed code signs in, and the code row (its workshop), the code now used.
+
+    Refused with RuleError (field "code"): no code for this address, expired, already used or
+    superseded, or wrong (each wrong code counts; the fifth burns it). The caller commits
+    whether or not it was refused, so the wrong tries are kept."""
+    user = get_user_by_email(email)
+    row = _latest_code(user.id) if user is not None else None
+    if user is None or row is None:
+        raise RuleError("There is no sign-in code for this email address. Ask for a new one.", "code")
+    if row.used_at is not None:
+        if row.attempts >= SIGN_IN_CODE_TRIES:
+            raise RuleError("That code has stopped working after too many wrong tries. Ask for a new one.", "code")
+        raise RuleError("That code has already been used. Ask for a new one.", "code")
+    if row.expires_at <= utcnow():
+        raise RuleError("That code has expired (codes last 15 minutes). Ask for a new one.", "code")
+    if user.status != Status.ACTIVE:
+        raise RuleError("This account is suspended. Speak to a member of the campaign team here.", "code")
+    typed = normalise_sign_in_code(code)
+    if not hmac.compare_digest(row.code_hash, _code_hmac("code", f"{user.id}:{typed}")):
+        row.attempts += 1
+        left = SIGN_IN_CODE_TRIES - row.attempts
+        if left <= 0:
+            row.used_at = utcnow()
+            raise RuleError("That code is not right, and it has now stopped working after 5 wrong tries. "
+                            "Ask for a new one.", "code")
+        raise RuleError(f"That code is not right. Check the email and try again "
+                        f"({left} {'try' if left == 1 else 'tries'} left).", "code")
+    return user, _finish_redemption(user, row)
+
+
+def redeem_sign_in_link(token: str) -> tuple[User, SignInCode]:
+    """The member an emailed sign-in link signs in, and its code row, now used (RuleError if not valid)."""
+    row = db.session.scalar(sa.select(SignInCode).where(SignInCode.link_hash == _code_hmac("link", token or ""))
+                            .with_for_update())
+    if row is None:
+        raise RuleError("This sign-in link is not valid. Check you opened the whole link, or ask for a new code.")
+    if row.used_at is not None:
+        raise RuleError("This sign-in link has already been used or a newer one was sent. Ask for a new code.")
+    if row.expires_at <= utcnow():
+        raise RuleError("This sign-in link has expired (links last 15 minutes). Ask for a new code.")
+    user = db.session.get(User, row.user_id)
+    if user is None or user.status != Status.ACTIVE:
+        raise RuleError("This account cannot sign in. Speak to a member of the campaign team.")
+    return user, _finish_redemption(user, row)

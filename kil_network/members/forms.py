@@ -210,3 +210,69 @@ class AppointEditorForm(FlaskForm):
     """Staff appoint one of an organisation's members as its editor (choices set by the route)."""
 
     member_id = SelectField("Member", validate_choice=False)
+
+
+class RoomJoinForm(FlaskForm):
+    """The short join on a workshop's live page: who you are, no password (the emailed code signs you in).
+
+    The campaign-email and directory choices start unticked; the member type's details are the
+    same rule as the full join (`services.member_type_problems`)."""
+
+    name = StringField(
+        "Full name", filters=[clean_line],
+        validators=[DataRequired("Enter your full name"), MaxLength(120, "Full name")],
+    )
+    email = StringField(
+        "Email address", filters=[clean_line],
+        validators=[
+            DataRequired("Enter your email address"),
+            Length(max=254, message="Email address must be 254 characters or fewer"),
+            Email("Enter an email address in the correct format, like name@example.org",
+                  check_deliverability=False),
+        ],
+    )
+    member_type = SelectField(
+        "I am a", choices=[("", "Select one")] + MEMBER_TYPE_CHOICES,
+        validators=[InputRequired("Select what kind of member you are")],
+        validate_choice=False,
+    )
+    organisation = StringField(
+        "Organisation name", filters=[clean_line], validators=[MaxLength(160, "Organisation name")],
+        description="Required for community organisations, think tanks and academics.",
+    )
+    local_authority = SelectField(
+        "Council", validate_choice=False,
+        description="Required for councillors, commissioners and council officers: the council you work for or "
+                    "represent.",
+    )
+    consent_privacy = BooleanField(
+        "I have read the privacy notice and agree to the Network holding my details",
+        validators=[DataRequired("Agree to the privacy notice to join the Network")],
+    )
+    consent_marketing = BooleanField("Send me campaign emails: news, workshops and calls for evidence")
+    show_in_directory = BooleanField(
+        "List me in the member directory, so other members can find me (your email address is never shown)"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.local_authority.choices = local_authority_choices()
+
+    def validate_member_type(self, field):
+        """Only the listed member types."""
+        if field.data not in MEMBER_TYPE_VALUES:
+            raise ValidationError("Select what kind of member you are")
+
+    def validate_local_authority(self, field):
+        """A council from the list."""
+        if field.data and field.data not in {code for code, _ in field.choices if code}:
+            raise ValidationError("Select a council from the list")
+
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks, then what the member type must give, every problem at once."""
+        valid = super().validate(extra_validators)
+        member_type = MemberType(self.member_type.data) if self.member_type.data in MEMBER_TYPE_VALUES else None
+        for problem in services.member_type_problems(member_type, self.organisation.data, self.local_authority.data):
+            getattr(self, problem.field or "member_type").errors.append(problem.message)
+            valid = False
+        return valid

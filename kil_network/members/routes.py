@@ -3,13 +3,15 @@ import json
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from kil_network.auth import services as auth_services
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
-from kil_network.auth.routes import form_email
+from kil_network.auth.routes import form_email, too_many_on
 from kil_network.core.addresses import normalise_email
 from kil_network.core.decorators import confirmed_required, staff_required
+from kil_network.core.errors import render_error
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, id_arg, int_arg, page_arg, text_arg
 from kil_network.core.rules import NotPermitted, refused_to, refused_to_flash
@@ -40,8 +42,27 @@ def _join_key() -> str:
     return f"join-email:{form_email()}"
 
 
+def _join_client_key() -> str:
+    """Join limit key: the client address and the email address typed.
+
+    A room on the venue's Wi-Fi shares one client address: each person joining counts against
+    their own email address, and the address-wide ceiling below is sized for a room."""
+    return f"join:{get_remote_address()}:{form_email()}"
+
+
+@joining_bp.errorhandler(429)
+def _join_too_many(error):
+    """A join limit bit: the form again with what was typed (never the password), status 429."""
+    if request.endpoint != "joining.join":
+        return render_error(429)
+    form = JoinForm()
+    too_many_on(form, "email")
+    return render("auth/join.html", "auth/_join_form.html", form=form, status_code=429)
+
+
 @joining_bp.route("/join", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("10 per hour", methods=["POST"], key_func=_join_client_key)
+@limiter.limit("1000 per hour", methods=["POST"])
 @limiter.limit("3 per hour", methods=["POST"], key_func=_join_key,
                deduct_when=lambda response: response.status_code in (302, 303))
 def join():

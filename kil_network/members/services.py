@@ -119,7 +119,8 @@ def create_member(*, name: str, email: str, password: str, member_type: MemberTy
         )
     now = utcnow()
     user = User(
-        name=name.strip(), email=email, password_hash=auth_services.hash_password(password),
+        name=name.strip(), email=email,
+        password_hash=auth_services.hash_password(password) if password else "",  # "": signs in by emailed code
         member_type=member_type, role=role, status=Status.ACTIVE, job_title=job_title.strip(),
         involvement=involvement.strip(), local_authority=local_authority,
         region=local_authority.region if local_authority else region,
@@ -172,6 +173,35 @@ def join(*, email: str, password: str, **details) -> User | None:
                     kind="notice", user=existing, user_obj=existing,
                     login_url=external_url("auth.login"), reset_url=external_url("auth.reset_request"))
     return None
+
+
+def join_in_the_room(*, name: str, email: str, member_type: MemberType, organisation_name: str = "",
+                     local_authority: LocalAuthority | None = None, consent_privacy: bool,
+                     consent_marketing: bool = False, show_in_directory: bool = False) -> User:
+    """The short join on a workshop's live page: a member with no password, not yet confirmed
+    (the emailed sign-in code confirms the address), privacy consent required and recorded, the
+    other consents only if ticked. The caller issues the code and commits.
+
+    The address already has an account (the same form sent twice, or a member who typed their
+    address into the join form): that account, not a second one. A suspended account is refused."""
+    if not consent_privacy:
+        raise RuleError("Agree to the privacy notice to join the Network", "consent_privacy")
+    check_member_type_details(member_type, organisation_name, local_authority)
+    existing = auth_services.get_user_by_email(email)
+    if existing is None:
+        try:
+            with db.session.begin_nested():
+                return create_member(name=name, email=email, password="", member_type=member_type,
+                                     organisation_name=organisation_name, local_authority=local_authority,
+                                     consent_privacy=True, consent_marketing=consent_marketing,
+                                     show_in_directory=show_in_directory, source="room_code")
+        except IntegrityError:  # joined at the same moment by the other submit
+            existing = auth_services.get_user_by_email(email)
+            if existing is None:
+                raise
+    if existing.status != Status.ACTIVE:
+        raise RuleError("This account is suspended. Speak to a member of the campaign team here.", "email")
+    return existing
 
 
 def member_search(q: str = "", member_type: str = "", region_id: str = "", *, directory_only: bool = True):

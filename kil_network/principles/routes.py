@@ -1,21 +1,36 @@
 """Members and the public: the current round, voting, suggestions, results, history."""
 
+import time
+
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, Response, abort, flash, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user
+from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 
+from kil_network.auth import services as auth_services
+from kil_network.auth.forms import EmailOnlyForm, SignInCodeForm
+from kil_network.auth.models import MemberType, Status
+from kil_network.auth.routes import form_email, fresh_session, too_many_on
 from kil_network.core import submissions
+from kil_network.core.addresses import normalise_email
+from kil_network.core.email import external_url
+from kil_network.core.errors import render_error
 from kil_network.core.htmx import is_htmx, render
 from kil_network.core.params import id_arg
-from kil_network.core.rules import refused_to, refused_to_flash
-from kil_network.extensions import db
+from kil_network.core.rules import RuleError, refused_to, refused_to_flash
+from kil_network.extensions import db, limiter
+from kil_network.members import services as member_services
+from kil_network.members.forms import RoomJoinForm
 from kil_network.principles import results as reads  # the module: `results` is a view here
 from kil_network.principles import services
 from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
 from kil_network.principles.history_panels import history_panels
 from kil_network.principles.models import Draft, Principle, Round, Suggestion
 from kil_network.principles.tallies import SUPPRESS_BELOW
+from kil_network.workshops import room
+from kil_network.workshops import services as workshop_services
+from kil_network.workshops.models import Workshop
 
 bp = Blueprint("principles", __name__)
 
@@ -82,10 +97,240 @@ def index():
     return render("principles/index.html", adopted=adopted, **_cards_context(round_))
 
 
+# --- The workshop's live page: the room code proves presence -------------------------------
+# /w/<id>?code=<room code> (the projector's QR code and short URL). A valid code is remembered
+# in the session for PRESENCE_SECONDS (it survives signing in: auth.routes.CARRIED_ON_SIGN_IN);
+# a signed-in member is checked in by themselves and sent to the voting cards; anyone else is
+# asked for their email address and gets a one-time code by email (a newcomer joins first).
+
+PRESENCE = "room_presence"  # {"workshop": id, "at": unix seconds}
+ROOM_EMAIL = "room_email"  # the address the code was sent to
+PRESENCE_SECONDS = 20 * 60
+# Limits sized for a room: 200 phones on the venue's Wi-Fi share one address, so the ceilings per
+# address are for a room, and each person is limited by the email address they type.
+ROOM_CEILING = "1000 per hour"
+
+
+def _room_email_key() -> str:
+    return f"room-email:{form_email()}"
+
+
+def _room_code_key() -> str:
+    return f"room-code:{session.get(ROOM_EMAIL, '')}"
+
+
+def _get_workshop_or_404(workshop_id: int) -> Workshop:
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None or not workshop.is_published:
+        abort(404)
+    return workshop
+
+
+def _remember_presence(workshop: Workshop) -> None:
+    session[PRESENCE] = {"workshop": workshop.id, "at": int(time.time())}
+
+
+def _present_at(workshop: Workshop) -> bool:
+    """Did this browser open the live page with a valid room code in the last PRESENCE_SECONDS?"""
+    seen = session.get(PRESENCE) or {}
+    return (isinstance(seen, dict) and seen.get("workshop") == workshop.id
+            and 0 <= time.time() - int(seen.get("at") or 0) <= PRESENCE_SECONDS)
+
+
+def _expired_page(workshop: Workshop, message: str | None = None, status_code: int = 410):
+    """The room code did not work: say why, ask for the code on the screen, link to the workshop."""
+    if message is None:
+        message = ("This room code has expired or is not right: the code on the screen changes every minute."
+                   if workshop.live_voting else "Live voting is not open for this workshop at the moment.")
+    return render("principles/room/expired.html", workshop=workshop, message=message, status_code=status_code)
+
+
+def _email_page(workshop: Workshop, form: EmailOnlyForm | None = None, status_code: int = 200):
+    return render("principles/room/email.html", workshop=workshop, form=form or EmailOnlyForm(),
+                  status_code=status_code)
+
+
+def _join_page(workshop: Workshop, form: RoomJoinForm, status_code: int = 200):
+    return render("principles/room/join.html", workshop=workshop, form=form, status_code=status_code)
+
+
+def _code_page(workshop: Workshop, form: SignInCodeForm | None = None, status_code: int = 200):
+    return render("principles/room/code.html", workshop=workshop, form=form or SignInCodeForm(),
+                  email=session.get(ROOM_EMAIL, ""), status_code=status_code)
+
+
+def _check_in_and_vote(user, workshop_id: int | None):
+    """Check the member in at the workshop the room code proved (self check-in), then the cards."""
+    workshop = db.session.get(Workshop, workshop_id) if workshop_id else None
+    if workshop is None:
+        return redirect(url_for("principles.index"), code=303)
+    try:
+        workshop_services.self_check_in(user, workshop)
+    except RuleError as exc:
+        db.session.rollback()
+        return render("principles/room/refused.html", workshop=workshop, message=exc.message, status_code=403)
+    db.session.commit()
+    flash(f"You are checked in at {workshop.title}. Your votes here count in this workshop's results.", "success")
+    return redirect(url_for("principles.index", workshop=workshop.id), code=303)
+
+
+def _sign_in(user) -> None:
+    """Sign in as the password form does: record it, a new session (presence kept), log in."""
+    auth_services.record_login(user)  # best effort: commits
+    fresh_session()
+    session.pop(ROOM_EMAIL, None)
+    login_user(user)
+
+
+def _send_code(user, workshop: Workshop, purpose: str) -> None:
+    code, token = auth_services.issue_sign_in_code(user, purpose, workshop.id)
+    auth_services.send_sign_in_code(user, code, external_url("principles.room_link", token=token), workshop.title)
+    session[ROOM_EMAIL] = user.email
+
+
+@bp.errorhandler(429)
+def _too_many(error):
+    """A limit on the live page bit: the same form again, with what was typed, status 429."""
+    workshop_id = (request.view_args or {}).get("workshop_id")
+    workshop = db.session.get(Workshop, workshop_id) if workshop_id else None
+    if workshop is None:
+        return render_error(429)
+    if request.endpoint == "principles.room_email":
+        form: FlaskForm = EmailOnlyForm()
+        too_many_on(form, "email")
+        return _email_page(workshop, form, 429)
+    if request.endpoint == "principles.room_join":
+        form = RoomJoinForm()
+        too_many_on(form, "email")
+        return _join_page(workshop, form, 429)
+    if request.endpoint == "principles.room_code":
+        form = SignInCodeForm()
+        too_many_on(form, "code")
+        return _code_page(workshop, form, 429)
+    return render_error(429)
+
+
 @bp.get("/w/<int:workshop_id>")
 def workshop_link(workshop_id):
-    """Short link shown on the projector: the voting page for that workshop."""
-    return redirect(url_for("principles.index", workshop=workshop_id))
+    """The live page (the projector's QR code and short URL): /w/<id>?code=<room code>.
+
+    Without a code, and with no presence proven in this browser, the voting page for that workshop
+    (as the short link always was)."""
+    code = request.args.get("code")
+    if code is None and not session.get(PRESENCE):
+        return redirect(url_for("principles.index", workshop=workshop_id))
+    workshop = _get_workshop_or_404(workshop_id)
+    if code is not None:
+        if not room.is_valid(workshop, code):
+            return _expired_page(workshop)
+        _remember_presence(workshop)
+    elif not _present_at(workshop):
+        return _expired_page(workshop, status_code=200 if workshop.live_voting else 410)
+    if not workshop.live_voting:
+        return _expired_page(workshop)
+    if current_user.is_authenticated:
+        return _check_in_and_vote(current_user._get_current_object(), workshop.id)
+    if code is not None:  # the code out of the address bar (and out of any log of it) once used
+        return redirect(url_for("principles.workshop_link", workshop_id=workshop.id), code=303)
+    return _email_page(workshop)
+
+
+@bp.post("/w/<int:workshop_id>/email")
+@limiter.limit(ROOM_CEILING, methods=["POST"])
+@limiter.limit("5 per 15 minutes; 10 per hour", methods=["POST"], key_func=_room_email_key)
+def room_email(workshop_id):
+    """"Your email address": a member gets a code by email; anyone else gets the short join."""
+    workshop = _get_workshop_or_404(workshop_id)
+    if not _present_at(workshop) or not workshop.live_voting:
+        return _expired_page(workshop)
+    form = EmailOnlyForm()
+    if not form.validate_on_submit():
+        return _email_page(workshop, form, 422)
+    user = auth_services.get_user_by_email(form.email.data)
+    if user is None or user.status == Status.DELETED:
+        return _join_page(workshop, RoomJoinForm(formdata=None, email=form.email.data))
+    try:
+        _send_code(user, workshop, "sign_in")
+    except RuleError as exc:
+        db.session.rollback()
+        form.email.errors.append(exc.message)
+        return _email_page(workshop, form, 403)
+    db.session.commit()
+    return redirect(url_for("principles.room_code", workshop_id=workshop.id), code=303)
+
+
+@bp.post("/w/<int:workshop_id>/join")
+@limiter.limit(ROOM_CEILING, methods=["POST"])
+@limiter.limit("5 per hour", methods=["POST"], key_func=_room_email_key)
+def room_join(workshop_id):
+    """The short join: a member with no password, confirmed and signed in by the emailed code."""
+    workshop = _get_workshop_or_404(workshop_id)
+    if not _present_at(workshop) or not workshop.live_voting:
+        return _expired_page(workshop)
+    form = RoomJoinForm()
+    if not form.validate_on_submit():
+        return _join_page(workshop, form, 422)
+    earlier = submissions.claim()  # the form sent twice: one account, one email
+    if earlier:
+        session[ROOM_EMAIL] = normalise_email(form.email.data)
+        return redirect(earlier, code=303)
+    with refused_to(form, "email") as outcome:
+        user = member_services.join_in_the_room(
+            name=form.name.data, email=form.email.data, member_type=MemberType(form.member_type.data),
+            organisation_name=form.organisation.data,
+            local_authority=member_services.get_local_authority(form.local_authority.data),
+            consent_privacy=form.consent_privacy.data, consent_marketing=form.consent_marketing.data,
+            show_in_directory=form.show_in_directory.data)
+        _send_code(user, workshop, "sign_in" if user.is_confirmed else "join")
+    if not outcome.ok:
+        return _join_page(workshop, form, 422)
+    done = url_for("principles.room_code", workshop_id=workshop.id)
+    submissions.complete(done)
+    db.session.commit()
+    return redirect(done, code=303)
+
+
+@bp.route("/w/<int:workshop_id>/code", methods=["GET", "POST"])
+@limiter.limit("2000 per hour", methods=["POST"])
+@limiter.limit("30 per hour", methods=["POST"], key_func=_room_code_key)
+def room_code(workshop_id):
+    """"Enter the 6-digit code we sent": signs in (confirming the address), checks in, votes."""
+    workshop = _get_workshop_or_404(workshop_id)
+    if current_user.is_authenticated:
+        return redirect(url_for("principles.workshop_link", workshop_id=workshop.id), code=303)
+    if not session.get(ROOM_EMAIL):
+        return redirect(url_for("principles.workshop_link", workshop_id=workshop.id), code=303)
+    form = SignInCodeForm()
+    if not form.validate_on_submit():
+        return _code_page(workshop, form, 422 if request.method == "POST" else 200)
+    try:
+        user, used = auth_services.redeem_sign_in_code(session[ROOM_EMAIL], form.code.data)
+    except RuleError as exc:
+        db.session.commit()  # the wrong try counts
+        form.code.errors.append(exc.message)
+        return _code_page(workshop, form, 422)
+    db.session.commit()
+    _sign_in(user)
+    return _check_in_and_vote(user, used.workshop_id)
+
+
+@bp.route("/w/sign-in/<token>", methods=["GET", "POST"])
+@limiter.limit(ROOM_CEILING, methods=["POST"])
+def room_link(token):
+    """The link in the sign-in email: a button (mail scanners follow links; a post uses it), then
+    signed in and checked in at the workshop the code was asked for at."""
+    if request.method == "GET":
+        return render("principles/room/link.html", token=token)
+    if not FlaskForm().validate_on_submit():
+        return render("principles/room/link.html", token=token, status_code=400)
+    try:
+        user, used = auth_services.redeem_sign_in_link(token)
+    except RuleError as exc:
+        db.session.rollback()
+        return render("principles/room/link_failed.html", message=exc.message, status_code=400)
+    db.session.commit()
+    _sign_in(user)
+    return _check_in_and_vote(user, used.workshop_id)
 
 
 @bp.get("/principles/drafts/<int:draft_id>")
