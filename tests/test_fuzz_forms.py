@@ -617,6 +617,7 @@ BODYLESS_SPECS = [
     Spec("/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>/undo", "admin",
          lambda w: f"/staff/workshops/{w.workshop.id}/attendance/{w.reg.id}/undo"),
     Spec("/staff/workshops/<int:workshop_id>/live", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/live"),
+    Spec("/staff/workshops/<int:workshop_id>/control", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/control"),
     Spec("/staff/workshops/<int:workshop_id>/publish", "admin",
          lambda w: f"/staff/workshops/{w.draft_workshop.id}/publish"),
     Spec("/organisations/<int:org_id>/editors/request", "member",

@@ -535,11 +535,11 @@ def test_finding_13_double_click_open_live_voting_stays_open(app, client, as_rol
     db.session.add(workshop)
     db.session.commit()
     as_role("staff")
-    url = f"/staff/workshops/{workshop.id}/live"
+    url = f"/staff/workshops/{workshop.id}/control"
     page = client.get(url).get_data(as_text=True)
-    assert 'name="open" value="1"' in page
+    assert 'name="live" value="1"' in page
     for _ in range(2):
-        assert client.post_form(url, {"open": "1"}, token_from=url).status_code == 303
+        assert client.post_form(url, {"live": "1"}, token_from=url).status_code == 303
     db.session.expire_all()
     assert db.session.get(Workshop, workshop.id).live_voting is True
     assert audit_count("workshop.live_voting") == 1

@@ -608,10 +608,12 @@ def test_responses_page_you_said_we_did(client, make_round, voters, organiser):
 # --- Staff --------------------------------------------------------------------------------
 
 STAFF_GETS = ["/staff/rounds/", "/staff/rounds/new", "/staff/rounds/{round}/edit",
-              "/staff/suggestions/{suggestion}/respond", "/staff/workshops/{workshop}/live"]
+              "/staff/suggestions/{suggestion}/respond", "/staff/workshops/{workshop}/live",
+              "/staff/workshops/{workshop}/control", "/staff/workshops/{workshop}/present",
+              "/staff/workshops/{workshop}/present/poll", "/staff/workshops/{workshop}/room-code"]
 STAFF_POSTS = ["/staff/rounds/{draft_round}/open", "/staff/rounds/{round}/close", "/staff/rounds/{closed}/adopt",
                "/staff/rounds/new", "/staff/rounds/{draft_round}/edit", "/staff/suggestions/{suggestion}/respond",
-               "/staff/workshops/{workshop}/live"]
+               "/staff/workshops/{workshop}/live", "/staff/workshops/{workshop}/control"]
 
 
 @pytest.fixture
@@ -836,62 +838,67 @@ def test_staff_respond_to_suggestion(client, as_role, staff_scene):
     assert "Not taken forward. Out of scope for a principle." in words(client.get(response.location))
 
 
-def test_projector_page_and_partial(client, as_role, make_round, make_workshop, voters):
-    """The projector has a QR SVG and short URL; htmx polling gets only the live bars, with votes from the workshop."""
+def test_projector_page_and_poll(client, as_role, make_round, make_workshop, voters):
+    """The presenter screen has a QR SVG and short URL; its poll (tallies revealed) brings only the
+    board, with the votes cast through the workshop (not those cast from home)."""
     round_ = make_round()
     workshop = make_workshop(round_)
     six = drafts(round_)
     for person, stance in zip(voters(3), ["support", "support", "oppose"], strict=True):
         cast(person, six[0], stance, workshop=workshop.id)
     cast(voters(1)[0], six[0], "oppose")  # from home: not in this workshop's bars
+    workshop.tallies_shown = True
+    db.session.commit()
     as_role("staff")
-    response = client.get(f"/staff/workshops/{workshop.id}/live")
+    response = client.get(f"/staff/workshops/{workshop.id}/present")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "<svg" in body and 'class="qr"' in body
-    assert f"/w/{workshop.id}" in body and 'id="live-bars"' in body
-    assert "Close live voting" in body
-    partial = client.get(f"/staff/workshops/{workshop.id}/live", headers=HX)
-    assert partial.status_code == 200 and "HX-Request" in partial.headers["Vary"]
+    assert f"/w/{workshop.id}" in body and 'id="present-board"' in body
+    partial = client.get(f"/staff/workshops/{workshop.id}/present/poll?join=none", headers=HX)
+    assert partial.status_code == 200
     fragment = partial.get_data(as_text=True).strip()
-    assert fragment.startswith('<div id="live-bars"') and fragment.count('id="live-bars"') == 1
-    assert "<html" not in fragment and 'class="qr"' not in fragment and "<h1" not in fragment
+    assert fragment.startswith('<div id="present-poll"') and fragment.count('id="present-board"') == 1
+    assert "<html" not in fragment and "<h1" not in fragment
     assert re.search(r'data-count="support-1">2 \(67%\)', fragment)
     assert re.search(r'data-count="oppose-1">1 \(33%\)', fragment)
-    assert "(3 votes)" in words(partial)
+    assert "3 votes" in words(partial)
 
 
 def test_projector_for_workshop_without_round(client, as_role, make_workshop):
-    """A workshop not linked to a round explains what to do; toggling live voting is refused."""
+    """A workshop not linked to a round explains what to do; opening live voting is refused."""
     workshop = make_workshop(None, live=False)
     as_role("staff")
-    response = client.get(f"/staff/workshops/{workshop.id}/live")
+    response = client.get(f"/staff/workshops/{workshop.id}/control")
     assert response.status_code == 200 and "not linked to a principles round" in words(response)
-    response = client.post_form(f"/staff/workshops/{workshop.id}/live", {"open": "1"})
+    response = client.post_form(f"/staff/workshops/{workshop.id}/control", {"live": "1"})
     assert response.status_code == 303
     db.session.expire_all()
     assert workshop.live_voting is False
-    assert "Link this workshop to a principles round first" in flashes(client, f"/staff/workshops/{workshop.id}/live")
+    assert "Link this workshop to a principles round first" in flashes(client,
+                                                                       f"/staff/workshops/{workshop.id}/control")
 
 
 def test_toggle_live_voting(client, as_role, make_round, make_workshop):
-    """POST /staff/workshops/<id>/live sets live voting open (open=1) or closed (open=0), audited once
-    per change; a second click changes nothing; no choice changes nothing."""
+    """POST /staff/workshops/<id>/control sets live voting open (live=1) or closed (live=0), audited once
+    per change; a second click changes nothing; no choice changes nothing. The old POST /live still works."""
     workshop = make_workshop(make_round(), live=False)
     as_role("admin")
-    response = client.post_form(f"/staff/workshops/{workshop.id}/live", {"open": "1"})
-    assert response.status_code == 303 and response.location == f"/staff/workshops/{workshop.id}/live"
+    url = f"/staff/workshops/{workshop.id}/control"
+    response = client.post_form(url, {"live": "1"})
+    assert response.status_code == 303 and response.location == url
     db.session.expire_all()
     assert workshop.live_voting is True
-    for data in ({"open": "1"}, {}):
-        client.post_form(f"/staff/workshops/{workshop.id}/live", data)
+    for data in ({"live": "1"}, {}):
+        client.post_form(url, data)
         db.session.expire_all()
         assert workshop.live_voting is True
-    client.post_form(f"/staff/workshops/{workshop.id}/live", {"open": "0"})
+    response = client.post_form(f"/staff/workshops/{workshop.id}/live", {"open": "0"})
+    assert response.status_code == 303 and response.location == url
     db.session.expire_all()
     assert workshop.live_voting is False
     assert count(AuditLog, AuditLog.action == "workshop.live_voting") == 2
-    assert client.post_form("/staff/workshops/999999/live").status_code == 404
+    assert client.post_form("/staff/workshops/999999/control").status_code == 404
 
 
 # --- Query counts -------------------------------------------------------------------------
@@ -909,7 +916,8 @@ def test_query_counts_do_not_grow_with_votes(client, as_role, make_round, make_w
     for draft in drafts(round_)[:3]:
         cast(me, draft, "support", "Mine")
     pages = [("/principles/", {}), (f"/principles/rounds/{round_.id}/results", {}),
-             ("/principles/1/history", {}), (f"/staff/workshops/{workshop.id}/live", HX)]
+             ("/principles/1/history", {}), (f"/staff/workshops/{workshop.id}/present", {}),
+             (f"/staff/workshops/{workshop.id}/present/poll", HX)]
     assert closed.id
 
     def add_voters(n):

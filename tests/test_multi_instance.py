@@ -15,7 +15,7 @@ from kil_network.auth.models import User
 from kil_network.extensions import db
 from kil_network.principles.models import Vote
 from kil_network.workshops import services as workshops
-from kil_network.workshops.models import Registration
+from kil_network.workshops.models import Registration, Workshop
 
 # This file's own Redis database (9, 10, ... one per pytest-xdist process), flushed before each test.
 _PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
@@ -114,11 +114,13 @@ def test_votes_cast_on_a_and_on_b_both_count(two, app):
                 {"stance": stances[i], "comment": "", "workshop": str(wid), "csrf_token": token},
                 headers={"HX-Request": "true"}, base=vote_on)
             assert status == 200 and "Vote saved." in body, (i, status)
+    db.session.execute(sa.update(Workshop).where(Workshop.id == wid).values(tallies_shown=True))
+    db.session.commit()
     staff = live.Browser(a)
     staff.sign_in(scene["staff"][0], base=a)
     expected = {(stance, n): 1 for stance in ("support", "amend", "oppose") for n in range(1, 7)}
     for base in (a, b):
-        status, _, body = staff.request("GET", f"/staff/workshops/{wid}/live", headers={"HX-Request": "true"},
+        status, _, body = staff.request("GET", f"/staff/workshops/{wid}/present/poll", headers={"HX-Request": "true"},
                                         base=base)
         assert status == 200
         shown = {(stance, int(n)): int(v) for stance, n, v in COUNT_RE.findall(body)}
