@@ -53,7 +53,7 @@ ADMIN = [
     "/staff/workshops/{w_live}/cancel", "workshop-cancel-errors", "/staff/workshops/{w_live}/attendance",
     "attendance-check-in-htmx", "/staff/workshops/{w_live}/attendance/{reg_member}",
     "/staff/workshops/{w_past}/attendance/{reg_past}", "/staff/workshops/{w_live}/sheet",
-    "/staff/workshops/{w_live}/live",
+    "/staff/workshops/{w_live}/control", "/staff/workshops/{w_live}/present",
     "/staff/rounds/", "/staff/rounds/new", "/staff/rounds/{r_draft}/edit", "/staff/rounds/{r_open}/edit",
     "/staff/suggestions/{s_open}/respond", "respond-errors", "/principles/rounds/{r_open}/results",
     "/staff/evidence/", "/staff/evidence/{e_named}", "/staff/evidence/{e_private}", "/staff/evidence/calls/",

@@ -70,7 +70,13 @@ EXPECTED = {
         "/staff/workshops/{workshop}/attendance/{reg}", STAFF),
     "/staff/workshops/<int:workshop_id>/sheet": ("/staff/workshops/{workshop}/sheet", STAFF),
     "/staff/workshops/<int:workshop_id>/attendance.csv": ("/staff/workshops/{workshop}/attendance.csv", STAFF),
-    "/staff/workshops/<int:workshop_id>/live": ("/staff/workshops/{workshop}/live", STAFF),
+    "/staff/workshops/<int:workshop_id>/live": (
+        "/staff/workshops/{workshop}/live", {**STAFF, "staff": "redirect:/staff/workshops/{workshop}/control",
+                                             "admin": "redirect:/staff/workshops/{workshop}/control"}),
+    "/staff/workshops/<int:workshop_id>/control": ("/staff/workshops/{workshop}/control", STAFF),
+    "/staff/workshops/<int:workshop_id>/present": ("/staff/workshops/{workshop}/present", STAFF),
+    "/staff/workshops/<int:workshop_id>/present/poll": ("/staff/workshops/{workshop}/present/poll", STAFF),
+    "/staff/workshops/<int:workshop_id>/room-code": ("/staff/workshops/{workshop}/room-code", STAFF),
     "/w/<int:workshop_id>": ("/w/{workshop}", dict.fromkeys(ROLES, "redirect:/principles/")),
     # Principles: "{round}" is open, "{closed_round}" closed (results public), "{draft}" a draft of the open round.
     "/principles/": ("/principles/", PUBLIC),

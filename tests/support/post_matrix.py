@@ -90,6 +90,7 @@ EXPECTED = {
         "/staff/workshops/{workshop}/attendance/{reg}", STAFF, {}),
     "/staff/workshops/<int:workshop_id>/walk-in": ("/staff/workshops/{workshop}/walk-in", STAFF, {}),
     "/staff/workshops/<int:workshop_id>/live": ("/staff/workshops/{workshop}/live", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/control": ("/staff/workshops/{workshop}/control", STAFF, {"tallies": "shown"}),
     "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>/undo": (
         "/staff/workshops/{workshop}/attendance/{reg}/undo", STAFF, {}),
     # Principles: a valid vote, suggestion and endorsement, so the unconfirmed member's refusal is real.
