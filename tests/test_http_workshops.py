@@ -721,14 +721,15 @@ def test_attendance_page_lists_and_searches(client, as_role, checkin):
     assert "Nobody matches “zzz”." in nobody
 
 
-def test_attendance_search_htmx_returns_tbody(client, as_role, checkin):
-    """The htmx search returns only `<tbody id="checkin-rows">` with the matching rows."""
+def test_attendance_search_htmx_returns_the_list(client, as_role, checkin):
+    """The htmx search returns only `<ul id="checkin-rows">` with the matching people's cards."""
     workshop, _, _ = checkin
     as_role("staff")
     response = client.get(f"/staff/workshops/{workshop.id}/attendance?q=ben", headers=HX)
     body = response.get_data(as_text=True).strip()
     assert response.status_code == 200
-    assert body.startswith('<tbody id="checkin-rows">') and body.endswith("</tbody>") and "<html" not in body
+    assert body.startswith('<ul id="checkin-rows" class="checkin-list">') and body.endswith("</ul>")
+    assert "<html" not in body
     assert "Ben Hughes" in body and "Amara Okafor" not in body
 
 
@@ -750,31 +751,35 @@ def test_toggle_check_in_without_js_redirects_back(client, as_role, checkin):
 
 
 def test_toggle_check_in_htmx_returns_row_and_trigger(client, as_role, checkin):
-    """The htmx toggle returns the row partial and an `HX-Trigger: attendance-changed` header."""
+    """The htmx check-in returns the person's card and an `HX-Trigger: attendance-changed` header."""
     workshop, people, regs = checkin
     as_role("staff")
     url = f"/staff/workshops/{workshop.id}/attendance/{regs['ben'].id}"
     response = client.post_form(url, {}, token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX)
     body = text(response).strip()
     assert response.status_code == 200
-    assert body.startswith(f'<tr id="registration-{regs["ben"].id}" class="checkin-row--in">') and "<html" not in body
-    assert "Checked in" in body and "Undo" in body
+    assert body.startswith(f'<li id="registration-{regs["ben"].id}" class="checkin-card checkin-card--in"')
+    assert "<html" not in body and 'data-checked-in="1"' in body
+    assert "Checked in" in body and "Undo check-in" in body and "Checked in by staff at " in body
     assert response.headers["HX-Trigger"] == "attendance-changed"
     count_body = re.sub(r"\s+", " ",
                         re.sub(r"<[^>]+>", "", text(client.get(f"/staff/workshops/{workshop.id}/attendance/count"))))
     assert "1 attended / 2 registered" in count_body
     undone = text(client.post_form(url + "/undo", {}, token_from=f"/staff/workshops/{workshop.id}/attendance",
                                    headers=HX))
-    assert "Not yet" in undone
+    assert "Not checked in yet" in undone and "data-checked-in" not in undone
     assert not reg_of(workshop, people["ben"]).attended
 
 
 def test_checking_in_waitlisted_person_gives_them_a_place(client, as_role, checkin):
-    """Checking in someone from the waitlist confirms them; the count goes to 1 / 3."""
+    """Checking in someone from the waitlist asks first; confirming gives them a place: 1 / 3."""
     workshop, people, regs = checkin
     as_role("staff")
-    client.post_form(f"/staff/workshops/{workshop.id}/attendance/{regs['cara'].id}", {},
-                     token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX)
+    url = f"/staff/workshops/{workshop.id}/attendance/{regs['cara'].id}"
+    asked = client.post_form(url, {}, token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX)
+    assert "On the waitlist — Confirm a place and check in?" in text(asked) and "HX-Trigger" not in asked.headers
+    assert reg_of(workshop, people["cara"]).state == RegistrationState.WAITLISTED
+    client.post_form(url, {"confirm": "1"}, token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX)
     assert reg_of(workshop, people["cara"]).state == RegistrationState.CONFIRMED
     body = re.sub(r"\s+", " ",
                   re.sub(r"<[^>]+>", "", text(client.get(f"/staff/workshops/{workshop.id}/attendance/count"))))

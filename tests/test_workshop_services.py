@@ -707,22 +707,25 @@ def test_check_in_and_undo(make_workshop, members, staff):
     db.session.commit()
     saved = db.session.get(Registration, reg.id)
     assert saved.attended and saved.checked_in_by_id == staff.id
-    assert queries.attendance_counts(workshop) == {"attended": 1, "registered": 1}
+    assert queries.attendance_counts(workshop) == {"attended": 1, "registered": 1, "walk_ins": 0}
     services.undo_check_in(staff, saved)
     db.session.commit()
     saved = db.session.get(Registration, reg.id)
     assert not saved.attended and saved.checked_in_by_id is None
-    assert queries.attendance_counts(workshop) == {"attended": 0, "registered": 1}
+    assert queries.attendance_counts(workshop) == {"attended": 0, "registered": 1, "walk_ins": 0}
     assert actions(reg) == ["registered", "checked_in", "check_in_undone"]
 
 
 def test_checking_in_a_waitlisted_person_confirms_them(make_workshop, members, staff):
-    """Someone from the waitlist who turns up is given a place when checked in."""
+    """Someone from the waitlist who turns up is given a place when staff confirm it (a plain tap asks)."""
     workshop = make_workshop(capacity=1)
     first, second = members(2)
     register(workshop, first)
     reg = register(workshop, second)
-    services.check_in(staff, reg)
+    with pytest.raises(services.WaitlistedNeedsConfirmation):
+        services.check_in(staff, reg)
+    db.session.rollback()
+    services.check_in(staff, reg, confirm_waitlisted=True)
     db.session.commit()
     saved = db.session.get(Registration, reg.id)
     assert saved.state == CONFIRMED and saved.attended
@@ -1058,7 +1061,7 @@ def test_confirmation_email_has_calendar_and_qr_attachments(make_workshop, membe
     png = attachments["image/png"].get_content()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert png == qr_png(check_in_url(reg))
-    assert f"/staff/workshops/{workshop.id}/attendance/{reg.id}" in check_in_url(reg)
+    assert check_in_url(reg).endswith(f"/t/{reg.check_in_code}")  # the ticket's code, not a database id
     assert "Your place is confirmed." in email_text(message)
 
 

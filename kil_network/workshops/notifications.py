@@ -13,8 +13,9 @@ def _links(reg) -> dict:
 
 
 def check_in_url(reg) -> str:
-    """The staff check-in page of this registration (what the QR code opens)."""
-    return external_url("staff_workshops.registration", workshop_id=reg.workshop_id, registration_id=reg.id)
+    """The ticket URL the attendee's QR code carries: /t/<check_in_code> (an unguessable code, not a
+    database id). Staff who open it get the check-in result; the attendee gets their ticket."""
+    return external_url("workshops.ticket", code=reg.check_in_code)
 
 
 def _send(reg, subject: str, template: str, *, ics: bool = False, qr: bool = False, **context) -> None:

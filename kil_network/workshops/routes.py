@@ -13,11 +13,18 @@ from kil_network.extensions import db
 from kil_network.workshops import queries, services
 from kil_network.workshops.calendar import feed_ics, workshop_ics
 from kil_network.workshops.forms import RegisterForm
-from kil_network.workshops.models import Workshop, WorkshopFormat
+from kil_network.workshops.models import CheckInMethod, Workshop, WorkshopFormat
 from kil_network.workshops.notifications import check_in_url
 from kil_network.workshops.qr import qr_svg
 
 bp = Blueprint("workshops", __name__)
+
+
+@bp.app_template_filter("check_in_method")
+def check_in_method_label(method: str | None) -> str:
+    """How a check-in was made, in words ("self check-in via room code"); older check-ins that did
+    not record it were staff taps."""
+    return CheckInMethod(method or CheckInMethod.STAFF).label
 
 
 def get_workshop_or_404(workshop_id: int, *, staff: bool = False) -> Workshop:
@@ -166,3 +173,20 @@ def calendar_feed(token):
         abort(404)
     workshops, confirmed = queries.calendar_feed(user)
     return Response(feed_ics(workshops, queries.CALENDAR_NAME, confirmed), mimetype="text/calendar")
+
+
+@bp.get("/t/<code>")
+def ticket(code):
+    """What an attendee's QR code opens (an unguessable code, not a database id). Staff get the
+    door's check-in result for it (a tap checks them in); the attendee signed in gets their ticket;
+    anyone else a page that says whose workshop this ticket is for, with no personal data."""
+    reg = services.registration_by_ticket(code)
+    if reg is None or reg.workshop.is_draft:
+        abort(404)
+    workshop = reg.workshop
+    mine = current_user.is_authenticated and reg.user_id == current_user.id
+    if not mine and current_user.is_authenticated and current_user.is_staff:
+        result = services.scan_ticket(current_user, workshop, code, check_in_now=False)
+        return render("workshops/staff/scan.html", workshop=workshop, result=result, code="")
+    qr = qr_svg(check_in_url(reg), f"Your ticket for {workshop.title}") if mine and reg.is_active else None
+    return render("workshops/ticket.html", workshop=workshop, reg=reg if mine else None, qr=qr)
