@@ -9,13 +9,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from kil_network.auth.models import User
+from kil_network.auth.models import Status, User
 from kil_network.core.params import int_arg, parse_month
 from kil_network.core.timeutil import london_to_utc, utcnow
 from kil_network.extensions import db
-from kil_network.members.models import Region
+from kil_network.members.models import Organisation, Region
 from kil_network.workshops.models import (
     ACTIVE_STATES,
+    CheckInMethod,
     Registration,
     RegistrationEvent,
     RegistrationState,
@@ -80,14 +81,12 @@ def active_registrations(workshop: Workshop) -> Sequence[Registration]:
 
 
 def attendance_counts(workshop: Workshop) -> dict:
-    """The live check-in counter: attended, registered (confirmed places, walk-ins included) and
-    walk-ins, in one query (every staff phone polls it every few seconds)."""
+    """Attended and registered (confirmed) counts for the live check-in counter."""
     row = db.session.execute(
-        sa.select(sa.func.count(Registration.checked_in_at), sa.func.count(Registration.id),
-                  sa.func.count(Registration.id).filter(Registration.walk_in.is_(True)))
+        sa.select(sa.func.count(Registration.checked_in_at), sa.func.count(Registration.id))
         .where(Registration.workshop_id == workshop.id, Registration.state == RegistrationState.CONFIRMED)
     ).one()
-    return {"attended": row[0], "registered": row[1], "walk_ins": row[2]}
+    return {"attended": row[0], "registered": row[1]}
 
 
 def check_in_list(workshop: Workshop, q: str = ""):
@@ -270,3 +269,44 @@ def calendar_feed(user: User) -> tuple[list[Workshop], set[int]]:
     ).all()
     confirmed = {workshop.id for workshop, state in rows if state == RegistrationState.CONFIRMED}
     return [workshop for workshop, _ in rows], confirmed
+
+
+# --- The check-in list on the phone (offline copy) ---------------------------------------
+
+def offline_check_in_list(workshop: Workshop) -> dict:
+    """The check-in page's list as data, for the copy a staff phone keeps to work through a Wi-Fi
+    drop: confirmed and waitlisted registrations in the page's order, with only what the page
+    shows (name, organisation or member type, place, check-in time and how) and the text the
+    on-device search matches; the counter's figures come from the same rows. One query, only
+    the columns needed."""
+    name = sa.case((User.status == Status.DELETED, sa.literal("Former member")),
+                   else_=sa.func.coalesce(User.name, Registration.guest_name))
+    rows = db.session.execute(
+        sa.select(Registration.id, Registration.state, Registration.member_type, Registration.walk_in,
+                  Registration.checked_in_at, Registration.check_in_method, name.label("name"),
+                  sa.func.coalesce(User.email, Registration.guest_email).label("email"),
+                  Organisation.name.label("organisation"))
+        .select_from(Registration)
+        .outerjoin(User, User.id == Registration.user_id)
+        .outerjoin(Organisation, Organisation.id == User.organisation_id)
+        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
+        .order_by(Registration.state, sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name)),
+                  Registration.id)
+    ).all()
+    people = []
+    counts = {"attended": 0, "registered": 0, "walk_ins": 0}
+    for row in rows:
+        label = row.organisation or row.member_type.label
+        confirmed = row.state == RegistrationState.CONFIRMED
+        counts["registered"] += confirmed
+        counts["attended"] += confirmed and row.checked_in_at is not None
+        counts["walk_ins"] += confirmed and row.walk_in
+        method = CheckInMethod(row.check_in_method) if row.check_in_method in set(CheckInMethod) else None
+        people.append({
+            "id": row.id, "name": row.name, "organisation": label, "walk_in": row.walk_in,
+            "state": row.state.value, "state_label": row.state.label,
+            "checked_in_at": row.checked_in_at.isoformat() if row.checked_in_at else None,
+            "method": method.value if method else None, "method_label": method.label if method else None,
+            "search": " ".join((row.name, row.email or "", label)).lower(),
+        })
+    return {"registrations": people, "counts": counts, "server_time": utcnow().isoformat()}

@@ -1,12 +1,15 @@
 """Staff workshop screens: dashboard, schedule and edit, publish, cancel, check-in, exports."""
 import csv
 import io
+import json
 
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from kil_network.auth.models import MemberType
 from kil_network.core import submissions
+from kil_network.core.csrf import token_refused
 from kil_network.core.csvutil import csv_safe
 from kil_network.core.decorators import staff_required
 from kil_network.core.htmx import is_htmx, render, render_form
@@ -157,7 +160,7 @@ def attendance_count(workshop_id):
 @bp.get("/<int:workshop_id>/attendance/<int:registration_id>")
 @staff_required
 def registration(workshop_id, registration_id):
-    """One registration, with how and when it was checked in, its history and a check-in button."""
+    """One registration (where a check-in QR code leads), with its history and a check-in button."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     reg = get_registration_or_404(workshop, registration_id)
     return render("workshops/staff/registration.html", workshop=workshop, reg=reg,
@@ -167,11 +170,8 @@ def registration(workshop_id, registration_id):
 @bp.post("/<int:workshop_id>/attendance/<int:registration_id>")
 @staff_required
 def check_in(workshop_id, registration_id):
-    """Check a person in (a second tap changes nothing); htmx gets the row back and the counter refreshes.
-    Someone on the waitlist is checked in only with `confirm=1`: the first tap asks."""
-    confirm = request.form.get("confirm") == "1"
-    return _attendance_change(workshop_id, registration_id,
-                              lambda actor, reg: services.check_in(actor, reg, confirm_waitlisted=confirm))
+    """Check a person in (a second tap changes nothing); htmx gets the row back and the counter refreshes."""
+    return _attendance_change(workshop_id, registration_id, services.check_in)
 
 
 @bp.post("/<int:workshop_id>/attendance/<int:registration_id>/undo")
@@ -185,25 +185,15 @@ def _attendance_change(workshop_id, registration_id, change):
     """Apply a check-in or an undo, then answer htmx with the row or redirect back."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     reg = get_registration_or_404(workshop, registration_id)
-    ask = False
     with refused_to_flash() as outcome:
-        try:
-            change(current_user, reg)
-        except services.WaitlistedNeedsConfirmation:  # not a refusal: the row (or page) asks to confirm
-            db.session.rollback()
-            ask = True
+        change(current_user, reg)
     if not outcome.ok:
         return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
-    if ask and not is_htmx():
-        flash(f"{reg.person_name} is on the waitlist. Confirm a place and check in?", "warning")
-        return redirect(url_for("staff_workshops.registration", workshop_id=workshop.id, registration_id=reg.id),
-                        code=303)
     db.session.commit()
     if is_htmx():
         response = render("workshops/staff/attendance.html", "workshops/staff/_checkin_row.html",
-                          workshop=workshop, reg=reg, ask=ask)
-        if not ask:
-            response.headers["HX-Trigger"] = "attendance-changed"
+                          workshop=workshop, reg=reg)
+        response.headers["HX-Trigger"] = "attendance-changed"
         return response
     flash(f"{reg.person_name} {'checked in' if reg.attended else 'is no longer checked in'}.", "success")
     back = request.form.get("back")
@@ -224,55 +214,18 @@ def walk_in(workshop_id):
         if earlier:
             return redirect(earlier, code=303)
         with refused_to(form, "name") as outcome:
-            walk_in = services.admit_walk_in(
+            reg = services.add_walk_in(
                 current_user, workshop, name=form.name.data or "", email=form.email.data,
                 member_type=MemberType(form.member_type.data) if form.member_type.data else None)
         if outcome.ok:
             submissions.complete(url_for("staff_workshops.attendance", workshop_id=workshop.id))
             db.session.commit()
-            flash(walk_in.message, "success")
+            flash(f"{reg.person_name} added and checked in."
+                  + ("" if reg.user_id else " We have emailed them an invitation to join the Network."), "success")
             return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
     return render_form("workshops/staff/attendance.html", "workshops/staff/_walk_in_form.html", form,
                        workshop=workshop, regs=queries.check_in_list(workshop), q="",
                        counts=queries.attendance_counts(workshop), walk_in_form=form)
-
-
-# The scan page uses the phone's camera: the rest of the site denies it (core/security.py sets
-# camera=() unless a response sets its own policy).
-SCAN_PERMISSIONS = "camera=(self), microphone=(), geolocation=()"
-
-
-@bp.get("/<int:workshop_id>/scan")
-@staff_required
-def scan(workshop_id):
-    """Scan attendees' ticket QR codes with the phone camera (or type the code)."""
-    workshop = get_workshop_or_404(workshop_id, staff=True)
-    response = render("workshops/staff/scan.html", workshop=workshop, result=None, code="", camera=True,
-                      counts=queries.attendance_counts(workshop))
-    response.headers["Permissions-Policy"] = SCAN_PERMISSIONS
-    return response
-
-
-@bp.post("/<int:workshop_id>/scan")
-@staff_required
-def scan_check_in(workshop_id):
-    """A scanned (or typed) ticket code: check the person in and answer the result (htmx: the result
-    alone). A waitlisted person needs `confirm=1`."""
-    workshop = get_workshop_or_404(workshop_id, staff=True)
-    code = request.form.get("code", "")[:300]
-    try:
-        result = services.scan_ticket(current_user, workshop, code, confirm=request.form.get("confirm") == "1")
-    except RuleError as exc:  # the workshop takes no check-ins: that is the scan's result, not a form error
-        db.session.rollback()
-        result = services.ScanResult(services.ScanKind.REFUSED, None, exc.message)
-    else:
-        db.session.commit()
-    response = render("workshops/staff/scan.html", "workshops/staff/_scan_result.html", workshop=workshop,
-                      result=result, code="", camera=True, counts=queries.attendance_counts(workshop))
-    response.headers["Permissions-Policy"] = SCAN_PERMISSIONS
-    if result.kind == services.ScanKind.CHECKED_IN:
-        response.headers["HX-Trigger"] = "attendance-changed"
-    return response
 
 
 @bp.get("/<int:workshop_id>/sheet")
@@ -302,3 +255,55 @@ def attendance_csv(workshop_id):
     stamp = format_london(workshop.starts_at, "%Y%m%d")
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=workshop-{workshop.id}-{stamp}.csv"})
+
+
+# --- Check-in on a phone that loses the network (service worker, list as data, offline queue) ----
+
+SYNC_MAX_BYTES = 64 * 1024  # 500 queued taps are about 50 KB
+
+
+@bp.get("/checkin-sw.js")
+def checkin_service_worker():
+    """The check-in page's service worker (static/js/checkin-sw.js), served from this path so
+    that its scope is /staff/workshops/: a worker controls only the pages under its own path.
+    Static code, nothing secret; `no-cache` so the phone checks for a new version each time."""
+    response = current_app.send_static_file("js/checkin-sw.js")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/<int:workshop_id>/attendance.json")
+@staff_required
+def attendance_json(workshop_id):
+    """The check-in list as data, for the copy the phone keeps (IndexedDB), with the counter's
+    figures, the server's time and a fresh CSRF token (the page a phone kept offline may hold an
+    expired one by the time it sends its queue)."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    return jsonify(workshop={"id": workshop.id, "title": workshop.title}, csrf_token=generate_csrf(),
+                   **queries.offline_check_in_list(workshop))
+
+
+@bp.post("/<int:workshop_id>/attendance/sync")
+@staff_required
+def attendance_sync(workshop_id):
+    """Check-ins a phone queued offline: JSON `{"check_ins": [{"registration_id", "at", "id"}]}`
+    (or the same document in a form field `payload`), the CSRF token in X-CSRFToken. Answers each
+    tap's result (`services.sync_check_ins`); a body too big or not of that shape gets 413 or 400
+    and nothing is applied."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    if token_refused():
+        return jsonify(error="The page's security token has expired. Reload the page."), 400
+    if (request.content_length or 0) > SYNC_MAX_BYTES:
+        return jsonify(error="Too many check-ins in one go."), 413
+    raw = request.get_data(cache=False) if request.is_json else request.form.get("payload", "").encode()
+    if len(raw) > SYNC_MAX_BYTES:
+        return jsonify(error="Too many check-ins in one go."), 413
+    try:
+        taps = services.offline_taps(json.loads(raw))
+    except (ValueError, RecursionError):
+        return jsonify(error="The check-ins sent are not valid JSON."), 400
+    except RuleError as refused:
+        return jsonify(error=refused.message), 400
+    results = services.sync_check_ins(current_user, workshop, taps)
+    db.session.commit()
+    return jsonify(results=results, counts=queries.attendance_counts(workshop))

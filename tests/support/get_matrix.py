@@ -70,6 +70,8 @@ EXPECTED = {
         "/staff/workshops/{workshop}/attendance/{reg}", STAFF),
     "/staff/workshops/<int:workshop_id>/sheet": ("/staff/workshops/{workshop}/sheet", STAFF),
     "/staff/workshops/<int:workshop_id>/attendance.csv": ("/staff/workshops/{workshop}/attendance.csv", STAFF),
+    "/staff/workshops/<int:workshop_id>/attendance.json": ("/staff/workshops/{workshop}/attendance.json", STAFF),
+    "/staff/workshops/checkin-sw.js": ("/staff/workshops/checkin-sw.js", PUBLIC),  # the check-in page's service worker
     "/staff/workshops/<int:workshop_id>/live": (
         "/staff/workshops/{workshop}/live", {**STAFF, "staff": "redirect:/staff/workshops/{workshop}/control",
                                              "admin": "redirect:/staff/workshops/{workshop}/control"}),

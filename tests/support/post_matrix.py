@@ -93,6 +93,9 @@ EXPECTED = {
     "/staff/workshops/<int:workshop_id>/control": ("/staff/workshops/{workshop}/control", STAFF, {"tallies": "shown"}),
     "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>/undo": (
         "/staff/workshops/{workshop}/attendance/{reg}/undo", STAFF, {}),
+    # The offline queue (JSON from checkin-offline.js; a form post carries the same document as `payload`).
+    "/staff/workshops/<int:workshop_id>/attendance/sync": (
+        "/staff/workshops/{workshop}/attendance/sync", STAFF, {"payload": '{"check_ins": []}'}),
     # Principles: a valid vote, suggestion and endorsement, so the unconfirmed member's refusal is real.
     "/principles/drafts/<int:draft_id>/vote": ("/principles/drafts/{draft}/vote", TAKES_PART, {"stance": "support"}),
     "/principles/drafts/<int:draft_id>/suggestions": (
