@@ -160,7 +160,7 @@ def attendance_count(workshop_id):
 @bp.get("/<int:workshop_id>/attendance/<int:registration_id>")
 @staff_required
 def registration(workshop_id, registration_id):
-    """One registration (where a check-in QR code leads), with its history and a check-in button."""
+    """One registration, with how and when it was checked in, its history and a check-in button."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     reg = get_registration_or_404(workshop, registration_id)
     return render("workshops/staff/registration.html", workshop=workshop, reg=reg,
@@ -170,8 +170,11 @@ def registration(workshop_id, registration_id):
 @bp.post("/<int:workshop_id>/attendance/<int:registration_id>")
 @staff_required
 def check_in(workshop_id, registration_id):
-    """Check a person in (a second tap changes nothing); htmx gets the row back and the counter refreshes."""
-    return _attendance_change(workshop_id, registration_id, services.check_in)
+    """Check a person in (a second tap changes nothing); htmx gets the row back and the counter refreshes.
+    Someone on the waitlist is checked in only with `confirm=1`: the first tap asks."""
+    confirm = request.form.get("confirm") == "1"
+    return _attendance_change(workshop_id, registration_id,
+                              lambda actor, reg: services.check_in(actor, reg, confirm_waitlisted=confirm))
 
 
 @bp.post("/<int:workshop_id>/attendance/<int:registration_id>/undo")
@@ -185,15 +188,25 @@ def _attendance_change(workshop_id, registration_id, change):
     """Apply a check-in or an undo, then answer htmx with the row or redirect back."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     reg = get_registration_or_404(workshop, registration_id)
+    ask = False
     with refused_to_flash() as outcome:
-        change(current_user, reg)
+        try:
+            change(current_user, reg)
+        except services.WaitlistedNeedsConfirmation:  # not a refusal: the row (or page) asks to confirm
+            db.session.rollback()
+            ask = True
     if not outcome.ok:
         return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
+    if ask and not is_htmx():
+        flash(f"{reg.person_name} is on the waitlist. Confirm a place and check in?", "warning")
+        return redirect(url_for("staff_workshops.registration", workshop_id=workshop.id, registration_id=reg.id),
+                        code=303)
     db.session.commit()
     if is_htmx():
         response = render("workshops/staff/attendance.html", "workshops/staff/_checkin_row.html",
-                          workshop=workshop, reg=reg)
-        response.headers["HX-Trigger"] = "attendance-changed"
+                          workshop=workshop, reg=reg, ask=ask)
+        if not ask:
+            response.headers["HX-Trigger"] = "attendance-changed"
         return response
     flash(f"{reg.person_name} {'checked in' if reg.attended else 'is no longer checked in'}.", "success")
     back = request.form.get("back")
@@ -214,18 +227,55 @@ def walk_in(workshop_id):
         if earlier:
             return redirect(earlier, code=303)
         with refused_to(form, "name") as outcome:
-            reg = services.add_walk_in(
+            walk_in = services.admit_walk_in(
                 current_user, workshop, name=form.name.data or "", email=form.email.data,
                 member_type=MemberType(form.member_type.data) if form.member_type.data else None)
         if outcome.ok:
             submissions.complete(url_for("staff_workshops.attendance", workshop_id=workshop.id))
             db.session.commit()
-            flash(f"{reg.person_name} added and checked in."
-                  + ("" if reg.user_id else " We have emailed them an invitation to join the Network."), "success")
+            flash(walk_in.message, "success")
             return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
     return render_form("workshops/staff/attendance.html", "workshops/staff/_walk_in_form.html", form,
                        workshop=workshop, regs=queries.check_in_list(workshop), q="",
                        counts=queries.attendance_counts(workshop), walk_in_form=form)
+
+
+# The scan page uses the phone's camera: the rest of the site denies it (core/security.py sets
+# camera=() unless a response sets its own policy).
+SCAN_PERMISSIONS = "camera=(self), microphone=(), geolocation=()"
+
+
+@bp.get("/<int:workshop_id>/scan")
+@staff_required
+def scan(workshop_id):
+    """Scan attendees' ticket QR codes with the phone camera (or type the code)."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    response = render("workshops/staff/scan.html", workshop=workshop, result=None, code="", camera=True,
+                      counts=queries.attendance_counts(workshop))
+    response.headers["Permissions-Policy"] = SCAN_PERMISSIONS
+    return response
+
+
+@bp.post("/<int:workshop_id>/scan")
+@staff_required
+def scan_check_in(workshop_id):
+    """A scanned (or typed) ticket code: check the person in and answer the result (htmx: the result
+    alone). A waitlisted person needs `confirm=1`."""
+    workshop = get_workshop_or_404(workshop_id, staff=True)
+    code = request.form.get("code", "")[:300]
+    try:
+        result = services.scan_ticket(current_user, workshop, code, confirm=request.form.get("confirm") == "1")
+    except RuleError as exc:  # the workshop takes no check-ins: that is the scan's result, not a form error
+        db.session.rollback()
+        result = services.ScanResult(services.ScanKind.REFUSED, None, exc.message)
+    else:
+        db.session.commit()
+    response = render("workshops/staff/scan.html", "workshops/staff/_scan_result.html", workshop=workshop,
+                      result=result, code="", camera=True, counts=queries.attendance_counts(workshop))
+    response.headers["Permissions-Policy"] = SCAN_PERMISSIONS
+    if result.kind == services.ScanKind.CHECKED_IN:
+        response.headers["HX-Trigger"] = "attendance-changed"
+    return response
 
 
 @bp.get("/<int:workshop_id>/sheet")
