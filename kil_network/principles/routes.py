@@ -126,6 +126,12 @@ def _get_workshop_or_404(workshop_id: int) -> Workshop:
     return workshop
 
 
+def _back_to_room(workshop: Workshop):
+    """To the live page (a 303 after a post, a plain redirect after a GET)."""
+    return redirect(url_for("principles.workshop_link", workshop_id=workshop.id),
+                    code=303 if request.method == "POST" else 302)
+
+
 def _remember_presence(workshop: Workshop) -> None:
     session[PRESENCE] = {"workshop": workshop.id, "at": int(time.time())}
 
@@ -241,8 +247,10 @@ def workshop_link(workshop_id):
 def room_email(workshop_id):
     """"Your email address": a member gets a code by email; anyone else gets the short join."""
     workshop = _get_workshop_or_404(workshop_id)
+    if current_user.is_authenticated:
+        return _back_to_room(workshop)
     if not _present_at(workshop) or not workshop.live_voting:
-        return _expired_page(workshop)
+        return _expired_page(workshop, status_code=422)
     form = EmailOnlyForm()
     if not form.validate_on_submit():
         return _email_page(workshop, form, 422)
@@ -265,8 +273,10 @@ def room_email(workshop_id):
 def room_join(workshop_id):
     """The short join: a member with no password, confirmed and signed in by the emailed code."""
     workshop = _get_workshop_or_404(workshop_id)
+    if current_user.is_authenticated:
+        return _back_to_room(workshop)
     if not _present_at(workshop) or not workshop.live_voting:
-        return _expired_page(workshop)
+        return _expired_page(workshop, status_code=422)
     form = RoomJoinForm()
     if not form.validate_on_submit():
         return _join_page(workshop, form, 422)
@@ -296,10 +306,8 @@ def room_join(workshop_id):
 def room_code(workshop_id):
     """"Enter the 6-digit code we sent": signs in (confirming the address), checks in, votes."""
     workshop = _get_workshop_or_404(workshop_id)
-    if current_user.is_authenticated:
-        return redirect(url_for("principles.workshop_link", workshop_id=workshop.id), code=303)
-    if not session.get(ROOM_EMAIL):
-        return redirect(url_for("principles.workshop_link", workshop_id=workshop.id), code=303)
+    if current_user.is_authenticated or not session.get(ROOM_EMAIL):
+        return _back_to_room(workshop)
     form = SignInCodeForm()
     if not form.validate_on_submit():
         return _code_page(workshop, form, 422 if request.method == "POST" else 200)
@@ -319,15 +327,15 @@ def room_code(workshop_id):
 def room_link(token):
     """The link in the sign-in email: a button (mail scanners follow links; a post uses it), then
     signed in and checked in at the workshop the code was asked for at."""
-    if request.method == "GET":
-        return render("principles/room/link.html", token=token)
-    if not FlaskForm().validate_on_submit():
-        return render("principles/room/link.html", token=token, status_code=400)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        return render("principles/room/link.html", token=token, form=form,
+                      status_code=400 if request.method == "POST" else 200)
     try:
         user, used = auth_services.redeem_sign_in_link(token)
     except RuleError as exc:
         db.session.rollback()
-        return render("principles/room/link_failed.html", message=exc.message, status_code=400)
+        return render("principles/room/link_failed.html", message=exc.message, status_code=422)
     db.session.commit()
     _sign_in(user)
     return _check_in_and_vote(user, used.workshop_id)

@@ -66,6 +66,9 @@ EXPECTED = {
     "/staff/workshops/<int:workshop_id>/cancel": ("/staff/workshops/{workshop}/cancel", STAFF),
     "/staff/workshops/<int:workshop_id>/attendance": ("/staff/workshops/{workshop}/attendance", STAFF),
     "/staff/workshops/<int:workshop_id>/attendance/count": ("/staff/workshops/{workshop}/attendance/count", STAFF),
+    "/staff/workshops/<int:workshop_id>/scan": ("/staff/workshops/{workshop}/scan", STAFF),
+    # An attendee's ticket (what their QR code opens): an unknown code is 404 for everyone (test_checkin_day.py).
+    "/t/<code>": ("/t/not-a-real-ticket-code", dict.fromkeys(ROLES, 404)),
     "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>": (
         "/staff/workshops/{workshop}/attendance/{reg}", STAFF),
     "/staff/workshops/<int:workshop_id>/sheet": ("/staff/workshops/{workshop}/sheet", STAFF),
@@ -80,6 +83,8 @@ EXPECTED = {
     "/staff/workshops/<int:workshop_id>/present/poll": ("/staff/workshops/{workshop}/present/poll", STAFF),
     "/staff/workshops/<int:workshop_id>/room-code": ("/staff/workshops/{workshop}/room-code", STAFF),
     "/w/<int:workshop_id>": ("/w/{workshop}", dict.fromkeys(ROLES, "redirect:/principles/")),
+    "/w/<int:workshop_id>/code": ("/w/{workshop}/code", dict.fromkeys(ROLES, "redirect:/w/{workshop}")),
+    "/w/sign-in/<token>": ("/w/sign-in/not-a-real-token", PUBLIC),
     # Principles: "{round}" is open, "{closed_round}" closed (results public), "{draft}" a draft of the open round.
     "/principles/": ("/principles/", PUBLIC),
     "/principles/<int:number>/history": ("/principles/1/history", PUBLIC),

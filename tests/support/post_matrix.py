@@ -93,9 +93,15 @@ EXPECTED = {
     "/staff/workshops/<int:workshop_id>/control": ("/staff/workshops/{workshop}/control", STAFF, {"tallies": "shown"}),
     "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>/undo": (
         "/staff/workshops/{workshop}/attendance/{reg}/undo", STAFF, {}),
+    "/staff/workshops/<int:workshop_id>/scan": ("/staff/workshops/{workshop}/scan", STAFF, {"code": "not-a-ticket"}),
     # The offline queue (JSON from checkin-offline.js; a form post carries the same document as `payload`).
     "/staff/workshops/<int:workshop_id>/attendance/sync": (
         "/staff/workshops/{workshop}/attendance/sync", STAFF, {"payload": '{"check_ins": []}'}),
+    # The workshop's live page: without the room code's presence (or signed in) each step sends back.
+    "/w/<int:workshop_id>/email": ("/w/{workshop}/email", PUBLIC, {"email": "someone@example.org"}),
+    "/w/<int:workshop_id>/join": ("/w/{workshop}/join", PUBLIC, {}),
+    "/w/<int:workshop_id>/code": ("/w/{workshop}/code", PUBLIC, {"code": "123456"}),
+    "/w/sign-in/<token>": ("/w/sign-in/not-a-real-token", PUBLIC, {}),
     # Principles: a valid vote, suggestion and endorsement, so the unconfirmed member's refusal is real.
     "/principles/drafts/<int:draft_id>/vote": ("/principles/drafts/{draft}/vote", TAKES_PART, {"stance": "support"}),
     "/principles/drafts/<int:draft_id>/suggestions": (
