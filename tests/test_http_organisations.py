@@ -41,6 +41,18 @@ def test_member_of_org_saves_details(client, make_user, auth):
     assert "Company AB123456" in client.get("/organisations/").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("left_out", ["charity_number", "company_number"])
+def test_a_number_left_out_of_the_post_is_saved_empty(client, make_user, auth, left_out):
+    """A post without one of the optional number fields (a hand-made request, found by the
+    form fuzzer) saves it empty instead of failing on the NOT NULL column."""
+    make_user(email="owner@example.org")
+    auth.login("owner@example.org")
+    org_id = _org().id
+    data = {k: v for k, v in VALID.items() if k != left_out}
+    assert client.post_form(f"/organisations/{org_id}/edit", data).status_code == 302
+    assert getattr(db.session.get(Organisation, org_id), left_out) == ""
+
+
 def test_invalid_numbers_and_name_clash_are_refused(client, make_user, auth):
     """Malformed numbers and another organisation's name give field errors; nothing changes."""
     make_user(email="owner@example.org")

@@ -182,7 +182,7 @@ class OrganisationForm(FlaskForm):
         description="Charity Commission for England and Wales registration number.",
     )
     company_number = StringField(
-        "Company number (optional)", filters=[lambda v: clean_line(v).upper() if v else v],
+        "Company number (optional)", filters=[lambda v: clean_line(v).upper() if v else ""],
         validators=[Regexp(r"^([A-Z]{2}\d{6}|\d{8})?$",
                            message="Enter a company number like 01234567 or CE001234, or leave it empty")],
         description="Companies House number, for CICs and charitable companies.",

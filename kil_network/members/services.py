@@ -614,8 +614,8 @@ def update_organisation(actor: User, org: Organisation, *, name: str, org_type: 
     org.name = " ".join(name.split())
     org.name_key = key
     org.org_type = org_type
-    org.charity_number = charity_number
-    org.company_number = company_number
+    org.charity_number = charity_number or ""  # a field left out of the post is empty, not NULL
+    org.company_number = company_number or ""
     org.local_authority = local_authority
     changes = {field: [before[field], _field_value(org, field)] for field in ORGANISATION_FIELDS
                if before[field] != _field_value(org, field)}
