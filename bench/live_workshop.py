@@ -6,8 +6,17 @@ the running app over real HTTP on loopback, at the same time and within SECONDS:
 
 - every member signs in (the real form, with its CSRF token), opens the voting page from the
   projector's link and casts six votes (htmx POSTs, as a phone does);
-- 20 projectors (staff browsers) refresh the live bars (the HX-Request partial) every 3 seconds;
-- 5 staff check the attendees in: search as you type, tap (POST toggle), the counter refreshes.
+- 20 projectors (staff browsers) poll the presenter screen (/present/poll) every 3 seconds;
+- 5 staff check the attendees in: search as you type, tap (POST), the counter refreshes.
+
+With --room (issue 11) the members arrive through the room code instead, with rate limits ON on
+the server (one loopback address for everyone, as a venue's Wi-Fi): each opens
+/w/<id>?code=<the code the presenter screen shows now> (read from the staff JSON
+/staff/workshops/<id>/room-code), gives their email address, reads the 6-digit code from the
+email (from the outbox table: the database keeps only the code's hash, the email has the code),
+types it (signed in and checked in by themselves), then votes; --newcomers N more people are not
+members yet and join in the room first (the short join, confirmed by the same emailed code).
+Staff then check nobody in: every check-in is a self check-in.
 
 It prints errors (must be 0), votes recorded against the tallies and what the projector shows
 (must be equal), check-ins recorded (must equal MEMBERS), and requests and latency percentiles
@@ -16,6 +25,7 @@ per kind of request. The exit status is 1 if any check fails.
     # starts its own gunicorn on a fresh schema (`live_bench`) of this PostgreSQL database
     .venv/bin/python bench/live_workshop.py --database-url postgresql://postgres@127.0.0.1:5432/kil_bench
     .venv/bin/python bench/live_workshop.py --database-url ... --members 40 --seconds 20   # smaller
+    .venv/bin/python bench/live_workshop.py --database-url ... --room --newcomers 20     # by room code
     # against an app that is already running on that database (rate limits off: RATELIMIT_ENABLED=false)
     .venv/bin/python bench/live_workshop.py --database-url "$DATABASE_URL" --base-url http://127.0.0.1:8000
 
@@ -55,7 +65,7 @@ PROJECTORS = 20
 REFRESH_SECONDS = 3.0
 HX = {"HX-Request": "true"}
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
-TOTALS_RE = re.compile(r'<section class="live-bars__draft" aria-label="Principle (\d)">.*?\((\d+) votes?\)', re.S)
+CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.M)  # the six digits on their own line in the sign-in email
 STANCES = ["support", "amend", "oppose"]
 
 
@@ -73,12 +83,14 @@ def make_app(url: str):
     return create_app(LiveConfig)
 
 
-def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast", tag: str | None = None) -> dict:
+def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast", tag: str | None = None,
+                newcomers: int = 0) -> dict:
     """Inside an app context: an open round, a live workshop, members registered (confirmed), staff.
 
     password_hash="scrypt" gives every account a production-strength hash (one hash, computed once,
     shared by all), so sign-ins cost the server what they cost in production; "fast" keeps the
-    test configuration's cheap hash. Returns the ids, emails and registration ids the load needs."""
+    test configuration's cheap hash. `newcomers` addresses with no account are listed too (they join in
+    the room with --room). Returns the ids, emails and registration ids the load needs."""
     from werkzeug.security import generate_password_hash
 
     from kil_network.auth.models import MemberType, Role, User
@@ -135,6 +147,7 @@ def setup_scene(members: int, staff: int = STAFF, *, password_hash: str = "fast"
                            .values(password_hash=shared))
     db.session.commit()
     return {"tag": tag, "workshop": workshop.id, "round": round_.id,
+            "newcomers": [f"live-{tag}-new{i}@example.org" for i in range(newcomers)],
             "drafts": [d.id for d in principles.drafts_of(round_)],
             "members": [p.email for p in people], "member_names": [p.name for p in people],
             "staff": [u.email for u in staff_users], "registrations": registrations}
@@ -281,12 +294,16 @@ def percentile(samples: list[float], p: float) -> float:
 
 
 def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors: int = PROJECTORS,
-             refresh: float = REFRESH_SECONDS, pool: int = 50, seed: int = 2026) -> dict:
-    """Run members, projectors and staff together against the instances; returns what was measured."""
+             refresh: float = REFRESH_SECONDS, pool: int = 50, seed: int = 2026, room: bool = False,
+             outbox_url: str | None = None) -> dict:
+    """Run members, projectors and staff together against the instances; returns what was measured.
+
+    room=True: the members (and scene["newcomers"]) arrive through the room code and check
+    themselves in; the emailed codes are read from the outbox table at `outbox_url`."""
     rng = random.Random(seed)
     rec = Recorder()
     wid, drafts = scene["workshop"], scene["drafts"]
-    members, names = scene["members"], scene["member_names"]
+    members, names = scene["members"] + (scene.get("newcomers", []) if room else []), scene["member_names"]
     staff, regs = scene["staff"], scene["registrations"]
     plans = [[rng.choice(STANCES) for _ in drafts] for _ in members]
     expected = {d: {s: 0 for s in STANCES} for d in drafts}
@@ -300,8 +317,60 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
     votes_cast = [0]
     checkins_done = [0]
     # Only attendees count in the workshop's tally (issue 9): a member votes once checked in at the door.
-    checked_in = [threading.Event() for _ in regs]
+    checked_in = [threading.Event() for _ in members]
     last_projector = {}
+    outbox = sa.create_engine(outbox_url) if room else None
+    codes = {"code": "", "at": 0.0}
+    code_lock = threading.Lock()
+    code_reader = Browser(bases[0])
+
+    def current_room_code() -> str:
+        """The code the presenter screen shows now (the staff JSON), read again every 15 seconds."""
+        with code_lock:
+            if time.monotonic() - codes["at"] > 15:
+                if not code_reader.cookies:
+                    code_reader.sign_in(staff[0])
+                body = rec.timed("room-code JSON (staff)", code_reader, "GET", f"/staff/workshops/{wid}/room-code")
+                codes.update(code=re.search(r'"code":\s*"([A-Z0-9]+)"', body).group(1), at=time.monotonic())
+            return codes["code"]
+
+    def emailed_code(email: str) -> str:
+        """The six digits of the newest sign-in email to this address (the outbox row, written before the
+        answer to the email step came back)."""
+        with outbox.connect() as conn:
+            body = conn.scalar(sa.text("SELECT body_text FROM outbox_emails WHERE to_address = :e "
+                                       "ORDER BY id DESC LIMIT 1"), {"e": email})
+        match = CODE_RE.search(body or "")
+        if not match:
+            raise LoadError(f"no sign-in code emailed to {email}")
+        return match.group(1)
+
+    def arrive_by_room_code(i, browser) -> None:
+        """Scan the QR code, give the email address (a newcomer joins), type the emailed code: signed in
+        and checked in, on the voting page."""
+        email = members[i]
+        status, headers, _ = browser.request("GET", f"/w/{wid}?code={current_room_code()}")
+        if status != 303:
+            raise LoadError(f"room code refused for {email}: {status}")
+        page = rec.timed("live page (email form)", browser, "GET", f"/w/{wid}")
+        token = CSRF_RE.search(page)
+        token = token.group(1) or token.group(2)
+        newcomer = i >= len(scene["members"])
+        body = rec.timed("email POST", browser, "POST", f"/w/{wid}/email", {"email": email, "csrf_token": token},
+                         expect=200 if newcomer else 303)
+        if newcomer:
+            key = re.search(r'name="submission_key" value="([^"]+)"', body).group(1)
+            time.sleep(rng.uniform(2, 5) * think)  # typing a name and choosing a member type
+            rec.timed("short join POST", browser, "POST", f"/w/{wid}/join",
+                      {"name": f"Room Newcomer {i}", "email": email, "member_type": "other",
+                       "organisation": "", "local_authority": "", "consent_privacy": "y",
+                       "submission_key": key, "csrf_token": token}, expect=303)
+        time.sleep(rng.uniform(1, 3) * think)  # opening the email
+        rec.timed("code POST", browser, "POST", f"/w/{wid}/code",
+                  {"code": emailed_code(email), "csrf_token": token}, expect=303)
+        checked_in[i].set()
+        with rec.lock:
+            checkins_done[0] += 1
 
     def wait_until(moment):
         """Sleep until a moment (monotonic seconds)."""
@@ -315,10 +384,13 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
         wait_until(t0 + i * (0.4 * seconds) / max(1, len(members)))
         browser = Browser(base)
         try:
-            token = CSRF_RE.search(rec.timed("sign-in page", browser, "GET", "/auth/login"))
-            token = token.group(1) or token.group(2)
-            rec.timed("sign-in POST", browser, "POST", "/auth/login",
-                      {"email": members[i], "password": PASSWORD, "csrf_token": token}, expect=302)
+            if room:
+                arrive_by_room_code(i, browser)
+            else:
+                token = CSRF_RE.search(rec.timed("sign-in page", browser, "GET", "/auth/login"))
+                token = token.group(1) or token.group(2)
+                rec.timed("sign-in POST", browser, "POST", "/auth/login",
+                          {"email": members[i], "password": PASSWORD, "csrf_token": token}, expect=302)
             page = rec.timed("voting page", browser, "GET", f"/principles/?workshop={wid}")
             match = CSRF_RE.search(page)
             if not match:
@@ -371,7 +443,7 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
             rec.error(f"staff {j}: {exc!r}")
 
     def projector(p):
-        """Refresh the live bars every few seconds until everyone is done; keep the last totals."""
+        """Poll the presenter screen every few seconds until everyone is done; keep the last answer."""
         base = bases[p % len(bases)]
         browser = Browser(base)
         try:
@@ -379,11 +451,10 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
             wait_until(t0 + (p / max(1, projectors)) * refresh)
             while True:
                 done = finished.is_set()
-                body = rec.timed("projector refresh (htmx)", browser, "GET", f"/staff/workshops/{wid}/live", headers=HX)
-                totals = {int(n): int(v) for n, v in TOTALS_RE.findall(body)}
-                if len(totals) != len(drafts):
-                    raise LoadError("projector partial without the six drafts")
-                last_projector[p] = totals
+                status, _, _ = browser.request("GET", f"/staff/workshops/{wid}/present/poll", headers=HX)
+                if status not in (200, 204):
+                    raise LoadError(f"presenter poll answered {status}")
+                last_projector[p] = status
                 if done:
                     break  # this reading was taken after every vote had been answered
                 finished.wait(refresh)
@@ -393,7 +464,7 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
     with ThreadPoolExecutor(max_workers=projectors + len(staff)) as side, \
             ThreadPoolExecutor(max_workers=min(pool, max(1, len(members)))) as crowd:
         side_jobs = [side.submit(projector, p) for p in range(projectors)]
-        staff_jobs = [side.submit(staffer, j) for j in range(len(staff))]
+        staff_jobs = [] if room else [side.submit(staffer, j) for j in range(len(staff))]
         member_jobs = [crowd.submit(member, i) for i in range(len(members))]
         for job in member_jobs + staff_jobs:
             job.result()
@@ -401,9 +472,11 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
         finished.set()
         for job in side_jobs:
             job.result()
+    if outbox is not None:
+        outbox.dispose()
     return {"errors": rec.errors, "late": rec.late_finishers, "seconds": seconds, "samples": rec.samples,
             "elapsed": elapsed, "votes_cast": votes_cast[0], "checkins_done": checkins_done[0],
-            "expected": expected, "projector": last_projector}
+            "expected": expected, "projector": last_projector, "projectors": projectors, "room": room}
 
 
 def checks(scene: dict, result: dict, db_state: dict, *, on_time: bool = True) -> list[str]:
@@ -413,7 +486,7 @@ def checks(scene: dict, result: dict, db_state: dict, *, on_time: bool = True) -
     if on_time and result["late"]:
         problems.append(f"{len(result['late'])} finished after the {result['seconds']:.0f}-second window: "
                         + ", ".join(result["late"][:10]))
-    wanted = len(scene["members"])
+    wanted = len(scene["members"]) + len(scene.get("newcomers", []))
     for d in scene["drafts"]:
         if not (db_state["votes"][d] == db_state["tally_all"][d] == db_state["tally_workshop"][d] == wanted):
             problems.append(f"draft {d}: {db_state['votes'][d]} votes, tallies {db_state['tally_all'][d]} (all) and "
@@ -421,11 +494,9 @@ def checks(scene: dict, result: dict, db_state: dict, *, on_time: bool = True) -
     if not (db_state["stances"] == db_state["tally_stances"] == result["expected"]):
         problems.append(f"votes by stance {db_state['stances']}, workshop tallies {db_state['tally_stances']}, "
                         f"cast {result['expected']}")
-    numbers = {i + 1: d for i, d in enumerate(scene["drafts"])}
-    for p, totals in result["projector"].items():
-        shown = {numbers[n]: v for n, v in totals.items()}
-        if shown != db_state["tally_workshop"]:
-            problems.append(f"projector {p} last showed {totals}, tallies are {db_state['tally_workshop']}")
+    if len(result["projector"]) != result.get("projectors", len(result["projector"])):
+        missing = result["projectors"] - len(result["projector"])
+        problems.append(f"{missing} projectors never got an answer to their poll")
     if result["votes_cast"] != 6 * wanted:
         problems.append(f"{result['votes_cast']} votes answered 'saved', expected {6 * wanted}")
     if db_state["checked_in"] != wanted or result["checkins_done"] != wanted:
@@ -442,8 +513,9 @@ def report(scene: dict, result: dict, db_state: dict, problems: list[str]) -> st
              f"{len(result['late'])}",
              f"votes: {sum(db_state['votes'].values())} recorded ({result['votes_cast']} answered 'saved'); "
              f"tallies: {sum(db_state['tally_all'].values())} overall, {sum(db_state['tally_workshop'].values())} "
-             f"for the workshop; projector last showed {sum(next(iter(result['projector'].values()), {}).values())}",
-             f"check-ins recorded: {db_state['checked_in']} of {len(scene['members'])}", ""]
+             f"for the workshop; {len(result['projector'])} projectors polled the presenter screen",
+             f"check-ins recorded: {db_state['checked_in']} of "
+             f"{len(scene['members']) + len(scene.get('newcomers', []))}", ""]
     width = max(len(k) for k in result["samples"]) if result["samples"] else 10
     lines.append(f"{'request':{width}}  {'n':>5}  {'p50':>8}  {'p90':>8}  {'p99':>8}  {'max':>8}")
     for kind, samples in sorted(result["samples"].items()):
@@ -550,6 +622,9 @@ def main() -> int:
     parser.add_argument("--pool", type=int, default=50, help="threads for the members")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers when starting our own server")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--room", action="store_true",
+                        help="members arrive through the room code (emailed sign-in codes), rate limits on")
+    parser.add_argument("--newcomers", type=int, default=0, help="with --room: people who join in the room")
     parser.add_argument("--hash", choices=["scrypt", "fast"], default="scrypt",
                         help="password hash of the accounts (scrypt: sign-ins cost what they do in production)")
     args = parser.parse_args()
@@ -570,7 +645,7 @@ def main() -> int:
             print("migrating a fresh database ...", flush=True)
             upgrade(directory=str(ROOT / "migrations"))
         started = time.perf_counter()
-        scene = setup_scene(args.members, password_hash=args.hash)
+        scene = setup_scene(args.members, password_hash=args.hash, newcomers=args.newcomers if args.room else 0)
         print(f"set up {args.members} members, {STAFF} staff, workshop #{scene['workshop']} in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
         db.session.remove()
@@ -578,12 +653,15 @@ def main() -> int:
             bases = args.base_url
             if not bases:
                 log = Path("/tmp") / f"kil_live_bench_{os.getpid()}.log"
-                server, base = start_gunicorn(url, log, workers=args.workers, threads=args.threads)
+                limits = {"RATELIMIT_ENABLED": "true"} if args.room else {}
+                server, base = start_gunicorn(url, log, workers=args.workers, threads=args.threads, extra_env=limits)
                 bases = [base]
-                print(f"gunicorn -w {args.workers} --threads {args.threads} at {base} (log {log})", flush=True)
+                print(f"gunicorn -w {args.workers} --threads {args.threads} at {base} (log {log})"
+                      + (", rate limits ON" if args.room else ""), flush=True)
             print(f"running for up to {args.seconds:.0f} s ...", flush=True)
             cpu_before = cpu_seconds(server) if server else None
-            result = run_load(bases, scene, seconds=args.seconds, projectors=args.projectors, pool=args.pool)
+            result = run_load(bases, scene, seconds=args.seconds, projectors=args.projectors, pool=args.pool,
+                              room=args.room, outbox_url=url)
             if server:
                 result["server_cpu"] = cpu_seconds(server) - cpu_before
         finally:
