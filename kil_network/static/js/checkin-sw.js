@@ -1,12 +1,13 @@
 // The check-in page's service worker: the page opens (and reloads) through a Wi-Fi drop.
 //
 // Served from /staff/workshops/checkin-sw.js, so it controls the pages under /staff/workshops/
-// only, and of those it answers just the check-in page, its list as data, and the CSS and JS
-// those pages load (htmx included); every other request goes to the network untouched.
+// only, and of those it answers just the check-in page and the CSS and JS it loads (htmx
+// included); every other request goes to the network untouched.
 // - The check-in page (/staff/workshops/<id>/attendance, a whole-page load): network first, a
 //   copy kept of each complete answer (the search box empty: every registration); the copy when
 //   the network fails.
-// - The list as data (…/attendance.json): network first, the copy when the network fails.
+// The list as data (…/attendance.json) is not kept here: checkin-offline.js keeps it in IndexedDB,
+// and must see a failed fetch as a failure (it tells staff they are offline).
 // - CSS and JS: the copy at once if there is one, refreshed in the background.
 // Posts (check-ins, the queue sent later) always go to the network: checkin-offline.js queues
 // what fails. Nothing here runs inline, so the app's CSP (script-src 'self') is kept.
@@ -14,7 +15,6 @@
 
 var CACHE = "kil-checkin-v1";
 var PAGE = /^\/staff\/workshops\/\d+\/attendance$/;
-var DATA = /^\/staff\/workshops\/\d+\/attendance\.json$/;
 var ASSET = /^\/(static\/(css|js)\/[\w.\-/]+|vendor\/[\w.\-]+)$/;
 
 self.addEventListener("install", function () {
@@ -78,8 +78,6 @@ self.addEventListener("fetch", function (event) {
     // Only the full list is kept: a page searched on the server (?q=) holds some people only.
     var key = url.origin + url.pathname;
     event.respondWith(networkFirst(request, url.search && url.searchParams.get("q") ? null : key));
-  } else if (sameOrigin && DATA.test(url.pathname)) {
-    event.respondWith(networkFirst(request, url.origin + url.pathname));
   } else if ((sameOrigin && ASSET.test(url.pathname))
              || (!sameOrigin && (request.destination === "script" || request.destination === "style"))) {
     event.respondWith(cacheThenRefresh(event));
