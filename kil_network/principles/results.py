@@ -50,8 +50,12 @@ def round_results(round_: Round) -> dict:
 
 @dataclass(frozen=True)
 class LiveTally:
-    """One principle's votes cast through a workshop (not suppressed: a room sees its own votes)."""
+    """One principle of a round, with the votes cast on it through a workshop (not suppressed: a
+    room sees its own votes)."""
 
+    number: int
+    title: str
+    text: str
     support: int = 0
     amend: int = 0
     oppose: int = 0
@@ -66,18 +70,16 @@ class LiveTally:
         return round(getattr(self, stance) * 100 / self.total) if self.total else 0
 
 
-NO_VOTES = LiveTally()
-
-
-def live_tallies(workshop_id: int, round_id: int) -> dict[int, LiveTally]:
-    """The votes cast through one workshop, by principle number (numbers with no votes left out).
-    One query, whatever the number of votes: the presenter screen polls it every second."""
+def live_tallies(workshop_id: int, round_id: int) -> list[LiveTally]:
+    """The round's principles in order, each with the votes cast through one workshop. One query
+    (the drafts, their tallies joined), whatever the number of votes: the presenter polls it every second."""
+    on_workshop = sa.and_(VoteTally.draft_id == Draft.id, VoteTally.dimension == "workshop",
+                          VoteTally.key == str(workshop_id))
     rows = db.session.execute(
-        sa.select(Draft.number, VoteTally.support, VoteTally.amend, VoteTally.oppose)
-        .join(Draft, Draft.id == VoteTally.draft_id)
-        .where(Draft.round_id == round_id, VoteTally.dimension == "workshop", VoteTally.key == str(workshop_id))
+        sa.select(Draft.number, Draft.title, Draft.text, VoteTally.support, VoteTally.amend, VoteTally.oppose)
+        .outerjoin(VoteTally, on_workshop).where(Draft.round_id == round_id).order_by(Draft.number)
     ).tuples().all()
-    return {number: LiveTally(s, a, o) for number, s, a, o in rows}
+    return [LiveTally(n, title, text, s or 0, a or 0, o or 0) for n, title, text, s, a, o in rows]
 
 
 def principle_history(principle: Principle) -> list[dict]:

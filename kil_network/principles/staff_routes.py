@@ -166,13 +166,13 @@ def respond(suggestion_id):
 SHOW_ALL = "all"
 
 
-def _board_token(workshop: Workshop, counts: dict[int, results.LiveTally]) -> str:
+def _board_token(workshop: Workshop, principles: list[results.LiveTally]) -> str:
     """What the board shows, in a few characters: the control's version and the tallies (only
     their totals while they are hidden, so that a changed vote re-renders nothing)."""
     if workshop.tallies_shown:
-        seen = sorted((n, t.support, t.amend, t.oppose) for n, t in counts.items())
+        seen = [(p.number, p.support, p.amend, p.oppose) for p in principles]
     else:
-        seen = sorted((n, t.total, 0, 0) for n, t in counts.items())
+        seen = [(p.number, p.total, 0, 0) for p in principles]
     return f"{workshop.present_version}.{workshop.round_id or 0}.{zlib.crc32(repr(seen).encode()):x}"
 
 
@@ -181,18 +181,16 @@ def _join_token(workshop: Workshop, room: RoomCode) -> str:
     return room.code if workshop.live_voting and workshop.round_id else "closed"
 
 
-def _presenter(workshop: Workshop, counts: dict[int, results.LiveTally], *, board: bool = True,
+def _presenter(workshop: Workshop, principles: list[results.LiveTally], room: RoomCode, *, board: bool = True,
                join: bool = True) -> dict:
     """The presenter's template context: the board (principles and tallies) and the join panel
-    (QR code, short URL and room code), each only when asked for."""
-    room = current_code(workshop)
-    context: dict = {"workshop": workshop, "board_token": _board_token(workshop, counts),
+    (QR code, short URL and room code), each only when asked for. No query."""
+    context: dict = {"workshop": workshop, "board_token": _board_token(workshop, principles),
                      "join_token": _join_token(workshop, room), "with_board": board, "with_join": join}
     if board:
-        drafts = drafts_of(workshop.round) if workshop.round else []
-        one = next((d for d in drafts if d.number == workshop.present_number), None)
-        context.update(round=workshop.round, drafts=[one] if one else drafts, one=one, drafts_count=len(drafts),
-                       counts=counts, no_votes=results.NO_VOTES)
+        one = next((p for p in principles if p.number == workshop.present_number), None)
+        context.update(linked=workshop.round_id is not None, principles=[one] if one else principles, one=one,
+                       principles_count=len(principles))
     if join:
         short_url = external_url("principles.workshop_link", workshop_id=workshop.id)
         context.update(room=room, voting_open=context["join_token"] != "closed",
@@ -203,8 +201,8 @@ def _presenter(workshop: Workshop, counts: dict[int, results.LiveTally], *, boar
     return context
 
 
-def _tallies_of(workshop: Workshop) -> dict[int, results.LiveTally]:
-    return results.live_tallies(workshop.id, workshop.round_id) if workshop.round_id else {}
+def _tallies_of(workshop: Workshop) -> list[results.LiveTally]:
+    return results.live_tallies(workshop.id, workshop.round_id) if workshop.round_id else []
 
 
 @bp.get("/workshops/<int:workshop_id>/present")
@@ -212,7 +210,8 @@ def _tallies_of(workshop: Workshop) -> dict[int, results.LiveTally]:
 def present(workshop_id):
     """The presenter screen: full screen, no site chrome; no personal data on it."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    return render_template("principles/staff/present.html", **_presenter(workshop, _tallies_of(workshop)))
+    return render_template("principles/staff/present.html", round=workshop.round,
+                           **_presenter(workshop, _tallies_of(workshop), current_code(workshop)))
 
 
 @bp.get("/workshops/<int:workshop_id>/present/poll")
@@ -220,13 +219,13 @@ def present(workshop_id):
 def present_poll(workshop_id):
     """The screen's poll: 204 when nothing it shows changed, else the changed parts (out of band)."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    counts = _tallies_of(workshop)
-    board = _board_token(workshop, counts) != request.args.get("board")
-    join = _join_token(workshop, current_code(workshop)) != request.args.get("join")
+    principles, room = _tallies_of(workshop), current_code(workshop)
+    board = _board_token(workshop, principles) != request.args.get("board")
+    join = _join_token(workshop, room) != request.args.get("join")
     if not (board or join):
         return Response(status=204)
-    return render_template("principles/staff/_present_poll.html", **_presenter(workshop, counts, board=board,
-                                                                                join=join))
+    return render_template("principles/staff/_present_poll.html",
+                           **_presenter(workshop, principles, room, board=board, join=join))
 
 
 def _neighbours(number: int | None, count: int) -> tuple[int | None, int | None]:
