@@ -18,6 +18,7 @@ from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from tests.support.browser import resume_session
 from tests.support.mail import email_text, first_link
+from tests.support.reflow import LONG_EMAIL, LONG_ORG, LONG_URL, LONG_WORD, PHONE, assert_reflows
 from tests.support.worlds import shared_world
 
 pytestmark = pytest.mark.browser
@@ -47,19 +48,21 @@ def site(app, make_user, tmp_path, tmp_path_factory):
 
 
 def build_site(make_user):
-    """Members, an organisation, a suspended account, audit entries and emails to show."""
+    """Members, an organisation, a suspended account, audit entries and emails to show (some with long
+    unbroken strings: an organisation name, an email address, URLs, for the reflow check)."""
     from kil_network.staff.services import suspend
 
     admin = make_user(email="admin@example.org", name="Ada Admin", role="admin", member_type="other",
                       organisation="")  # the member creates (and edits) the organisation
     member = make_user(email="member@example.org", name="Morgan Member", organisation="Riverside Community Trust")
     make_user(email="unconfirmed@example.org", name="Una Confirmed", confirmed=False)
-    other = make_user(email="amara@example.org", name="Amara Okonkwo", organisation="Hackney Food Bank",
-                      job_title="Director", involvement="Running a workshop\nin Hackney")
+    other = make_user(email="amara@example.org", name="Amara Okonkwo", organisation=LONG_ORG,
+                      job_title="Director", involvement=f"Running a workshop\nin Hackney: {LONG_URL}")
+    make_user(email=LONG_EMAIL, name=f"Lowri {LONG_WORD}", organisation=LONG_ORG)  # long unbroken strings
     make_user(email="councillor@example.org", name="Cllr Chris Boyd", member_type="councillor",
               organisation=None, gss_code="E08000035")
     suspended = make_user(email="sid@example.org", name="Sid Suspended", show_in_directory=False)
-    suspend(admin, suspended, "Posting spam")
+    suspend(admin, suspended, f"Posting spam links: {LONG_URL}")
     now = utcnow()
     db.session.add_all([
         OutboxEmail(to_address="amara@example.org", subject="Confirm your email address", body_text="Hello",
@@ -69,6 +72,8 @@ def build_site(make_user):
                     last_error="Connection refused"),
         OutboxEmail(to_address="member@example.org", subject="Welcome", body_text="Hello",
                     status=OutboxEmail.SENT, attempts=1),
+        OutboxEmail(to_address=LONG_EMAIL, subject=f"Your place at {LONG_WORD}", body_text=LONG_URL,
+                    status=OutboxEmail.FAILED, attempts=8, last_error=f"554 rejected: see {LONG_URL}"),
     ])
     db.session.commit()
     return {"other": other.id, "suspended": suspended.id, "org": member.organisation_id}
@@ -122,7 +127,8 @@ def open_state(page, live_smtp, name: str):
 
 @pytest.mark.parametrize(("role", "path"), PAGES, ids=[f"{r}:{p}" for r, p in PAGES])
 def test_page_has_no_axe_violations(page, live_smtp, site, role, path):
-    """axe-core reports no violations on this page."""
+    """axe-core reports no violations on this page, 320 CSS px wide, and it reflows: no horizontal scroll."""
+    page.set_viewport_size(PHONE)
     if role != "anonymous":
         resume_session(page, f"{role}@example.org")
     if path.startswith("/"):
@@ -132,6 +138,7 @@ def test_page_has_no_axe_violations(page, live_smtp, site, role, path):
         page = open_state(page, live_smtp, path)
     if role == "unconfirmed":
         expect(page.get_by_role("region", name="Confirm your email address")).to_be_visible()
+    assert_reflows(page)
     results = Axe().run(page)
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
     assert page.js_errors == []

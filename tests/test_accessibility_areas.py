@@ -18,6 +18,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.support.browser import resume_session
+from tests.support.reflow import PHONE, assert_reflows
 from tests.support.site_data import SURVEY_PATH, adopt_open_round, build_site, close_written_evidence
 from tests.support.worlds import shared_world
 
@@ -191,7 +192,8 @@ def open_state(page, site, name: str):
 
 @pytest.mark.parametrize(("role", "path"), PAGES, ids=[f"{r}:{p}" for r, p in PAGES])
 def test_area_page_has_no_axe_violations(page, site, role, path):
-    """axe-core reports no violations on this page."""
+    """axe-core reports no violations on this page, 320 CSS px wide, and it reflows: no horizontal scroll."""
+    page.set_viewport_size(PHONE)
     if role != "anonymous":
         resume_session(page, f"{role}@example.org")
     if path.startswith("/"):
@@ -201,6 +203,7 @@ def test_area_page_has_no_axe_violations(page, site, role, path):
         page = open_state(page, site, path)
     # Open every <details> (result breakdowns, survey answers) so axe checks what is inside too.
     page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    assert_reflows(page)
     results = Axe().run(page)
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
     assert page.js_errors == []

@@ -1,6 +1,8 @@
 """Realistic data for the workshops, principles, evidence and councils areas, made through the
 services: the pages the Nu HTML Checker (test_html_validity_areas.py) and axe-core
-(test_accessibility_areas.py) check.
+(test_accessibility_areas.py, which also checks that each page reflows 320 px wide) check. Where
+pages show what people typed, some of it is long and unbroken (tests/support/reflow.py: a
+300-character URL, a long organisation name, a long email address).
 
 `build_site` makes: workshops published, full with a waitlist, draft, cancelled and past, with
 confirmed, waitlisted, walk-in and checked-in registrations; a closed principles round with results
@@ -16,6 +18,7 @@ from flask import current_app
 
 from kil_network.core.timeutil import to_london, utcnow
 from kil_network.extensions import db
+from tests.support.reflow import LONG_EMAIL, LONG_ORG, LONG_URL
 
 OPEN_TEXTS = {
     1: "Think about the whole system, not service silos, when you commission.",
@@ -36,7 +39,7 @@ CLOSED_TEXTS = {
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 # The path through the survey that meets every kind of question page: radio, text, checkbox, select.
 SURVEY_PATH = [("delivers", "no"), ("delivered_before", "yes"), ("council_role", "neither"),
-               ("why_stopped", "The contract was re-tendered as one county-wide lot."),
+               ("why_stopped", f"The contract was re-tendered as one county-wide lot: {LONG_URL}"),
                ("barriers", ["size", "price"]), ("large_contracts", ""), ("what_would_help", "Smaller lots."),
                ("region", None)]  # None: a region picked on the page
 # An invalid answer for each kind of question page.
@@ -80,7 +83,7 @@ def build_site(make_user, upload_dir) -> dict:
                         organisation=org)
               for n, (name, mtype, gss, org) in enumerate([
                   ("Amara Okonkwo", "community_organisation", "E09000012", "Hackney Food Bank"),
-                  ("Bryn Davies", "community_organisation", "W06000015", "Cardiff Youth Trust"),
+                  ("Bryn Davies", "community_organisation", "W06000015", LONG_ORG),
                   ("Carys Jones", "councillor", "W06000015", ""),
                   ("Dev Patel", "commissioner", "E08000035", ""),
                   ("Erin Walsh", "academic", "E06000023", "University of Bristol"),
@@ -159,7 +162,7 @@ def build_site(make_user, upload_dir) -> dict:
         principles.cast_vote(member, draft, Stance.SUPPORT, "Strongly agree.")
     own = principles.suggest(member, open_drafts[0], "Think about the whole system & the people in it.",
                              "Systems are made of people.")
-    theirs = principles.suggest(others[1], open_drafts[0], "Commission across the whole system.", "")
+    theirs = principles.suggest(others[1], open_drafts[0], "Commission across the whole system.", f"See {LONG_URL}")
     endorsed = principles.suggest(others[2], open_drafts[0], "Think whole-system, always.\nNot service by service.",
                                   "Clearer.")
     principles.endorse(member, endorsed)
@@ -173,11 +176,11 @@ def build_site(make_user, upload_dir) -> dict:
                            access_needs="Wheelchair user: step-free route, please." if person is member else "")
     for reg in workshop_queries.active_registrations(live)[1:3]:
         workshops.check_in(admin, reg)
-    workshops.add_walk_in(admin, live, name="Wendy Walk-in", email="wendy@example.org",
+    workshops.add_walk_in(admin, live, name="Wendy Walk-in", email=LONG_EMAIL,
                           member_type=MemberType.COMMUNITY_ORGANISATION)
     full = publish(data("Cardiff online workshop", now + timedelta(days=21), fmt=WorkshopFormat.HYBRID, capacity=2,
                         where="Wales", venue="Cardiff Central Library", address="The Hayes, Cardiff",
-                        postcode="CF10 1FL"))
+                        postcode="CF10 1FL", online_url=LONG_URL))
     for person in [others[1], others[2], member, others[3]]:
         workshops.register(full, person)
     draft_workshop = data("Draft: Newcastle workshop", now + timedelta(days=40), where="North East")
@@ -204,7 +207,8 @@ def build_site(make_user, upload_dir) -> dict:
     yorkshire = str(region("Yorkshire and The Humber").id)
     survey_refs = [evidence.submit_survey(open_call, answers, user).reference for answers, user in [
         ({"delivers": "yes", "council_role": "neither", "contract_size": "under_100k", "contract_length": "1_3",
-          "barriers": ["size", "timescales"], "large_contracts": "A prime contractor took 20% & passed the risk on.",
+          "barriers": ["size", "timescales"],
+          "large_contracts": f"A prime contractor took 20% & passed the risk on: {LONG_URL}",
           "what_would_help": "Smaller lots.", "region": yorkshire}, member),
         ({"delivers": "no", "delivered_before": "no", "would_like": "no", "council_role": "councillor",
           "commissioning_practice": "mixed", "what_would_help": "", "region": yorkshire}, None),
@@ -216,7 +220,8 @@ def build_site(make_user, upload_dir) -> dict:
     named = evidence.submit_evidence(
         open_call, name="Amara Okonkwo", email="amara@example.org", organisation="Hackney Food Bank",
         topics=["community_role", "scale_fail"], publication=Publication.NAMED, user=others[0],
-        text="Our food bank reached 2,000 families & the county contract reached none.\nHere is how.", **sub_args)
+        text=f"Our food bank reached 2,000 families & the county contract reached none.\nHere is how: {LONG_URL}",
+        **sub_args)
     anonymous = evidence.submit_evidence(
         open_call, name="Bryn Davies", email="bryn@example.org", organisation="Cardiff Youth Trust",
         topics=["doing_differently"], publication=Publication.ANONYMOUS,
