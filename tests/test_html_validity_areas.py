@@ -14,6 +14,7 @@ all of them. htmx partials are fragments, not documents, so they are not checked
 is filtered: the templates write `data-hx-*`, which is valid HTML.
 """
 import io
+import time
 
 import pytest
 
@@ -85,6 +86,23 @@ def collect_pages(app, site) -> dict[str, str]:
         post(not_for_me, "anonymous", base + question, {"answer": "no"}, expected=302)
     post(not_for_me, "anonymous", base + "council_role", {"answer": "neither"}, expected=302)
     get(not_for_me, "anonymous", base + "not-for-you")
+
+    # The workshop's live page (room code): refused code, email step, short join with errors, code page
+    # with a wrong code, the sign-in link's button.
+    phone = signed_in(app, None)
+    get(phone, "anonymous", "/w/{w_live}?code=ACDEFG", 410)
+    get(phone, "anonymous", "/w/sign-in/not-a-real-token")
+    with phone.session_transaction() as session:
+        session["room_presence"] = {"workshop": site["w_live"], "at": int(time.time())}
+    get(phone, "anonymous", "/w/{w_live}")
+    for step, data, status in (("email", {"email": "newcomer@example.org"}, 200),
+                               ("join", {"name": "", "email": "nope", "member_type": "councillor"}, 422),
+                               ("email", {"email": "member@example.org"}, 303),
+                               ("code", {"code": "000000"}, 422)):
+        response = phone.post_form(f"/w/{site['w_live']}/{step}", data)
+        assert response.status_code == status, f"live page {step}: {response.status_code}"
+        if status != 303:
+            pages[f"anonymous POST /w/{site['w_live']}/{step} ({status})"] = response.get_data(as_text=True)
 
     member = signed_in(app, "member@example.org")
     for path in ("/account/workshops", "/workshops/{w_live}", "/workshops/{w_full}", "/workshops/{w_past}",
