@@ -29,8 +29,9 @@ def a_workshop_today(make_user):
     workshop = services.create_workshop(organiser, {
         "title": "Door test", "description": "On the day.", "region": None, "format": WorkshopFormat.IN_PERSON,
         "venue": "Leeds Civic Hall", "address": "Calverley Street", "postcode": "LS1 1UR", "online_url": "",
-        "starts_at": starts, "ends_at": starts + timedelta(hours=2), "registration_closes_at": starts - timedelta(days=1),
-        "capacity": 10, "accessibility_info": "", "mix_max_percent": None})
+        "starts_at": starts, "ends_at": starts + timedelta(hours=2),
+        "registration_closes_at": starts - timedelta(days=1), "capacity": 10, "accessibility_info": "",
+        "mix_max_percent": None})
     services.publish_workshop(organiser, workshop)
     regs = {name: services.register(workshop, make_user(email=f"{name.lower()}@example.org", name=f"{name} Person",
                                                         organisation=f"{name} Trust"))
