@@ -76,6 +76,7 @@ def fresh(reg) -> Registration:
     return db.session.get(Registration, reg.id)
 
 
+@pytest.mark.both_databases  # the CASE and outer joins of the one query
 def test_list_as_data_has_what_the_page_shows(client, as_role, day):
     """Staff get the active registrations (not the cancelled one, not another workshop's), each
     with only what the page shows, plus counts, the server time and a token."""
@@ -140,6 +141,7 @@ def test_sync_applies_taps_with_their_own_times_and_is_idempotent(client, as_rol
     assert fresh(regs["amara"]).checked_in_at == amara.checked_in_at
 
 
+@pytest.mark.both_databases  # times with milliseconds, stored and compared
 def test_earlier_tap_wins_and_future_is_clamped(client, as_role, day):
     """Two phones tapped the same person: the earlier time is kept whichever arrives last. A tap
     stamped in the future (a phone's clock ahead) is recorded as now, not then."""
@@ -158,6 +160,7 @@ def test_earlier_tap_wins_and_future_is_clamped(client, as_role, day):
     assert before <= fresh(regs["ben"]).checked_in_at <= utcnow()
 
 
+@pytest.mark.both_databases  # ids beyond an integer column, never sent to PostgreSQL
 def test_sync_refuses_per_tap_what_it_cannot_apply(client, as_role, day):
     """Each bad tap is refused with a reason and the good ones still apply: another workshop's
     registration, a cancelled one, an id no table holds (20 digits), times that are not times,

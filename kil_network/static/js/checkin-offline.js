@@ -359,6 +359,7 @@
         state.sentNote = "The check-ins kept on this phone could not be sent: reload the page to try again.";
       } else {
         state.unreachable = true;  // the server could not be reached (or failed): try again soon
+        markKnown();
       }
     }).then(function () {
       return showState();
