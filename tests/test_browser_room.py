@@ -62,7 +62,7 @@ def check_page(page) -> None:
     """No axe-core violations and no sideways scrolling."""
     results = Axe().run(page)
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
-    assert_reflows(page)
+    assert_reflows(page, "room " + page.url.split("/", 3)[-1])
 
 
 def emailed_code(live_smtp, email: str) -> str:
@@ -161,7 +161,8 @@ def test_the_short_join_and_code_pages_pass_axe_with_errors(browser, live_server
     shot(page, "room-join-errors-320")
 
 
-def test_an_expired_room_code_is_refused_with_a_clear_way_on(browser, live_server, page, live_workshop):
+def test_an_expired_room_code_is_refused_with_a_clear_way_on(browser, live_server, page, make_user, live_workshop):
+    make_user(email="ada@example.org")
     old = "ACDEFG"  # not this minute's code nor the last one's (a six-letter code from the alphabet)
     page.set_viewport_size(PHONE)
     response = page.goto(f"/w/{live_workshop.id}?code={old}")
@@ -175,3 +176,10 @@ def test_an_expired_room_code_is_refused_with_a_clear_way_on(browser, live_serve
     expect(page.get_by_label("Your email address")).to_be_visible()
     check_page(page)
     expect(page.get_by_role("link", name="Sign in with your password")).to_be_visible()
+    # A wrong code: the error, how many tries are left, and the page still passes axe.
+    page.get_by_label("Your email address").fill("ada@example.org")
+    page.get_by_role("button", name="Send me a code").click()
+    page.get_by_label("6-digit code").fill("000000")
+    page.get_by_role("button", name="Sign in and vote").click()
+    expect(page.locator("[data-error-summary]")).to_contain_text("tries left")
+    check_page(page)

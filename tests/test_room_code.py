@@ -404,3 +404,10 @@ def test_per_email_limits_still_bite_and_keep_what_was_typed(limited_app, make_u
     assert statuses == [200] * 10 + [429]
     html = joiner.post("/auth/join", data=data).get_data(as_text=True)
     assert 'value="Repeat Person"' in html and "Too many attempts" in html and 'value="short"' not in html
+    # Sign-in: the 11th wrong password for one account from one address, the address typed kept.
+    signer = limited_app.test_client()
+    token = signer.csrf_token("/auth/login")
+    for _ in range(10):
+        signer.post("/auth/login", data={"email": "ada@example.org", "password": "wrong", "csrf_token": token})
+    refused = signer.post("/auth/login", data={"email": "ada@example.org", "password": "wrong", "csrf_token": token})
+    assert refused.status_code == 429 and 'value="ada@example.org"' in refused.get_data(as_text=True)
