@@ -17,7 +17,7 @@ small share of building the request and reading the response, so an upper bound)
 
     .venv/bin/python bench/presenter_poll.py
     .venv/bin/python bench/presenter_poll.py --database-url postgresql://postgres@127.0.0.1:5432/kil_bench
-    .venv/bin/python bench/presenter_poll.py --profile      # pyinstrument profile of the unchanged poll
+    .venv/bin/python bench/presenter_poll.py --profile      # cProfile (CPU time) of the unchanged poll
 """
 import argparse
 import re
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--sqlite-path", default="/tmp/kil_presenter_bench.db", type=Path)
     parser.add_argument("--attendees", type=int, default=ATTENDEES)
     parser.add_argument("--polls", type=int, default=500)
-    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of unchanged polls")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile (CPU time) of unchanged polls")
     args = parser.parse_args()
 
     url = prepare_url(args.database_url, args.sqlite_path)
@@ -136,73 +136,81 @@ def main() -> None:
               f"(built in {time.perf_counter() - started:.0f} s)")
         db.session.remove()
 
-        from kil_network.auth.models import User
-        from kil_network.core.timeutil import utcnow
-        from kil_network.principles import services as principles
-        from kil_network.principles.models import Draft, Stance
-        from kil_network.workshops import qr, room
-        from kil_network.workshops.models import Workshop
+    from kil_network.auth.models import User
+    from kil_network.core.timeutil import utcnow
+    from kil_network.principles import services as principles
+    from kil_network.principles.models import Draft, Stance
+    from kil_network.workshops import qr, room
+    from kil_network.workshops.models import Workshop
 
-        # One minute on the clock for the whole run: the code changes once a minute in real life
-        # (1 poll in 60), timed on its own below ("new room code"), never by chance mid-series.
-        frozen = utcnow()
-        room.utcnow = lambda: frozen  # type: ignore[attr-defined]
-        wid = ids["workshop"]
-        client = app.test_client()
-        sign_in(client)
-        screen = f"/staff/workshops/{wid}/present"
-        state = {"url": unescape(POLL_RE.search(client.get(screen).get_data(as_text=True)).group(1))}
+    # One minute on the clock for the whole run: the code changes once a minute in real life
+    # (1 poll in 60), timed on its own below ("new room code"), never by chance mid-series.
+    frozen = utcnow()
+    room.utcnow = lambda: frozen  # type: ignore[attr-defined]
+    wid = ids["workshop"]
+    # Requests run outside any app context of ours, as in the server: each has its own session
+    # (an outer context would be shared, and its identity map would answer the poll's queries).
+    client = app.test_client()
+    sign_in(client)
+    screen = f"/staff/workshops/{wid}/present"
+    state = {"url": unescape(POLL_RE.search(client.get(screen).get_data(as_text=True)).group(1))}
 
-        def poll(expect: int):
-            def run():
-                response = client.get(state["url"], headers=HX)
-                assert response.status_code == expect, (response.status_code, expect)
-                if expect == 200:
-                    state["url"] = unescape(POLL_RE.search(response.get_data(as_text=True)).group(1))
-            return run
+    def poll(expect: int):
+        def run():
+            response = client.get(state["url"], headers=HX)
+            assert response.status_code == expect, (response.status_code, expect)
+            if expect == 200:
+                state["url"] = unescape(POLL_RE.search(response.get_data(as_text=True)).group(1))
+        return run
 
-        def stale_board():
-            state["url"] = re.sub(r"board=[^&]*", "board=stale", state["url"])
+    def stale_board():
+        state["url"] = re.sub(r"board=[^&]*", "board=stale", state["url"])
 
-        def stale_code():
-            qr.qr_svg.cache_clear()
-            state["url"] = re.sub(r"join=[^&]*", "join=stale", state["url"])
+    def stale_code():
+        qr.qr_svg.cache_clear()
+        state["url"] = re.sub(r"join=[^&]*", "join=stale", state["url"])
 
-        late = iter(ids["late"])
-        first = db.session.get(Draft, ids["drafts"][0])
+    late = iter(ids["late"])
 
-        def one_more_vote():
-            """One more person in the room votes on principle 1: its total moves."""
-            principles.cast_vote(db.session.get(User, next(late)), first, Stance.SUPPORT, "", wid)
+    def one_more_vote():
+        """One more person in the room votes on principle 1: its total moves."""
+        with app.app_context():
+            principles.cast_vote(db.session.get(User, next(late)), db.session.get(Draft, ids["drafts"][0]),
+                                 Stance.SUPPORT, "", wid)
             db.session.commit()
 
-        def full_screen():
-            assert client.get(screen).status_code == 200
+    def full_screen():
+        assert client.get(screen).status_code == 200
 
-        def set_tallies(shown: bool):
+    def set_tallies(shown: bool):
+        with app.app_context():
             db.session.execute(sa.update(Workshop).where(Workshop.id == wid).values(
                 tallies_shown=shown, present_version=Workshop.present_version + 1))
             db.session.commit()
 
-        if args.profile:
-            from pyinstrument import Profiler
+    if args.profile:  # function-level: the profilers are only for this option
+        import cProfile
+        import pstats
 
-            profiler = Profiler(interval=0.0002)
-            profiler.start()
-            timed(poll(204), args.polls)
-            profiler.stop()
-            print(profiler.output_text(unicode=False, color=False, show_all=False))
+        profiler = cProfile.Profile(time.process_time)
+        profiler.runcall(timed, poll(204), args.polls)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
 
-        rows = [("unchanged (204)", timed(poll(204), args.polls))]
-        rows.append(("a vote in between (tallies hidden)", timed(poll(200), min(args.polls, LATE - 10),
-                                                                  before=one_more_vote)))
-        set_tallies(True)
-        rows.append(("revealed, board changed", timed(poll(200), args.polls, before=stale_board)))
-        rows.append(("new room code (QR made)", timed(poll(200), min(args.polls, 100), before=stale_code)))
-        rows.append(("full screen GET /present", timed(full_screen, min(args.polls, 100))))
-        set_tallies(False)
-        timed(poll(200), 1, warmup=0, before=stale_board)
-        rows.append(("unchanged (204), again at the end", timed(poll(204), args.polls)))
+    def health():
+        assert client.get("/healthz").status_code == 200
+
+    rows = [("unchanged (204)", timed(poll(204), args.polls))]
+    rows.append(("a vote in between (tallies hidden)", timed(poll(200), min(args.polls, LATE - 10),
+                                                              before=one_more_vote)))
+    set_tallies(True)
+    rows.append(("revealed, board changed", timed(poll(200), args.polls, before=stale_board)))
+    rows.append(("new room code (QR made)", timed(poll(200), min(args.polls, 100), before=stale_code)))
+    rows.append(("full screen GET /present", timed(full_screen, min(args.polls, 100))))
+    set_tallies(False)
+    timed(poll(200), 1, warmup=0, before=stale_board)
+    rows.append(("unchanged (204), again at the end", timed(poll(204), args.polls)))
+    rows.append(("for comparison: GET /healthz", timed(health, args.polls)))
+    with app.app_context():
         db.engine.dispose()
 
     print(f"CPU per request (time.process_time, in-process test client), {dialect}:")

@@ -179,17 +179,20 @@ def test_poll_rebuilds_the_qr_when_the_code_changes(app, scene, monkeypatch):
 
 
 def test_poll_queries_do_not_grow_with_votes(app, make_user, scene):
-    """An unchanged poll sends three statements (the user, the workshop, its tallies) with 3 or 30 votes."""
+    """A poll sends two statements (the signed-in user; the workshop with its principles and
+    tallies), unchanged (204) or not, with 3 or 30 votes."""
     workshop = scene["workshop"]
     client = staff_client(app)
     counts = []
     for n, start in ((3, 0), (27, 3)):
         vote_in_room(make_user, scene, ["support", "amend", "oppose"] * (n // 3), start=start)
         url = poll_url(client.get(f"/staff/workshops/{workshop.id}/present").get_data(as_text=True))
-        with counting_queries() as statements:
+        with counting_queries() as unchanged:
             assert client.get(url, headers=HX).status_code == 204
-        counts.append(len(statements))
-    assert counts[0] == counts[1] <= 3, counts
+        with counting_queries() as changed:
+            assert client.get(url.replace("board=", "board=x"), headers=HX).status_code == 200
+        counts.append((len(unchanged), len(changed)))
+    assert counts[0] == counts[1] == (2, 2), counts
 
 
 # --- The control --------------------------------------------------------------------------------

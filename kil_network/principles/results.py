@@ -9,6 +9,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
@@ -70,16 +71,45 @@ class LiveTally:
         return round(getattr(self, stance) * 100 / self.total) if self.total else 0
 
 
-def live_tallies(workshop_id: int, round_id: int) -> list[LiveTally]:
-    """The round's principles in order, each with the votes cast through one workshop. One query
-    (the drafts, their tallies joined), whatever the number of votes: the presenter polls it every second."""
+@dataclass(frozen=True)
+class PresenterState:
+    """What the presenter screen shows of a workshop (no personal data): its control settings and
+    its principles with their tallies. Read in one query by `presenter_state`."""
+
+    id: int
+    round_id: int | None
+    live_voting: bool
+    present_number: int | None
+    tallies_shown: bool
+    present_version: int
+    principles: list[LiveTally]
+
+
+@cache
+def _presenter_statement() -> sa.Select:
+    """Built once: constructing a statement costs more CPU than the database takes to run this one."""
     on_workshop = sa.and_(VoteTally.draft_id == Draft.id, VoteTally.dimension == "workshop",
-                          VoteTally.key == str(workshop_id))
-    rows = db.session.execute(
-        sa.select(Draft.number, Draft.title, Draft.text, VoteTally.support, VoteTally.amend, VoteTally.oppose)
-        .outerjoin(VoteTally, on_workshop).where(Draft.round_id == round_id).order_by(Draft.number)
-    ).tuples().all()
-    return [LiveTally(n, title, text, s or 0, a or 0, o or 0) for n, title, text, s, a, o in rows]
+                          VoteTally.key == sa.bindparam("workshop_key"))
+    return (sa.select(Workshop.id, Workshop.round_id, Workshop.live_voting, Workshop.present_number,
+                      Workshop.tallies_shown, Workshop.present_version, Draft.number, Draft.title, Draft.text,
+                      VoteTally.support, VoteTally.amend, VoteTally.oppose)
+            .select_from(Workshop).outerjoin(Draft, Draft.round_id == Workshop.round_id)
+            .outerjoin(VoteTally, on_workshop).where(Workshop.id == sa.bindparam("workshop_id"))
+            .order_by(Draft.number))
+
+
+def presenter_state(workshop_id: int) -> PresenterState | None:
+    """The workshop's presenter settings and its round's principles in order, each with the votes
+    cast through the workshop: one query, whatever the number of votes (the screen polls it every
+    second). None when there is no such workshop."""
+    rows = db.session.execute(_presenter_statement(),
+                              {"workshop_key": str(workshop_id), "workshop_id": workshop_id}).tuples().all()
+    if not rows:
+        return None
+    wid, round_id, live_voting, number, shown, version = rows[0][:6]
+    principles = [LiveTally(n, title, text, s or 0, a or 0, o or 0)
+                  for *_, n, title, text, s, a, o in rows if n is not None]
+    return PresenterState(wid, round_id, live_voting, number, shown, version, principles)
 
 
 def principle_history(principle: Principle) -> list[dict]:

@@ -2,9 +2,21 @@
 and its control."""
 import zlib
 from datetime import UTC
+from typing import cast
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, flash, get_flashed_messages, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    get_flashed_messages,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from kil_network.core import submissions
@@ -160,49 +172,47 @@ def respond(suggestion_id):
 # phone (/control). The screen polls /present/poll every second with two tokens: what its board
 # shows (the control's present_version and the tallies) and what its join panel shows (the room
 # code, or "closed"). Nothing changed: 204 (htmx swaps nothing). Otherwise only the changed parts
-# come back, out of band. A poll sends three queries (the user, the workshop, its tallies) and
-# builds a QR code only when the room code changed (once a minute; qr_svg keeps it).
+# come back, out of band. A poll sends two queries (the signed-in user; the workshop with its
+# principles and tallies) and builds a QR code only when the room code changed (once a minute).
 
 SHOW_ALL = "all"
 
 
-def _board_token(workshop: Workshop, principles: list[results.LiveTally]) -> str:
+def _board_token(state: results.PresenterState) -> str:
     """What the board shows, in a few characters: the control's version and the tallies (only
     their totals while they are hidden, so that a changed vote re-renders nothing)."""
-    if workshop.tallies_shown:
-        seen = [(p.number, p.support, p.amend, p.oppose) for p in principles]
+    if state.tallies_shown:
+        seen = [(p.number, p.support, p.amend, p.oppose) for p in state.principles]
     else:
-        seen = [(p.number, p.total, 0, 0) for p in principles]
-    return f"{workshop.present_version}.{workshop.round_id or 0}.{zlib.crc32(repr(seen).encode()):x}"
+        seen = [(p.number, p.total, 0, 0) for p in state.principles]
+    return f"{state.present_version}.{state.round_id or 0}.{zlib.crc32(repr(seen).encode()):x}"
 
 
-def _join_token(workshop: Workshop, room: RoomCode) -> str:
+def _join_token(state: results.PresenterState, room: RoomCode) -> str:
     """What the join panel shows: the room code while live voting is open, else "closed"."""
-    return room.code if workshop.live_voting and workshop.round_id else "closed"
+    return room.code if state.live_voting and state.round_id else "closed"
 
 
-def _presenter(workshop: Workshop, principles: list[results.LiveTally], room: RoomCode, *, board: bool = True,
-               join: bool = True) -> dict:
+def _room_code(state: results.PresenterState) -> RoomCode:
+    return current_code(cast(Workshop, state))  # current_code reads the workshop's id alone
+
+
+def _presenter(state: results.PresenterState, room: RoomCode, *, board: bool = True, join: bool = True) -> dict:
     """The presenter's template context: the board (principles and tallies) and the join panel
     (QR code, short URL and room code), each only when asked for. No query."""
-    context: dict = {"workshop": workshop, "board_token": _board_token(workshop, principles),
-                     "join_token": _join_token(workshop, room), "with_board": board, "with_join": join}
+    context: dict = {"state": state, "board_token": _board_token(state), "join_token": _join_token(state, room),
+                     "with_board": board, "with_join": join}
     if board:
-        one = next((p for p in principles if p.number == workshop.present_number), None)
-        context.update(linked=workshop.round_id is not None, principles=[one] if one else principles, one=one,
-                       principles_count=len(principles))
+        one = next((p for p in state.principles if p.number == state.present_number), None)
+        context.update(principles=[one] if one else state.principles, one=one)
     if join:
-        short_url = external_url("principles.workshop_link", workshop_id=workshop.id)
+        short_url = external_url("principles.workshop_link", workshop_id=state.id)
         context.update(room=room, voting_open=context["join_token"] != "closed",
                        short_url=short_url.partition("://")[2] or short_url)
         if context["voting_open"]:
-            vote_url = external_url("principles.workshop_link", workshop_id=workshop.id, code=room.code)
+            vote_url = external_url("principles.workshop_link", workshop_id=state.id, code=room.code)
             context["qr"] = qr_svg(vote_url, f"QR code: scan to vote (room code {room.code})")
     return context
-
-
-def _tallies_of(workshop: Workshop) -> list[results.LiveTally]:
-    return results.live_tallies(workshop.id, workshop.round_id) if workshop.round_id else []
 
 
 @bp.get("/workshops/<int:workshop_id>/present")
@@ -210,22 +220,28 @@ def _tallies_of(workshop: Workshop) -> list[results.LiveTally]:
 def present(workshop_id):
     """The presenter screen: full screen, no site chrome; no personal data on it."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    return render_template("principles/staff/present.html", round=workshop.round,
-                           **_presenter(workshop, _tallies_of(workshop), current_code(workshop)))
+    state = results.presenter_state(workshop.id)
+    if state is None:
+        abort(404)
+    return render_template("principles/staff/present.html", workshop=workshop, round=workshop.round,
+                           **_presenter(state, _room_code(state)))
 
 
 @bp.get("/workshops/<int:workshop_id>/present/poll")
 @staff_required
 def present_poll(workshop_id):
-    """The screen's poll: 204 when nothing it shows changed, else the changed parts (out of band)."""
-    workshop = get_workshop_or_404(workshop_id, staff=True)
-    principles, room = _tallies_of(workshop), current_code(workshop)
-    board = _board_token(workshop, principles) != request.args.get("board")
-    join = _join_token(workshop, room) != request.args.get("join")
+    """The screen's poll: 204 when nothing it shows changed, else the changed parts (out of band).
+    One query besides the signed-in user's (`presenter_state`); a QR code is built only when the
+    room code changed (once a minute; qr_svg keeps it)."""
+    state = results.presenter_state(workshop_id)
+    if state is None:
+        abort(404)
+    room = _room_code(state)
+    board = _board_token(state) != request.args.get("board")
+    join = _join_token(state, room) != request.args.get("join")
     if not (board or join):
         return Response(status=204)
-    return render_template("principles/staff/_present_poll.html",
-                           **_presenter(workshop, principles, room, board=board, join=join))
+    return render_template("principles/staff/_present_poll.html", **_presenter(state, room, board=board, join=join))
 
 
 def _neighbours(number: int | None, count: int) -> tuple[int | None, int | None]:
