@@ -3,9 +3,10 @@
 Builds a fresh database (an SQLite file by default, or PostgreSQL with --database-url), runs the
 real migrations, adds 4 rounds x 6 drafts, bulk-inserts the votes with SQLAlchemy Core in batches
 of 10,000, rebuilds the tallies, then times requests through the Flask test client signed in as
-staff: GET /principles/rounds/<id>/results and the projector partial (GET
-/staff/workshops/<id>/live with HX-Request). For comparison it also times the aggregate GROUP BY
-over the votes table that the results page would need without the tally table.
+staff: GET /principles/rounds/<id>/results and the presenter screen's poll when its board changed
+(GET /staff/workshops/<id>/present/poll with HX-Request; bench/presenter_poll.py times it in
+detail). For comparison it also times the aggregate GROUP BY over the votes table that the
+results page would need without the tally table.
 
     .venv/bin/python bench/principles_bench.py
     .venv/bin/python bench/principles_bench.py --database-url postgresql://postgres@127.0.0.1:5432/kil_bench
@@ -188,8 +189,8 @@ def main() -> None:
             assert response.status_code == 200, response.status_code
 
         def projector():
-            response = client.get(f"/staff/workshops/{ids['workshop']}/live", headers={"HX-Request": "true"})
-            assert response.status_code == 200 and b'id="live-bars"' in response.data
+            response = client.get(f"/staff/workshops/{ids['workshop']}/present/poll", headers={"HX-Request": "true"})
+            assert response.status_code == 200 and b'id="present-board"' in response.data
 
         def group_by():
             """The aggregate the results page would need without tallies (4 GROUP BYs on indexed votes)."""
@@ -204,7 +205,7 @@ def main() -> None:
         rows = [
             ("GET /principles/rounds/<open>/results (staff)", timed(results, args.requests)),
             ("GET /principles/rounds/<closed>/results (staff)", timed(closed_results, args.requests)),
-            ("GET /staff/workshops/<id>/live, HX-Request", timed(projector, args.requests)),
+            ("GET /staff/workshops/<id>/present/poll (board changed)", timed(projector, args.requests)),
             ("for comparison: GROUP BY over votes, one round", timed(group_by, 5, warmup=1)),
         ]
         db.engine.dispose()
