@@ -186,7 +186,7 @@ def test_schedule_register_waitlist_promote_and_check_in(page, browser, live_ser
     expect(page).to_have_url(re.compile(rf"/staff/workshops/{workshop_id}/attendance$"))
     rows = page.locator("#checkin-rows")
     count = page.locator("#attendance-count")
-    expect(count).to_have_text(re.compile(r"^\s*0 attended / 1 registered\s*$"))
+    expect(count).to_have_text(re.compile(r"^\s*0 attended / 1 registered · 0 walk-ins\s*$"))
     expect(rows.get_by_role("link", name="Beatrice Waller")).to_be_visible()
     expect(rows.get_by_role("link", name="Carl Dunmore")).to_be_visible()
     page.evaluate("window.__marker = 1")
@@ -194,21 +194,21 @@ def test_schedule_register_waitlist_promote_and_check_in(page, browser, live_ser
     expect(rows.get_by_role("link", name="Carl Dunmore")).to_have_count(0)
     expect(rows.get_by_role("link", name="Beatrice Waller")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/attendance\?q=Beatr"))
-    row = rows.locator("tr", has=page.get_by_role("link", name="Beatrice Waller"))
-    expect(row).to_contain_text("Not yet")
+    row = rows.locator("li", has=page.get_by_role("link", name="Beatrice Waller"))
+    expect(row).to_contain_text("Not checked in yet")
     shot(page, "checkin-search")
     with page.expect_response(lambda r: "/attendance/count" in r.url):
         row.get_by_role("button", name="Check in Beatrice Waller").click()
     expect(row).to_contain_text("Checked in")
-    expect(row).to_have_class(re.compile("checkin-row--in"))
+    expect(row).to_have_class(re.compile("checkin-card--in"))
     expect(row.get_by_role("button", name="Undo check-in of Beatrice Waller")).to_be_visible()
-    expect(count).to_have_text(re.compile(r"^\s*1 attended / 1 registered\s*$"))
+    expect(count).to_have_text(re.compile(r"^\s*1 attended / 1 registered · 0 walk-ins\s*$"))
     assert page.evaluate("window.__marker") == 1, "checking in reloaded the page"
     # Undo is its own button (its own route): the row and the counter go back.
     with page.expect_response(lambda r: "/attendance/count" in r.url):
         row.get_by_role("button", name="Undo check-in of Beatrice Waller").click()
-    expect(row).to_contain_text("Not yet")
-    expect(count).to_have_text(re.compile(r"^\s*0 attended / 1 registered\s*$"))
+    expect(row).to_contain_text("Not checked in yet")
+    expect(count).to_have_text(re.compile(r"^\s*0 attended / 1 registered · 0 walk-ins\s*$"))
     # A double tap on Check in checks her in, once: the second tap never lands on Undo.
     button = row.get_by_role("button", name="Check in Beatrice Waller")
     box = button.bounding_box()
@@ -218,10 +218,10 @@ def test_schedule_register_waitlist_promote_and_check_in(page, browser, live_ser
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_timeout(500)
     expect(row).to_contain_text("Checked in")
-    expect(count).to_have_text(re.compile(r"^\s*1 attended / 1 registered\s*$"))
+    expect(count).to_have_text(re.compile(r"^\s*1 attended / 1 registered · 0 walk-ins\s*$"))
     shot(page, "checkin-done")
 
     # The check-in is stored: a fresh load shows it.
     page.reload()
-    expect(count).to_have_text(re.compile(r"^\s*1 attended / 1 registered\s*$"))
+    expect(count).to_have_text(re.compile(r"^\s*1 attended / 1 registered · 0 walk-ins\s*$"))
     assert page.js_errors == []

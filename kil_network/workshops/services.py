@@ -707,24 +707,23 @@ def scan_ticket(actor: User, workshop: Workshop, code: str, *, confirm: bool = F
     reg = registration_by_ticket(code)
     if reg is None:
         return ScanResult(ScanKind.UNKNOWN, None, "Not a ticket for any workshop: check the code.", code=code)
-    name = reg.person_name
     if reg.workshop_id != workshop.id:
         other = reg.workshop
         return ScanResult(ScanKind.OTHER_WORKSHOP, reg, f"This code is for another workshop: {other.title}, "
-                          f"{format_london(other.starts_at, '%-d %B %Y')}.", code=code)
+                          f"{format_london(other.starts_at, '%-d %B %Y')} ({reg.person_name}'s ticket).", code=code)
     if reg.is_cancelled:
-        return ScanResult(ScanKind.CANCELLED, reg, f"Registration cancelled: {name}. Add them as a walk-in "
+        return ScanResult(ScanKind.CANCELLED, reg, "This registration was cancelled. Add them as a walk-in "
                           "if there is room.", code=code)
     warning = _other_day(workshop, now)
     if reg.attended:
-        return ScanResult(ScanKind.ALREADY, reg, f"{name} was already {checked_in_phrase(reg)}.", warning, code)
+        return ScanResult(ScanKind.ALREADY, reg, f"Already {checked_in_phrase(reg)}.", warning, code)
     if reg.is_waitlisted and not confirm:
-        return ScanResult(ScanKind.WAITLISTED, reg, f"{name} is on the waitlist: confirm a place and check in?",
-                          warning, code)
+        return ScanResult(ScanKind.WAITLISTED, reg, "On the waitlist: confirm a place and check in?", warning, code)
     if not check_in_now:
-        return ScanResult(ScanKind.READY, reg, f"{name} is not checked in yet.", warning, code)
+        return ScanResult(ScanKind.READY, reg, "Not checked in yet: tap Check in to check them in.", warning, code)
     check_in(actor, reg, method=CheckInMethod.SCAN, confirm_waitlisted=confirm)
-    return ScanResult(ScanKind.CHECKED_IN, reg, f"Checked in: {name}.", warning, code)
+    phrase = checked_in_phrase(reg)
+    return ScanResult(ScanKind.CHECKED_IN, reg, f"{phrase[:1].upper()}{phrase[1:]}.", warning, code)
 
 
 # --- Check-ins queued offline, sent later ---------------------------------------------------

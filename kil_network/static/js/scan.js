@@ -138,6 +138,13 @@
       }
     }
   });
+  // A new result is brought into view (the camera stays above it).
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var result = event.detail.target.id === "scan-result" && event.detail.target.querySelector(".scan-result");
+    if (result && result.scrollIntoView) {
+      result.scrollIntoView({ block: "nearest" });
+    }
+  });
   start.addEventListener("click", startCamera);
   window.addEventListener("pagehide", stop);
   startCamera();
