@@ -127,7 +127,7 @@ def resend_confirmation():
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"], key_func=_login_key)
 @limiter.limit("20 per hour; 100 per day", methods=["POST"], key_func=_account_key, deduct_when=_failed)
-@limiter.limit("300 per hour", methods=["POST"])
+@limiter.limit("1000 per hour", methods=["POST"])  # a room on one venue's Wi-Fi, signing in at once
 def login():
     """Sign in with email and password."""
     if current_user.is_authenticated:
