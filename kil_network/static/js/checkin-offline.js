@@ -292,7 +292,10 @@
       }).then(function (data) {
         state.unreachable = false;
         state.token = data.csrf_token;
-        return keepList(data).then(function () { return data; });
+        return keepList(data).then(function () {
+          markKnown();  // the page may be the service worker's copy, older than the list
+          return data;
+        });
       });
   }
 

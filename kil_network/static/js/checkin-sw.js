@@ -6,11 +6,12 @@
 // - The check-in page (/staff/workshops/<id>/attendance, a whole-page load): network first, a
 //   copy kept of each complete answer (the search box empty: every registration); the copy when
 //   the network fails.
-// The list as data (…/attendance.json) is not kept here: checkin-offline.js keeps it in IndexedDB,
-// and must see a failed fetch as a failure (it tells staff they are offline).
-// - CSS and JS: the copy at once if there is one, refreshed in the background.
+// - CSS and JS (htmx from the CDN too, when it comes from there): network first, as above.
+// A network that has not answered within a few seconds counts as failed when there is a copy.
 // Posts (check-ins, the queue sent later) always go to the network: checkin-offline.js queues
-// what fails. Nothing here runs inline, so the app's CSP (script-src 'self') is kept.
+// what fails. The list as data (…/attendance.json) is not kept here either: checkin-offline.js keeps
+// it in IndexedDB and must see a failed fetch fail (it tells staff they are offline).
+// Nothing here runs inline, so the app's CSP (script-src 'self') is kept.
 "use strict";
 
 var CACHE = "kil-checkin-v1";
@@ -36,37 +37,37 @@ function keepable(response, url) {
     && (!response.url || new URL(response.url).pathname === new URL(url).pathname);
 }
 
-function networkFirst(request, key) {
-  return fetch(request).then(function (response) {
-    if (keepable(response, request.url) && key) {
-      var copy = response.clone();
-      caches.open(CACHE).then(function (cache) { return cache.put(key, copy); });
-    }
-    return response;
-  }).catch(function () {
-    return caches.open(CACHE).then(function (cache) {
-      return cache.match(key || request.url, { ignoreSearch: true, ignoreVary: true });
-    }).then(function (copy) {
-      return copy || new Response("You are offline and this page was not kept on this phone.",
-        { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
-    });
-  });
+function offlineAnswer() {
+  return new Response("You are offline and this page was not kept on this phone.",
+    { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
 }
 
-function cacheThenRefresh(event) {
-  var request = event.request;
-  var refresh = fetch(request).then(function (response) {
-    if (keepable(response, request.url)) {
-      var copy = response.clone();
-      return caches.open(CACHE).then(function (cache) { return cache.put(request.url, copy); })
-        .then(function () { return response; });
-    }
-    return response;
+// The network's answer (a copy kept under `key`), or the copy if the network fails, or if it
+// has not answered within `patience` ms and there is a copy (Wi-Fi that is there but barely).
+function networkFirst(request, key, patience) {
+  var fromCache = function () {
+    return caches.open(CACHE).then(function (cache) {
+      return cache.match(key, { ignoreSearch: true, ignoreVary: true });
+    });
+  };
+  return new Promise(function (resolve) {
+    var done = false;
+    var finish = function (response) { if (!done) { done = true; resolve(response); } };
+    var timer = setTimeout(function () {
+      fromCache().then(function (copy) { if (copy) { finish(copy); } });
+    }, patience);
+    fetch(request).then(function (response) {
+      clearTimeout(timer);
+      if (keepable(response, request.url)) {
+        var copy = response.clone();
+        caches.open(CACHE).then(function (cache) { return cache.put(key, copy); });
+      }
+      finish(response);
+    }).catch(function () {
+      clearTimeout(timer);
+      fromCache().then(function (copy) { finish(copy || offlineAnswer()); });
+    });
   });
-  event.waitUntil(refresh.catch(function () { return null; }));
-  return caches.open(CACHE).then(function (cache) {
-    return cache.match(request.url, { ignoreVary: true });
-  }).then(function (copy) { return copy || refresh; });
 }
 
 self.addEventListener("fetch", function (event) {
@@ -75,12 +76,15 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   var sameOrigin = url.origin === self.location.origin;
   if (sameOrigin && PAGE.test(url.pathname) && request.mode === "navigate") {
-    // Only the full list is kept: a page searched on the server (?q=) holds some people only.
+    // Kept under the address without ?q=: the page is kept only when it lists everyone (a page
+    // searched on the server holds some people only), and answers for any search offline.
     var key = url.origin + url.pathname;
-    event.respondWith(networkFirst(request, url.search && url.searchParams.get("q") ? null : key));
+    event.respondWith(url.searchParams.get("q") ? fetch(request).catch(function () {
+      return networkFirst(request, key, 0);
+    }) : networkFirst(request, key, 5000));
   } else if ((sameOrigin && ASSET.test(url.pathname))
              || (!sameOrigin && (request.destination === "script" || request.destination === "style"))) {
-    event.respondWith(cacheThenRefresh(event));
+    event.respondWith(networkFirst(request, request.url, 3000));
   }
 });
 
