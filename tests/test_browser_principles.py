@@ -2,9 +2,9 @@
 
 (a) A member votes on three cards of the open round: each card and the progress line are swapped
     in place by htmx (no page load), and a reload shows the votes kept.
-(b) Staff link a workshop to the open round and open live voting; a member in a second browser
-    context follows the projector's short link and votes; the projector's bars (polling every
-    3 s) change without the projector page reloading.
+(b) Staff link a workshop to the open round, open live voting and reveal the tallies on the
+    presenter control; a member in a second browser context votes on the workshop's voting page;
+    the presenter screen's bars (polling every second) change without the page reloading.
 (c) After two rounds in which principle 1's wording changed, its history page marks the words
     added and removed with <ins> and <del>.
 
@@ -101,15 +101,18 @@ def test_projector_bars_move_when_a_phone_votes(page, browser, live_server, make
     expect(page).to_have_url(re.compile(rf"/staff/workshops/{workshop.id}$"))
     expect(page.locator("main > .notice")).to_contain_text("Changes saved")
 
-    # The projector: open live voting; the bars start at zero.
-    page.get_by_role("link", name="Live voting (projector)").click()
-    expect(page).to_have_url(re.compile(rf"/staff/workshops/{workshop.id}/live$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Vote now: {round_.name}")
+    # The control: open live voting and show the tallies live; the screen's bars start at zero.
+    page.get_by_role("link", name="Live voting: presenter control").click()
+    expect(page).to_have_url(re.compile(rf"/staff/workshops/{workshop.id}/control$"))
     page.get_by_role("button", name="Open live voting").click()
-    expect(page.locator("main > .notice")).to_contain_text("Live voting is open")
-    short_url = page.locator(".projector__url strong").inner_text().strip()
-    assert short_url.endswith(f"/w/{workshop.id}")
-    expect(page.locator(".projector__qr svg")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Live voting is open")
+    page.get_by_role("button", name="Reveal the tallies").click()
+    expect(page.get_by_role("status")).to_contain_text("The tallies are shown")
+    page.get_by_role("link", name="Open the presenter screen").click()
+    expect(page).to_have_url(re.compile(rf"/staff/workshops/{workshop.id}/present$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cardiff principles workshop")
+    expect(page.locator(".present__url strong")).to_have_text(re.compile(rf"/w/{workshop.id}$"))
+    expect(page.locator(".present__qr svg")).to_be_visible()
     support_1 = page.locator('[data-count="support-1"]')
     oppose_2 = page.locator('[data-count="oppose-2"]')
     expect(support_1).to_have_text("0 (0%)")
@@ -117,13 +120,12 @@ def test_projector_bars_move_when_a_phone_votes(page, browser, live_server, make
     page.evaluate("window.__marker = 1")
     shot(page, "projector-before")
 
-    # A phone in the room follows the short link and votes.
+    # A phone in the room votes on the workshop's voting page.
     phone_context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
     try:
         phone = phone_context.new_page()
         sign_in(phone, "tomos@example.org")
-        phone.goto(short_url.replace(live_server, ""))
-        expect(phone).to_have_url(re.compile(rf"/principles/\?workshop={workshop.id}$"))
+        phone.goto(f"/principles/?workshop={workshop.id}")
         item = card(phone, 1)
         item.get_by_label("Support", exact=True).check()
         item.get_by_role("button", name="Save my vote on principle 1").click()
@@ -136,12 +138,12 @@ def test_projector_bars_move_when_a_phone_votes(page, browser, live_server, make
     finally:
         phone_context.close()
 
-    # The projector's polling picks the votes up (it refreshes every 3 s) without a reload.
-    expect(support_1).to_have_text("1 (100%)", timeout=8000)
-    expect(oppose_2).to_have_text("1 (100%)", timeout=8000)
+    # The screen's poll (every second) picks the votes up without a reload.
+    expect(support_1).to_have_text("1 (100%)", timeout=3000)
+    expect(oppose_2).to_have_text("1 (100%)", timeout=3000)
     expect(page.locator('[data-count="support-2"]')).to_have_text("0 (0%)")
-    expect(page.locator("#live-bars")).to_contain_text("(1 vote)")
-    bar = page.locator("#live-bars section", has_text="1. Think about the whole system").locator(".bars__bar--support")
+    expect(page.locator('[data-principle="1"] .present-card__votes')).to_have_text("1 vote")
+    bar = page.locator('[data-principle="1"] .present-bars__bar--support')
     expect(bar).to_have_attribute("width", "100")
     assert page.evaluate("window.__marker") == 1, "the projector page reloaded"
     shot(page, "projector-after")
