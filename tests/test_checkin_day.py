@@ -16,7 +16,9 @@ from kil_network.workshops import queries, services
 from kil_network.workshops.models import CheckInMethod, Registration, RegistrationEvent, WorkshopFormat
 from kil_network.workshops.notifications import check_in_url
 from kil_network.workshops.services import ScanKind
+from tests.support.app import signed_in
 from tests.support.db import queries_for
+from tests.support.vnu import check_with_vnu, needs_java
 
 HX = {"HX-Request": "true"}
 
@@ -387,3 +389,33 @@ def test_check_in_page_queries_do_not_grow_with_the_list(client, as_role, make_w
     ten = queries_for(client, url)
     grow_to(50)
     assert queries_for(client, url) == ten
+
+
+@needs_java
+def test_new_pages_are_valid_html(app, door, sam, tmp_path):
+    """The Nu HTML Checker finds no errors on the scan page, a scan result without JS, the ticket for
+    staff, the attendee and anyone else, and the check-in list with every kind of card."""
+    workshop, people, regs = door
+    services.check_in(sam, regs["amara"], method=CheckInMethod.SCAN)
+    services.add_walk_in(sam, workshop, name="Gita Guest", email="gita@example.org", member_type=MemberType.OTHER)
+    db.session.commit()
+    staff, attendee, anon = signed_in(app, sam.email), signed_in(app, people["ben"].email), signed_in(app, None)
+    pages = {}
+    for client, label, url in [
+        (staff, "staff", f"/staff/workshops/{workshop.id}/scan"),
+        (staff, "staff", f"/staff/workshops/{workshop.id}/attendance"),
+        (staff, "staff", f"/staff/workshops/{workshop.id}/attendance/{regs['cara'].id}"),
+        (staff, "staff", f"/staff/workshops/{workshop.id}/attendance/{regs['amara'].id}"),
+        (staff, "staff", f"/t/{regs['ben'].check_in_code}"),
+        (attendee, "attendee", f"/t/{regs['ben'].check_in_code}"),
+        (attendee, "member", f"/t/{regs['cara'].check_in_code}"),
+        (anon, "anonymous", f"/t/{regs['ben'].check_in_code}"),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        pages[f"{label} GET {url}"] = response.get_data(as_text=True)
+    for code in (regs["cara"].check_in_code, regs["dan"].check_in_code, regs["amara"].check_in_code, "nope"):
+        response = staff.post_form(f"/staff/workshops/{workshop.id}/scan", {"code": code})
+        pages[f"staff POST scan {code}"] = response.get_data(as_text=True)
+    errors, _ = check_with_vnu(pages, tmp_path)
+    assert errors == [], "\n".join(errors)
