@@ -2,7 +2,8 @@
 each checks in a different person (the card says "waiting to send"), search still works on the
 phone, a reload with the network cut still opens the page (the service worker's copy) with the tap
 still waiting; back online, both taps reach the server with the times they were made, and the
-lists and counters catch up. Screenshot: test-artifacts/checkin-offline-375.png.
+lists and counters catch up; signing out deletes the phone's copies. Screenshot:
+test-artifacts/checkin-offline-375.png.
 """
 import re
 from datetime import datetime, timedelta
@@ -159,6 +160,18 @@ def test_two_phones_check_in_offline_and_catch_up(browser, live_server, app, mak
                 sa.text("SELECT id FROM users WHERE email = :e"), {"e": staff})
         assert db.session.get(Registration, regs["Cara"].id).checked_in_at is None
         assert one.js_errors == [] and two.js_errors == []
+
+        # Signing out deletes the phone's copies of the list and of the page.
+        one.get_by_role("button", name="Sign out").click()
+        expect(one).not_to_have_url(re.compile("/attendance"))
+        assert one.evaluate("() => caches.has('kil-checkin-v1')") is False
+        assert one.evaluate("""() => new Promise((resolve) => {
+            const open = indexedDB.open('kil-checkin', 1);
+            open.onsuccess = () => {
+                const request = open.result.transaction('lists').objectStore('lists').count();
+                request.onsuccess = () => resolve(request.result);
+            };
+        })""") == 0
     finally:
         one.context.close()
         two.context.close()

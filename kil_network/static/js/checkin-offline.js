@@ -23,6 +23,7 @@
   var BASE = match[0];
   var OFFLINE_TEXT = "You are offline. Check-ins are kept on this phone and sent when the connection is back.";
   var PENDING_TEXT = "Checked in (waiting to send)";
+  var NEEDS_CONNECTION = "That needs the connection: try again when it is back.";
   var BATCH = 200;
   var state = { unreachable: false, sending: false, known: null, token: null, retry: null, sentNote: "" };
 
@@ -254,8 +255,8 @@
     event.preventDefault();  // offline: no request (the counter's poll waits too)
     if (isCheckIn(form)) {
       keepTap(form, tapTimes.get(form));
-    } else if (form && /\/undo$/.test(form.getAttribute("action") || "")) {
-      say(OFFLINE_TEXT + " Undo needs the connection: try again when it is back.");
+    } else if (form && (event.detail.requestConfig || {}).verb !== "get") {
+      say(OFFLINE_TEXT + " " + NEEDS_CONNECTION);  // an undo, say
     }
   });
 
@@ -270,16 +271,39 @@
     }
   });
 
-  // Without htmx (it did not load), a plain form post: kept when offline, sent as a form otherwise.
+  // Forms htmx does not send (all of them if htmx did not load): a Check in tap offline is kept;
+  // another post offline (a walk-in) is held back with a word, so what was typed stays; signing
+  // out first deletes the phone's copies of the list and the page (the taps not sent stay queued).
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (window.htmx) { return; }
+    var action = form.getAttribute("action") || "";
+    if (/\/auth\/logout$/.test(action)) { forget(event, form); return; }
+    var byHtmx = window.htmx && ["data-hx-post", "hx-post", "data-hx-get", "hx-get"].some(function (name) {
+      return form.hasAttribute(name);
+    });
+    if (byHtmx) { return; }
     if (form === searchForm) { event.preventDefault(); searched(); return; }
-    if (isCheckIn(form) && offline()) {
+    if (!offline()) { return; }
+    if (isCheckIn(form)) {
       event.preventDefault();
       keepTap(form, new Date().toISOString());
+    } else if ((form.getAttribute("method") || "").toLowerCase() === "post") {
+      event.preventDefault();
+      say(OFFLINE_TEXT + " " + NEEDS_CONNECTION);
     }
   }, true);
+
+  function forget(event, form) {
+    if (form.hasAttribute("data-offline-forgotten")) { return; }
+    event.preventDefault();
+    form.setAttribute("data-offline-forgotten", "");
+    var wiped = Promise.all([
+      store("lists", "readwrite", function (s) { s.clear(); }),
+      window.caches ? window.caches.delete("kil-checkin-v1") : null
+    ]).catch(function () { return null; });
+    var patience = new Promise(function (resolve) { window.setTimeout(resolve, 1500); });
+    Promise.race([wiped, patience]).then(function () { HTMLFormElement.prototype.submit.call(form); });
+  }
 
   // --- Sending the queue ---------------------------------------------------------------------
 
@@ -351,6 +375,12 @@
       state.sending = false;
       state.sentNote = count ? plural(sent, "check-in", "check-ins") + " sent." +
         (refused.length ? " Not checked in: " + refused.join("; ") + "." : "") : "";
+      var note = state.sentNote;
+      if (note && !refused.length) {  // "sent" goes after a while; what was refused stays to be read
+        window.setTimeout(function () {
+          if (state.sentNote === note) { state.sentNote = ""; showState(); }
+        }, 10000);
+      }
       if (count) { return refreshCards().then(fetchList); }
       return null;
     }).catch(function (error) {
