@@ -728,7 +728,7 @@ def scan_ticket(actor: User, workshop: Workshop, code: str, *, confirm: bool = F
 
 # --- Check-ins queued offline, sent later ---------------------------------------------------
 
-OFFLINE_BATCH_MAX = 500  # taps in one sync request (a phone sends its queue in batches of 200)
+OFFLINE_BATCH_MAX = 500  # taps in one sync request (a phone sends its queue in batches of 50)
 OFFLINE_EARLIEST = timedelta(days=1)  # a tap's time may be at most this long before the workshop starts
 _TAP_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _DB_ID_MAX = 2**31 - 1  # the largest id the registrations table can hold (an integer column)
@@ -792,8 +792,10 @@ def sync_check_ins(actor: User, workshop: Workshop, taps: list[OfflineTap]) -> l
     _lock_seats(workshop)
     wanted = {tap.registration_id for tap in taps if 0 < tap.registration_id <= _DB_ID_MAX}
     regs = {reg.id: reg for reg in db.session.scalars(
-        sa.select(Registration).where(Registration.workshop_id == workshop.id, Registration.id.in_(wanted)))
+        sa.select(Registration).where(Registration.workshop_id == workshop.id, Registration.id.in_(wanted))
+        .execution_options(populate_existing=True))  # read under the lock: as they are now
     } if wanted else {}
+    now = utcnow()
     results = []
     for tap in taps:
         reg = regs.get(tap.registration_id)
@@ -802,8 +804,12 @@ def sync_check_ins(actor: User, workshop: Workshop, taps: list[OfflineTap]) -> l
         try:
             if reg is None:
                 raise RuleError("Not someone registered for this workshop.")
+            when = _tap_time(workshop, tap.at)
             waitlisted = reg.is_waitlisted
-            done = check_in(actor, reg, method=CheckInMethod.OFFLINE, at=_tap_time(workshop, tap.at))
+            if reg.is_active and reg.checked_in_at is not None and min(when, now) >= reg.checked_in_at:
+                done = False  # a queue sent again, or a later tap: nothing to change, no lock per tap
+            else:
+                done = check_in(actor, reg, method=CheckInMethod.OFFLINE, at=when)
             result["result"] = "done" if done else "already"
             if done and waitlisted:
                 result["reason"] = "Was on the waitlist: given a place."

@@ -24,7 +24,7 @@
   var OFFLINE_TEXT = "You are offline. Check-ins are kept on this phone and sent when the connection is back.";
   var PENDING_TEXT = "Checked in (waiting to send)";
   var NEEDS_CONNECTION = "That needs the connection: try again when it is back.";
-  var BATCH = 200;
+  var BATCH = 50;  // taps per request: each request stays short on a slow connection
   var state = { unreachable: false, sending: false, known: null, token: null, retry: null, sentNote: "" };
 
   // --- IndexedDB: "lists" (the list as data, per workshop) and "queue" (taps not sent yet) -------
