@@ -102,7 +102,7 @@ def confirm(token):
         return render("auth/confirm_failed.html", message=exc.message, status_code=400)
     db.session.commit()
     if first and not current_user.is_authenticated and user.is_active:
-        session.clear()  # a new session on sign-in
+        fresh_session()  # a new session on sign-in
         login_user(user)
     flash("Your email address is confirmed. Welcome to the Keep it Local Network.", "success")
     if current_user.is_authenticated and current_user.id == user.id:
