@@ -355,6 +355,15 @@ def test_check_in_page_keeps_the_offline_contract_and_shows_how(client, as_role,
     assert "Self check-in via room code at " in page
 
 
+def test_search_finds_by_organisation_too(client, as_role, door):
+    """The server's search matches what the cards' data-search holds: name, email or organisation."""
+    workshop, _, _ = door
+    as_role("staff")
+    body = text(client.get(f"/staff/workshops/{workshop.id}/attendance?q=cardiff circle", headers=HX))
+    assert "Cara Cole" in body and "Amara Okafor" not in body
+    assert "Ben Hughes" in text(client.get(f"/staff/workshops/{workshop.id}/attendance?q=ben@", headers=HX))
+
+
 def test_counter_counts_walk_ins_and_polls(client, as_role, door, sam):
     """attended / registered / walk-ins from one query; the partial polls every 3 s and on each change."""
     workshop, _, regs = door

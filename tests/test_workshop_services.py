@@ -789,11 +789,12 @@ def test_walk_in_guest_needs_name_and_member_type(make_workshop, staff):
 
 
 def test_check_in_list_search(make_workshop, make_user, staff):
-    """The check-in list finds people by part of their name or email, and guests too; never cancelled ones."""
+    """The check-in list finds people by part of their name, email or organisation, and guests too; never
+    cancelled ones."""
     workshop = make_workshop()
-    amara = make_user(email="amara@example.org", name="Amara Okafor")
-    ben = make_user(email="ben@riverside.org", name="Ben Hughes")
-    gone = make_user(email="gone@example.org", name="Amara Gone")
+    amara = make_user(email="amara@example.org", name="Amara Okafor", organisation="Hackney Food Hub")
+    ben = make_user(email="ben@riverside.org", name="Ben Hughes", organisation="Leeds Trust")
+    gone = make_user(email="gone@example.org", name="Amara Gone", organisation="Hackney Gone")
     register(workshop, amara)
     register(workshop, ben)
     cancel(register(workshop, gone), gone)
@@ -803,6 +804,7 @@ def test_check_in_list_search(make_workshop, make_user, staff):
     assert names("") == ["Amara Okafor", "Amy Walker", "Ben Hughes"]
     assert names("am") == ["Amara Okafor", "Amy Walker"]
     assert names("RIVERSIDE") == ["Ben Hughes"]
+    assert names("hackney") == ["Amara Okafor"]
     assert names("100%_") == []
 
 

@@ -92,7 +92,8 @@ def attendance_counts(workshop: Workshop) -> dict:
 
 
 def check_in_list(workshop: Workshop, q: str = ""):
-    """Confirmed and waitlisted registrations for the check-in page, searchable by name or email."""
+    """Confirmed and waitlisted registrations for the check-in page, searchable by name, email or
+    organisation (what the cards' data-search holds, so the phone's offline search finds the same)."""
     stmt = (
         sa.select(Registration).outerjoin(Registration.user)
         .options(joinedload(Registration.user).joinedload(User.organisation))
@@ -100,8 +101,9 @@ def check_in_list(workshop: Workshop, q: str = ""):
     )
     q = (q or "").strip()[:100]
     if q:
-        stmt = stmt.where(sa.or_(*(column.icontains(q, autoescape=True) for column in (
-            User.name, User.email, Registration.guest_name, Registration.guest_email))))
+        stmt = stmt.outerjoin(Organisation, Organisation.id == User.organisation_id).where(sa.or_(*(
+            column.icontains(q, autoescape=True) for column in (
+                User.name, User.email, Registration.guest_name, Registration.guest_email, Organisation.name))))
     order_name = sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name))
     return db.session.scalars(stmt.order_by(Registration.state, order_name, Registration.id)).unique().all()
 
