@@ -411,3 +411,10 @@ def test_per_email_limits_still_bite_and_keep_what_was_typed(limited_app, make_u
         signer.post("/auth/login", data={"email": "ada@example.org", "password": "wrong", "csrf_token": token})
     refused = signer.post("/auth/login", data={"email": "ada@example.org", "password": "wrong", "csrf_token": token})
     assert refused.status_code == 429 and 'value="ada@example.org"' in refused.get_data(as_text=True)
+
+
+def test_a_room_code_typed_loosely_works_and_a_control_character_is_a_400(client, workshop):
+    code = code_now(workshop)
+    typed = f" {code[:3].lower()} {code[3:]} "
+    assert client.get(f"/w/{workshop.id}", query_string={"code": typed}).status_code == 303
+    assert client.get(f"/w/{workshop.id}?code=AB%00CD").status_code == 400
