@@ -538,6 +538,11 @@ FORM_SPECS = [
     Spec("/staff/workshops/<int:workshop_id>/cancel", "admin",
          lambda w: f"/staff/workshops/{w.target_workshop.id}/cancel",
          lambda w: fields(reason=value("The venue flooded.", 1000)), before_each=fresh_workshop),
+    # A ticket scanned or typed at the door: the code alone, the ticket URL, or anything else.
+    Spec("/staff/workshops/<int:workshop_id>/scan", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/scan",
+         lambda w: fields(code=value(st.sampled_from([w.reg.check_in_code, f"https://kil.example/t/{w.reg.check_in_code}"]),
+                                     300, extra=["/t/", "/t/?#", "https://kil.example/t/" + "x" * 70]),
+                          confirm=choice("1", ["", "0", "yes"]))),
     Spec("/staff/workshops/<int:workshop_id>/walk-in", "admin", lambda w: f"/staff/workshops/{w.workshop.id}/walk-in",
          lambda w: fields(name=value("Walk In", 120),
                           email=value(st.sampled_from(["walkin@example.org", "listed@example.org"]), 254,
