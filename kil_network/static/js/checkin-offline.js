@@ -318,9 +318,24 @@
         state.token = data.csrf_token;
         return keepList(data).then(function () {
           markKnown();  // the page may be the service worker's copy, older than the list
+          if (differs(data)) { refreshCards(); }  // ... with people added or undone since: fetch the cards
           return data;
         });
       });
+  }
+
+  // Do the cards on the page (taps waiting aside) say what the list says: the same people, the
+  // same ones checked in?
+  function differs(data) {
+    var people = data.registrations || [];
+    var shown = cards();
+    if (shown.length !== people.length) { return true; }
+    return people.some(function (person) {
+      var el = card(person.id);
+      if (!el) { return true; }
+      if (el.getAttribute("data-offline-mark") === PENDING_TEXT) { return false; }
+      return el.hasAttribute("data-checked-in") !== Boolean(person.checked_in_at);
+    });
   }
 
   function post(items, retried) {
