@@ -243,10 +243,17 @@ def test_ticket_for_anyone_else_has_no_personal_data(client, as_role, door, who)
     assert "Amara" not in body and "amara@" not in body and "Hackney" not in body and 'class="qr"' not in body
 
 
-def test_unknown_ticket_code_is_404(client, as_role):
-    """A code that is no ticket: 404, for staff too."""
+@pytest.mark.both_databases
+def test_unknown_ticket_code_is_404(client, as_role, door):
+    """A code that is no ticket: 404, for staff too; junk (a NUL, which PostgreSQL refuses) never
+    reaches a query: 404, and "not a ticket" from the scan endpoint."""
+    workshop, _, _ = door
     as_role("staff")
     assert client.get("/t/not-a-real-ticket-code").status_code == 404
+    assert client.get("/t/abc%00def").status_code == 404
+    body = text(client.post_form(f"/staff/workshops/{workshop.id}/scan", {"code": "https://x/t/abc\x00def"},
+                                 headers=HX))
+    assert 'data-scan-kind="unknown"' in body
 
 
 # --- Scanning: every outcome ----------------------------------------------------------------------
@@ -286,7 +293,8 @@ def test_ticket_code_from_what_was_scanned():
     """The code from a ticket URL (with a query or trailing slash) or as typed."""
     assert services.ticket_code("https://kil.example/t/AbC-12_x?utm=1") == "AbC-12_x"
     assert services.ticket_code(" AbC-12_x/ ") == "AbC-12_x"
-    assert services.ticket_code("") == ""
+    assert services.ticket_code("") == "" and services.ticket_code("abc\x00def") == ""
+    assert services.ticket_code("https://kil.example/t/" + "x" * 65) == ""
 
 
 def test_scan_endpoint_answers_the_result_and_tells_the_counter(client, as_role, door):

@@ -671,13 +671,18 @@ class ScanResult:
     code: str = ""
 
 
+_TICKET_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what secrets.token_urlsafe writes
+
+
 def ticket_code(text: str) -> str:
     """The code of a ticket from what was scanned or typed: the ticket URL (…/t/<code>) or the
-    code itself, without spaces."""
+    code itself, without spaces; "" for anything a ticket code cannot be (so no NUL or other junk
+    reaches a query)."""
     text = (text or "").strip()
     if "/t/" in text:
         text = text.rsplit("/t/", 1)[1]
-    return text.split("?", 1)[0].split("#", 1)[0].strip("/ ")[:64]
+    code = text.split("?", 1)[0].split("#", 1)[0].strip("/ ")
+    return code if _TICKET_CODE.fullmatch(code) else ""
 
 
 def registration_by_ticket(code: str) -> Registration | None:
