@@ -27,6 +27,14 @@ HX = {"HX-Request": "true"}
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def one_minute(monkeypatch):
+    """The room code's clock stands still (mid-minute), so no poll here meets a new code by chance."""
+    now = utcnow().replace(second=30)
+    monkeypatch.setattr(room, "utcnow", lambda: now)
+    return now
+
+
 @pytest.fixture
 def scene(app, make_user):
     """Staff, an open round of six drafts and a published workshop happening now, live voting open."""
@@ -79,7 +87,7 @@ def test_staff_only(app, client, make_user, scene, path):
     assert response.status_code == 302 and response.location.startswith("/auth/login")
     make_user(email="member@example.org")
     assert signed_in(app, "member@example.org").get(url).status_code == 403
-    assert signed_in(app, "staff@example.org").get(url).status_code in (200, 302)
+    assert signed_in(app, "staff@example.org").get(url).status_code == (302 if path == "live" else 200)
 
 
 def test_members_cannot_post_to_the_control(app, make_user, scene):
@@ -166,12 +174,12 @@ def test_poll_answers_204_until_something_changes(app, make_user, scene):
     assert "present-join" in body and "Live voting is closed" in body and "present-board" not in body
 
 
-def test_poll_rebuilds_the_qr_when_the_code_changes(app, scene, monkeypatch):
+def test_poll_rebuilds_the_qr_when_the_code_changes(app, scene, monkeypatch, one_minute):
     """A new minute, a new room code: the join panel (QR and code) comes back with it."""
     workshop = scene["workshop"]
     client = staff_client(app)
     url = poll_url(client.get(f"/staff/workshops/{workshop.id}/present").get_data(as_text=True))
-    later = utcnow() + timedelta(minutes=1)
+    later = one_minute + timedelta(minutes=1)
     next_code = room.current_code(workshop, later).code
     monkeypatch.setattr(room, "utcnow", lambda: later)
     body = client.get(url, headers=HX).get_data(as_text=True)
@@ -204,6 +212,10 @@ def test_control_page_shows_the_code_and_the_screen_link(app, scene):
     assert f'data-code="{room.current_code(workshop).code}"' in body
     assert "Close live voting" in body and "Reveal the tallies" in body
     assert body.count('name="show"') == 9  # previous, next, all and six principles
+    code = staff_client(app).get(f"/staff/workshops/{workshop.id}/control?part=code", headers=HX)
+    fragment = code.get_data(as_text=True).strip()
+    assert fragment.startswith('<p id="control-code"') and "<html" not in fragment
+    assert 'data-hx-trigger="every 10s"' in fragment and f'data-code="{room.current_code(workshop).code}"' in fragment
 
 
 def test_control_actions_are_sets_and_audited_once(app, scene):
@@ -297,7 +309,7 @@ def test_room_code_json(app, scene):
     assert data["code"] == current.code and data["live_voting"] is True
     expires = datetime.fromisoformat(data["expires_at"])
     assert data["expires_at"].endswith("Z") and expires == current.expires_at.astimezone(UTC)
-    assert timedelta(seconds=60) < expires - datetime.now(UTC) <= timedelta(seconds=120)
+    assert expires - current.expires_at == timedelta(0) and expires.second == 0
 
 
 def test_old_live_url_redirects_to_the_control(app, scene):
