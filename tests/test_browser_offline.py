@@ -148,6 +148,9 @@ def test_two_phones_check_in_offline_and_catch_up(browser, live_server, app, mak
         expect(card(two, "Amara Person")).to_contain_text("Checked in")
         expect(card(two, "Ben Person")).to_contain_text("Checked in")
         expect(card(two, "Ben Person")).not_to_contain_text("waiting to send")
+        # Phone one sent first: its cards catch up with phone two's tap when its counter does.
+        expect(card(one, "Ben Person")).to_have_attribute("data-checked-in", "1")
+        expect(card(one, "Ben Person")).to_contain_text("Checked in")
         for name, reg, staff in (("Amara Person", regs["Amara"], "door1@example.org"),
                                  ("Ben Person", regs["Ben"], "door2@example.org")):
             db.session.expire_all()

@@ -433,10 +433,22 @@
     if (list && !noMatch.isConnected) { list.insertAdjacentElement("afterend", noMatch); }
     filter();
     queued().then(markPending);
-    var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("[data-registration-id]") : null;
+    var elt = event.detail.elt;
+    var form = elt && elt.closest ? elt.closest("[data-registration-id]") : null;
+    if (!form && elt && elt.id === "attendance-count" && !offline()) {
+      // The counter (polled every 3 s) says another phone checked someone in or added a walk-in:
+      // fetch the list, and the cards when they differ from it.
+      var counts = (state.known && state.known.counts) || {};
+      var read = function (name) {
+        var el = elt.querySelector("[data-" + name + "]");
+        return el ? Number(el.textContent) : null;
+      };
+      if (read("attended") !== counts.attended || read("registered") !== counts.registered) { form = elt; }
+    }
     if (form && !offline()) {
       window.clearTimeout(listTimer);
-      listTimer = window.setTimeout(function () { fetchList().catch(function () { return null; }); }, 2000);
+      listTimer = window.setTimeout(function () { fetchList().catch(function () { return null; }); },
+                                    form === elt && elt.id === "attendance-count" ? 0 : 2000);
     }
   });
 
