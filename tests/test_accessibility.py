@@ -138,7 +138,7 @@ def test_page_has_no_axe_violations(page, live_smtp, site, role, path):
         page = open_state(page, live_smtp, path)
     if role == "unconfirmed":
         expect(page.get_by_role("region", name="Confirm your email address")).to_be_visible()
-    assert_reflows(page)
+    assert_reflows(page, f"{role}-{path}")
     results = Axe().run(page)
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
     assert page.js_errors == []

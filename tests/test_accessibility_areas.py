@@ -203,7 +203,7 @@ def test_area_page_has_no_axe_violations(page, site, role, path):
         page = open_state(page, site, path)
     # Open every <details> (result breakdowns, survey answers) so axe checks what is inside too.
     page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
-    assert_reflows(page)
+    assert_reflows(page, f"{role}-{path}")
     results = Axe().run(page)
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
     assert page.js_errors == []

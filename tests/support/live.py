@@ -68,7 +68,7 @@ def start_live_server(database_url: str, smtp_port: int, logs: Path):
     worker = LiveMailWorker([str(bindir / "flask"), "--app", "wsgi", "deliver-mail"], env, logs / "worker.log")
     worker.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
+    deadline = time.time() + 90  # three processes import the app at once: slow on a loaded 2-core machine
     while True:
         try:
             urllib.request.urlopen(base + "/healthz", timeout=1)

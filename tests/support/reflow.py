@@ -4,7 +4,14 @@ The axe pages (tests/test_accessibility*.py) are loaded at `PHONE` from the star
 at that width too and each page is visited once. A table that must keep its columns scrolls
 inside its own `.table-wrapper` (focusable, named), which does not widen the document.
 """
+import os
+import re
+
+from tests.support.browser import shot
+
 PHONE = {"width": 320, "height": 640}
+# KIL_REFLOW_SHOTS=1 saves each checked page as test-artifacts/reflow-<page>.png, to look at.
+SHOTS = os.environ.get("KIL_REFLOW_SHOTS") == "1"
 
 # The document's width and, when it is wider than the window, the element that sticks out
 # furthest to the right (skipping what scrolls or is clipped inside an element of its own,
@@ -46,11 +53,13 @@ _WIDEST = """() => {
 }"""
 
 
-def assert_reflows(page) -> None:
+def assert_reflows(page, name: str) -> None:
     """The page is no wider than the window: no horizontal scrolling (names the widest element if it is)."""
     width = page.viewport_size["width"]
     found = page.evaluate(_WIDEST)
-    assert found["scrollWidth"] <= width, (
+    if SHOTS:
+        shot(page, "reflow-" + re.sub(r"[^a-zA-Z0-9]+", "-", name).strip("-"))
+    assert found["scrollWidth"] <= min(width, found["clientWidth"]), (
         f"{page.url} is {found['scrollWidth']} px wide at {width} px; furthest right "
         f"({found['right']:.0f} px): {found['widest']}")
 
