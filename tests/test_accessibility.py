@@ -29,12 +29,12 @@ PUBLIC = ["/", "/privacy", "/accessibility", "/contact", "/auth/join", "/auth/lo
           "reset-password-from-email", "/no-such-page", "/auth/confirm/not-a-real-token",
           "/auth/reset/not-a-real-token",
           "join-errors-htmx", "join-errors-no-js", "reset-sent"]
-MEMBER = ["/members/", "/members/?q=Okonkwo", "/members/{other}", "/organisations/",
+MEMBER = ["/members/", "/members/?q=Okonkwo", "/members/{other}", "/organisations/", "/organisations/{long_org}",
           "/organisations/{org}/edit", "/account/", "/account/password", "/account/email",
           "/account/delete", "/auth/check-email", "/staff/", "account-errors-htmx"]
 UNCONFIRMED = ["/account/"]
 ADMIN = ["/staff/", "/staff/members/", "/staff/members/?q=Okonkwo", "/staff/members/{other}",
-         "/staff/members/{suspended}", "/staff/audit/", "/staff/outbox/"]
+         "/staff/members/{suspended}", "/staff/audit/", "/staff/outbox/", "/staff/organisations/"]
 EXPECTED_STATUS = {("anonymous", "/no-such-page"): 404, ("anonymous", "/auth/confirm/not-a-real-token"): 400,
                    ("anonymous", "/auth/reset/not-a-real-token"): 400, ("member", "/staff/"): 403}
 PAGES = ([("anonymous", p) for p in PUBLIC] + [("member", p) for p in MEMBER]
@@ -76,7 +76,8 @@ def build_site(make_user):
                     status=OutboxEmail.FAILED, attempts=8, last_error=f"554 rejected: see {LONG_URL}"),
     ])
     db.session.commit()
-    return {"other": other.id, "suspended": suspended.id, "org": member.organisation_id}
+    return {"other": other.id, "suspended": suspended.id, "org": member.organisation_id,
+            "long_org": other.organisation_id}
 
 
 def open_state(page, live_smtp, name: str):
