@@ -430,7 +430,7 @@ def run_load(bases: list[str], scene: dict, *, seconds: float = 60.0, projectors
                           headers=HX)
                 row = rec.timed("check-in POST (htmx)", browser, "POST", f"/staff/workshops/{wid}/attendance/{regs[k]}",
                                 {"csrf_token": token}, headers={**HX, "X-CSRFToken": token})
-                if "<strong>Checked in</strong>" not in row:
+                if 'class="checkin-card__done"' not in row:
                     raise LoadError(f"check-in of registration {regs[k]} not shown as done")
                 rec.timed("check-in counter (htmx)", browser, "GET", f"/staff/workshops/{wid}/attendance/count",
                           headers=HX)
