@@ -250,7 +250,12 @@
       return;
     }
     var form = elt && elt.closest ? elt.closest("form") : null;
-    if (isCheckIn(form)) { tapTimes.set(form, new Date().toISOString()); }
+    if (isCheckIn(form)) {
+      tapTimes.set(form, new Date().toISOString());
+      // Wi-Fi that takes the request and never answers: after 8 s the tap is kept (htmx:timeout);
+      // if it did arrive, sending it again later changes nothing.
+      if (event.detail.xhr && !offline()) { event.detail.xhr.timeout = 8000; }
+    }
     if (!offline()) { return; }
     event.preventDefault();  // offline: no request (the counter's poll waits too)
     if (isCheckIn(form)) {
@@ -260,8 +265,9 @@
     }
   });
 
-  // Online as far as the phone knows, but the request did not reach the server: offline after all.
-  document.addEventListener("htmx:sendError", function (event) {
+  // Online as far as the phone knows, but the request did not reach the server (or no answer
+  // came): offline after all.
+  function unreachable(event) {
     var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
     state.unreachable = true;
     if (isCheckIn(form)) {
@@ -269,7 +275,9 @@
     } else {
       showState().then(scheduleRetry);
     }
-  });
+  }
+  document.addEventListener("htmx:sendError", unreachable);
+  document.addEventListener("htmx:timeout", unreachable);
 
   // Forms htmx does not send (all of them if htmx did not load): a Check in tap offline is kept;
   // another post offline (a walk-in) is held back with a word, so what was typed stays; signing
@@ -414,10 +422,11 @@
     }).then(scheduleRetry);
   }
 
-  // While taps wait and the phone is (or seems) online, try again every 15 seconds.
+  // While taps wait, or the server could not be reached, and the phone is (or seems) online: try
+  // again every 15 seconds (there is no `online` event when the Wi-Fi stays up but goes nowhere).
   function scheduleRetry(items) {
     window.clearTimeout(state.retry);
-    if (items && items.length && navigator.onLine) {
+    if (navigator.onLine && (state.unreachable || (items && items.length))) {
       state.retry = window.setTimeout(function () { state.unreachable = false; flush(); }, 15000);
     }
   }
