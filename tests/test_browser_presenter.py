@@ -80,6 +80,22 @@ def test_presenter_fits_and_follows_the_phone(page, browser, live_server, make_u
         assert qr and qr["height"] >= height / 3 and qr["width"] >= height / 3, qr
         shot(page, f"presenter-{width}x{height}-hidden")
     page.evaluate("window.__marker = 1")
+    # Two polls answered with a server error (a restart): the screen keeps polling.
+    failed = []
+
+    def fail_twice(route):
+        if len(failed) < 2:
+            failed.append(route.request.url)
+            route.fulfill(status=500, body="<h1>Server error</h1>")
+        else:
+            route.continue_()
+
+    page.route("**/present/poll?*", fail_twice)
+    for _ in range(2):
+        with page.expect_response(lambda r: "/present/poll" in r.url and r.status == 500):
+            pass
+    expect(page.locator("#present-poll")).to_have_count(1)
+    expect(page.locator("body")).not_to_contain_text("Server error")
 
     # The phone: staff open the control and reveal the tallies.
     phone_context = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 667})
