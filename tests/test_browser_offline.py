@@ -2,8 +2,8 @@
 each checks in a different person (the card says "waiting to send"), search still works on the
 phone, a reload with the network cut still opens the page (the service worker's copy) with the tap
 still waiting; back online, both taps reach the server with the times they were made, and the
-lists and counters catch up; signing out deletes the phone's copies. Screenshot:
-test-artifacts/checkin-offline-375.png.
+lists and counters catch up; signing out deletes the phone's copies. Screenshots:
+test-artifacts/checkin-offline-375.png, checkin-offline-reloaded-375.png, checkin-back-online-375.png.
 """
 import re
 from datetime import datetime, timedelta
@@ -130,6 +130,7 @@ def test_two_phones_check_in_offline_and_catch_up(browser, live_server, app, mak
         expect(one.locator("h1")).to_have_text("Check-in: Door test")
         expect(one.locator("#offline-status")).to_contain_text(OFFLINE)
         expect(card(one, "Amara Person")).to_contain_text("Checked in (waiting to send)")
+        shot(one, "checkin-offline-reloaded-375")
         one.get_by_label("Find a person by name or email").fill("cara")
         expect(one.locator("#checkin-rows [data-registration-id]:visible")).to_have_count(1)
         one.get_by_label("Find a person by name or email").fill("")
@@ -151,6 +152,7 @@ def test_two_phones_check_in_offline_and_catch_up(browser, live_server, app, mak
         # Phone one sent first: its cards catch up with phone two's tap when its counter does.
         expect(card(one, "Ben Person")).to_have_attribute("data-checked-in", "1")
         expect(card(one, "Ben Person")).to_contain_text("Checked in")
+        shot(two, "checkin-back-online-375")
         for name, reg, staff in (("Amara Person", regs["Amara"], "door1@example.org"),
                                  ("Ben Person", regs["Ben"], "door2@example.org")):
             db.session.expire_all()

@@ -100,7 +100,7 @@
     if (!status) { return; }
     status.textContent = text;
     status.hidden = !text;
-    document.documentElement.classList.toggle("checkin-offline", offline());
+    status.classList.toggle("offline-status--online", !offline());  // "sent", not a warning
   }
 
   function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
