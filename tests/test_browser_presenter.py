@@ -4,7 +4,8 @@ The screen (1920x1080, then 1280x720) fits with no scrollbars, its QR code is at
 of the screen's height and the six principles are all on screen, one with a long text clamped;
 the tallies are hidden (how many voted, not how) until staff reveal them from a phone (a second
 browser context, 375 px wide); the screen follows within 2 seconds without reloading, and then
-shows one principle when the phone picks it. Screenshots go to test-artifacts/ (gitignored).
+shows one principle when the phone picks it, and no QR code once live voting is closed.
+Screenshots go to test-artifacts/ (gitignored).
 """
 import time
 from datetime import timedelta
@@ -129,6 +130,14 @@ def test_presenter_fits_and_follows_the_phone(page, browser, live_server, make_u
         shot(page, "presenter-1280x720-one")
         shot(phone, "presenter-control-375-one")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+
+        # Closing live voting takes the QR code and the room code off the screen.
+        phone.get_by_role("button", name="Close live voting").click()
+        expect(phone.get_by_role("status")).to_have_text("Live voting is closed.")
+        expect(page.locator(".present__closed")).to_have_text("Live voting is closed", timeout=2000)
+        expect(page.locator(".present__qr, .present__code")).to_have_count(0)
+        assert_fits(page, 1280, 720)
+        shot(page, "presenter-1280x720-closed")
     finally:
         phone_context.close()
     assert page.evaluate("window.__marker") == 1, "the presenter screen reloaded"
