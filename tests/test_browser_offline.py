@@ -2,14 +2,16 @@
 each checks in a different person (the card says "waiting to send"), search still works on the
 phone, a reload with the network cut still opens the page (the service worker's copy) with the tap
 still waiting; back online, both taps reach the server with the times they were made, and the
-lists and counters catch up; signing out deletes the phone's copies. Screenshots:
-test-artifacts/checkin-offline-375.png, checkin-offline-reloaded-375.png, checkin-back-online-375.png.
+lists and counters catch up (the offline page passes axe and reflows at 320 px); signing out
+deletes the phone's copies. Screenshots (test-artifacts/): checkin-offline-375.png,
+checkin-offline-reloaded-375.png, checkin-back-online-375.png.
 """
 import re
 from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from kil_network.core.timeutil import utcnow
@@ -17,6 +19,7 @@ from kil_network.extensions import db
 from kil_network.workshops import services
 from kil_network.workshops.models import CheckInMethod, Registration, WorkshopFormat
 from tests.support.browser import shot, sign_in
+from tests.support.reflow import PHONE, assert_reflows
 
 pytestmark = pytest.mark.browser
 
@@ -131,6 +134,11 @@ def test_two_phones_check_in_offline_and_catch_up(browser, live_server, app, mak
         expect(one.locator("#offline-status")).to_contain_text(OFFLINE)
         expect(card(one, "Amara Person")).to_contain_text("Checked in (waiting to send)")
         shot(one, "checkin-offline-reloaded-375")
+        one.set_viewport_size(PHONE)  # the offline state at 320 px: no sideways scroll, no axe violation
+        assert_reflows(one, "checkin-offline")
+        results = Axe().run(one)
+        assert results.violations_count == 0, results.generate_report()
+        one.set_viewport_size({"width": 375, "height": 667})
         one.get_by_label("Find a person by name or email").fill("cara")
         expect(one.locator("#checkin-rows [data-registration-id]:visible")).to_have_count(1)
         one.get_by_label("Find a person by name or email").fill("")
