@@ -640,6 +640,9 @@ NOT_FUZZED: dict[str, str] = {
         "an id in the path and one choice; wrong, missing and repeated answers: tests/test_hardening_members.py",
     "/organisations/<int:org_id>/editors/<int:row_id>/remove":
         "an id in the path, no body; refused and repeated removals: tests/test_hardening_members.py",
+    "/staff/workshops/<int:workshop_id>/attendance/sync":
+        "a JSON body, not a form; not JSON, wrong shapes and types, NUL bytes, 20-digit ids, impossible "
+        "dates, duplicates and oversized bodies: tests/test_checkin_sync.py",
 }
 
 
