@@ -1,4 +1,8 @@
-"""axe-core finds no violations on any page, for the role that sees it.
+"""axe-core finds no violations on any page, for the role that sees it, and every page reflows at
+320 CSS px wide (WCAG 2.2, 1.4.10): each page is loaded at 320x640, axe runs at that width, and
+the document must be no wider than the window (tests/support/reflow.py names the element that
+sticks out). The members, organisations, outbox and audit pages show long unbroken strings (a
+long organisation name and email address, 300-character URLs) that must wrap.
 
 Each page is its own test: public pages anonymous, member pages signed in as a confirmed
 member (and one as an unconfirmed member, with the banner), staff pages as an admin. Error

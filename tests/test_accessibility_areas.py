@@ -1,5 +1,9 @@
 """axe-core finds no violations on any page of the workshops, principles, call-for-evidence
-and councils areas, for the role that sees it.
+and councils areas, for the role that sees it, and every page reflows at 320 CSS px wide (WCAG
+2.2, 1.4.10): each page is loaded at 320x640, axe runs at that width, and the document must be
+no wider than the window (tests/support/reflow.py names the element that sticks out). The data
+holds long unbroken strings where pages show what people typed (survey answers, evidence,
+suggestions, organisation names, email addresses).
 
 The data comes from `build_site` (tests/support/site_data.py), made through the services.
 Each page is its own test, loaded in Chromium from the live server so htmx has enhanced it:
