@@ -18,7 +18,7 @@ from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.workshops import services
 from kil_network.workshops.models import CheckInMethod, Registration, WorkshopFormat
-from tests.support.browser import shot, sign_in
+from tests.support.browser import PASSWORD, shot
 from tests.support.reflow import PHONE, assert_reflows
 
 pytestmark = pytest.mark.browser
@@ -47,15 +47,25 @@ def a_workshop_today(make_user):
     return workshop, regs
 
 
-def phone(browser, live_server, email):
-    """A staff phone: its own browser context (its own IndexedDB and service worker), signed in."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 667})
-    context.set_default_timeout(10000)
-    page = context.new_page()
-    page.js_errors = []
-    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-    sign_in(page, email)
-    return page
+def phones(browser, live_server, *emails):
+    """Staff phones: each its own browser context (its own IndexedDB and service worker), signed in
+    through the form (the sign-ins sent together, then waited for)."""
+    pages = []
+    for email in emails:
+        context = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 667})
+        context.set_default_timeout(10000)
+        page = context.new_page()
+        page.js_errors = []
+        page.on("pageerror", lambda exc, page=page: page.js_errors.append(str(exc)))
+        page.goto("/auth/login")
+        page.get_by_label("Email address", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        pages.append(page)
+    for page in pages:
+        page.get_by_role("button", name="Sign in").click(no_wait_after=True)
+    for page in pages:
+        expect(page).to_have_url(re.compile(r"/account/$"))
+    return pages
 
 
 def open_ready(page, url):
@@ -94,7 +104,7 @@ def test_two_phones_check_in_offline_and_catch_up(browser, live_server, app, mak
     make_user(email="door2@example.org", name="Dev Door", role="staff")
     workshop, regs = a_workshop_today(make_user)
     url = f"/staff/workshops/{workshop.id}/attendance"
-    one, two = phone(browser, live_server, "door1@example.org"), phone(browser, live_server, "door2@example.org")
+    one, two = phones(browser, live_server, "door1@example.org", "door2@example.org")
     try:
         for page in (one, two):
             open_ready(page, url)
