@@ -194,7 +194,7 @@ def main() -> None:
 
         profiler = cProfile.Profile(time.process_time)
         profiler.runcall(timed, poll(204), args.polls)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(70)
 
     def health():
         assert client.get("/healthz").status_code == 200
