@@ -315,7 +315,7 @@
 
   // --- Sending the queue ---------------------------------------------------------------------
 
-  function fetchList() {
+  function fetchList(sending) {
     return fetch(BASE + ".json", { credentials: "same-origin", cache: "no-store",
                                    headers: { Accept: "application/json" } })
       .then(function (response) {
@@ -326,7 +326,8 @@
         state.token = data.csrf_token;
         return keepList(data).then(function () {
           markKnown();  // the page may be the service worker's copy, older than the list
-          if (differs(data)) { refreshCards(); }  // ... with people added or undone since: fetch the cards
+          // ... with people added or undone since: fetch the cards (after sending, if about to send)
+          if (!sending && differs(data)) { refreshCards(); }
           return data;
         });
       });
@@ -363,10 +364,15 @@
     });
   }
 
+  // One fetch of the cards at a time (two swaps of the same list at once could lose the later one).
+  var refreshing = Promise.resolve();
+
   function refreshCards() {
     if (!window.htmx) { return Promise.resolve(); }
-    return Promise.resolve(window.htmx.ajax("GET", BASE, { target: "#checkin-rows", swap: "outerHTML" }))
-      .then(function () { window.htmx.trigger(document.body, "attendance-changed"); });
+    refreshing = refreshing.catch(function () { return null; }).then(function () {
+      return window.htmx.ajax("GET", BASE, { target: "#checkin-rows", swap: "outerHTML" });
+    }).then(function () { window.htmx.trigger(document.body, "attendance-changed"); });
+    return refreshing;
   }
 
   function flush() {
@@ -374,8 +380,15 @@
     state.sending = true;
     var refused = [];
     var sent = 0;
-    return queued().then(function (items) {
-      return showState().then(fetchList).then(function () {
+    return queued().then(function (all) {
+      // A tap the phone kept in a shape the server would refuse whole is dropped, not resent forever.
+      var items = all.filter(function (item) {
+        return Number.isInteger(item.registration_id) && typeof item.at === "string" && typeof item.id === "string";
+      });
+      var broken = all.filter(function (item) { return items.indexOf(item) === -1; });
+      return dequeue(broken.map(function (item) { return item.id; })).then(showState).then(function () {
+        return fetchList(items.length > 0);
+      }).then(function () {
         var batches = [];
         for (var i = 0; i < items.length; i += BATCH) { batches.push(items.slice(i, i + BATCH)); }
         return batches.reduce(function (chain, batch) {
