@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from kil_network.auth import services as auth_services
-from kil_network.auth.models import MemberType, Role, Status, User
+from kil_network.auth.models import MemberType, Role, SignInCode, Status, User
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.rules import RuleError
 from kil_network.extensions import db
@@ -329,6 +329,8 @@ def test_delete_account_anonymises(app, make_user):
     keeper = make_user(name="Staying Person")
     auth_services.send_confirmation(user)
     auth_services.send_confirmation(keeper)
+    auth_services.issue_sign_in_code(user, "sign_in", None)
+    auth_services.issue_sign_in_code(keeper, "sign_in", None)
     db.session.commit()
     old_token = user.session_token
     services.delete_account(user)
@@ -343,6 +345,7 @@ def test_delete_account_anonymises(app, make_user):
     assert user.status == Status.DELETED and user.deleted_at is not None
     assert user.session_token != old_token
     assert consent_log(user) == []
+    assert db.session.scalars(sa.select(SignInCode.user_id)).all() == [keeper.id]  # one-time codes go too
     assert db.session.scalars(sa.select(OutboxEmail.to_address)).all() == [keeper.email]
     assert len(consent_log(keeper)) == 3
     assert auth_services.authenticate("leaving@example.org", PASSWORD) is None

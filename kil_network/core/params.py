@@ -60,6 +60,11 @@ def _raw(name: str, source=None) -> str:
     return value
 
 
+def has_arg(name: str) -> bool:
+    """Is `name` in the query string at all (`?code=` with nothing typed is there)?"""
+    return name in request.args
+
+
 def text_arg(name: str, max_len: int = 200, *, source=None, lenient: bool = False) -> str:
     """Free text (a search box): invisible formatting dropped, spaces collapsed, at most `max_len`.
 

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from kil_network.auth import services as auth_services
-from kil_network.auth.models import MemberType, Role, Status, User
+from kil_network.auth.models import MemberType, Role, SignInCode, Status, User
 from kil_network.core.addresses import normalise_email
 from kil_network.core.audit import record
 from kil_network.core.email import external_url, queue_email
@@ -399,6 +399,7 @@ def erase_profile(user: User) -> None:
     user.consent_marketing = False
     user.show_in_directory = False
     db.session.execute(sa.delete(ConsentRecord).where(ConsentRecord.user_id == user.id))
+    db.session.execute(sa.delete(SignInCode).where(SignInCode.user_id == user.id))
     for row in db.session.scalars(sa.select(OrganisationEditor).where(OrganisationEditor.user_id == user.id)):
         record(user, "organisation.editor_left", row.organisation,
                f"Member #{user.id} deleted their account and is no longer an editor of organisation "

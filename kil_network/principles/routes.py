@@ -17,7 +17,7 @@ from kil_network.core.addresses import normalise_email
 from kil_network.core.email import external_url
 from kil_network.core.errors import render_error
 from kil_network.core.htmx import is_htmx, render
-from kil_network.core.params import id_arg, text_arg
+from kil_network.core.params import has_arg, id_arg, text_arg
 from kil_network.core.rules import RuleError, refused_to, refused_to_flash
 from kil_network.extensions import db, limiter
 from kil_network.members import services as member_services
@@ -222,7 +222,7 @@ def workshop_link(workshop_id):
 
     Without a code, and with no presence proven in this browser, the voting page for that workshop
     (as the short link always was)."""
-    code = text_arg("code", 40) if "code" in request.args else None  # typed off the screen, or scanned
+    code = text_arg("code", 40) if has_arg("code") else None  # typed off the screen, or scanned
     if code is None and not session.get(PRESENCE):
         return redirect(url_for("principles.index", workshop=workshop_id))
     workshop = _get_workshop_or_404(workshop_id)

@@ -2,7 +2,6 @@
 and its control."""
 import zlib
 from datetime import UTC
-from typing import cast
 
 import sqlalchemy as sa
 from flask import (
@@ -23,6 +22,7 @@ from kil_network.core import submissions
 from kil_network.core.decorators import staff_required
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render, render_form
+from kil_network.core.params import choice_arg, text_arg
 from kil_network.core.rules import RuleError, refused_to, refused_to_flash
 from kil_network.extensions import db
 from kil_network.principles import results, services
@@ -194,7 +194,7 @@ def _join_token(state: results.PresenterState, room: RoomCode) -> str:
 
 
 def _room_code(state: results.PresenterState) -> RoomCode:
-    return current_code(cast(Workshop, state))  # current_code reads the workshop's id alone
+    return current_code(state)
 
 
 def _presenter(state: results.PresenterState, room: RoomCode, *, board: bool = True, join: bool = True) -> dict:
@@ -237,8 +237,8 @@ def present_poll(workshop_id):
     if state is None:
         abort(404)
     room = _room_code(state)
-    board = _board_token(state) != request.args.get("board")
-    join = _join_token(state, room) != request.args.get("join")
+    board = _board_token(state) != text_arg("board", 80, lenient=True)
+    join = _join_token(state, room) != text_arg("join", 80, lenient=True)
     if not (board or join):
         return Response(status=204)
     return render_template("principles/staff/_present_poll.html", **_presenter(state, room, board=board, join=join))
@@ -277,7 +277,7 @@ def control(workshop_id):
     """Staff steer the presenter screen from a phone. Every post is a set; without JavaScript it
     redirects back here, with htmx it answers with the panel."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
-    if is_htmx() and request.args.get("part") == "code":
+    if is_htmx() and choice_arg("part", ("code",)) == "code":
         return render_template("principles/staff/_control_code.html", workshop=workshop,
                                room=current_code(workshop))
     drafts = drafts_of(workshop.round) if workshop.round else []

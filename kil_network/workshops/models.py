@@ -86,8 +86,8 @@ class Workshop(Model):
     # hidden until staff reveal them, so that the room's votes do not sway each other.
     present_number: Mapped[int | None] = mapped_column()
     tallies_shown: Mapped[bool] = mapped_column(default=False)
-    # Bumped by every change the presenter screen shows (control, votes cast through the room),
-    # so its poll can answer "nothing new" cheaply.
+    # Bumped by every change staff make to the presenter screen from the control page, so its poll
+    # can answer "nothing new" cheaply (votes do not touch this row: the poll reads the tallies).
     present_version: Mapped[int] = mapped_column(default=0)
     status: Mapped[WorkshopStatus] = mapped_column(value_enum(WorkshopStatus), default=WorkshopStatus.DRAFT)
     cancel_reason: Mapped[str] = mapped_column(sa.Text, default="")
@@ -242,6 +242,12 @@ class Registration(Model):
     def attended(self) -> bool:
         """Checked in on the day."""
         return self.checked_in_at is not None
+
+    @property
+    def check_in_label(self) -> str:
+        """How the check-in was made, in words ("self check-in via room code"); check-ins made
+        before the method was recorded were staff taps."""
+        return CheckInMethod(self.check_in_method or CheckInMethod.STAFF).label
 
     @property
     def person_name(self) -> str:

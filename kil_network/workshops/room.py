@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from flask import current_app
 
@@ -20,6 +21,13 @@ PERIOD = 60  # seconds a code is shown for
 # Letters and digits that cannot be mistaken for one another when read off a screen or typed.
 ALPHABET = "ACDEFGHJKLMNPQRTUVWXY34679"
 LENGTH = 6
+
+
+class HasId(Protocol):
+    """A workshop, or anything that carries its id (the presenter poll's one-query state)."""
+
+    @property
+    def id(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ def _code_for(workshop_id: int, slot: int) -> str:
     return "".join(chars)
 
 
-def current_code(workshop: Workshop, now: datetime | None = None) -> RoomCode:
+def current_code(workshop: HasId, now: datetime | None = None) -> RoomCode:
     """The code to show now (whether or not live voting is open: the screen decides what to show)."""
     slot = _slot(now or utcnow())
     expires = datetime.fromtimestamp((slot + 2) * PERIOD, UTC)

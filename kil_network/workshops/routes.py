@@ -13,18 +13,11 @@ from kil_network.extensions import db
 from kil_network.workshops import queries, services
 from kil_network.workshops.calendar import feed_ics, workshop_ics
 from kil_network.workshops.forms import RegisterForm
-from kil_network.workshops.models import CheckInMethod, Workshop, WorkshopFormat
+from kil_network.workshops.models import Workshop, WorkshopFormat
 from kil_network.workshops.notifications import check_in_url
 from kil_network.workshops.qr import qr_svg
 
 bp = Blueprint("workshops", __name__)
-
-
-@bp.app_template_filter("check_in_method")
-def check_in_method_label(method: str | None) -> str:
-    """How a check-in was made, in words ("self check-in via room code"); older check-ins that did
-    not record it were staff taps."""
-    return CheckInMethod(method or CheckInMethod.STAFF).label
 
 
 def get_workshop_or_404(workshop_id: int, *, staff: bool = False) -> Workshop:
