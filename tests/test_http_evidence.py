@@ -775,7 +775,7 @@ def test_staff_calls_list_counts_responses(client, as_role, make_call, uploads_d
     as_role("staff")
     body = text(client.get("/staff/evidence/calls/"))
     assert f'href="/staff/evidence/calls/{call.id}/survey-results">1<' in body
-    assert "<td>2</td>" in body
+    assert '<td data-label="Written submissions">2</td>' in body
 
 
 def test_survey_results_filters_htmx_and_csv(client, as_role, make_call):
