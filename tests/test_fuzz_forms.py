@@ -376,6 +376,27 @@ def target_status(status: str):
     return seed
 
 
+def in_the_room(world):
+    """The main workshop's live voting is open and this browser opened its live page just now."""
+    import time
+
+    from kil_network.workshops.models import Workshop
+
+    db.session.execute(sa.update(Workshop).where(Workshop.id == world.workshop.id).values(live_voting=True))
+    db.session.commit()
+    with world.client.session_transaction() as session:
+        session["room_presence"] = {"workshop": world.workshop.id, "at": int(time.time())}
+
+
+def link_sent(world):
+    """A sign-in code and link just emailed to the listed member from the main workshop's live page."""
+    from kil_network.auth import services as auth_services
+
+    in_the_room(world)
+    _, world["link_token"] = auth_services.issue_sign_in_code(world.listed, "sign_in", world.workshop.id)
+    db.session.commit()
+
+
 def survey_draft(preset: str):
     """Before each example: the member's survey answers so far (every question answered)."""
     def seed(world):
@@ -598,6 +619,22 @@ FORM_SPECS = [
              response_text=value("We changed the wording.", 2000))),
     Spec("/staff/members/<int:member_id>/role", "admin", lambda w: f"/staff/members/{w.target.id}/role",
          lambda w: fields(role=choice("staff", ["member", "admin", "superuser", "ADMIN"]))),
+    # The workshop live page, signed out: the address (a member gets a code, anyone else the short join) ...
+    Spec("/w/<int:workshop_id>/email", "anonymous", lambda w: f"/w/{w.workshop.id}/email", lambda w: fields(
+        email=value(st.sampled_from(["listed@example.org", "LISTED@example.org", "new@example.org"]), 254,
+                    extra=["a@b", "@example.org", "listed@example.org\x00", "x" * 250 + "@e.org"])),
+         before_each=in_the_room),
+    # ... and the short join (no password; the emailed code confirms it).
+    Spec("/w/<int:workshop_id>/join", "anonymous", lambda w: f"/w/{w.workshop.id}/join", lambda w: fields(
+        name=value("Nia Newcomer", 120),
+        email=value(st.sampled_from(["new@example.org", "listed@example.org", "NEW2@Example.org"]), 254,
+                    extra=["a@b", "@example.org", "a@b.c\x00", "x" * 250 + "@e.org", "ü@exämple.org"]),
+        member_type=choice("community_organisation", ["councillor", "academic", "other", "", "bogus"]),
+        organisation=value("Leeds Food Hub", 160), local_authority=choice("E06000023", ["", "E06000001", "nope"]),
+        consent_privacy=tick(), consent_marketing=tick(False), show_in_directory=tick(False)),
+         before_each=in_the_room),
+    # ... then the button behind the emailed link (it signs in: the world is built again).
+    Spec("/w/sign-in/<token>", "anonymous", lambda w: f"/w/sign-in/{w.link_token}", before_each=link_sent),
     Spec("/staff/members/<int:member_id>/suspend", "admin", lambda w: f"/staff/members/{w.target.id}/suspend",
          lambda w: fields(reason=value("Spam.", 300)), before_each=target_status("active")),
 ]
@@ -640,6 +677,13 @@ NOT_FUZZED: dict[str, str] = {
         "an id in the path and one choice; wrong, missing and repeated answers: tests/test_hardening_members.py",
     "/organisations/<int:org_id>/editors/<int:row_id>/remove":
         "an id in the path, no body; refused and repeated removals: tests/test_hardening_members.py",
+    "/w/<int:workshop_id>/code":
+        "one field, and a refused code writes on purpose (the wrong try counts), so the fuzzer's 'refused "
+        "writes nothing' cannot hold; wrong, reused, expired, superseded and loosely typed codes: "
+        "tests/test_room_code.py (test_wrong_codes_count_down_and_the_fifth_burns_it, "
+        "test_a_wrong_code_says_how_many_tries_are_left, test_a_code_signs_in_once_and_only_hashes_are_kept, "
+        "test_a_member_signs_in_by_emailed_code_and_lands_on_voting, test_an_expired_code_and_link_are_refused, "
+        "test_a_new_code_supersedes_the_older_unused_one)",
     "/staff/workshops/<int:workshop_id>/attendance/sync":
         "a JSON body, not a form; not JSON, wrong shapes and types, NUL bytes, 20-digit ids, impossible "
         "dates, duplicates and oversized bodies: tests/test_checkin_sync.py",
@@ -775,6 +819,7 @@ class Runner:
             self.client.delete_cookie("session")
             self.client.delete_cookie("remember_token")
             self.world = build_world(self.app, self.tmp_path, self.as_role, self.spec.role)
+            self.world["client"] = self.client  # for hooks that set up the session
         if self.spec.before_each:
             self.spec.before_each(self.world)
         if self.spec.name.startswith("survey-question"):
