@@ -21,7 +21,6 @@ query counts, bulk loading, the outbox's claims) and any test marked `both_datab
 marked `postgresql_only` (row locks, SKIP LOCKED) run on PostgreSQL alone.
 """
 import copy
-import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -95,46 +94,6 @@ def pytest_generate_tests(metafunc):
     """Parametrise every test that uses a database with the databases it runs on."""
     if "database_url" in metafunc.fixturenames:
         metafunc.parametrize("database_url", _databases_for(metafunc.definition), indirect=True, scope="session")
-
-
-# Tests that take from 15 s to over a minute on the loaded 2-core machine (`--durations`), longest
-# first. pytest-xdist's worksteal first gives each process a contiguous share of the collection;
-# left where they are (test_multi_instance, test_query_counts and test_room_code sort late), they
-# start near the end and the run waits for them alone. So each share starts with its turn of them.
-LONG_TESTS = (
-    "test_multi_instance.py::test_a_small_live_workshop",
-    "test_hardening_email.py::test_finding_10_worker_killed",
-    "test_query_counts.py::test_query_counts_do_not_grow_and_stay_small",
-    "test_room_code.py::test_two_hundred_people",
-    "test_multi_instance.py::test_a_session_made_on_a_is_valid_on_b",
-    "test_hardening_email.py::test_finding_10_database_connection_dropped",
-    "test_html_validity_areas.py::",
-    "test_html_validity.py::",
-    "test_principle_services.py::test_tallies_equal_a_recount",
-    "test_fuzz_requests.py::test_query_strings_paths_and_headers_never_fail",
-)
-
-
-def _rank(item) -> int:
-    return next((i for i, prefix in enumerate(LONG_TESTS) if prefix in item.nodeid), len(LONG_TESTS))
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under xdist (every process collects, and orders alike), put the long tests at the start of
-    each process's first share, dealt round the processes longest first; the rest keep their order."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
-    if workers < 2:
-        return
-    long = sorted((item for item in items if _rank(item) < len(LONG_TESTS)), key=_rank)
-    rest = [item for item in items if _rank(item) == len(LONG_TESTS)]
-    ordered, left = [], len(items)
-    for share in range(workers):  # the sizes worksteal's first split gives (pending // processes left)
-        size = left // (workers - share)
-        left -= size
-        mine = long[share::workers]
-        ordered += mine + rest[:max(size - len(mine), 0)]
-        del rest[:max(size - len(mine), 0)]
-    items[:] = ordered + rest
 
 
 def pytest_runtest_setup(item):
