@@ -102,6 +102,10 @@ def check_member_type_details(member_type: MemberType, organisation_name: str,
         raise problems[0]
 
 
+class EmailTaken(RuleError):
+    """The address already has an account (staff creating a user are told so; joining is not)."""
+
+
 def create_member(*, name: str, email: str, password: str, member_type: MemberType,
                   organisation_name: str = "", local_authority: LocalAuthority | None = None,
                   region: Region | None = None, job_title: str = "", involvement: str = "",
@@ -114,9 +118,7 @@ def create_member(*, name: str, email: str, password: str, member_type: MemberTy
     check_member_type_details(member_type, organisation_name, local_authority)
     email = normalise_email(email)
     if auth_services.get_user_by_email(email) is not None:
-        raise RuleError(
-            "An account already uses this email address. Sign in, or reset your password.", "email"
-        )
+        raise EmailTaken("An account already uses this email address. Sign in, or reset your password.", "email")
     now = utcnow()
     user = User(
         name=name.strip(), email=email,
@@ -146,14 +148,15 @@ def join(*, email: str, password: str, **details) -> User | None:
 
     The person joining sees the same answer either way ("check your email"), so join does
     not reveal who is a member; the password is hashed either way (the same work). Two joins
-    with one address at once: the loser's unique-constraint error is the same "address taken"
-    case. Returns the new account or None. The caller commits."""
+    with one address at once: the loser's unique-constraint error, or the other join's account
+    committed between the two lookups (EmailTaken), is the same "address taken" case. Returns the
+    new account or None. The caller commits."""
     email = normalise_email(email)
     existing = auth_services.get_user_by_email(email)
     if existing is None:
         try:
             user = create_member(email=email, password=password, **details)
-        except IntegrityError:
+        except (IntegrityError, EmailTaken):
             db.session.rollback()
             existing = auth_services.get_user_by_email(email)
             if existing is None:
@@ -195,7 +198,7 @@ def join_in_the_room(*, name: str, email: str, member_type: MemberType, organisa
                                      organisation_name=organisation_name, local_authority=local_authority,
                                      consent_privacy=True, consent_marketing=consent_marketing,
                                      show_in_directory=show_in_directory, source="room_code")
-        except IntegrityError:  # joined at the same moment by the other submit
+        except (IntegrityError, EmailTaken):  # joined at the same moment by the other submit
             existing = auth_services.get_user_by_email(email)
             if existing is None:
                 raise
