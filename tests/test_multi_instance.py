@@ -47,8 +47,10 @@ def start_pair(database_url: str, folder, *, ratelimit: bool) -> list:
     started = []
     try:
         for name in ("a", "b"):
-            started.append(live.start_gunicorn(database_url, folder / f"{name}.log", workers=2, threads=4,
-                                               extra_env=env))
+            # One process per instance (what is shared is the database and Redis, not a process's
+            # memory): half the app imports at start, which on a loaded 2-core machine took 40 s.
+            started.append(live.start_gunicorn(database_url, folder / f"{name}.log", workers=1, threads=8,
+                                               extra_env=env, timeout=90))
     except Exception:
         for process, _ in started:
             live.stop(process)
