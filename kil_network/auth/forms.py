@@ -1,9 +1,9 @@
 """Sign-in and password forms."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Length
 
-from kil_network.core.forms import clean_line
+from kil_network.core.forms import clean_line, email_field
 
 
 class LoginForm(FlaskForm):
@@ -23,15 +23,7 @@ class LoginForm(FlaskForm):
 class ResetRequestForm(FlaskForm):
     """Ask for a reset link."""
 
-    email = StringField(
-        "Email address", filters=[clean_line],
-        validators=[
-            DataRequired("Enter your email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            Email("Enter an email address in the correct format, like name@example.org",
-                  check_deliverability=False),
-        ],
-    )
+    email = email_field()
 
 
 class ResetPasswordForm(FlaskForm):
@@ -50,16 +42,8 @@ class ResetPasswordForm(FlaskForm):
 class EmailOnlyForm(FlaskForm):
     """"Your email address": the first step of signing in without a password (a workshop's live page)."""
 
-    email = StringField(
-        "Your email address", filters=[clean_line],
-        validators=[
-            DataRequired("Enter your email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            Email("Enter an email address in the correct format, like name@example.org",
-                  check_deliverability=False),
-        ],
-        description="We will email you a 6-digit code to sign in. No password needed.",
-    )
+    email = email_field("Your email address",
+                        description="We will email you a 6-digit code to sign in. No password needed.")
 
 
 class SignInCodeForm(FlaskForm):

@@ -3,9 +3,9 @@ import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from wtforms import Field, ValidationError
+from wtforms import Field, StringField, ValidationError
 from wtforms.utils import unset_value
-from wtforms.validators import StopValidation
+from wtforms.validators import DataRequired, Email, Length, StopValidation
 
 from kil_network.core.params import parse_date
 from kil_network.core.timeutil import LondonTimeError, strict_london_to_utc, to_london
@@ -50,6 +50,16 @@ def clean_text(value):
         return ""
     text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
     return _drop_edge_invisibles(_CONTROL.sub("", text)).strip()
+
+
+def email_field(label: str = "Email address", required: str = "Enter your email address", **kwargs) -> StringField:
+    """An email address field: cleaned, required, at most 254 characters, in the right format
+    (the one definition the join, room join, reset, email change and live-page forms share)."""
+    return StringField(label, filters=[clean_line], validators=[
+        DataRequired(required),
+        Length(max=254, message="Email address must be 254 characters or fewer"),
+        Email("Enter an email address in the correct format, like name@example.org", check_deliverability=False),
+    ], **kwargs)
 
 
 class MaxLength:

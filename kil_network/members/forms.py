@@ -5,10 +5,10 @@ members.services (member_type_problems), which `validate` shows beside the field
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Regexp, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
-from kil_network.core.forms import MaxLength, clean_line, clean_text
+from kil_network.core.forms import MaxLength, clean_line, clean_text, email_field
 from kil_network.extensions import db
 from kil_network.members import services
 from kil_network.members.models import ORGANISATION_TYPES, LocalAuthority, Region
@@ -108,15 +108,7 @@ class ProfileForm(FlaskForm):
 class JoinForm(ProfileForm):
     """Joining the Network: the profile plus sign-in details and consents."""
 
-    email = StringField(
-        "Email address", filters=[clean_line],
-        validators=[
-            DataRequired("Enter your email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            Email("Enter an email address in the correct format, like name@example.org",
-                  check_deliverability=False),
-        ],
-    )
+    email = email_field()
     password = PasswordField(
         "Create a password",
         validators=[
@@ -147,15 +139,7 @@ class PasswordChangeForm(FlaskForm):
 class EmailChangeForm(FlaskForm):
     """Change email address; the new one is confirmed by email first."""
 
-    email = StringField(
-        "New email address", filters=[clean_line],
-        validators=[
-            DataRequired("Enter your new email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            Email("Enter an email address in the correct format, like name@example.org",
-                  check_deliverability=False),
-        ],
-    )
+    email = email_field("New email address", required="Enter your new email address")
     password = PasswordField("Your password", validators=[DataRequired("Enter your password")])
 
 
@@ -222,15 +206,7 @@ class RoomJoinForm(FlaskForm):
         "Full name", filters=[clean_line],
         validators=[DataRequired("Enter your full name"), MaxLength(120, "Full name")],
     )
-    email = StringField(
-        "Email address", filters=[clean_line],
-        validators=[
-            DataRequired("Enter your email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
-            Email("Enter an email address in the correct format, like name@example.org",
-                  check_deliverability=False),
-        ],
-    )
+    email = email_field()
     member_type = SelectField(
         "I am a", choices=[("", "Select one")] + MEMBER_TYPE_CHOICES,
         validators=[InputRequired("Select what kind of member you are")],
