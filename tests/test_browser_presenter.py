@@ -8,7 +8,6 @@ shows one principle when the phone picks it, and no QR code once live voting is 
 Screenshots go to test-artifacts/ (gitignored).
 """
 import time
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -17,9 +16,9 @@ from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.principles import services as principles
 from kil_network.principles.models import Stance
-from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
+from kil_network.workshops.models import Registration, RegistrationState
 from tests.support.browser import shot, sign_in
-from tests.support.principles import ROUND_1, open_round
+from tests.support.principles import ROUND_1, live_workshop, open_round
 
 pytestmark = pytest.mark.browser
 
@@ -60,13 +59,8 @@ def _shows_the_current_code(locator, request, workshop_id) -> None:
 def test_presenter_fits_and_follows_the_phone(page, browser, live_server, make_user):
     staff = make_user(email="staff@example.org", name="Sam Staff", role="staff")
     round_ = open_round(staff, wording=WORDING)
-    starts = (utcnow() - timedelta(minutes=20)).replace(microsecond=0)
-    workshop = Workshop(title="Cardiff principles workshop", format=WorkshopFormat.IN_PERSON, starts_at=starts,
-                        ends_at=starts + timedelta(hours=3), registration_closes_at=starts - timedelta(days=1),
-                        capacity=80, status=WorkshopStatus.PUBLISHED, round_id=round_.id, live_voting=True,
-                        venue="Temple of Peace", postcode="CF10 3AP")
-    db.session.add(workshop)
-    db.session.flush()
+    workshop = live_workshop(round_, started_minutes_ago=20, hours=3, capacity=80,
+                             title="Cardiff principles workshop", venue="Temple of Peace", postcode="CF10 3AP")
     first = principles.drafts_of(round_)[0]
     for i, stance in enumerate(["support", "support", "oppose"]):
         person = make_user(email=f"voter{i}@example.org", name=f"Voter Person{i}")

@@ -5,7 +5,6 @@ a newcomer joins in the room and confirms with the same kind of code, and an exp
 is refused with a way on. Each page of the way is checked with axe-core and for reflow."""
 import re
 import time
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,13 +12,13 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from kil_network.auth.models import User
-from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.principles.models import VoteTally
-from kil_network.workshops.models import Registration, Workshop, WorkshopFormat, WorkshopStatus
+from kil_network.workshops.models import Registration
 from tests.support.browser import PASSWORD, shot
 from tests.support.mail import email_text
 from tests.support.principles import card, open_round
+from tests.support.principles import live_workshop as make_live_workshop
 from tests.support.reflow import assert_reflows
 
 pytestmark = pytest.mark.browser
@@ -32,14 +31,7 @@ def live_workshop(app, make_user):
     """An open round and a workshop happening now with live voting open; staff to read the room code."""
     staff = make_user(email="organiser@example.org", role="staff")
     round_ = open_round(staff)
-    starts = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
-    workshop = Workshop(title="Leeds principles workshop", format=WorkshopFormat.IN_PERSON, starts_at=starts,
-                        ends_at=starts + timedelta(hours=2), registration_closes_at=starts - timedelta(days=1),
-                        capacity=50, status=WorkshopStatus.PUBLISHED, round_id=round_.id, live_voting=True,
-                        venue="Leeds Civic Hall", postcode="LS1 1UR")
-    db.session.add(workshop)
-    db.session.commit()
-    return workshop
+    return make_live_workshop(round_)
 
 
 def room_code(browser, live_server, workshop) -> str:

@@ -18,10 +18,10 @@ from kil_network.extensions import db
 from kil_network.principles import services as principles
 from kil_network.principles.models import Stance
 from kil_network.workshops import room
-from kil_network.workshops.models import Registration, RegistrationState, Workshop, WorkshopFormat, WorkshopStatus
+from kil_network.workshops.models import Registration, RegistrationState
 from tests.support.app import signed_in
 from tests.support.db import count, counting_queries
-from tests.support.principles import open_round
+from tests.support.principles import live_workshop, open_round
 
 HX = {"HX-Request": "true"}
 PASSWORD = "correct horse battery"
@@ -40,13 +40,7 @@ def scene(app, make_user):
     """Staff, an open round of six drafts and a published workshop happening now, live voting open."""
     staff = make_user(email="staff@example.org", name="Sam Staff", role="staff")
     round_ = open_round(staff)
-    starts = (utcnow() - timedelta(minutes=30)).replace(microsecond=0)
-    workshop = Workshop(title="Leeds principles workshop", format=WorkshopFormat.IN_PERSON, starts_at=starts,
-                        ends_at=starts + timedelta(hours=2), registration_closes_at=starts - timedelta(days=1),
-                        capacity=400, status=WorkshopStatus.PUBLISHED, round_id=round_.id, live_voting=True,
-                        venue="Leeds Civic Hall", postcode="LS1 1UR")
-    db.session.add(workshop)
-    db.session.commit()
+    workshop = live_workshop(round_, started_minutes_ago=30, capacity=400)
     return {"staff": staff, "round": round_, "workshop": workshop, "drafts": principles.drafts_of(round_)}
 
 

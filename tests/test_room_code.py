@@ -25,7 +25,7 @@ from kil_network.workshops.models import (
     WorkshopFormat,
     WorkshopStatus,
 )
-from tests.support.principles import open_round
+from tests.support.principles import live_workshop, open_round
 
 
 @pytest.fixture
@@ -41,14 +41,7 @@ def round_(staff):
 @pytest.fixture
 def workshop(round_):
     """A published workshop happening now, its round open, live voting open."""
-    starts = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
-    workshop = Workshop(title="Leeds principles workshop", format=WorkshopFormat.IN_PERSON, starts_at=starts,
-                        ends_at=starts + timedelta(hours=2), registration_closes_at=starts - timedelta(days=1),
-                        capacity=50, status=WorkshopStatus.PUBLISHED, round_id=round_.id, live_voting=True,
-                        venue="Leeds Civic Hall", postcode="LS1 1UR")
-    db.session.add(workshop)
-    db.session.commit()
-    return workshop
+    return live_workshop(round_)
 
 
 def code_now(workshop) -> str:

@@ -5,6 +5,7 @@ from datetime import timedelta
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.principles import services as principles
+from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
 
 ROUND_1 = {
     1: ("Think about the whole system",
@@ -34,6 +35,18 @@ def open_round(staff, name: str = "Round 1: first drafts", wording=ROUND_1):
     principles.open_round_for_votes(staff, round_)
     db.session.commit()
     return round_
+
+
+def live_workshop(round_, *, started_minutes_ago: int = 60, hours: int = 2, capacity: int = 50, **overrides):
+    """A published in-person workshop happening now that feeds `round_`, live voting open (committed)."""
+    starts = (utcnow() - timedelta(minutes=started_minutes_ago)).replace(microsecond=0)
+    fields = {"title": "Leeds principles workshop", "venue": "Leeds Civic Hall", "postcode": "LS1 1UR", **overrides}
+    workshop = Workshop(format=WorkshopFormat.IN_PERSON, starts_at=starts, ends_at=starts + timedelta(hours=hours),
+                        registration_closes_at=starts - timedelta(days=1), capacity=capacity,
+                        status=WorkshopStatus.PUBLISHED, round_id=round_.id, live_voting=True, **fields)
+    db.session.add(workshop)
+    db.session.commit()
+    return workshop
 
 
 def card(page, number: int):
