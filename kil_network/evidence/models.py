@@ -175,6 +175,13 @@ class Submission(Model):
     # When the submitter proved the address (followed the emailed link, or sent it signed in
     # from their own confirmed address); until then only a fixed-text email goes to it.
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Publication in the library: staff's redacted wording (None: the text as submitted is
+    # published); the submitter's consent to publishing the attached file, and staff's approval
+    # of it (both needed); when it was first published.
+    published_text: Mapped[str | None] = mapped_column(sa.Text)
+    file_may_publish: Mapped[bool] = mapped_column(default=False)
+    file_approved: Mapped[bool] = mapped_column(default=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     call = relationship("Call")
     local_authority = relationship("LocalAuthority")

@@ -58,6 +58,11 @@ class Round(Model):
     adopted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     previous_round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rounds.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When staff closed it (its results became public), and when its results first left the app
+    # (the CSV downloaded, or emailed): a round closed by mistake may be reopened within 24 hours
+    # of closed_at while results_released_at is still empty.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    results_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     drafts = relationship("Draft", back_populates="round", order_by="Draft.number")
     workshops = relationship("Workshop", back_populates="round", order_by="Workshop.starts_at")
@@ -117,6 +122,21 @@ class Stance(enum.StrEnum):
 STANCES = [Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE]
 
 
+class Moderation(enum.StrEnum):
+    """Where a member's published words (a vote comment, a suggestion) are in staff moderation:
+    nothing is published until a member of staff approves it."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    HIDDEN = "hidden"
+
+    @property
+    def label(self) -> str:
+        """Human name."""
+        return {"pending": "Awaiting moderation", "approved": "Approved for publication",
+                "hidden": "Hidden"}[self.value]
+
+
 class Vote(Model):
     """One member's vote on one draft (unique), changeable until the round closes.
 
@@ -135,6 +155,14 @@ class Vote(Model):
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     stance: Mapped[Stance] = mapped_column(value_enum(Stance))
     comment: Mapped[str] = mapped_column(sa.Text, default="")
+    # Moderation of the comment (see Moderation): the text published is comment_published when
+    # staff redacted it (the member's own words stay in comment), else comment; a changed comment
+    # goes back to pending.
+    comment_status: Mapped[Moderation] = mapped_column(value_enum(Moderation, 16), default=Moderation.PENDING)
+    comment_published: Mapped[str | None] = mapped_column(sa.Text)
+    comment_hidden_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    comment_moderated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    comment_moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     workshop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workshops.id", ondelete="SET NULL"), index=True)
     member_type: Mapped[MemberType] = mapped_column(value_enum(MemberType, 32))
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
@@ -199,6 +227,14 @@ class Suggestion(Model):
     responded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moderation (see Moderation): published_text / published_reason hold staff's redacted
+    # wording when they redacted it (the member's own stays in text / reason).
+    moderation: Mapped[Moderation] = mapped_column(value_enum(Moderation, 16), default=Moderation.PENDING)
+    published_text: Mapped[str | None] = mapped_column(sa.Text)
+    published_reason: Mapped[str | None] = mapped_column(sa.Text)
+    hidden_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    moderated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     draft = relationship("Draft")
     user = relationship("User", foreign_keys=[user_id])
