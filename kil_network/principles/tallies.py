@@ -2,15 +2,20 @@
 
 Every vote adds to (and a changed vote moves between) the `vote_tallies` rows of the groups it
 counts in, in one atomic upsert inside the vote's transaction (`bump`); results read the rows in
-one query (`tallies`), a group with fewer than SUPPRESS_BELOW voters shown only as its size;
-`rebuild_tallies` recounts them from the votes after bulk loads.
+one query (`tallies`), each draft's table protected by the disclosure rules
+(`kil_network.core.disclosure`: threshold, dominance, secondary suppression) before anything
+reads it; `rebuild_tallies` recounts them from the votes after bulk loads.
 """
 import sqlalchemy as sa
 
+from kil_network.core import disclosure
+from kil_network.core.disclosure import Cell
 from kil_network.extensions import db
 from kil_network.principles.models import STANCES, Stance, Vote, VoteTally
 
-SUPPRESS_BELOW = 5  # a group with fewer voters shows no breakdown, so no one's vote can be worked out
+SUPPRESS_BELOW = disclosure.THRESHOLD  # a group with fewer voters shows no breakdown
+DIMENSIONS = ("all", "type", "region", "workshop")
+CATEGORIES = tuple(stance.value for stance in STANCES)
 
 
 def groups_of(vote: Vote) -> list[tuple[str, str]]:
@@ -56,27 +61,33 @@ def bump(draft_id: int, groups, stance: Stance, delta: int) -> None:
     db.session.execute(_upsert(len(groups), stance.value), params)
 
 
-def _cell(support: int, amend: int, oppose: int) -> dict:
-    """Counts and percentages for one group, suppressed when fewer than SUPPRESS_BELOW voted."""
-    total = support + amend + oppose
-    if total < SUPPRESS_BELOW:
-        return {"suppressed": True, "total": total}
-    pct = {s: round(100 * n / total) for s, n in (("support", support), ("amend", amend), ("oppose", oppose))}
-    return {"suppressed": False, "total": total, "support": support, "amend": amend, "oppose": oppose, "pct": pct}
-
-
-def tallies(draft_ids: list[int], dimensions=("all", "type", "region", "workshop")) -> dict:
-    """{draft_id: {dimension: {key: cell}}} from the tally table, in one query."""
-    out: dict[int, dict[str, dict[str, dict]]] = {d: {dim: {} for dim in dimensions} for d in draft_ids}
+def tallies(draft_ids: list[int], dimensions=DIMENSIONS) -> dict[int, dict[str, dict[str, Cell]]]:
+    """{draft_id: {dimension: {key: Cell}}} from the tally table in one query, each draft's
+    table protected as a whole (`disclosure.protect`; the overall cell is always read, as the
+    groups are checked against it). 'all' holds the overall cell under key '' once anyone voted;
+    region and workshop hold `disclosure.REST` for the votes with no region / not at a workshop."""
+    out: dict[int, dict[str, dict[str, Cell]]] = {d: {dim: {} for dim in dimensions} for d in draft_ids}
     if not draft_ids:
         return out
+    wanted = set(dimensions) | {"all"}
     rows = db.session.execute(
         sa.select(VoteTally.draft_id, VoteTally.dimension, VoteTally.key,
                   VoteTally.support, VoteTally.amend, VoteTally.oppose)
-        .where(VoteTally.draft_id.in_(draft_ids), VoteTally.dimension.in_(dimensions))
+        .where(VoteTally.draft_id.in_(draft_ids), VoteTally.dimension.in_(wanted))
     ).all()
+    raw: dict[int, dict[str, dict[str, tuple[int, int, int]]]] = {d: {} for d in draft_ids}
     for draft_id, dim, key, s, a, o in rows:
-        out[draft_id][dim][key] = _cell(s, a, o)
+        raw[draft_id].setdefault(dim, {})[key] = (s, a, o)
+    for draft_id, cells in raw.items():
+        overall = cells.get("all", {}).get("", (0, 0, 0))
+        if not sum(overall):
+            continue  # nobody voted (or every vote was withdrawn): no cells at all
+        groups = {dim: cells.get(dim, {}) for dim in dimensions if dim != "all"}
+        table = disclosure.protect(overall, groups, CATEGORIES)
+        if "all" in dimensions:
+            out[draft_id]["all"][""] = table.overall
+        for dim, protected in table.dimensions.items():
+            out[draft_id][dim] = protected
     return out
 
 
