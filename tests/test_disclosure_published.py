@@ -29,7 +29,8 @@ def closed_round(make_user, client):
     people = []
     # Principle 1: North West 5 of 5 support; North East mixed; South West 3 (under 5).
     people += [(drafts[0], "councillor", nw, "support")] * 5
-    people += [(drafts[0], "council_officer", ne, s) for s in ["support", "amend", "oppose", "amend", "support", "oppose"]]
+    mixed = ["support", "amend", "oppose", "amend", "support", "oppose"]
+    people += [(drafts[0], "council_officer", ne, s) for s in mixed]
     people += [(drafts[0], "community_organisation", sw, s) for s in ["support", "amend", "oppose"]]
     # Principle 3: council officers all but one support; others mixed.
     people += [(drafts[2], "council_officer", ne, "support")] * 6 + [(drafts[2], "council_officer", ne, "oppose")]
