@@ -10,7 +10,7 @@ from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg, id_arg, page_arg, text_arg
 from kil_network.core.rules import refused_to
 from kil_network.core.timeutil import utcnow
-from kil_network.evidence import services, survey, uploads
+from kil_network.evidence import services, survey, survey_summary, uploads
 from kil_network.evidence.forms import CallForm, ReviewForm
 from kil_network.evidence.models import TOPICS, Call, ReviewStatus, Submission, SubmissionTag, SurveyResponse
 from kil_network.evidence.routes import get_call_or_404
@@ -169,3 +169,13 @@ def survey_csv(call_id):
     call = get_call_or_404(call_id)
     return Response(services.survey_csv(call), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=survey-{call.id}.csv"})
+
+
+@bp.get("/evidence/calls/<int:call_id>/survey-summary.csv")
+@staff_required
+def survey_summary_csv(call_id):
+    """The survey's counts overall, by respondent type and by region, as they may be published
+    (small and one-sided groups hidden: kil_network.core.disclosure)."""
+    call = get_call_or_404(call_id)
+    return Response(survey_summary.summary_csv(call), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=survey-{call.id}-summary.csv"})
