@@ -346,8 +346,8 @@ def test_finding_13_double_click_cancel_workshop_emails_once(app, client, as_rol
     db.session.commit()
     as_role("staff")
     url = f"/staff/workshops/{workshop.id}/cancel"
-    assert client.post_form(url, {"reason": "Rain"}, token_from=url).status_code == 303
-    second = client.post_form(url, {"reason": "Rain"}, token_from=f"/staff/workshops/{workshop.id}")
+    assert client.post_form(url, {"reason": "Rain", "confirm": "1"}, token_from=url).status_code == 303
+    second = client.post_form(url, {"reason": "Rain", "confirm": "1"}, token_from=f"/staff/workshops/{workshop.id}")
     assert second.status_code == 303
     assert "already cancelled" in client.get(second.headers["Location"]).get_data(as_text=True)
     mails = outbox("Workshop cancelled")
@@ -363,7 +363,8 @@ def test_finding_13_member_cancels_twice_one_email(app, client, auth, make_works
     db.session.commit()
     auth.login()
     for _ in range(2):
-        response = client.post_form(f"/workshops/{workshop.id}/cancel", {}, token_from=f"/workshops/{workshop.id}")
+        response = client.post_form(f"/workshops/{workshop.id}/cancel", {"confirm": "1"},
+                                    token_from=f"/workshops/{workshop.id}")
         assert response.status_code == 303
     assert len(outbox("Registration cancelled")) == 1
     reg = db.session.scalar(sa.select(Registration).where(Registration.user_id == member.id))

@@ -800,14 +800,14 @@ def test_staff_open_close_adopt(client, as_role, make_round):
     second = make_round("draft")
     client.post_form(f"/staff/rounds/{second.id}/open")
     assert "before opening another round" in flashes(client, "/staff/rounds/")
-    client.post_form(f"/staff/rounds/{first.id}/adopt")
+    client.post_form(f"/staff/rounds/{first.id}/adopt", {"confirm": "1"})
     assert "Close the round before adopting" in flashes(client, "/staff/rounds/")
     db.session.expire_all()
     assert second.state == RoundState.DRAFT and first.adopted_at is None
-    client.post_form(f"/staff/rounds/{first.id}/close")
+    client.post_form(f"/staff/rounds/{first.id}/close", {"confirm": "1"})
     db.session.expire_all()
     assert first.state == RoundState.CLOSED
-    client.post_form(f"/staff/rounds/{first.id}/adopt")
+    client.post_form(f"/staff/rounds/{first.id}/adopt", {"confirm": "1"})
     db.session.expire_all()
     assert first.adopted_at is not None
     actions = db.session.scalars(sa.select(AuditLog.action).where(AuditLog.target_id == first.id,

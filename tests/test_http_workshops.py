@@ -289,7 +289,7 @@ def test_full_workshop_puts_member_on_waitlist_with_position(client, as_role, ma
     member = as_role("member")
     response = client.post_form(f"/workshops/{workshop.id}/register", {})
     page = text(client.get(response.headers["Location"]))
-    assert "The workshop is full. You are number 2 on the waitlist" in page
+    assert "The workshop is full: the only place is taken. You are number 2 on the waitlist" in page
     assert "Leave the waitlist" in page
     assert reg_of(workshop, member).state == RegistrationState.WAITLISTED
 
@@ -353,7 +353,7 @@ def test_member_cancels_and_first_waitlisted_is_promoted(client, auth, make_user
     register(workshop, first)
     register(workshop, second)
     auth.login("first@example.org")
-    response = client.post_form(f"/workshops/{workshop.id}/cancel", {})
+    response = client.post_form(f"/workshops/{workshop.id}/cancel", {"confirm": "1"})
     assert response.status_code == 303
     assert "Your registration has been cancelled." in text(client.get(response.headers["Location"]))
     assert reg_of(workshop, first).state == RegistrationState.CANCELLED
@@ -369,7 +369,7 @@ def test_cancel_htmx_and_cancel_when_not_registered(client, as_role, make_worksh
     not_registered = text(client.post_form(f"/workshops/{workshop.id}/cancel", {}, headers=HX))
     assert "You are not registered for this workshop." in not_registered
     client.post_form(f"/workshops/{workshop.id}/register", {}, headers=HX)
-    body = text(client.post_form(f"/workshops/{workshop.id}/cancel", {}, headers=HX))
+    body = text(client.post_form(f"/workshops/{workshop.id}/cancel", {"confirm": "1"}, headers=HX))
     assert body.lstrip().startswith('<section id="registration"')
     assert "Your registration has been cancelled." in body and ">Register</button>" in body
 
@@ -675,7 +675,7 @@ def test_cancel_workshop_form_and_reason(client, as_role, make_workshop, make_us
     assert refused.status_code == 200 and "Enter the reason for cancelling, so attendees know why" in text(refused)
     db.session.expire_all()
     assert db.session.get(Workshop, workshop.id).status == WorkshopStatus.PUBLISHED
-    response = client.post_form(url, {"reason": "The venue has flooded."}, token_from=url)
+    response = client.post_form(url, {"reason": "The venue has flooded.", "confirm": "1"}, token_from=url)
     assert response.status_code == 303
     assert "The workshop is cancelled. 2 people were emailed." in text(client.get(response.headers["Location"]))
     db.session.expire_all()
@@ -880,7 +880,7 @@ def test_staff_show_page_lists_access_needs(client, as_role, checkin):
     workshop, _, _ = checkin
     as_role("staff")
     body = text(client.get(f"/staff/workshops/{workshop.id}"))
-    assert "Quiet room" in body and "2 of 2 taken · 1 on the waitlist" in body
+    assert "Quiet room" in body and "2 booked of 2 · 1 on the waitlist" in body
 
 
 # --- Staff routes refuse everyone else ----------------------------------------------------------

@@ -871,8 +871,8 @@ def test_registration_stats_counts(make_workshop, members, staff):
     services.check_in(staff, reg_a)
     db.session.commit()
     stats = queries.registration_stats([busy.id, empty.id])
-    assert stats[busy.id] == {"confirmed": 2, "waitlisted": 1, "attended": 1}
-    assert stats[empty.id] == {"confirmed": 0, "waitlisted": 0, "attended": 0}
+    assert stats[busy.id] == {"confirmed": 2, "waitlisted": 1, "attended": 1, "walk_ins": 0, "attended_booked": 1}
+    assert stats[empty.id] == {"confirmed": 0, "waitlisted": 0, "attended": 0, "walk_ins": 0, "attended_booked": 0}
     assert queries.registration_stats([]) == {}
 
 
@@ -1108,7 +1108,8 @@ def test_account_deletion_clears_workshop_personal_data_but_keeps_counts(make_wo
     saved_up = db.session.get(Registration, reg_up.id)
     assert saved_past.access_needs == "" and saved_up.access_needs == ""
     assert saved_past.user_id == person.id and saved_past.attended and saved_past.state == CONFIRMED
-    assert queries.registration_stats([past.id])[past.id] == {"confirmed": 1, "waitlisted": 0, "attended": 1}
+    assert queries.registration_stats([past.id])[past.id] == {"confirmed": 1, "waitlisted": 0, "attended": 1,
+                                                              "walk_ins": 0, "attended_booked": 1}
     assert saved_up.state == CANCELLED
     assert states(upcoming)[waiting.email] == "confirmed"
     assert recipients("A place is now yours") == {waiting.email}

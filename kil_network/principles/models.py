@@ -1,6 +1,6 @@
 """Principles, rounds of drafts, votes (with tallies kept in step), suggestions, endorsements."""
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,6 +40,11 @@ class Eligibility(enum.StrEnum):
         """Human description."""
         return {"members": "All confirmed members",
                 "attendees": "Only members who attended one of the round's workshops"}[self.value]
+
+
+# A round closed by mistake may be reopened this long after it closed (while its results have
+# not left the app: see Round.can_be_reopened).
+REOPEN_WINDOW = timedelta(hours=24)
 
 
 class Round(Model):
@@ -86,6 +91,32 @@ class Round(Model):
     def can_be_adopted(self) -> bool:
         """Closed, and its drafts not yet adopted as the principles."""
         return self.is_closed and self.adopted_at is None
+
+    @property
+    def reopen_refusal(self) -> str | None:
+        """Why staff cannot reopen this round now, or None when they can: only a closed round,
+        within 24 hours of closing, whose drafts are not adopted and whose results have not left
+        the app (the CSV downloaded, or emailed)."""
+        if not self.is_closed:
+            return "Only a closed round can be reopened."
+        if self.adopted_at is not None:
+            return "Its drafts have been adopted as the principles, so the round cannot be reopened."
+        if self.results_released_at is not None:
+            return ("Its results have already been downloaded or sent, so the round cannot be reopened: "
+                    "start a new round instead.")
+        if self.closed_at is None or utcnow() >= self.closed_at + REOPEN_WINDOW:
+            return "A round can be reopened only within 24 hours of closing. Start a new round instead."
+        return None
+
+    @property
+    def can_be_reopened(self) -> bool:
+        """Closed by mistake and still reopenable (see `reopen_refusal`)."""
+        return self.reopen_refusal is None
+
+    @property
+    def reopen_until(self) -> datetime | None:
+        """Until when a closed round may be reopened (if nothing else stops it)."""
+        return self.closed_at + REOPEN_WINDOW if self.closed_at else None
 
 
 class Draft(Model):

@@ -455,7 +455,10 @@ def results_csv(round_id):
     round_ = get_round_or_404(round_id)
     if not services.results_visible(round_, current_user):
         abort(403)
-    return Response(reads.results_csv(round_), mimetype="text/csv",
+    body = reads.results_csv(round_)
+    services.mark_results_released(round_)  # its results have left the app: it can no longer be reopened
+    db.session.commit()
+    return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=round-{round_.id}-results.csv"})
 
 

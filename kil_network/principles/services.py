@@ -8,18 +8,22 @@ after the other and each adjusts the tallies from the stance the other left behi
 Results, history and the CSV (reads) are in `kil_network.principles.results`.
 """
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from kil_network.auth.models import User
 from kil_network.core.audit import record
+from kil_network.core.models import AuditLog
 from kil_network.core.params import int_arg
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.principles import tallies
 from kil_network.principles.models import (
+    REOPEN_WINDOW,
     Draft,
     Eligibility,
     Endorsement,
@@ -281,6 +285,14 @@ def update_round(actor: User, round_: Round, *, name: str, introduction: str, op
     round_.opens_at, round_.closes_at, round_.eligibility = opens_at, closes_at, eligibility
     if drafts:
         if round_.state != RoundState.DRAFT:
+    eligibility_before = round_.eligibility
+    if eligibility != eligibility_before:
+        if round_.state != RoundState.DRAFT:
+            raise RuleError("Who may vote cannot change once the round has opened: votes already cast were "
+                            "counted under it.", "eligibility")
+        record(actor, "round.eligibility", round_,
+               f"Changed who may vote in round #{round_.id}: {eligibility_before.label} to {eligibility.label}",
+               before=eligibility_before.value, after=eligibility.value)
             raise RuleError("Drafts can only be edited before the round opens.")
         for draft in drafts_of(round_):
             values = drafts.get(draft.id)
@@ -305,13 +317,92 @@ def open_round_for_votes(actor: User, round_: Round) -> None:
 
 
 def close_round(actor: User, round_: Round) -> None:
-    """Close an open round: no more votes or suggestions; results become public."""
+    """Close an open round: no more votes or suggestions; results become public. It can be
+    reopened within 24 hours while its results have not left the app (`reopen_round`)."""
     if round_.state != RoundState.OPEN:
         raise RuleError("Only an open round can be closed.")
+@dataclass(frozen=True)
+class CloseEffects:
+    """What closing a round does, for its confirmation page: the votes and suggestions it holds,
+    the workshops whose live voting it ends, and until when it can be reopened."""
+
+    votes: int
+    voters: int
+    suggestions: int
+    live_workshops: int
+    reopen_until: datetime
+
+
+def close_effects(round_: Round) -> CloseEffects:
+    """What closing this round now would do (nothing is emailed; its results become public)."""
+    votes, voters = db.session.execute(
+        sa.select(sa.func.count(Vote.id), sa.func.count(sa.distinct(Vote.user_id)))
+        .join(Draft).where(Draft.round_id == round_.id)).one()
+    suggestions = db.session.scalar(
+        sa.select(sa.func.count(Suggestion.id)).join(Draft).where(Draft.round_id == round_.id)) or 0
+    live = db.session.scalar(sa.select(sa.func.count(Workshop.id)).where(
+        Workshop.round_id == round_.id, Workshop.live_voting.is_(True))) or 0
+    return CloseEffects(votes=votes or 0, voters=voters or 0, suggestions=suggestions, live_workshops=live,
+                        reopen_until=utcnow() + REOPEN_WINDOW)
+
+
     round_.state = RoundState.CLOSED
-    if round_.closes_at is None or round_.closes_at > utcnow():
-        round_.closes_at = utcnow()
-    record(actor, "round.close", round_, f"Closed round #{round_.id}")
+    round_.closed_at = now
+    if round_.closes_at is None or round_.closes_at > now:
+        round_.closes_at = now
+    record(actor, "round.close", round_, f"Closed round #{round_.id}",
+           scheduled_closes_at=scheduled.isoformat() if scheduled else None)
+
+
+def reopen_round(actor: User, round_: Round) -> None:
+    """Reopen a round closed by mistake: within 24 hours of closing, while its drafts are not
+    adopted and its results have not been downloaded or sent (`Round.reopen_refusal`), and while
+    no other round is open. Its results stop being public; its closing time goes back to the one
+    it had before it was closed when that is still ahead, else it stays open until staff close it."""
+    refusal = round_.reopen_refusal
+    if refusal:
+        raise RuleError(refusal)
+    other = open_round()
+    if other is not None and other.id != round_.id:
+        raise RuleError(f"Close “{other.name}” before reopening this round: only one round can be open.")
+    closing = db.session.scalar(
+        sa.select(AuditLog).where(AuditLog.action == "round.close", AuditLog.target_type == "round",
+                                  AuditLog.target_id == round_.id).order_by(AuditLog.id.desc()).limit(1))
+    scheduled = (closing.details or {}).get("scheduled_closes_at") if closing is not None else None
+    scheduled_at = datetime.fromisoformat(scheduled) if scheduled else None
+    now = utcnow()
+    round_.state = RoundState.OPEN
+    round_.closes_at = scheduled_at if scheduled_at and scheduled_at > now else None
+    closed_at, round_.closed_at = round_.closed_at, None
+    record(actor, "round.reopen", round_, f"Reopened round #{round_.id} (closed by mistake)",
+           closed_at=closed_at.isoformat() if closed_at else None,
+           closes_at=round_.closes_at.isoformat() if round_.closes_at else None)
+
+
+def mark_results_released(round_: Round) -> None:
+    """The results of a closed round left the app (the CSV was downloaded, or sent): from now on
+    the round cannot be reopened. Only the first time counts (one atomic UPDATE)."""
+    if round_.state != RoundState.CLOSED or round_.results_released_at is not None:
+        return
+    db.session.execute(
+        sa.update(Round).where(Round.id == round_.id, Round.results_released_at.is_(None))
+        .values(results_released_at=utcnow()).execution_options(synchronize_session=False))
+    db.session.expire(round_, ["results_released_at"])
+
+
+@dataclass(frozen=True)
+class AdoptEffects:
+    """What adopting a round's drafts does: the round whose drafts they replace, if any."""
+
+    replaces: Round | None
+
+
+def adopt_effects(round_: Round) -> AdoptEffects:
+    """What adopting this round's drafts would do, for its confirmation page."""
+    current = adopted_round()
+    return AdoptEffects(replaces=current if current is not None and current.id != round_.id else None)
+    now = utcnow()
+    scheduled = round_.closes_at
 
 
 def adopt_round(actor: User, round_: Round) -> None:

@@ -97,6 +97,7 @@ def edit_round(round_id):
     editable = round_.is_draft  # the drafts' wording can change only before votes are tied to it
     if not editable:
         del form.drafts
+        del form.eligibility  # fixed once the round opens: the page shows it as text
     if form.validate_on_submit():
         draft_values = None
         if editable:
@@ -107,7 +108,8 @@ def edit_round(round_id):
             services.update_round(current_user, round_, name=form.name.data,
                                   introduction=form.introduction.data or "",
                                   opens_at=form.opens_at.data, closes_at=form.closes_at.data,
-                                  eligibility=Eligibility(form.eligibility.data), drafts=draft_values)
+                                  eligibility=Eligibility(form.eligibility.data) if editable else round_.eligibility,
+                                  drafts=draft_values)
         if outcome.ok:
             db.session.commit()
             flash("Round saved.", "success")
@@ -134,18 +136,42 @@ def open_round(round_id):
     return _round_action(round_id, services.open_round_for_votes, "“{name}” is open for votes.")
 
 
-@bp.post("/rounds/<int:round_id>/close")
+def _confirmed() -> bool:
+    """The confirmation page's button was pressed (its form carries confirm=1): only then does a
+    decision that cannot be undone go ahead; a GET, or a POST without it, shows that page."""
+    return request.method == "POST" and request.form.get("confirm") == "1"
+
+
+@bp.route("/rounds/<int:round_id>/close", methods=["GET", "POST"])
 @staff_required
 def close_round(round_id):
-    """Close a round."""
-    return _round_action(round_id, services.close_round, "“{name}” is closed; its results are public.")
+    """Close a round, once staff confirm on the page that says what closing does."""
+    if _confirmed():
+        return _round_action(round_id, services.close_round,
+                             "“{name}” is closed; its results are public. You can reopen it within 24 hours "
+                             "if you closed it by mistake, until its results are downloaded.")
+    round_ = get_round_or_404(round_id)
+    return render("principles/staff/close_confirm.html", round=round_, effects=services.close_effects(round_))
 
 
-@bp.post("/rounds/<int:round_id>/adopt")
+@bp.post("/rounds/<int:round_id>/reopen")
+@staff_required
+def reopen_round(round_id):
+    """Reopen a round closed by mistake (within 24 hours, its results not yet downloaded)."""
+    return _round_action(round_id, services.reopen_round,
+                         "“{name}” is open for votes again; its results are no longer public.")
+
+
+@bp.route("/rounds/<int:round_id>/adopt", methods=["GET", "POST"])
 @staff_required
 def adopt_round(round_id):
-    """Adopt a closed round's drafts as the principles."""
-    return _round_action(round_id, services.adopt_round, "The drafts of “{name}” are now the adopted principles.")
+    """Adopt a closed round's drafts as the principles, once staff confirm on the page that says so."""
+    if _confirmed():
+        return _round_action(round_id, services.adopt_round,
+                             "The drafts of “{name}” are now the adopted principles.")
+    round_ = get_round_or_404(round_id)
+    return render("principles/staff/adopt_confirm.html", round=round_, effects=services.adopt_effects(round_),
+                  drafts=drafts_of(round_))
 
 
 @bp.route("/suggestions/<int:suggestion_id>/respond", methods=["GET", "POST"])

@@ -37,9 +37,11 @@ def confirmed(reg) -> None:
     _send(reg, f"Your place is confirmed: {reg.workshop.title}", "workshop_confirmed", ics=True, qr=True)
 
 
-def waitlisted(reg, position: int | None) -> None:
-    """You are on the waitlist."""
-    _send(reg, f"You are on the waitlist: {reg.workshop.title}", "workshop_waitlisted", position=position)
+def waitlisted(reg, position: int | None, reason: str = "") -> None:
+    """You are on the waitlist, and why (`services.WaitlistReason.message`: full, or the places for
+    the member's type are taken under the mix target, with what is still free)."""
+    _send(reg, f"You are on the waitlist: {reg.workshop.title}", "workshop_waitlisted", position=position,
+          reason=reason)
 
 
 def promoted(reg) -> None:

@@ -154,8 +154,8 @@ def no_show_rates(workshops: list[Workshop], stats: dict[int, dict]) -> dict[int
     """Per workshop, the percentage of confirmed places not attended (rounded), or None when nobody
     had a confirmed place or the workshop was cancelled. `stats` is `registration_stats`' answer."""
     rates: dict[int, int | None] = {}
-    for workshop in workshops:
-        confirmed, attended = stats[workshop.id]["confirmed"], stats[workshop.id]["attended"]
+    for workshop in workshops:  # booked places (walk-ins always attend: they are not counted)
+        confirmed, attended = stats[workshop.id]["confirmed"], stats[workshop.id]["attended_booked"]
         rates[workshop.id] = (round((confirmed - attended) * 100 / confirmed)
                               if confirmed and not workshop.is_cancelled else None)
     return rates
@@ -167,18 +167,25 @@ def regions() -> Sequence[Region]:
 
 
 def registration_stats(workshop_ids: list[int]) -> dict[int, dict]:
-    """Confirmed, waitlisted and attended counts per workshop, in one grouped query."""
-    stats = {wid: {"confirmed": 0, "waitlisted": 0, "attended": 0} for wid in workshop_ids}
+    """Per workshop, in one grouped query: booked places ("confirmed": walk-ins not counted, as
+    capacity is about booked places), walk-ins, the waitlist, everyone attended, and booked
+    places attended ("attended_booked", for the no-show rate)."""
+    stats = {wid: {"confirmed": 0, "waitlisted": 0, "walk_ins": 0, "attended": 0, "attended_booked": 0}
+             for wid in workshop_ids}
     if not workshop_ids:
         return stats
     rows = db.session.execute(
-        sa.select(Registration.workshop_id, Registration.state, sa.func.count(),
+        sa.select(Registration.workshop_id, Registration.state, Registration.walk_in, sa.func.count(),
                   sa.func.count(Registration.checked_in_at))
         .where(Registration.workshop_id.in_(workshop_ids), Registration.state.in_(ACTIVE_STATES))
-        .group_by(Registration.workshop_id, Registration.state)
+        .group_by(Registration.workshop_id, Registration.state, Registration.walk_in)
     ).all()
-    for wid, state, count, attended in rows:
-        stats[wid][state.value] = count
+    for wid, state, walk_in, count, attended in rows:
+        if state == RegistrationState.CONFIRMED and walk_in:
+            stats[wid]["walk_ins"] += count
+        else:
+            stats[wid][state.value] += count
+            stats[wid]["attended_booked"] += attended
         stats[wid]["attended"] += attended
     return stats
 

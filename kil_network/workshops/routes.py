@@ -1,7 +1,7 @@
 """Public workshop pages, registering and cancelling, My workshops and calendar feeds."""
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, flash, redirect, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from kil_network.core.email import external_url
@@ -61,14 +61,19 @@ def index():
 
 def _registration_context(workshop: Workshop) -> dict:
     """What the registration panel needs for the current visitor."""
-    reg = position = None
+    reg = position = waitlist_reason = None
+    seats = services.seats(workshop)
     if current_user.is_authenticated:
         reg = queries.registration_for(workshop, current_user)
         if reg is not None:
             position = queries.waitlist_position(reg)
+        if reg is not None and reg.is_waitlisted:
+            waitlist_reason = services.waitlist_reason(workshop, reg.member_type, seats)
+        elif reg is None or reg.is_cancelled:  # said before they register: why it would be the waitlist
+            waitlist_reason = services.waitlist_reason(workshop, current_user.member_type, seats)
     reason = services.closed_reason(workshop)
     return {"workshop": workshop, "reg": reg, "position": position, "closed_reason": reason,
-            "seats": services.seats(workshop), "form": RegisterForm()}
+            "seats": seats, "waitlist_reason": waitlist_reason, "form": RegisterForm()}
 
 
 @bp.get("/workshops/<int:workshop_id>")
@@ -104,20 +109,24 @@ def register(workshop_id):
     position = queries.waitlist_position(reg)
     db.session.commit()
     if position:
-        message = (f"The workshop is full. You are number {position} on the waitlist; "
+        message = (f"{why.message if why else 'Every place is taken.'} You are number {position} on the waitlist; "
                    "we will email you if a place comes up.")
     else:
         message = "Your place is confirmed. We have emailed you the details and a calendar entry."
     return _after_registration_change(workshop, message)
+    why = services.waitlist_reason(workshop, reg.member_type) if position else None
 
 
-@bp.post("/workshops/<int:workshop_id>/cancel")
+@bp.route("/workshops/<int:workshop_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(workshop_id):
-    """Cancel the signed-in member's registration or leave the waitlist."""
+    """Cancel the signed-in member's registration or leave the waitlist, once they confirm on the
+    page that says what happens (whether someone on the waitlist gets the seat). A GET, or a POST
+    without confirm=1, shows that page (for htmx: the question in the registration panel)."""
     workshop = get_workshop_or_404(workshop_id)
     reg = queries.registration_for(workshop, current_user)
-    if reg is None:
+    confirmed = request.method == "POST" and request.form.get("confirm") == "1"
+    if reg is None or (not confirmed and not reg.is_active):
         return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
     try:
         services.cancel_registration(reg, current_user)
@@ -126,6 +135,9 @@ def cancel(workshop_id):
         return _after_registration_change(workshop, exc.message, "error")
     db.session.commit()
     return _after_registration_change(workshop, "Your registration has been cancelled.")
+    if not confirmed:
+        return render("workshops/cancel_confirm.html", "workshops/_cancel_confirm.html", workshop=workshop,
+                      reg=reg, effects=services.place_cancel_effects(reg))
 
 
 @bp.get("/workshops/<int:workshop_id>.ics")

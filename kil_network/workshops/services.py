@@ -48,11 +48,25 @@ CHANGE_FIELDS = ("starts_at", "ends_at", "format", "venue", "address", "postcode
 
 @dataclass
 class Seats:
-    """Confirmed seats overall and per member type, and the waitlist length."""
+    """Booked seats (confirmed places, walk-ins not counted) overall and per member type, the
+    waitlist length, and walk-ins apart.
+
+    Capacity and the mix target are rules about booked places: a walk-in added at the door takes
+    no booked seat, never stops the waitlist moving up, and never stops staff editing the workshop.
+    """
 
     confirmed: int = 0
     waitlisted: int = 0
     by_type: dict = field(default_factory=dict)
+    walk_ins: int = 0
+
+    def free(self, workshop: Workshop) -> int:
+        """Booked places still free (never below 0)."""
+        return max(0, workshop.capacity - self.confirmed)
+
+    def is_full(self, workshop: Workshop) -> bool:
+        """Every booked place is taken."""
+        return self.confirmed >= workshop.capacity
 
     def fits(self, workshop: Workshop, member_type: MemberType) -> bool:
         """Is there a seat for one more person of this type (capacity and mix target)?"""
@@ -97,18 +111,67 @@ def _lock_registration(reg: Registration) -> Workshop:
 def seats(workshop: Workshop) -> Seats:
     """Count the workshop's confirmed seats (by member type) and waitlist, from the database."""
     rows = db.session.execute(
-        sa.select(Registration.state, Registration.member_type, sa.func.count())
+        sa.select(Registration.state, Registration.member_type, Registration.walk_in, sa.func.count())
         .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
-        .group_by(Registration.state, Registration.member_type)
+        .group_by(Registration.state, Registration.member_type, Registration.walk_in)
     ).all()
     result = Seats()
-    for state, mtype, count in rows:
-        if state == RegistrationState.CONFIRMED:
+    for state, mtype, walk_in, count in rows:
+        if state == RegistrationState.CONFIRMED and walk_in:
+            result.walk_ins += count
+        elif state == RegistrationState.CONFIRMED:
             result.confirmed += count
-            result.by_type[mtype] = count
+            result.by_type[mtype] = result.by_type.get(mtype, 0) + count
         else:
             result.waitlisted += count
     return result
+
+
+# A member type in the plural, for "the places for councillors are taken".
+MEMBER_TYPE_PLURALS = {
+    MemberType.COUNCILLOR: "councillors", MemberType.COMMISSIONER: "commissioners",
+    MemberType.COUNCIL_OFFICER: "council officers", MemberType.COMMUNITY_ORGANISATION: "community organisations",
+    MemberType.THINK_TANK: "think tanks", MemberType.ACADEMIC: "academics",
+    MemberType.OTHER: "members of other types",
+}
+
+
+def _places(count: int) -> str:
+    """'1 place', '18 places'."""
+    return f"{count} place" if count == 1 else f"{count} places"
+
+
+@dataclass(frozen=True)
+class WaitlistReason:
+    """Why someone of `member_type` goes (or is) on the waitlist: every booked place is taken
+    (`full`), or the places one member type may hold under the mix target are taken, while `free`
+    places are left for members of other types. `message` is what the panel and the email say."""
+
+    member_type: MemberType
+    full: bool
+    free: int
+    capacity: int
+    limit: int | None
+
+    @property
+    def message(self) -> str:
+        """The reason in words, and what is still free."""
+        if self.full:
+            return ("The workshop is full: the only place is taken." if self.capacity == 1
+                    else f"The workshop is full: all {self.capacity} places are taken.")
+        left = f"{_places(self.free)} {'is' if self.free == 1 else 'are'} left for other members."
+        return (f"The places for {MEMBER_TYPE_PLURALS[self.member_type]} are taken: so that the room is a mix, "
+                f"no more than {self.limit} of the {self.capacity} places go to any one member type. {left}")
+
+
+def waitlist_reason(workshop: Workshop, member_type: MemberType, current: Seats | None = None) -> WaitlistReason | None:
+    """Why a member of this type would be waitlisted at this workshop now, or None if a booked
+    place fits them (`Seats.fits`). `current`: the seats already counted, if the caller has them."""
+    current = current if current is not None else seats(workshop)
+    if current.fits(workshop, member_type):
+        return None
+    return WaitlistReason(member_type=member_type, full=current.is_full(workshop), free=current.free(workshop),
+                          capacity=workshop.capacity, limit=workshop.mix_limit)
 
 
 def _log(reg: Registration, action: str, from_state, to_state, actor=None, note: str = "") -> None:
@@ -170,6 +233,7 @@ def register(workshop: Workshop, user: User, access_needs: str = "", now: dateti
         previous = reg.state
     reg.member_type = user.member_type
     reg.state = state
+    reg.walk_in = False  # booked now (a walk-in who cancelled and books again holds a booked place)
     reg.queued_at = utcnow()
     reg.access_needs = access_needs.strip()
     reg.checked_in_at = None
@@ -179,7 +243,8 @@ def register(workshop: Workshop, user: User, access_needs: str = "", now: dateti
     if state == RegistrationState.CONFIRMED:
         notifications.confirmed(reg)
     else:
-        notifications.waitlisted(reg, waitlist_position(reg))
+        reason = waitlist_reason(workshop, reg.member_type, current)
+        notifications.waitlisted(reg, waitlist_position(reg), reason.message if reason else "")
     return reg
 
 
@@ -208,6 +273,60 @@ def cancel_registration(reg: Registration, actor: User | None, note: str = "", *
     if previous == RegistrationState.CONFIRMED and workshop.status == WorkshopStatus.PUBLISHED:
         return promote_waitlist(workshop)
     return []
+
+
+@dataclass(frozen=True)
+class PlaceCancelEffects:
+    """What cancelling a member's own place does, for its confirmation page: whether someone on
+    the waitlist is given the seat, and the place in the queue given up."""
+
+    was_confirmed: bool
+    seat_goes_to_waitlist: bool
+    position: int | None
+
+
+def place_cancel_effects(reg: Registration) -> PlaceCancelEffects:
+    """What cancelling this registration now would do (nobody is named: only whether the first
+    person on the waitlist who fits the mix target gets the seat, as `promote_waitlist` would)."""
+    workshop = reg.workshop
+    current = seats(workshop)
+    booked = reg.is_confirmed and not reg.walk_in
+    after = Seats(confirmed=current.confirmed - booked, waitlisted=current.waitlisted,
+                  by_type={**current.by_type}, walk_ins=current.walk_ins)
+    if booked:
+        after.by_type[reg.member_type] = after.by_type.get(reg.member_type, 0) - 1
+    gives = False
+    if booked and workshop.status == WorkshopStatus.PUBLISHED and not after.is_full(workshop):
+        waiting = db.session.scalars(
+            sa.select(Registration.member_type)
+            .where(Registration.workshop_id == workshop.id, Registration.state == RegistrationState.WAITLISTED)
+            .order_by(Registration.queued_at, Registration.id)).all()
+        gives = any(after.fits(workshop, member_type) for member_type in waiting)
+    return PlaceCancelEffects(was_confirmed=reg.is_confirmed, seat_goes_to_waitlist=gives,
+                              position=waitlist_position(reg))
+
+
+@dataclass(frozen=True)
+class WorkshopCancelEffects:
+    """Who is emailed when staff cancel a workshop: people with a booked place, walk-ins and the
+    waitlist (nobody if it was never published)."""
+
+    confirmed: int
+    walk_ins: int
+    waitlisted: int
+    published: bool
+
+    @property
+    def emailed(self) -> int:
+        """How many people are emailed."""
+        return self.confirmed + self.walk_ins + self.waitlisted if self.published else 0
+
+
+def workshop_cancel_effects(workshop: Workshop) -> WorkshopCancelEffects:
+    """What cancelling this workshop now would do, for its confirmation page."""
+    current = seats(workshop)
+    return WorkshopCancelEffects(confirmed=current.confirmed, walk_ins=current.walk_ins,
+                                 waitlisted=current.waitlisted, published=workshop.status == WorkshopStatus.PUBLISHED)
 
 
 def promote_waitlist(workshop: Workshop, actor: User | None = None) -> list[Registration]:
@@ -327,10 +446,15 @@ def update_workshop(actor: User, workshop: Workshop, data: dict) -> dict:
     _lock_seats(workshop)  # before reading it: a registration in flight sees all or none of this
     check_editable(workshop)
     current = seats(workshop)
-    if data.get("capacity") is not None and data["capacity"] < current.confirmed:
+    capacity = data.get("capacity")
+    # Booked places only (walk-ins are counted apart), and only when the capacity goes down: keeping
+    # the capacity as it is never blocks an edit, even if check-ins from the waitlist at the door
+    # went over it.
+    if capacity is not None and capacity < current.confirmed and capacity < workshop.capacity:
         raise RuleError(
             f"{current.confirmed} people already have a confirmed seat. Capacity cannot be less than "
-            f"{current.confirmed}; cancel registrations first if the room is smaller.", "capacity")
+            f"{current.confirmed}; cancel registrations first if the room is smaller. "
+            "Walk-ins are not counted.", "capacity")
     before = {name: getattr(workshop, name) for name in CHANGE_FIELDS}
     _apply(workshop, data)
     _check_schedule(workshop)

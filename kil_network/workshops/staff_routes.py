@@ -123,10 +123,18 @@ def publish(workshop_id):
 @bp.route("/<int:workshop_id>/cancel", methods=["GET", "POST"])
 @staff_required
 def cancel(workshop_id):
-    """Cancel a workshop, with a reason that is emailed to everyone registered."""
+    """Cancel a workshop, with a reason that is emailed to everyone registered: the reason form,
+    then the page that says who is emailed and that it cannot be undone; only its button (which
+    posts confirm=1 with the reason) cancels. "Change the reason" (change=1) goes back to the form."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     form = CancelWorkshopForm()
-    if form.validate_on_submit():
+    effects = services.workshop_cancel_effects(workshop)
+    valid = form.validate_on_submit()
+    confirmed = request.form.get("confirm") == "1" or workshop.is_cancelled  # cancelled already: says so
+    if valid and not confirmed and request.form.get("change") != "1":
+        return render("workshops/staff/cancel_confirm.html", workshop=workshop, reason=form.reason.data,
+                      effects=effects)
+    if valid and confirmed:
         with refused_to(form, "reason") as outcome:
             notified = services.cancel_workshop(current_user, workshop, form.reason.data)
         if outcome.ok:
@@ -135,7 +143,7 @@ def cancel(workshop_id):
                   else f"The workshop is cancelled. {notified} people were emailed.", "success")
             return redirect(url_for("staff_workshops.show", workshop_id=workshop.id), code=303)
     return render_form("workshops/staff/cancel.html", "workshops/staff/_cancel_form.html", form,
-                       workshop=workshop, seats=services.seats(workshop))
+                       workshop=workshop, seats=services.seats(workshop), effects=effects)
 
 
 @bp.get("/<int:workshop_id>/attendance")
