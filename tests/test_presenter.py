@@ -122,7 +122,8 @@ def test_closed_live_voting_says_so_instead_of_the_qr(app, scene):
 
 
 def test_tallies_hidden_until_revealed(app, make_user, scene):
-    """Hidden (the default): how many voted, never the split; revealed: the bars with counts."""
+    """Hidden (the default): how many voted, never the split; revealed: the bars with counts, once
+    the room's figures pass the disclosure rules (5 votes, not all but one the same)."""
     workshop = scene["workshop"]
     vote_in_room(make_user, scene, ["support", "support", "oppose"])
     client = staff_client(app)
@@ -136,9 +137,17 @@ def test_tallies_hidden_until_revealed(app, make_user, scene):
     assert control(client, workshop, {"tallies": "shown"}).status_code == 303
     revealed = client.get(poll_url(body), headers=HX).get_data(as_text=True)
     assert 'id="present-board"' in revealed and 'data-hx-swap-oob="true"' in revealed
-    assert re.search(r'data-count="support-1">2 \(67%\)', revealed)
-    assert re.search(r'data-count="oppose-1">1 \(33%\)', revealed)
-    assert 'data-count="amend-1">0 ' in revealed
+    assert "Results appear from 5 votes" in revealed and "data-count=" not in revealed  # 3 votes: too few
+
+    vote_in_room(make_user, scene, ["support", "support"], start=3)  # 4 of 5 support: all but one
+    dominated = client.get(poll_url(revealed), headers=HX).get_data(as_text=True)
+    assert "Results hidden to protect privacy" in dominated and 'data-count="support-1"' not in dominated
+
+    vote_in_room(make_user, scene, ["oppose"], start=5)  # 4, 0, 2 of 6
+    shown = client.get(poll_url(dominated), headers=HX).get_data(as_text=True)
+    assert re.search(r'data-count="support-1">4 \(67%\)', shown)
+    assert re.search(r'data-count="oppose-1">2 \(33%\)', shown)
+    assert 'data-count="amend-1">0 ' in shown
 
 
 def test_poll_answers_204_until_something_changes(app, make_user, scene):
