@@ -62,7 +62,8 @@ def test_presenter_fits_and_follows_the_phone(page, browser, live_server, make_u
     workshop = live_workshop(round_, started_minutes_ago=20, hours=3, capacity=80,
                              title="Cardiff principles workshop", venue="Temple of Peace", postcode="CF10 3AP")
     first = principles.drafts_of(round_)[0]
-    for i, stance in enumerate(["support", "support", "oppose"]):
+    # 4 support, 2 oppose: a split the disclosure rules let the room see (5 or more, not all but one)
+    for i, stance in enumerate(["support", "support", "oppose", "support", "oppose", "support"]):
         person = make_user(email=f"voter{i}@example.org", name=f"Voter Person{i}")
         db.session.add(Registration(workshop_id=workshop.id, user_id=person.id, member_type=person.member_type,
                                     state=RegistrationState.CONFIRMED, checked_in_at=utcnow()))
@@ -78,7 +79,7 @@ def test_presenter_fits_and_follows_the_phone(page, browser, live_server, make_u
     expect(page.locator(".present-card")).to_have_count(6)
     expect(page.locator(".site-header, .site-nav, .site-footer")).to_have_count(0)
     _shows_the_current_code(page.locator(".present__code"), page.request, workshop.id)
-    expect(page.locator('[data-votes="1"]')).to_have_text("3")
+    expect(page.locator('[data-votes="1"]')).to_have_text("6")
     expect(page.locator("[data-count]")).to_have_count(0)  # hidden: how many voted, not how
     for width, height in ((1920, 1080), (1280, 720)):
         assert_fits(page, width, height)
@@ -115,11 +116,12 @@ def test_presenter_fits_and_follows_the_phone(page, browser, live_server, make_u
         started = time.monotonic()
         phone.get_by_role("button", name="Reveal the tallies").click()
         expect(phone.get_by_role("status")).to_have_text("The tallies are shown, and move as votes come in.")
-        expect(page.locator('[data-count="support-1"]')).to_have_text("2 (67%)", timeout=2000)
+        expect(page.locator('[data-count="support-1"]')).to_have_text("4 (67%)", timeout=2000)
         followed = time.monotonic() - started
         assert followed < 2.0, followed
-        expect(page.locator('[data-count="oppose-1"]')).to_have_text("1 (33%)")
-        expect(page.locator(".present-bars")).to_have_count(6)
+        expect(page.locator('[data-count="oppose-1"]')).to_have_text("2 (33%)")
+        expect(page.locator(".present-bars")).to_have_count(1)  # the others: no votes yet
+        expect(page.locator(".present-card__hidden-note").first).to_have_text("Results appear from 5 votes")
         for width, height in ((1280, 720), (1920, 1080)):
             assert_fits(page, width, height)
             shot(page, f"presenter-{width}x{height}-revealed")
