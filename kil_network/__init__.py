@@ -39,6 +39,7 @@ from kil_network.models import db  # the db whose metadata holds every model (ki
 from kil_network.principles import personal_data as principle_data
 from kil_network.principles import workshop_rounds
 from kil_network.principles.history_panels import register_history_panel
+from kil_network.principles.moderation_routes import bp as moderation_bp
 from kil_network.principles.routes import bp as principles_bp
 from kil_network.principles.staff_routes import bp as staff_principles_bp
 from kil_network.site.cli import register_cli as register_site_cli
@@ -136,6 +137,7 @@ def _register_blueprints(app):
     app.register_blueprint(staff_workshops_bp, url_prefix="/staff/workshops")
     app.register_blueprint(principles_bp)
     app.register_blueprint(staff_principles_bp, url_prefix="/staff")
+    app.register_blueprint(moderation_bp, url_prefix="/staff")  # /staff/moderation: comments and suggestions
     app.register_blueprint(evidence_bp)
     register_history_panel(app, principle_evidence_panel)  # evidence's section of a principle's history page
     app.register_blueprint(staff_evidence_bp, url_prefix="/staff")

@@ -202,6 +202,26 @@ class Vote(Model):
 
     draft = relationship("Draft")
 
+    @property
+    def has_comment(self) -> bool:
+        """The member wrote a comment (only those go to moderation)."""
+        return bool(self.comment)
+
+    @property
+    def published_comment(self) -> str:
+        """The comment as published once approved: staff's redacted wording when they redacted it."""
+        return self.comment if self.comment_published is None else self.comment_published
+
+    @property
+    def comment_is_public(self) -> bool:
+        """Approved by staff: the published comment appears with the results."""
+        return self.has_comment and self.comment_status == Moderation.APPROVED
+
+    @property
+    def comment_redacted(self) -> bool:
+        """Staff edited the wording that is published (the member's own words are kept)."""
+        return self.comment_published is not None
+
 
 class VoteTally(Model):
     """Running counts per draft and group, changed in the same transaction as each vote.
@@ -269,6 +289,26 @@ class Suggestion(Model):
 
     draft = relationship("Draft")
     user = relationship("User", foreign_keys=[user_id])
+
+    @property
+    def public_text(self) -> str:
+        """The wording as published once approved: staff's redacted wording when they redacted it."""
+        return self.text if self.published_text is None else self.published_text
+
+    @property
+    def public_reason(self) -> str:
+        """The "why" as published once approved (staff's redacted wording when they redacted it)."""
+        return self.reason if self.published_reason is None else self.published_reason
+
+    @property
+    def is_public(self) -> bool:
+        """Approved by staff: shown on the draft page, in "you said, we did" and the CSV."""
+        return self.moderation == Moderation.APPROVED
+
+    @property
+    def redacted(self) -> bool:
+        """Staff edited what is published (the member's own words are kept)."""
+        return self.published_text is not None or self.published_reason is not None
 
 
 class Endorsement(Model):

@@ -6,19 +6,27 @@ from kil_network.principles.models import Draft, Endorsement, Round, Suggestion,
 
 
 def export_votes(user) -> list:
-    """Each vote with its round, principle, stance and comment."""
+    """Each vote with its round, principle, stance and comment, and the comment's moderation: its
+    status, the wording published when staff redacted it, and why staff hid it."""
     rows = db.session.execute(
-        sa.select(Round.name, Draft.number, Draft.title, Vote.stance, Vote.comment, Vote.workshop_id, Vote.updated_at)
+        sa.select(Round.name, Draft.number, Draft.title, Vote)
         .select_from(Vote).join(Draft).join(Round).where(Vote.user_id == user.id).order_by(Vote.id)
     ).all()
-    return [{"round": r, "principle": n, "draft_title": t, "stance": s.value, "comment": c,
-             "workshop_id": w, "updated_at": u.isoformat()} for r, n, t, s, c, w, u in rows]
+    return [{"round": r, "principle": n, "draft_title": t, "stance": v.stance.value, "comment": v.comment,
+             "comment_moderation": v.comment_status.value if v.comment else None,
+             "comment_published_as": v.published_comment if v.comment_is_public else None,
+             "comment_hidden_reason": v.comment_hidden_reason or None,
+             "workshop_id": v.workshop_id, "updated_at": v.updated_at.isoformat()} for r, n, t, v in rows]
 
 
 def export_suggestions(user) -> list:
-    """Each suggestion with the staff response."""
+    """Each suggestion with its moderation (status, the wording published, why it was hidden) and
+    the staff response."""
     rows = db.session.scalars(sa.select(Suggestion).where(Suggestion.user_id == user.id).order_by(Suggestion.id)).all()
-    return [{"draft_id": s.draft_id, "text": s.text, "reason": s.reason, "endorsements": s.endorsement_count,
+    return [{"draft_id": s.draft_id, "text": s.text, "reason": s.reason, "moderation": s.moderation.value,
+             "published_text": s.public_text if s.is_public else None,
+             "published_reason": s.public_reason if s.is_public else None,
+             "hidden_reason": s.hidden_reason or None, "endorsements": s.endorsement_count,
              "response": s.response_status.value if s.response_status else None, "response_text": s.response_text,
              "created_at": s.created_at.isoformat()} for s in rows]
 

@@ -21,7 +21,7 @@ from kil_network.core.params import int_arg
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from kil_network.principles import tallies
+from kil_network.principles import moderation, tallies
 from kil_network.principles.models import (
     REOPEN_WINDOW,
     Draft,
@@ -144,7 +144,9 @@ def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", works
         if vote is not None:
             old_groups, old_stance = tallies.groups_of(vote), vote.stance
             vote.stance = stance
-            vote.comment = comment
+            if vote.comment != comment:  # changed words wait for staff again
+                vote.comment = comment
+                moderation.comment_changed(vote)
             if workshop:
                 vote.workshop_id = workshop
             new_groups = tallies.groups_of(vote)
@@ -210,6 +212,8 @@ def endorse(user: User, suggestion: Suggestion) -> None:
     _check(user, suggestion.draft.round)
     if suggestion.user_id == user.id:
         raise RuleError("You cannot endorse your own suggestion.")
+    if not suggestion.is_public:
+        raise RuleError("You can endorse a suggestion once staff have checked and published it.")
     try:
         with db.session.begin_nested():
             db.session.add(Endorsement(suggestion_id=suggestion.id, user_id=user.id))
@@ -281,10 +285,6 @@ def update_round(actor: User, round_: Round, *, name: str, introduction: str, op
                  eligibility: Eligibility, drafts: dict[int, dict] | None = None) -> None:
     """Edit a round; its drafts' wording only while the round is a draft (votes are tied to it)."""
     check_round_dates(opens_at, closes_at)
-    round_.name, round_.introduction = name, introduction
-    round_.opens_at, round_.closes_at, round_.eligibility = opens_at, closes_at, eligibility
-    if drafts:
-        if round_.state != RoundState.DRAFT:
     eligibility_before = round_.eligibility
     if eligibility != eligibility_before:
         if round_.state != RoundState.DRAFT:
@@ -293,6 +293,10 @@ def update_round(actor: User, round_: Round, *, name: str, introduction: str, op
         record(actor, "round.eligibility", round_,
                f"Changed who may vote in round #{round_.id}: {eligibility_before.label} to {eligibility.label}",
                before=eligibility_before.value, after=eligibility.value)
+    round_.name, round_.introduction = name, introduction
+    round_.opens_at, round_.closes_at, round_.eligibility = opens_at, closes_at, eligibility
+    if drafts:
+        if round_.state != RoundState.DRAFT:
             raise RuleError("Drafts can only be edited before the round opens.")
         for draft in drafts_of(round_):
             values = drafts.get(draft.id)
@@ -316,11 +320,6 @@ def open_round_for_votes(actor: User, round_: Round) -> None:
     record(actor, "round.open", round_, f"Opened round #{round_.id} for votes")
 
 
-def close_round(actor: User, round_: Round) -> None:
-    """Close an open round: no more votes or suggestions; results become public. It can be
-    reopened within 24 hours while its results have not left the app (`reopen_round`)."""
-    if round_.state != RoundState.OPEN:
-        raise RuleError("Only an open round can be closed.")
 @dataclass(frozen=True)
 class CloseEffects:
     """What closing a round does, for its confirmation page: the votes and suggestions it holds,
@@ -346,6 +345,13 @@ def close_effects(round_: Round) -> CloseEffects:
                         reopen_until=utcnow() + REOPEN_WINDOW)
 
 
+def close_round(actor: User, round_: Round) -> None:
+    """Close an open round: no more votes or suggestions; results become public. It can be
+    reopened within 24 hours while its results have not left the app (`reopen_round`)."""
+    if round_.state != RoundState.OPEN:
+        raise RuleError("Only an open round can be closed.")
+    now = utcnow()
+    scheduled = round_.closes_at
     round_.state = RoundState.CLOSED
     round_.closed_at = now
     if round_.closes_at is None or round_.closes_at > now:
@@ -401,8 +407,6 @@ def adopt_effects(round_: Round) -> AdoptEffects:
     """What adopting this round's drafts would do, for its confirmation page."""
     current = adopted_round()
     return AdoptEffects(replaces=current if current is not None and current.id != round_.id else None)
-    now = utcnow()
-    scheduled = round_.closes_at
 
 
 def adopt_round(actor: User, round_: Round) -> None:

@@ -12,6 +12,7 @@ from kil_network.core.rules import refused_to_flash
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import Region
+from kil_network.principles import moderation
 from kil_network.staff import services
 from kil_network.staff.forms import RoleForm, SuspendForm
 
@@ -45,7 +46,8 @@ def get_member_or_404(member_id: int) -> User:
 @staff_required
 def dashboard():
     """Staff home: the areas staff look after."""
-    return render("staff/dashboard.html", counts=services.outbox_counts())
+    return render("staff/dashboard.html", counts=services.outbox_counts(),
+                  moderation_waiting=moderation.pending_count())
 
 
 @bp.get("/members/")

@@ -107,6 +107,7 @@ def register(workshop_id):
         db.session.rollback()
         return _after_registration_change(workshop, exc.message, "error")
     position = queries.waitlist_position(reg)
+    why = services.waitlist_reason(workshop, reg.member_type) if position else None
     db.session.commit()
     if position:
         message = (f"{why.message if why else 'Every place is taken.'} You are number {position} on the waitlist; "
@@ -114,7 +115,6 @@ def register(workshop_id):
     else:
         message = "Your place is confirmed. We have emailed you the details and a calendar entry."
     return _after_registration_change(workshop, message)
-    why = services.waitlist_reason(workshop, reg.member_type) if position else None
 
 
 @bp.route("/workshops/<int:workshop_id>/cancel", methods=["GET", "POST"])
@@ -128,6 +128,9 @@ def cancel(workshop_id):
     confirmed = request.method == "POST" and request.form.get("confirm") == "1"
     if reg is None or (not confirmed and not reg.is_active):
         return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
+    if not confirmed:
+        return render("workshops/cancel_confirm.html", "workshops/_cancel_confirm.html", workshop=workshop,
+                      reg=reg, effects=services.place_cancel_effects(reg))
     try:
         services.cancel_registration(reg, current_user)
     except RuleError as exc:  # shown in the registration panel (htmx) or flashed: see _after_registration_change
@@ -135,9 +138,6 @@ def cancel(workshop_id):
         return _after_registration_change(workshop, exc.message, "error")
     db.session.commit()
     return _after_registration_change(workshop, "Your registration has been cancelled.")
-    if not confirmed:
-        return render("workshops/cancel_confirm.html", "workshops/_cancel_confirm.html", workshop=workshop,
-                      reg=reg, effects=services.place_cancel_effects(reg))
 
 
 @bp.get("/workshops/<int:workshop_id>.ics")
