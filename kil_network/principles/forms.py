@@ -8,6 +8,14 @@ from kil_network.principles.models import Eligibility, ResponseStatus, Stance
 
 STANCE_CHOICES = [(s.value, s.label) for s in Stance]
 
+# What is published and how, said beside the field (issue 12): nothing is published before staff check it.
+COMMENT_CONSENT = ("Your comment may be published with the results, without your name, after a member of staff "
+                   "has checked it. Staff may edit it or not publish it. Do not include anything that identifies "
+                   "you or anyone else.")
+SUGGESTION_CONSENT = ("Your suggestion and your reason may be published on this page, in “You said, we did” and "
+                      "with the results, without your name, after a member of staff has checked it. Staff may edit "
+                      "them or not publish them. Do not include anything that identifies you or anyone else.")
+
 
 class VoteForm(FlaskForm):
     """A stance on one draft, with an optional comment."""
@@ -22,7 +30,7 @@ class VoteForm(FlaskForm):
 class SuggestionForm(FlaskForm):
     """New wording for a draft, and why."""
 
-    text = TextAreaField("Your suggested wording", filters=[clean_text],
+    text = TextAreaField("Your suggested wording", filters=[clean_text], description=SUGGESTION_CONSENT,
                          validators=[DataRequired("Enter the wording you suggest"),
                                      MaxLength(2000, "Suggested wording")])
     reason = TextAreaField("Why this change? (optional)", filters=[clean_text],
@@ -63,3 +71,29 @@ class RespondForm(FlaskForm):
     response_text = TextAreaField("Reason, shown to members", filters=[clean_text],
                                   validators=[DataRequired("Explain the decision: it is shown to members"),
                                               MaxLength(2000, "Reason")])
+
+
+class ApproveForm(FlaskForm):
+    """Staff approve a comment or suggestion as it is (`seen`: the fingerprint of the words read)."""
+
+    seen = HiddenField()
+
+
+class HideForm(FlaskForm):
+    """Staff hide a comment or suggestion, with a reason the member sees."""
+
+    seen = HiddenField()
+    reason = TextAreaField("Why it is hidden (the member sees this beside their own words)", filters=[clean_text],
+                           validators=[DataRequired("Enter why it is hidden: the member sees the reason"),
+                                       MaxLength(500, "The reason")])
+
+
+class RedactForm(FlaskForm):
+    """Staff edit the wording that is published (the member's own is kept)."""
+
+    seen = HiddenField()
+    text = TextAreaField("Wording to publish", filters=[clean_text],
+                         validators=[DataRequired("Enter the wording to publish, or hide it instead"),
+                                     MaxLength(2000, "The wording")])
+    reason = TextAreaField("Why, as published (suggestions only; leave empty to publish none)", filters=[clean_text],
+                           validators=[MaxLength(2000, "The reason")])

@@ -18,7 +18,8 @@ from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
 from kil_network.core.csvutil import csv_safe
 from kil_network.extensions import db
 from kil_network.members.models import Region
-from kil_network.principles.models import Draft, Principle, Round, RoundState, Suggestion, Vote, VoteTally
+from kil_network.principles.models import Draft, Moderation, Principle, Round, RoundState, Suggestion, VoteTally
+from kil_network.principles.moderation import published_comments
 from kil_network.principles.services import drafts_of
 from kil_network.principles.tallies import SUPPRESS_BELOW, tallies
 from kil_network.workshops.models import Workshop
@@ -152,10 +153,11 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 
 def responses(round_: Round) -> Sequence[Suggestion]:
-    """Suggestions made in a round with staff responses, by principle then endorsements."""
+    """Suggestions made in a round and published (approved by staff), with staff responses, by
+    principle then endorsements."""
     return db.session.scalars(
         sa.select(Suggestion).join(Suggestion.draft).options(contains_eager(Suggestion.draft))
-        .where(Draft.round_id == round_.id)
+        .where(Draft.round_id == round_.id, Suggestion.moderation == Moderation.APPROVED)
         .order_by(Draft.number, Suggestion.endorsement_count.desc(), Suggestion.id)
     ).all()
 
@@ -179,10 +181,7 @@ def results_csv(round_: Round) -> str:
                     writer.writerow(["results", draft.number, csv_safe(draft.title), dim, csv_safe(name),
                                      cell["total"], cell["support"], cell["amend"], cell["oppose"],
                                      cell["pct"]["support"], cell["pct"]["amend"], cell["pct"]["oppose"]])
-    comments = db.session.execute(
-        sa.select(Draft.number, Vote.stance, Vote.comment).join(Draft)
-        .where(Draft.round_id == round_.id, Vote.comment != "").order_by(Draft.number, Vote.id)
-    ).all()
+    comments = published_comments(round_)  # approved by staff only, as published (redacted)
     writer.writerow([])
     writer.writerow(["section", "principle", "stance", "comment"])
     for number, stance, comment in comments:
@@ -190,7 +189,8 @@ def results_csv(round_: Round) -> str:
     writer.writerow([])
     writer.writerow(["section", "principle", "suggestion", "reason", "endorsements", "response", "response_reason"])
     for s in responses(round_):
-        writer.writerow(["suggestion", s.draft.number, csv_safe(s.text), csv_safe(s.reason), s.endorsement_count,
+        writer.writerow(["suggestion", s.draft.number, csv_safe(s.public_text), csv_safe(s.public_reason),
+                         s.endorsement_count,
                          s.response_status.label if s.response_status else "awaiting response",
                          csv_safe(s.response_text)])
     return out.getvalue()

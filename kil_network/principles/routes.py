@@ -22,9 +22,9 @@ from kil_network.core.rules import RuleError, refused_to, refused_to_flash
 from kil_network.extensions import db, limiter
 from kil_network.members import services as member_services
 from kil_network.members.forms import RoomJoinForm
+from kil_network.principles import moderation, services
 from kil_network.principles import results as reads  # the module: `results` is a view here
-from kil_network.principles import services
-from kil_network.principles.forms import STANCE_CHOICES, SuggestionForm, VoteForm
+from kil_network.principles.forms import COMMENT_CONSENT, STANCE_CHOICES, SuggestionForm, VoteForm
 from kil_network.principles.history_panels import history_panels
 from kil_network.principles.models import Draft, Principle, Round, Suggestion
 from kil_network.principles.tallies import SUPPRESS_BELOW
@@ -40,6 +40,7 @@ def _template_globals(state) -> None:
     """The templates' "fewer than N" is the tallies' threshold (a global: the results macros are
     imported without context)."""
     state.app.jinja_env.globals["suppress_below"] = SUPPRESS_BELOW
+    state.app.jinja_env.globals["comment_consent"] = COMMENT_CONSENT  # what is published, beside the field
 
 
 def get_draft_or_404(draft_id: int) -> Draft:
@@ -349,10 +350,7 @@ def draft(draft_id):
 
 def _draft_page(draft: Draft, form: SuggestionForm | None = None, typed: dict | None = None, status_code: int = 200):
     """The draft page; after a refused post, with what was typed in the vote or suggestion form."""
-    suggestions = db.session.scalars(
-        sa.select(Suggestion).where(Suggestion.draft_id == draft.id)
-        .order_by(Suggestion.endorsement_count.desc(), Suggestion.id)
-    ).all()
+    suggestions = moderation.suggestions_for(draft, current_user)  # approved, and the member's own
     votes = services.votes_by_member(current_user, draft.round)
     return render("principles/draft.html", draft=draft, suggestions=suggestions,
                   endorsed=services.endorsed_ids(current_user, [s.id for s in suggestions]),
@@ -415,7 +413,8 @@ def suggest(draft_id):
             done = url_for("principles.draft", draft_id=draft.id, _anchor="suggestions")
             submissions.complete(done)
             db.session.commit()
-            flash("Thank you: your suggestion is published below. Staff will respond to it.", "success")
+            flash("Thank you for your suggestion. A member of staff will check it before it is published; "
+                  "until then only you can see it, below.", "success")
             return redirect(done, code=303)
     # The page again with what was typed and the errors beside it (nothing is lost).
     return _draft_page(draft, form=form, status_code=422)
@@ -446,7 +445,8 @@ def results(round_id):
     round_ = get_round_or_404(round_id)
     if not services.results_visible(round_, current_user):
         return render("principles/results_hidden.html", round=round_, status_code=403)
-    return render("principles/results.html", round=round_, **reads.round_results(round_))
+    return render("principles/results.html", round=round_, comments=moderation.published_comments_by_draft(round_),
+                  **reads.round_results(round_))
 
 
 @bp.get("/principles/rounds/<int:round_id>/results.csv")
