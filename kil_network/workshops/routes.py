@@ -127,6 +127,8 @@ def cancel(workshop_id):
     reg = queries.registration_for(workshop, current_user)
     confirmed = request.method == "POST" and request.form.get("confirm") == "1"
     if reg is None or (not confirmed and not reg.is_active):
+        if request.method == "GET":  # the page, saying there is nothing to cancel
+            return render("workshops/cancel_confirm.html", workshop=workshop, reg=None, effects=None)
         return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
     if not confirmed:
         return render("workshops/cancel_confirm.html", "workshops/_cancel_confirm.html", workshop=workshop,

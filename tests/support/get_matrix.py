@@ -59,6 +59,8 @@ EXPECTED = {
     "/workshops/<int:workshop_id>.ics": ("/workshops/{workshop}.ics", PUBLIC),
     "/calendar/<token>.ics": ("/calendar/{feed}.ics", PUBLIC),
     "/account/workshops": ("/account/workshops", SIGNED_IN),
+    # "Are you sure?" before cancelling a place (the signed-in roles have none here: the page says so).
+    "/workshops/<int:workshop_id>/cancel": ("/workshops/{workshop}/cancel", SIGNED_IN),
     "/staff/workshops/": ("/staff/workshops/", STAFF),
     "/staff/workshops/new": ("/staff/workshops/new", STAFF),
     "/staff/workshops/<int:workshop_id>": ("/staff/workshops/{workshop}", STAFF),
@@ -95,6 +97,8 @@ EXPECTED = {
     "/staff/rounds/": ("/staff/rounds/", STAFF),
     "/staff/rounds/new": ("/staff/rounds/new", STAFF),
     "/staff/rounds/<int:round_id>/edit": ("/staff/rounds/{round}/edit", STAFF),
+    "/staff/rounds/<int:round_id>/close": ("/staff/rounds/{round}/close", STAFF),  # "are you sure?" pages
+    "/staff/rounds/<int:round_id>/adopt": ("/staff/rounds/{closed_round}/adopt", STAFF),
     "/staff/suggestions/<int:suggestion_id>/respond": ("/staff/suggestions/{suggestion}/respond", STAFF),
     # Call for evidence: "{call}" is open with a survey and written evidence; "{submission}" has a PDF.
     "/evidence/": ("/evidence/", PUBLIC),

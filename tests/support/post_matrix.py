@@ -113,6 +113,7 @@ EXPECTED = {
     "/staff/rounds/<int:round_id>/open": ("/staff/rounds/{round}/open", STAFF, {}),
     "/staff/rounds/<int:round_id>/close": ("/staff/rounds/{round}/close", STAFF, {}),
     "/staff/rounds/<int:round_id>/adopt": ("/staff/rounds/{closed_round}/adopt", STAFF, {}),
+    "/staff/rounds/<int:round_id>/reopen": ("/staff/rounds/{closed_round}/reopen", STAFF, {}),
     "/staff/suggestions/<int:suggestion_id>/respond": ("/staff/suggestions/{suggestion}/respond", STAFF, {}),
     # Call for evidence
     "/evidence/calls/<int:call_id>/submit": ("/evidence/calls/{call}/submit", PUBLIC, {}),
