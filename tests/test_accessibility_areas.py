@@ -46,7 +46,8 @@ PUBLIC = [
     "/councils/", "/councils/E08000033", "/councils/E08000035",
 ]
 MEMBER = [
-    "/account/workshops", "/workshops/{w_live}", "/workshops/{w_full}", "waitlist-leave-htmx", "/principles/",
+    "/account/workshops", "/workshops/{w_live}", "/workshops/{w_full}", "waitlist-leave-htmx",
+    "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "cancel-place-htmx", "/principles/",
     "vote-htmx", "/principles/drafts/{d_open}", "/councils/E06000023/pledge", "/councils/E08000033",
     "/evidence/calls/{c_open}/submit",
 ]
@@ -55,11 +56,13 @@ ADMIN = [
     "/staff/workshops/", "/staff/workshops/new", "workshop-new-errors-htmx", "/staff/workshops/{w_live}",
     "/staff/workshops/{w_draft}", "/staff/workshops/{w_cancelled}", "/staff/workshops/{w_full}",
     "/staff/workshops/{w_full}/attendance", "/staff/workshops/{w_live}/edit",
-    "/staff/workshops/{w_live}/cancel", "workshop-cancel-errors", "/staff/workshops/{w_live}/attendance",
+    "/staff/workshops/{w_live}/cancel", "workshop-cancel-errors", "workshop-cancel-confirm",
+    "/staff/workshops/{w_live}/attendance",
     "attendance-check-in-htmx", "/staff/workshops/{w_live}/attendance/{reg_member}",
     "/staff/workshops/{w_past}/attendance/{reg_past}", "/staff/workshops/{w_live}/sheet",
     "/staff/workshops/{w_live}/control", "/staff/workshops/{w_live}/present",
     "/staff/rounds/", "/staff/rounds/new", "/staff/rounds/{r_draft}/edit", "/staff/rounds/{r_open}/edit",
+    "/staff/rounds/{r_closed}/edit", "/staff/rounds/{r_open}/close", "/staff/rounds/{r_closed}/adopt",
     "/staff/suggestions/{s_open}/respond", "respond-errors", "/principles/rounds/{r_open}/results",
     "/staff/evidence/", "/staff/evidence/{e_named}", "/staff/evidence/{e_private}", "/staff/evidence/calls/",
     "/staff/evidence/calls/new", "call-new-errors", "/staff/evidence/calls/{c_open}/edit",
@@ -152,6 +155,7 @@ def open_state(page, site, name: str):
     elif name == "waitlist-leave-htmx":
         page.goto(f"/workshops/{site['w_full']}")
         page.get_by_role("button", name="Leave the waitlist").click()
+        page.get_by_role("button", name="Yes, leave the waitlist").click()  # the panel asks first
         expect(page.locator("#registration [role=status]")).to_contain_text("Your registration has been cancelled")
         expect(page.get_by_role("button", name="Join the waitlist")).to_be_visible()
     elif name == "vote-htmx":
@@ -172,8 +176,17 @@ def open_state(page, site, name: str):
         expect(page.locator("[data-error-summary]")).to_be_focused()
     elif name == "workshop-cancel-errors":
         page.goto(f"/staff/workshops/{site['w_live']}/cancel")
-        page.get_by_role("button", name="Cancel the workshop and email everyone").click()
+        page.get_by_role("button", name="Continue").click()
         expect_errors(page)
+    elif name == "workshop-cancel-confirm":
+        page.goto(f"/staff/workshops/{site['w_live']}/cancel")
+        page.get_by_label("Reason for cancelling").fill("The venue flooded.\nWe will arrange a new date.")
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Are you sure you want to cancel")
+    elif name == "cancel-place-htmx":
+        page.goto(f"/workshops/{site['w_live']}")
+        page.get_by_role("button", name="Cancel my place").click()
+        expect(page.locator("#registration-heading")).to_have_text("Are you sure you want to cancel your place?")
     elif name == "attendance-check-in-htmx":
         page.goto(f"/staff/workshops/{site['w_live']}/attendance")
         count = page.locator("[data-attended]")

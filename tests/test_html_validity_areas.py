@@ -108,7 +108,8 @@ def collect_pages(app, site) -> dict[str, str]:
     for path in ("/account/workshops", "/workshops/{w_live}", "/workshops/{w_full}", "/workshops/{w_past}",
                  "/workshops/{w_cancelled}", "/principles/", "/principles/?workshop={w_live}",
                  "/principles/drafts/{d_open}", "/principles/drafts/{d_open_unvoted}", "/councils/E06000023/pledge",
-                 "/councils/E08000033", "/evidence/calls/{c_open}/submit", "/evidence/calls/{c_open}/survey"):
+                 "/councils/E08000033", "/evidence/calls/{c_open}/submit", "/evidence/calls/{c_open}/survey",
+                 "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "/workshops/{w_cancelled}/cancel"):
         get(member, "member", path)
     officer = signed_in(app, "officer@example.org")
     get(officer, "officer", "/councils/E08000035")
@@ -130,7 +131,9 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/staff/workshops/{w_full}/present",
                  "/workshops/{w_draft}",
                  "/staff/rounds/", "/staff/rounds/new", "/staff/rounds/{r_draft}/edit", "/staff/rounds/{r_open}/edit",
-                 "/staff/rounds/{r_closed}/edit", "/staff/suggestions/{s_open}/respond",
+                 "/staff/rounds/{r_closed}/edit", "/staff/rounds/{r_open}/close", "/staff/rounds/{r_draft}/close",
+                 "/staff/rounds/{r_closed}/adopt", "/staff/rounds/{r_open}/adopt",
+                 "/staff/suggestions/{s_open}/respond",
                  "/staff/suggestions/{s_waiting}/respond", "/principles/rounds/{r_open}/results",
                  "/principles/drafts/{d_open}", "/principles/rounds/{r_open}/responses",
                  "/staff/evidence/", "/staff/evidence/?status=new&topic=trends", "/staff/evidence/{e_named}",
@@ -149,6 +152,10 @@ def collect_pages(app, site) -> dict[str, str]:
           **{f"{f}-{p}": v for f, day in (("starts_at", "1"), ("ends_at", "1"), ("registration_closes_at", "1"))
              for p, v in (("day", day), ("month", "1"), ("year", "2099"), ("time", "10:00"))}}, name=" (errors)")
     post(admin, "admin", "/staff/workshops/{w_live}/cancel", {"reason": ""}, name=" (errors)")
+    post(admin, "admin", "/staff/workshops/{w_live}/cancel", {"reason": "The venue flooded.\nA new date soon."},
+         name=" (are you sure?)")
+    post(admin, "admin", "/staff/workshops/{w_live}/cancel", {"reason": "The venue flooded.", "change": "1"},
+         name=" (change the reason)")
     post(admin, "admin", "/staff/workshops/{w_live}/walk-in", {"email": "not-an-email", "member_type": "x"},
          name=" (errors)")
     post(admin, "admin", "/staff/rounds/new", {"name": "", "closes_at-day": "40"}, name=" (errors)")
