@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from kil_network.core.models import AuditLog
 from kil_network.core.timeutil import to_london, utcnow
 from kil_network.extensions import db
-from kil_network.principles import services
+from kil_network.principles import moderation, services
 from kil_network.principles.models import (
     Draft,
     Eligibility,
@@ -380,7 +380,7 @@ def test_workshop_short_link_redirects_to_voting(client, make_round, make_worksh
 
 # --- Draft page, suggestions, endorsements ------------------------------------------------
 
-def test_draft_page_sorts_suggestions_by_endorsements(client, as_role, make_round, voters):
+def test_draft_page_sorts_suggestions_by_endorsements(client, as_role, make_round, voters, organiser):
     """Suggestions are listed most endorsed first, each with an endorse button for other members."""
     round_ = make_round()
     draft = drafts(round_)[0]
@@ -389,6 +389,8 @@ def test_draft_page_sorts_suggestions_by_endorsements(client, as_role, make_roun
     few = services.suggest(authors[0], draft, "Wording with no endorsements")
     most = services.suggest(authors[1], draft, "Wording with two endorsements")
     some = services.suggest(authors[2], draft, "Wording with one endorsement")
+    for published in (few, most, some):
+        moderation.approve(organiser, published)  # only published suggestions are listed
     for fan in fans[:2]:
         services.endorse(fan, most)
     services.endorse(fans[2], some)
@@ -406,11 +408,11 @@ def test_draft_page_sorts_suggestions_by_endorsements(client, as_role, make_roun
     assert f"/principles/suggestions/{mine.id}/endorse" not in body
 
 
-def test_draft_page_for_anonymous_has_no_forms(client, make_round, voters):
+def test_draft_page_for_anonymous_has_no_forms(client, make_round, voters, organiser):
     """The public can read a draft and its suggestions but gets no forms."""
     round_ = make_round()
     draft = drafts(round_)[0]
-    services.suggest(voters(1)[0], draft, "Public wording")
+    moderation.approve(organiser, services.suggest(voters(1)[0], draft, "Public wording"))
     db.session.commit()
     response = client.get(f"/principles/drafts/{draft.id}")
     body = response.get_data(as_text=True)
@@ -438,10 +440,11 @@ def test_suggestion_posted_and_refused(client, as_role, make_round):
     assert count(Suggestion) == 1
 
 
-def test_endorse_over_http(client, as_role, make_round, voters):
+def test_endorse_over_http(client, as_role, make_round, voters, organiser):
     """Endorse once (count goes up); twice and one's own are refused with a message."""
     draft = drafts(make_round())[0]
     theirs = services.suggest(voters(1)[0], draft, "Their wording")
+    moderation.approve(organiser, theirs)
     db.session.commit()
     me = as_role("member")
     mine = services.suggest(me, draft, "My wording")
@@ -559,6 +562,8 @@ def test_results_csv_download(client, make_round, voters, organiser):
     for i, person in enumerate(people):
         cast(person, drafts(round_)[0], "support" if i % 2 else "amend", f"Thought number {i}")
     cast(voters(1, "academic")[0], drafts(round_)[0], "oppose")
+    for vote in db.session.scalars(sa.select(Vote).where(Vote.comment != "")):
+        moderation.approve(organiser, vote)  # comments are published once staff approve them
     services.close_round(organiser, round_)
     db.session.commit()
     response = client.get(f"/principles/rounds/{round_.id}/results.csv")
@@ -592,7 +597,9 @@ def test_responses_page_you_said_we_did(client, make_round, voters, organiser):
     round_ = make_round()
     author = voters(1)[0]
     answered = services.suggest(author, drafts(round_)[0], "Answered wording")
-    services.suggest(author, drafts(round_)[1], "Waiting wording")
+    waiting = services.suggest(author, drafts(round_)[1], "Waiting wording")
+    for published in (answered, waiting):
+        moderation.approve(organiser, published)  # 'you said, we did' lists what staff published
     services.respond(organiser, answered, ResponseStatus.ACCEPTED, "We put it in round 2.")
     db.session.commit()
     response = client.get(f"/principles/rounds/{round_.id}/responses")
@@ -617,11 +624,12 @@ STAFF_POSTS = ["/staff/rounds/{draft_round}/open", "/staff/rounds/{round}/close"
 
 
 @pytest.fixture
-def staff_scene(make_round, make_workshop, voters):
-    """A closed round, an open round with a suggestion and a workshop, and a draft round: ids by name."""
+def staff_scene(make_round, make_workshop, voters, organiser):
+    """A closed round, an open round with a (published) suggestion and a workshop, and a draft round: ids by name."""
     closed = make_round("closed")
     round_ = make_round("open")
     suggestion = services.suggest(voters(1)[0], drafts(round_)[0], "Staff must answer this")
+    moderation.approve(organiser, suggestion)
     db.session.commit()
     workshop = make_workshop(round_, live=False)
     draft_round = make_round("draft")

@@ -15,7 +15,7 @@ from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members import services as member_services
-from kil_network.principles import results, services, tallies
+from kil_network.principles import moderation, results, services, tallies
 from kil_network.principles.models import (
     Draft,
     Eligibility,
@@ -408,7 +408,7 @@ def test_results_visible_rules(make_round, make_user, staff):
     assert all(services.results_visible(draft_round, who) for who in (staff, admin, member, anonymous))
 
 
-def test_results_csv_has_no_names_and_suppresses_small_groups(make_round, make_user):
+def test_results_csv_has_no_names_and_suppresses_small_groups(make_round, make_user, staff):
     """The CSV has aggregates, comments and suggestions but no voter names or emails; small groups say
     'fewer than 5'."""
     round_ = make_round()
@@ -421,6 +421,8 @@ def test_results_csv_has_no_names_and_suppresses_small_groups(make_round, make_u
         vote(person, draft, ["support", "amend", "oppose"][i % 3], f"Comment number {i}")
     vote(people[0], drafts(round_)[1], "support", "=HYPERLINK(\"http://evil\")")
     suggestion = services.suggest(people[1], draft, "Say neighbourhood, not locality", "Clearer")
+    for published in [*db.session.scalars(sa.select(Vote).where(Vote.comment != "")), suggestion]:
+        moderation.approve(staff, published)  # the CSV carries what staff approved
     db.session.commit()
     assert suggestion.id
     text = results.results_csv(round_)
@@ -485,11 +487,12 @@ def test_suggestion_on_closed_round_refused(make_round, make_user):
     assert count(Suggestion) == 0
 
 
-def test_endorsements(make_round, make_user):
+def test_endorsements(make_round, make_user, staff):
     """Others endorse once each (the count goes up); the author cannot; a second endorsement is refused."""
     round_ = make_round()
     author, first, second = make_user(), make_user(), make_user()
     suggestion = services.suggest(author, drafts(round_)[0], "Better words")
+    moderation.approve(staff, suggestion)  # only published suggestions can be endorsed
     db.session.commit()
     with pytest.raises(RuleError, match="your own"):
         services.endorse(author, suggestion)
@@ -528,12 +531,13 @@ def test_respond_requires_text_and_is_audited(make_round, make_user, staff):
     """A response needs a reason; a saved response records status, text, who and when, and an audit row."""
     round_ = make_round()
     suggestion = services.suggest(make_user(), drafts(round_)[0], "Words")
+    moderation.approve(staff, suggestion)  # 'you said, we did' lists published suggestions
     db.session.commit()
     with pytest.raises(RuleError) as caught:
         services.respond(staff, suggestion, ResponseStatus.ACCEPTED, "   ")
     assert caught.value.field == "response_text"
     db.session.rollback()
-    assert audit_actions(suggestion) == []
+    assert audit_actions(suggestion) == ["moderation.approve"]
     assert suggestion.response_status is None
 
     services.respond(staff, suggestion, ResponseStatus.PARTLY, "  We used half of it. ")
@@ -751,7 +755,7 @@ def test_word_diff_works_on_whole_words():
 
 # --- Personal data ------------------------------------------------------------------------
 
-def test_deleting_an_account_keeps_its_votes_counted(make_round, make_user):
+def test_deleting_an_account_keeps_its_votes_counted(make_round, make_user, staff):
     """After delete_account the member's votes still count (tallies unchanged) but are no longer linked to them."""
     round_ = make_round()
     people = [make_user() for _ in range(5)]
@@ -759,7 +763,9 @@ def test_deleting_an_account_keeps_its_votes_counted(make_round, make_user):
     for i, person in enumerate(people):
         vote(person, drafts(round_)[0], "support" if i % 2 else "oppose", "Mine")
     suggestion = services.suggest(leaver, drafts(round_)[0], "My wording")
-    services.endorse(people[1], services.suggest(people[2], drafts(round_)[0], "Other wording"))
+    other = services.suggest(people[2], drafts(round_)[0], "Other wording")
+    moderation.approve(staff, other)  # only published suggestions can be endorsed
+    services.endorse(people[1], other)
     services.endorse(leaver, db.session.scalar(sa.select(Suggestion).where(Suggestion.text == "Other wording")))
     db.session.commit()
     before = stored_tallies()

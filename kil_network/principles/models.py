@@ -167,6 +167,26 @@ class Moderation(enum.StrEnum):
         return {"pending": "Awaiting moderation", "approved": "Approved for publication",
                 "hidden": "Hidden"}[self.value]
 
+    @property
+    def colour(self) -> str:
+        """The status tag's colour (a .tag--* class)."""
+        return {"pending": "pending", "approved": "confirmed", "hidden": "cancelled"}[self.value]
+
+    @property
+    def is_pending(self) -> bool:
+        """Waiting for staff."""
+        return self is Moderation.PENDING
+
+    @property
+    def is_approved(self) -> bool:
+        """Published."""
+        return self is Moderation.APPROVED
+
+    @property
+    def is_hidden(self) -> bool:
+        """Kept off the public pages, with a reason."""
+        return self is Moderation.HIDDEN
+
 
 class Vote(Model):
     """One member's vote on one draft (unique), changeable until the round closes.

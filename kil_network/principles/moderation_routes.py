@@ -64,10 +64,11 @@ def queue():
     """What members wrote for publication, waiting for a decision (or approved, or hidden), by
     round and kind, oldest first; htmx swaps the list when a filter changes."""
     filters = _filters()
-    page = moderation.queue(status=Moderation(filters["status"]), kind=filters["kind"],
+    status = Moderation(filters["status"])
+    page = moderation.queue(status=status, kind=filters["kind"],
                             round_id=int(filters["round"]) if filters["round"] else None, page=page_arg())
     return render("principles/staff/moderation.html", "principles/staff/_moderation_list.html",
-                  pagination=page, filters=filters, args=_args(filters), back=_args(filters, page.page),
+                  pagination=page, filters=filters, status=status, args=_args(filters), back=_args(filters, page.page),
                   forms={item.key: _form_for(item, "view") for item in page.items},
                   counts=moderation.counts(), rounds=moderation.rounds_with_pending(),
                   kinds=moderation.KIND_LABELS, statuses=list(Moderation))
@@ -125,7 +126,7 @@ def approve(item_kind, item_id):
     if not form.validate_on_submit():
         return _refused(item, form, "view", "principles/staff/moderation_item.html")
     with refused_to(form, "seen") as outcome:
-        changed = moderation.approve(current_user, item.row, form.seen.data or "")
+        changed = moderation.approve(current_user, item.row, form.seen.data or None)
     if not outcome.ok:
         return _refused(item, form, "view", "principles/staff/moderation_item.html")
     return _decided(item, changed, "Approved: it is published with the results.", "It was already approved.")
@@ -145,7 +146,7 @@ def hide(item_kind, item_id):
     if not form.validate_on_submit():
         return _refused(item, form, "hide", "principles/staff/moderation_item.html")
     with refused_to(form, "reason") as outcome:
-        changed = moderation.hide(current_user, item.row, form.reason.data, form.seen.data or "")
+        changed = moderation.hide(current_user, item.row, form.reason.data, form.seen.data or None)
     if not outcome.ok:
         return _refused(item, form, "hide", "principles/staff/moderation_item.html")
     return _decided(item, changed, "Hidden: it is not published. The member sees your reason.",
@@ -167,7 +168,7 @@ def redact(item_kind, item_id):
         return _refused(item, form, "redact", "principles/staff/moderation_item.html")
     with refused_to(form, "text") as outcome:
         changed = moderation.redact(current_user, item.row, form.text.data,
-                                    None if item.is_comment else (form.reason.data or ""), form.seen.data or "")
+                                    None if item.is_comment else (form.reason.data or ""), form.seen.data or None)
     if not outcome.ok:
         return _refused(item, form, "redact", "principles/staff/moderation_item.html")
     return _decided(item, changed, "Published with your wording. The member's own words are kept.",
