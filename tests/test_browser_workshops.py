@@ -135,7 +135,9 @@ def test_schedule_register_waitlist_promote_and_check_in(page, browser, live_ser
         shot(bea, "workshop-waitlisted-phone")
 
         # --- A cancels from the workshop page; B is promoted ---------------------------------
-        panel_a.get_by_role("button", name="Cancel my place").click()
+        panel_a.get_by_role("button", name="Cancel my place").click()  # the panel asks first, saying who gets it
+        expect(panel_a).to_contain_text("Your place goes straight to the next person on the waitlist")
+        panel_a.get_by_role("button", name="Yes, cancel my place").click()
         expect(panel_a).to_contain_text("Your registration has been cancelled")
         expect(panel_a.get_by_role("button", name="Register")).to_have_count(0)  # the seat went to B
         expect(panel_a.get_by_role("button", name="Join the waitlist")).to_be_visible()
