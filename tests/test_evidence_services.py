@@ -450,13 +450,15 @@ def test_check_answer_checkbox_including_none_of_these():
 
 
 def test_check_answer_text_required_and_optional():
-    """A required text answer cannot be empty; an optional one can; long answers are cut to 3,000 characters."""
+    """A required text answer cannot be empty; an optional one can; a long answer is refused, never cut
+    (issue 12: 3,500 characters were cut to 3,000 without a word)."""
     required, optional = survey.BY_ID["why_stopped"], survey.BY_ID["large_contracts"]
     assert survey.check_answer(required, ["   "], REGIONS) == (None, "Enter your answer")
     assert survey.check_answer(required, [" Re-tendered. "], REGIONS) == ("Re-tendered.", None)
     assert survey.check_answer(optional, [""], REGIONS) == ("", None)
-    value, error = survey.check_answer(optional, ["x" * 5000], REGIONS)
-    assert error is None and len(value) == 3000
+    assert survey.check_answer(optional, ["x" * 5000], REGIONS) == (
+        None, "Your answer must be 3,000 characters or fewer (it has 5,000)")
+    assert survey.check_answer(optional, ["x" * 3000], REGIONS) == ("x" * 3000, None)
 
 
 def test_check_answer_select_takes_only_a_listed_region():

@@ -9,7 +9,6 @@ email (core/submissions.py).
 import html
 import re
 import threading
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -22,25 +21,23 @@ from kil_network.principles.models import Endorsement, Round, Suggestion
 from kil_network.workshops.models import Registration, Workshop
 from tests.support.app import CSRF_RE
 from tests.support.browser import sign_in
-from tests.support.post_matrix import EXPECTED, changes, csrf_role, snapshot, write_method
+from tests.support.post_matrix import (
+    EXPECTED,
+    FORM_RE,
+    POSTED_FROM_ELSEWHERE,
+    changes,
+    csrf_role,
+    shows,
+    snapshot,
+    text_fields,
+    words,
+    write_method,
+)
 from tests.support.principles import card, open_round
 
 EXPIRED = "Your session had expired. Check your answers and send again."
 BAD = {"csrf_token": "not-a-real-token"}
 HX_BAD = {"HX-Request": "true", "X-CSRFToken": "not-a-real-token"}
-
-
-def words(response) -> str:
-    """The response's text with tags removed and entities decoded."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
-
-
-def shows(response, value: str) -> bool:
-    """The value is on the page: as text (a textarea) or as a field's value."""
-    if value in words(response) or f'value="{html.escape(value)}"' in response.get_data(as_text=True):
-        return True
-    squeezed = "".join(html.unescape(response.get_data(as_text=True)).split()).lower()
-    return "".join(value.split()).lower() in squeezed  # kept, but normalised by a filter (a postcode)
 
 
 def token_in(response) -> str:
@@ -154,28 +151,6 @@ def test_finding_11_refused_page_never_shows_a_password(client, as_role):
     response = client.post("/auth/logout", data={"password": "correct horse battery", "note": "Keep this", **BAD})
     assert response.status_code == 400
     assert "Keep this" in words(response) and "correct horse battery" not in response.get_data(as_text=True)
-
-
-TEXT_INPUT = re.compile(r'<input\b(?=[^>]*\bname="([^"]+)")'
-                        r'(?![^>]*type="(?:hidden|password|radio|checkbox|submit|file)")[^>]*>'
-                        r'|<textarea\b[^>]*\bname="([^"]+)"', re.S)
-FORM_RE = re.compile(r'<form\b[^>]*action="([^"]*)"[^>]*>(.*?)</form>', re.S)
-# Forms posted from another page (no GET on their own URL): the text fields they carry.
-POSTED_FROM_ELSEWHERE = {
-    "/principles/drafts/<int:draft_id>/vote": ["comment"],
-    "/principles/drafts/<int:draft_id>/suggestions": ["text", "reason"],
-    "/staff/workshops/<int:workshop_id>/walk-in": ["name"],
-}
-def text_fields(client, url: str) -> list[str]:
-    """The names of the text inputs and textareas of the form on `url` that posts back to it."""
-    response = client.get(url)
-    if response.status_code != 200:
-        return []
-    for action, inner in FORM_RE.findall(response.get_data(as_text=True)):
-        if urlsplit(html.unescape(action)).path in ("", urlsplit(url).path):
-            names = [a or b for a, b in TEXT_INPUT.findall(inner)]
-            return [n for n in names if not re.search(r"-(day|month|year|time)$", n) and n != "q"]
-    return []
 
 
 @pytest.mark.parametrize("rule", EXPECTED)

@@ -941,7 +941,7 @@ def test_staff_pledge_decision_must_be_verify_or_reject(client, as_role, make_us
     as_role("staff")
     for data in ({}, {"decision": "pending"}):
         response = client.post_form(f"/staff/pledges/{pledge.id}", data)
-        assert response.status_code == 303
+        assert response.status_code == 422  # the queue again, the note kept (issue 12)
     assert db.session.get(Pledge, pledge.id).status == PledgeStatus.PENDING
     assert [e.action for e in db.session.scalars(sa.select(AuditLog))] == ["pledge.submit"]  # no decision
 

@@ -74,6 +74,16 @@ class MaxLength:
             raise ValidationError(f"{self.what} must be {self.limit} characters or fewer")
 
 
+def length_limit(field) -> int | None:
+    """The most characters a field accepts (its Length or MaxLength validator), or None.
+
+    The form macros show it before typing as a character count; it is never put in a
+    `maxlength` attribute (that stops typing and cuts a paste silently): the validator refuses."""
+    limits = [v.max for v in field.validators if isinstance(v, Length) and v.max is not None and v.max >= 0]
+    limits += [v.limit for v in field.validators if isinstance(v, MaxLength)]
+    return min(limits) if limits else None
+
+
 _TIME_RE = re.compile(r"^(\d{1,2})(?::|\.)?(\d{2})?\s*(am|pm)?$", re.IGNORECASE)
 
 

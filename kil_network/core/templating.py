@@ -1,6 +1,7 @@
 """Jinja filters and globals shared by every template (the ones that need area data: kil_network.site.templating)."""
 from flask import has_request_context, url_for
 
+from kil_network.core.forms import length_limit
 from kil_network.core.timeutil import format_london
 
 
@@ -18,6 +19,7 @@ def register_template_helpers(app):
     """Make the helpers available to every template."""
     app.jinja_env.filters["london"] = format_london
     app.jinja_env.filters["london_date"] = lambda v: format_london(v, "%-d %B %Y")
+    app.jinja_env.globals["length_limit"] = length_limit  # the form macros' character count
 
     @app.context_processor
     def inject_globals():

@@ -6,7 +6,7 @@ from kil_network.core import submissions
 from kil_network.core.decorators import confirmed_required, staff_required
 from kil_network.core.htmx import render, render_form
 from kil_network.core.params import choice_arg
-from kil_network.core.rules import RuleError, refused_to_flash
+from kil_network.core.rules import RuleError, refused_to
 from kil_network.councils import services
 from kil_network.councils.forms import PledgeForm, PledgeReviewForm
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
@@ -78,9 +78,15 @@ def pledge(gss_code):
 @staff_required
 def queue():
     """Pledges to verify, and those already verified or rejected."""
+    return _queue_page(PledgeReviewForm())
+
+
+def _queue_page(form: PledgeReviewForm, reviewed: Pledge | None = None, status_code: int = 200):
+    """The pledges; after a refused review, that pledge's form with the decision and note typed."""
     status = choice_arg("status", [s.value for s in PledgeStatus])
     return render("councils/staff_pledges.html", pledges=services.pledges_for_staff(status), status=status,
-                  statuses=list(PledgeStatus), form=PledgeReviewForm())
+                  statuses=list(PledgeStatus), form=form, reviewed_id=reviewed.id if reviewed else None,
+                  status_code=status_code)
 
 
 @staff_bp.post("/pledges/<int:pledge_id>")
@@ -89,12 +95,11 @@ def review(pledge_id):
     """Verify or reject a pledge."""
     pledge = db.get_or_404(Pledge, pledge_id)
     form = PledgeReviewForm()
-    if not form.validate_on_submit():
-        flash("Choose verify or reject.", "error")
-    else:
-        with refused_to_flash() as outcome:
+    if form.validate_on_submit():
+        with refused_to(form, "decision") as outcome:
             services.review_pledge(current_user, pledge, PledgeStatus(form.decision.data), form.note.data or "")
         if outcome.ok:
             db.session.commit()
             flash(f"The pledge of {pledge.local_authority.display_name} is {pledge.status.value}.", "success")
-    return redirect(url_for("staff_pledges.queue"), code=303)
+            return redirect(url_for("staff_pledges.queue"), code=303)
+    return _queue_page(form, pledge, status_code=422)  # the decision and note typed are kept, never lost

@@ -120,9 +120,10 @@ def survey_question(call_id, question_id):
     form, regions, changing = CSRFForm(), _region_choices(), flag_arg("change")
     current = answers.get(question.id)
     error = closed = services.closed_reason(call, "survey")
-    if not closed and request.method == "POST":
+    if request.method == "POST":  # what was sent is shown again on every refusal (the deadline too)
         raw = request.form.getlist("answer")
         current = raw if question.kind == "checkbox" else (raw[0] if raw else "")
+    if not closed and request.method == "POST":
         if not form.validate_on_submit():
             error = " ".join(e for errs in form.errors.values() for e in errs)  # an expired token
         else:
@@ -135,7 +136,7 @@ def survey_question(call_id, question_id):
                 return redirect(_step_url(call, services.after_answer(question, answers, changing), changing))
     return render("evidence/survey_question.html", call=call, question=question, current=current, error=error,
                   previous=survey.previous_before(question.id, answers), regions=regions, form=form,
-                  closed=bool(closed), change=changing,
+                  closed=bool(closed), change=changing, text_limit=survey.TEXT_MAX,
                   status_code=422 if error and request.method == "POST" else 200)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from kil_network.core.forms import clean_text
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
+TEXT_MAX = 3000  # a text answer's limit: shown as a character count, a longer answer refused (never cut)
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,11 @@ def check_answer(question: Question, values: list[str],
     allowed = {v for v, _ in options}
     values = [v.strip() for v in values if v is not None]
     if question.kind == "text":
-        text = clean_text(values[0] if values else "")[:3000]  # no NUL or other control characters stored
+        text = clean_text(values[0] if values else "")  # no NUL or other control characters stored
         if question.required and not text:
             return None, "Enter your answer"
+        if len(text) > TEXT_MAX:
+            return None, f"Your answer must be {TEXT_MAX:,} characters or fewer (it has {len(text):,})"
         return text, None
     if question.kind == "checkbox":
         chosen = [v for v in values if v in allowed]

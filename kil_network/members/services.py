@@ -18,6 +18,7 @@ from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, OrganisationEditor, Region
 
 # Looked up with the joining member's type, if any (other types and none: "other").
+ORGANISATION_NAME_MAX = 160
 ORG_TYPE_FOR_MEMBER: dict[MemberType | None, str] = {
     MemberType.THINK_TANK: "think_tank",
     MemberType.ACADEMIC: "university",
@@ -43,7 +44,9 @@ def find_or_create_organisation(name: str, *, member_type: MemberType | None = N
     Naming an existing organisation makes a member one of its members, never its editor; the
     member who creates the record (`creator`) is its first editor.
     """
-    name = " ".join(name.split())[:160]
+    name = " ".join(name.split())
+    if len(name) > ORGANISATION_NAME_MAX:  # refused, never cut (the forms say so first)
+        raise RuleError(f"Organisation name must be {ORGANISATION_NAME_MAX} characters or fewer", "organisation")
     key = organisation_key(name)
     org = db.session.scalar(sa.select(Organisation).where(Organisation.name_key == key))
     if org is None:

@@ -15,6 +15,7 @@ COMMENT_CONSENT = ("Your comment may be published with the results, without your
 SUGGESTION_CONSENT = ("Your suggestion and your reason may be published on this page, in “You said, we did” and "
                       "with the results, without your name, after a member of staff has checked it. Staff may edit "
                       "them or not publish them. Do not include anything that identifies you or anyone else.")
+COMMENT_MAX = 2000  # a vote's comment: the vote form's character count shows it (principles.routes)
 
 
 class VoteForm(FlaskForm):
@@ -23,7 +24,7 @@ class VoteForm(FlaskForm):
     # validate_choice=False: an unknown value gets services.parse_stance's clear message, not "Not a valid choice".
     stance = RadioField("Your response", choices=STANCE_CHOICES, validate_choice=False,
                         validators=[InputRequired("Choose support, support with changes, or oppose")])
-    comment = TextAreaField("Comment (optional)", filters=[clean_text], validators=[MaxLength(2000, "Comment")])
+    comment = TextAreaField("Comment (optional)", filters=[clean_text], validators=[MaxLength(COMMENT_MAX, "Comment")])
     workshop = HiddenField()
 
 

@@ -24,7 +24,7 @@ from kil_network.members import services as member_services
 from kil_network.members.forms import RoomJoinForm
 from kil_network.principles import moderation, services
 from kil_network.principles import results as reads  # the module: `results` is a view here
-from kil_network.principles.forms import COMMENT_CONSENT, STANCE_CHOICES, SuggestionForm, VoteForm
+from kil_network.principles.forms import COMMENT_CONSENT, COMMENT_MAX, STANCE_CHOICES, SuggestionForm, VoteForm
 from kil_network.principles.history_panels import history_panels
 from kil_network.principles.models import Draft, Principle, Round, Suggestion
 from kil_network.principles.tallies import SUPPRESS_BELOW
@@ -40,6 +40,7 @@ def _template_globals(state) -> None:
     """The templates' "fewer than N" is the tallies' threshold (a global: the results macros are
     imported without context)."""
     state.app.jinja_env.globals["suppress_below"] = SUPPRESS_BELOW
+    state.app.jinja_env.globals["vote_comment_limit"] = COMMENT_MAX  # the vote form's character count
     state.app.jinja_env.globals["comment_consent"] = COMMENT_CONSENT  # what is published, beside the field
 
 
@@ -379,8 +380,9 @@ def vote(draft_id):
         _commit_keeping_loaded()
     back = request.form.get("back")
     # What was typed comes back with the error (a form error or an expired token), never lost.
+    # `errors` by field, for the error summary and the messages beside the fields.
     typed = {"draft_id": draft.id, "stance": form.stance.data, "comment": form.comment.data or "",
-             "error": error} if error else None
+             "error": error, "errors": {f.name: list(f.errors) for f in form if f.errors}} if error else None
     if is_htmx():
         context = _cards_context(draft.round)
         return render("principles/index.html", "principles/_vote_response.html", draft=draft,

@@ -8,7 +8,7 @@ from kil_network.core.decorators import admin_required, staff_required
 from kil_network.core.htmx import render
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.params import choice_arg, id_arg, page_arg, text_arg
-from kil_network.core.rules import refused_to_flash
+from kil_network.core.rules import refused_to, refused_to_flash
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import Region
@@ -79,13 +79,18 @@ def members_csv():
 @staff_required
 def member(member_id):
     """A member's details, consents and the actions staff can take."""
-    member = get_member_or_404(member_id)
+    return _member_page(get_member_or_404(member_id))
+
+
+def _member_page(member, suspend_form: SuspendForm | None = None, status_code: int = 200):
+    """The member's page; after a refused suspension, with the reason typed and the error summary."""
     history = db.session.scalars(
         sa.select(AuditLog).where(AuditLog.target_type == "user", AuditLog.target_id == member.id)
         .order_by(AuditLog.id.desc()).limit(20)
     ).all()
     return render("staff/member.html", "staff/_member_actions.html", member=member,
-                  role_form=RoleForm(role=member.role.value), suspend_form=SuspendForm(), history=history)
+                  role_form=RoleForm(role=member.role.value), suspend_form=suspend_form or SuspendForm(),
+                  history=history, status_code=status_code)
 
 
 def _after_action(member, message):
@@ -112,11 +117,11 @@ def suspend(member_id):
     member = get_member_or_404(member_id)
     form = SuspendForm()
     if not form.validate_on_submit():
-        return _action_error(member, "; ".join(e for errs in form.errors.values() for e in errs))
-    with refused_to_flash() as outcome:
+        return _member_page(member, form, status_code=422)  # the reason typed is kept, never lost
+    with refused_to(form, "reason") as outcome:
         services.suspend(current_user, member, form.reason.data)
     if not outcome.ok:
-        return _back_to(member)
+        return _member_page(member, form, status_code=422)
     db.session.commit()
     return _after_action(member, f"{member.name} has been suspended and signed out.")
 

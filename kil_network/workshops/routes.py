@@ -92,6 +92,13 @@ def _after_registration_change(workshop, message, category="success"):
     return redirect(url_for("workshops.detail", workshop_id=workshop.id), code=303)
 
 
+def _registration_refused(workshop, form):
+    """A refused registration: the panel (htmx) or the whole page again, never a redirect, with the
+    access needs typed kept and the error summary (the form's errors)."""
+    return render("workshops/detail.html", "workshops/_registration.html", status_code=422,
+                  **{**_registration_context(workshop), "form": form})
+
+
 @bp.post("/workshops/<int:workshop_id>/register")
 @login_required
 def register(workshop_id):
@@ -99,13 +106,13 @@ def register(workshop_id):
     workshop = get_workshop_or_404(workshop_id)
     form = RegisterForm()
     if not form.validate_on_submit():
-        errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        return _after_registration_change(workshop, errors, "error")
+        return _registration_refused(workshop, form)
     try:
         reg = services.register(workshop, current_user, form.access_needs.data or "")
-    except RuleError as exc:  # shown in the registration panel (htmx) or flashed: see _after_registration_change
+    except RuleError as exc:  # registration closed, already registered: the form's error summary
         db.session.rollback()
-        return _after_registration_change(workshop, exc.message, "error")
+        form.form_errors.append(exc.message)
+        return _registration_refused(workshop, form)
     position = queries.waitlist_position(reg)
     why = services.waitlist_reason(workshop, reg.member_type) if position else None
     db.session.commit()

@@ -279,7 +279,8 @@ def scan_check_in(workshop_id):
     else:
         db.session.commit()
     response = render("workshops/staff/scan.html", "workshops/staff/_scan_result.html", workshop=workshop,
-                      result=result, code="", camera=True, counts=queries.attendance_counts(workshop))
+                      result=result, code="" if result.kind == services.ScanKind.CHECKED_IN else code,
+                      camera=True, counts=queries.attendance_counts(workshop))  # a refused code stays, to correct
     response.headers["Permissions-Policy"] = SCAN_PERMISSIONS
     if result.kind == services.ScanKind.CHECKED_IN:
         response.headers["HX-Trigger"] = "attendance-changed"

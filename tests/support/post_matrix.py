@@ -1,6 +1,8 @@
 """The state-changing routes' matrix: what each role gets from each POST/PUT/PATCH/DELETE route,
 its rows and signed-in clients (fixtures), and the checks that a refused request changed nothing.
 Used by test_security_matrix.py and by the CSRF hardening tests (test_hardening_forms.py)."""
+import html
+import re
 from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
@@ -246,3 +248,58 @@ def check_csrf_refused(client, method: str, url: str, form: dict, other_token: s
         assert CSRF_MESSAGE in html or EXPIRED_MESSAGE in html, f"CSRF, {name}"
         assert ("<html" in html) is ("headers" not in kwargs), f"CSRF, {name}: a full page, or a fragment for htmx"
         assert changes(before, snapshot()) == {}, f"CSRF, {name}: something was written"
+
+
+# --- The text a form carries, and whether a response shows it back (the "keeps what was typed" tests) ---
+
+def words(response) -> str:
+    """The response's text with tags removed and entities decoded."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
+
+
+def shows(response, value: str) -> bool:
+    """The value is on the page: as text (a textarea) or as a field's value."""
+    if value in words(response) or f'value="{html.escape(value)}"' in response.get_data(as_text=True):
+        return True
+    squeezed = "".join(html.unescape(response.get_data(as_text=True)).split()).lower()
+    return "".join(value.split()).lower() in squeezed  # kept, but normalised by a filter (a postcode)
+
+
+TEXT_INPUT = re.compile(r'<input\b(?=[^>]*\bname="([^"]+)")'
+                        r'(?![^>]*type="(?:hidden|password|radio|checkbox|submit|file)")[^>]*>'
+                        r'|<textarea\b[^>]*\bname="([^"]+)"', re.S)
+FORM_RE = re.compile(r'<form\b[^>]*action="([^"]*)"[^>]*>(.*?)</form>', re.S)
+# Forms posted from another page (no GET on their own URL): the text fields they carry.
+POSTED_FROM_ELSEWHERE = {
+    "/principles/drafts/<int:draft_id>/vote": ["comment"],
+    "/principles/drafts/<int:draft_id>/suggestions": ["text", "reason"],
+    "/staff/workshops/<int:workshop_id>/walk-in": ["name"],
+    "/workshops/<int:workshop_id>/register": ["access_needs"],
+    "/staff/members/<int:member_id>/suspend": ["reason"],
+    "/staff/pledges/<int:pledge_id>": ["note"],
+}
+LIMIT_RE = re.compile(r'id="([^"]+)-info">You can enter up to ([\d,]+) characters')
+
+
+def text_fields(client, url: str) -> list[str]:
+    """The names of the text inputs and textareas of the form on `url` that posts back to it."""
+    return list(text_fields_with_limits(client, url))
+
+
+def text_fields_with_limits(client, url: str) -> dict[str, int | None]:
+    """The form on `url` that posts back to it: each text field's name and the length limit its
+    character count shows (templates/_macros.html), None for a field without one."""
+    response = client.get(url)
+    if response.status_code != 200:
+        return {}
+    for action, inner in FORM_RE.findall(response.get_data(as_text=True)):
+        if urlsplit(html.unescape(action)).path in ("", urlsplit(url).path):
+            limits = {field_id: int(limit.replace(",", "")) for field_id, limit in LIMIT_RE.findall(inner)}
+            fields = {}
+            for tag in TEXT_INPUT.finditer(inner):
+                name = tag.group(1) or tag.group(2)
+                field_id = re.search(r'\bid="([^"]+)"', tag.group(0))
+                if not re.search(r"-(day|month|year|time)$", name) and name != "q":
+                    fields[name] = limits.get(field_id.group(1) if field_id else name)
+            return fields
+    return {}

@@ -1,0 +1,299 @@
+"""Issue 12, "Forms that never lose what was typed": every form keeps everything typed on every
+refusal and shows the GOV.UK error summary; no text is silently cut (a length limit is shown as a
+character count before typing and enforced with an error).
+
+The parametrised test goes over every state-changing route of the URL map (the routes of
+tests/support/post_matrix.EXPECTED, which a test keeps equal to the URL map): each is posted
+invalid, with a distinctive value typed into each of its text fields, and must come back as a page
+(not a redirect) with every value typed and an error summary. The routes where this does not
+apply are listed in NO_TEXT, each with the reason.
+"""
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from kil_network.evidence.models import SurveyResponse
+from kil_network.extensions import db
+from kil_network.principles.models import Round, Suggestion, Vote
+from kil_network.workshops import room
+from tests.support.post_matrix import (
+    EXPECTED,
+    POSTED_FROM_ELSEWHERE,
+    csrf_role,
+    shows,
+    text_fields_with_limits,
+    words,
+    write_method,
+)
+from tests.support.principles import live_workshop
+
+SUMMARY = "data-error-summary"
+HX = {"HX-Request": "true"}
+
+# Routes with no text to keep, and why (a text field added to one of them fails the test below).
+NO_TEXT = {
+    "/auth/logout": "a button",
+    "/auth/logout-everywhere": "a button",
+    "/auth/confirm/resend": "a button",
+    "/auth/reset/<token>": "passwords only, which are never shown back",
+    "/account/password": "passwords only, which are never shown back",
+    "/account/delete": "a password and a confirmation box",
+    "/account/workshops/calendar": "a button (a new calendar feed address)",
+    "/organisations/<int:org_id>/editors/request": "a button",
+    "/organisations/<int:org_id>/editors/<int:row_id>/decide": "a choice (approve or refuse)",
+    "/organisations/<int:org_id>/editors/<int:row_id>/remove": "a button",
+    "/organisations/<int:org_id>/editors/appoint": "a choice of member",
+    "/staff/members/<int:member_id>/reactivate": "a button",
+    "/staff/members/<int:member_id>/role": "a choice of role",
+    "/staff/outbox/<int:mail_id>/retry": "a button",
+    "/workshops/<int:workshop_id>/cancel": "a confirmation button",
+    "/staff/workshops/<int:workshop_id>/publish": "a button",
+    "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>": "a check-in button",
+    "/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>/undo": "a button",
+    "/staff/workshops/<int:workshop_id>/live": "a button",
+    "/staff/workshops/<int:workshop_id>/control": "the presenter's buttons",
+    "/staff/workshops/<int:workshop_id>/attendance/sync": "JSON from the offline check-in queue",
+    "/w/sign-in/<token>": "a button (the emailed link's confirmation)",
+    "/principles/suggestions/<int:suggestion_id>/endorse": "a button",
+    "/staff/rounds/<int:round_id>/open": "a button",
+    "/staff/rounds/<int:round_id>/close": "a confirmation button",
+    "/staff/rounds/<int:round_id>/adopt": "a confirmation button",
+    "/evidence/calls/<int:call_id>/survey/check": "a button (the answers were typed on the question pages)",
+    "/evidence/confirm/<token>": "a button",
+    "/staff/rounds/<int:round_id>/reopen": "a confirmation button",
+    "/staff/moderation/<item_kind>/<int:item_id>/approve": "a button",
+}
+
+# Routes with typed text whose refusal is not a form error, each with the test below that checks it.
+TESTED_BELOW = {
+    "/staff/workshops/<int:workshop_id>/scan": "test_scan_keeps_a_refused_code (a refused ticket is the scan's "
+                                              "result, shown in its panel, not a form error)",
+    "/w/<int:workshop_id>/code": "test_room_code.test_per_email_limits_still_bite_and_keep_what_was_typed "
+                                 "(the six-digit sign-in code)",
+}
+
+
+def typed_value(i: int, name: str, limit: int | None) -> str:
+    """A distinctive value; over the field's limit when it has one (so the post is refused, and
+    the whole of it must come back: nothing cut)."""
+    value = f"Typed{i} {name} kept"
+    if limit:
+        value += " " + "x" * (limit - len(value))  # limit + 1 characters in all
+    return value
+
+
+# The limits of the text fields of the forms posted from another page (POSTED_FROM_ELSEWHERE).
+LIMITS_ELSEWHERE = {
+    "/principles/drafts/<int:draft_id>/vote": {"comment": 2000},
+    "/principles/drafts/<int:draft_id>/suggestions": {"text": 2000, "reason": 2000},
+    "/staff/workshops/<int:workshop_id>/walk-in": {"name": 120},
+    "/workshops/<int:workshop_id>/register": {"access_needs": 1000},
+    "/staff/members/<int:member_id>/suspend": {"reason": 300},
+    "/staff/pledges/<int:pledge_id>": {"note": 1000},
+}
+
+
+def _fields_elsewhere(rule: str) -> dict[str, int | None]:
+    """The text fields (and limits) of a form posted from another page."""
+    return {name: LIMITS_ELSEWHERE.get(rule, {}).get(name) for name in POSTED_FROM_ELSEWHERE[rule]}
+
+
+def _room_client(app, post_ids, step: str):
+    """An anonymous phone in a live workshop's room, at the email step or (a newcomer) the join step."""
+    workshop = live_workshop(db.session.get(Round, post_ids["round"]))
+    client = app.test_client()
+    assert client.get(f"/w/{workshop.id}?code={room.current_code(workshop).code}").status_code == 303
+    if step == "join":
+        response = client.post_form(f"/w/{workshop.id}/email", {"email": "newcomer@example.org"})
+        assert response.status_code == 200 and "newcomer@example.org" in response.get_data(as_text=True)
+    return client, workshop
+
+
+def _survey_text_question(client, call_id: int) -> str:
+    """Answer the screening questions so a text question applies; its URL."""
+    for qid, answer in (("delivers", "no"), ("delivered_before", "yes")):
+        assert client.post_form(f"/evidence/calls/{call_id}/survey/{qid}", {"answer": answer}).status_code == 302
+    return f"/evidence/calls/{call_id}/survey/why_stopped"
+
+
+@pytest.mark.parametrize("rule", EXPECTED)
+def test_every_form_keeps_what_was_typed_on_a_refusal(app, post_ids, signed_in, make_user, auth, rule):
+    """An invalid post with a value typed in each text field: the form again (200, 409 or 422, not a
+    redirect) with every value whole, and the GOV.UK error summary."""
+    url_template, outcomes, _valid = EXPECTED[rule]
+    if rule in TESTED_BELOW:
+        pytest.skip(TESTED_BELOW[rule])
+    if rule in NO_TEXT:
+        client, _ = signed_in(csrf_role(outcomes))
+        url = url_template.format(**post_ids)
+        assert not (text_fields_with_limits(client, url) if rule not in POSTED_FROM_ELSEWHERE else True), \
+            f"{rule} now has text fields: test it here"
+        return
+    url = url_template.format(**post_ids)
+    extra: dict = {}
+    if rule.startswith("/w/<int:workshop_id>/"):
+        step = rule.rsplit("/", 1)[1]
+        client, workshop = _room_client(app, post_ids, step)
+        url = f"/w/{workshop.id}/{step}"
+        fields = {"email": 254} if step == "email" else {"name": 120, "organisation": 160}
+    elif rule == "/councils/<gss_code>/pledge":  # only a council's own members pledge
+        make_user(email="cllr@example.org", member_type="councillor", gss_code="E06000023")
+        client = auth.client
+        assert auth.login("cllr@example.org").status_code == 302
+        fields = text_fields_with_limits(client, url)
+    elif rule == "/evidence/calls/<int:call_id>/survey/<question_id>":
+        client = app.test_client()
+        url = _survey_text_question(client, post_ids["call"])
+        fields = {"answer": 3000}
+    else:
+        client, _ = signed_in(csrf_role(outcomes))
+        fields = _fields_elsewhere(rule) if rule in POSTED_FROM_ELSEWHERE else text_fields_with_limits(client, url)
+        if rule.endswith("/vote"):
+            extra = {"back": "draft"}  # and no stance chosen
+    assert fields, f"{rule}: no text field found; list it in NO_TEXT with the reason"
+    assert any(fields.values()), f"{rule}: no field with a length limit; give it an invalid case here"
+    typed = {name: typed_value(i, name, limit) for i, (name, limit) in enumerate(fields.items())}
+    response = client.open(url, method=write_method(app, rule), data={**extra, **typed,
+                                                                       "csrf_token": client.csrf_token()})
+    body = response.get_data(as_text=True)
+    assert response.status_code in (200, 409, 422), f"{rule}: {response.status_code} {response.location}"
+    assert SUMMARY in body, f"{rule}: no error summary: {words(response)[:400]}"
+    missing = [name for name, value in typed.items() if not shows(response, value)]
+    assert not missing, f"{rule}: lost {missing}"
+    assert not re.search(r"<(?:input|textarea)\b[^>]*\bmaxlength=", body), f"{rule}: a maxlength cuts typing"
+
+
+def test_every_write_route_is_in_the_matrix(app):
+    """The matrix above is every state-changing route of the URL map."""
+    rules = {r.rule for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}}
+    assert rules == set(EXPECTED), sorted(rules ^ set(EXPECTED))
+    assert set(NO_TEXT) | set(TESTED_BELOW) <= rules
+
+
+def test_scan_keeps_a_refused_code(client, as_role, ids):
+    """A typed ticket code that is not recognised: the scan page again with the code in the box."""
+    as_role("staff")
+    response = client.post_form(f"/staff/workshops/{ids['workshop']}/scan", {"code": "TYPO-CODE-42"})
+    assert response.status_code == 200 and 'value="TYPO-CODE-42"' in response.get_data(as_text=True)
+
+
+# --- The findings, one by one -------------------------------------------------------------------
+
+def test_suggestion_with_empty_wording_keeps_the_reason(client, as_role, ids):
+    """No wording: the draft page again (not a redirect to #suggestions) with the reason typed and
+    the error summary linking to the wording box; nothing stored."""
+    as_role("member")
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Suggestion))
+    response = client.post_form(f"/principles/drafts/{ids['draft']}/suggestions",
+                                {"text": "", "reason": "Because plain words help everyone"})
+    assert response.status_code == 422 and response.location is None
+    body = response.get_data(as_text=True)
+    assert SUMMARY in body and 'href="#text"' in body and "Enter the wording you suggest" in body
+    assert "Because plain words help everyone" in words(response)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Suggestion)) == before
+
+
+def test_suggestion_with_a_long_reason_keeps_both_whole(client, as_role, ids):
+    """A "why" of 2,001 characters: refused with an error, both texts whole (not cut to 2,000)."""
+    as_role("member")
+    reason = "Why: " + "r" * 1996
+    response = client.post_form(f"/principles/drafts/{ids['draft']}/suggestions",
+                                {"text": "Say neighbourhood", "reason": reason})
+    assert response.status_code == 422
+    assert "Your reason must be 2000 characters or fewer" in words(response)
+    assert reason in response.get_data(as_text=True) and "Say neighbourhood" in words(response)
+    assert 'data-character-count="2000"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("where", ["draft page", "cards page", "htmx card"])
+def test_vote_comment_survives_a_missing_stance(client, as_role, ids, where):
+    """A comment but no stance: the comment comes back with the error summary, in the page or the
+    card htmx swaps in; no vote stored."""
+    as_role("member")
+    comment = "I would name the council in the first line"
+    data = {"comment": comment, **({"back": "draft"} if where == "draft page" else {})}
+    response = client.post_form(f"/principles/drafts/{ids['draft']}/vote", data,
+                                headers=HX if where == "htmx card" else {})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert comment in words(response) and SUMMARY in body
+    assert "Choose support, support with changes, or oppose" in words(response)
+    assert re.search(r'href="#stance-(\d+-)?support"', body)  # the summary links to the first choice
+    assert ("<html" in body) is (where != "htmx card")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == 0
+
+
+def test_vote_comment_too_long_is_refused_whole(client, as_role, ids):
+    """A 2,001-character comment: refused beside the comment box, kept whole."""
+    as_role("member")
+    comment = "c" * 2001
+    response = client.post_form(f"/principles/drafts/{ids['draft']}/vote",
+                                {"stance": "support", "comment": comment}, headers=HX)
+    assert response.status_code == 422
+    assert comment in response.get_data(as_text=True) and "Comment must be 2000 characters or fewer" in words(response)
+
+
+def test_survey_text_over_3000_characters_is_refused_and_kept(client, ids):
+    """3,500 characters typed: refused with an error (not cut to 3,000 and accepted), the text whole;
+    nothing saved. 3,000 are accepted."""
+    url = _survey_text_question(client, ids["call"])
+    long_answer = "The contracts grew. " * 175  # 3,500 characters
+    assert len(long_answer) == 3500
+    response = client.post_form(url, {"answer": long_answer})
+    assert response.status_code == 422
+    assert "Your answer must be 3,000 characters or fewer (it has 3,499)" in words(response)  # trailing space stripped
+    assert long_answer.strip() in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert SUMMARY in body and 'data-character-count="3000"' in body and "You can enter up to 3,000 characters" in body
+    drafts = db.session.scalars(sa.select(SurveyResponse)).all()
+    assert all("why_stopped" not in (d.answers or {}) for d in drafts)
+    ok = client.post_form(url, {"answer": "x" * 3000})
+    assert ok.status_code == 302
+
+
+def test_survey_answer_kept_after_the_deadline(client, ids):
+    """The survey closed while the answer was typed: the refusal shows the answer again."""
+    from datetime import timedelta
+
+    from kil_network.core.timeutil import utcnow
+    from kil_network.evidence.models import Call
+
+    url = _survey_text_question(client, ids["call"])
+    db.session.get(Call, ids["call"]).survey_closes_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    response = client.post_form(url, {"answer": "Typed before the deadline"})
+    assert response.status_code == 422 and "Typed before the deadline" in words(response)
+
+
+def test_character_count_is_shown_before_typing_without_maxlength(client, as_role, ids):
+    """The count comes from the field's length validator, is there before any typing (without
+    JavaScript), and no field stops typing with maxlength."""
+    as_role("member")
+    body = client.get(f"/principles/drafts/{ids['draft']}").get_data(as_text=True)
+    assert 'id="text-info"' in body and "You can enter up to 2,000 characters" in body
+    for field_id in ("text", "comment"):
+        tag = re.search(rf'<textarea[^>]*\bid="{field_id}"[^>]*>', body).group(0)
+        assert re.search(rf'aria-describedby="[^"]*\b{field_id}-info\b', tag), tag
+    assert "maxlength" not in body
+    join = client.get("/account/").get_data(as_text=True)
+    assert "You can enter up to 120 characters" in join and "maxlength" not in join
+    assert "js/character-count.js" in join
+
+
+def test_registration_refused_keeps_access_needs(client, as_role, ids):
+    """Access needs over 1,000 characters: the workshop page again (no redirect) with the text whole."""
+    as_role("member")
+    needs = "Step-free access please. " + "n" * 1000
+    for headers in ({}, HX):
+        response = client.post_form(f"/workshops/{ids['workshop']}/register", {"access_needs": needs}, headers=headers)
+        assert response.status_code == 422 and response.location is None
+        assert needs in response.get_data(as_text=True) and SUMMARY in response.get_data(as_text=True)
+
+
+def test_pledge_review_refused_keeps_the_note(client, as_role, post_ids):
+    """No decision chosen: the queue again with the note typed beside that pledge."""
+    as_role("staff")
+    response = client.post_form(f"/staff/pledges/{post_ids['pledge']}", {"note": "Checked with the council"})
+    assert response.status_code == 422
+    assert "Checked with the council" in words(response) and "Choose verify or reject" in words(response)
