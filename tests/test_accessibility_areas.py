@@ -65,6 +65,8 @@ ADMIN = [
     "/staff/rounds/{r_closed}/edit", "/staff/rounds/{r_open}/close", "/staff/rounds/{r_closed}/adopt",
     "/staff/suggestions/{s_open}/respond", "respond-errors", "/principles/rounds/{r_open}/results",
     "/staff/evidence/", "/staff/evidence/{e_named}", "/staff/evidence/{e_private}", "/staff/evidence/calls/",
+    "/staff/moderation", "/staff/moderation?status=approved", "/staff/moderation/suggestion/{s_open}/redact",
+    "moderation-hide-errors-htmx",
     "/staff/evidence/calls/new", "call-new-errors", "/staff/evidence/calls/{c_open}/edit",
     "/staff/evidence/calls/{c_open}/survey-results", "/staff/pledges/",
 ]
@@ -198,6 +200,12 @@ def open_state(page, site, name: str):
         page.goto(f"/staff/suggestions/{site['s_waiting']}/respond")
         page.get_by_role("button", name="Save the response").click()
         expect_errors(page)
+    elif name == "moderation-hide-errors-htmx":
+        page.goto("/staff/moderation")
+        item = page.locator(f"#item-comment-{site['v_pending']}")
+        item.locator("summary").click()
+        item.get_by_role("button", name=re.compile("^Hide it")).click()
+        expect(page.locator(f"#item-comment-{site['v_pending']} [data-error-summary]")).to_be_visible()
     elif name == "call-new-errors":
         page.goto("/staff/evidence/calls/new")
         page.get_by_role("button", name="Create the call").click()

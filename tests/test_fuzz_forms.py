@@ -240,8 +240,9 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
     from kil_network.evidence.models import Call, Publication
     from kil_network.members import services as member_services
     from kil_network.members.models import LocalAuthority, Region
+    from kil_network.principles import moderation
     from kil_network.principles import services as principles
-    from kil_network.principles.models import Principle
+    from kil_network.principles.models import Principle, Stance
     from kil_network.workshops import services as workshops
     from kil_network.workshops.models import WorkshopFormat
 
@@ -295,6 +296,8 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
     reg = workshops.register(main, listed)
     draft = principles.drafts_of(current)[0]
     suggestion = principles.suggest(listed, draft, "Better words", "Clearer")
+    moderation.approve(organiser, suggestion)  # published, so it can be endorsed
+    comment = principles.cast_vote(listed, draft, Stance.AMEND, "Name small charities")  # awaiting moderation
     now = utcnow()
     call = Call(title="Call", introduction="Tell us.", opens_at=now - timedelta(days=1),
                 survey_closes_at=now + timedelta(days=10), written_closes_at=now + timedelta(days=20))
@@ -317,6 +320,7 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
         organiser=organiser, listed=listed, target=target, workshop=main, draft_workshop=draft_workshop,
         make_workshop=workshop, reg=reg, round=current, closed_round=closed, draft_round=draft_round,
         draft=draft, suggestion=suggestion, call=call, submission=submission, pledge=pledge, mail=mail,
+        comment=comment,
         org_id=(user.organisation_id if user else None), start=start,
         round_drafts=[d.id for d in principles.drafts_of(draft_round)],
         principle_id=db.session.scalar(sa.select(Principle.id).order_by(Principle.number).limit(1)),
@@ -625,6 +629,14 @@ FORM_SPECS = [
          lambda w: f"/staff/suggestions/{w.suggestion.id}/respond", lambda w: fields(
              status=choice("accepted", ["partly", "not_taken", "rejected", "bogus"]),
              response_text=value("We changed the wording.", 2000))),
+    # Moderation: a reason to hide a comment; staff's wording (and reason) for a suggestion.
+    Spec("/staff/moderation/<item_kind>/<int:item_id>/hide", "admin",
+         lambda w: f"/staff/moderation/comment/{w.comment.id}/hide",
+         lambda w: fields(reason=value("Names a person.", 500), seen=value("", extra=["0" * 16, "\x00"]))),
+    Spec("/staff/moderation/<item_kind>/<int:item_id>/redact", "admin",
+         lambda w: f"/staff/moderation/suggestion/{w.suggestion.id}/redact",
+         lambda w: fields(text=value("Better wording.", 2000), reason=value("", 2000),
+                          seen=value("", extra=["0" * 16, "\x00"]))),
     Spec("/staff/members/<int:member_id>/role", "admin", lambda w: f"/staff/members/{w.target.id}/role",
          lambda w: fields(role=choice("staff", ["member", "admin", "superuser", "ADMIN"]))),
     # The workshop live page, signed out: the address (a member gets a code, anyone else the short join) ...
@@ -658,6 +670,8 @@ BODYLESS_SPECS = [
     Spec("/staff/members/<int:member_id>/reactivate", "admin", lambda w: f"/staff/members/{w.target.id}/reactivate",
          before_each=target_status("suspended")),
     Spec("/staff/outbox/<int:mail_id>/retry", "admin", lambda w: f"/staff/outbox/{w.mail.id}/retry"),
+    Spec("/staff/moderation/<item_kind>/<int:item_id>/approve", "admin",
+         lambda w: f"/staff/moderation/comment/{w.comment.id}/approve"),
     Spec("/staff/rounds/<int:round_id>/open", "admin", lambda w: f"/staff/rounds/{w.draft_round.id}/open"),
     Spec("/staff/rounds/<int:round_id>/reopen", "admin", lambda w: f"/staff/rounds/{w.closed_round.id}/reopen"),
     Spec("/staff/workshops/<int:workshop_id>/attendance/<int:registration_id>", "admin",

@@ -140,7 +140,10 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/staff/evidence/{e_private}", "/staff/evidence/calls/", "/staff/evidence/calls/new",
                  "/staff/evidence/calls/{c_open}/edit", "/staff/evidence/calls/{c_open}/survey-results",
                  "/staff/evidence/calls/{c_open}/survey-results?type=councillor&region={yorkshire}",
-                 "/staff/pledges/", "/staff/pledges/?status=pending"):
+                 "/staff/pledges/", "/staff/pledges/?status=pending",
+                 "/staff/", "/staff/moderation", "/staff/moderation?status=approved&kind=comment",
+                 "/staff/moderation?round={r_closed}", "/staff/moderation/suggestion/{s_open}/redact",
+                 "/staff/moderation/comment/{v_pending}/redact", "/staff/moderation/comment/{v_pending}/hide"):
         get(admin, "admin", path)
     post(admin, "admin", "/staff/workshops/new",
          {"title": "", "format": "hybrid", "postcode": "NOT A CODE", "online_url": "ftp://example.org",
@@ -162,6 +165,9 @@ def collect_pages(app, site) -> dict[str, str]:
     post(admin, "admin", "/staff/rounds/{r_draft}/edit", {"name": "", "drafts-0-title": "", "drafts-0-text": ""},
          name=" (errors)")
     post(admin, "admin", "/staff/suggestions/{s_waiting}/respond", {"response_text": ""}, name=" (errors)")
+    post(admin, "admin", "/staff/moderation/comment/{v_pending}/hide", {"reason": ""}, 422, name=" (errors)")
+    post(admin, "admin", "/staff/moderation/suggestion/{s_open}/redact", {"text": "", "reason": "Kept"}, 422,
+         name=" (errors)")
     post(admin, "admin", "/staff/evidence/calls/new",
          {"title": "", "opens_at-day": "1", "opens_at-month": "13", "opens_at-year": "2030", "opens_at-time": "9:00"},
          name=" (errors)")

@@ -15,6 +15,7 @@ from kil_network.evidence import services as evidence
 from kil_network.evidence.models import Call, Publication, ReviewStatus
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region
+from kil_network.principles import moderation
 from kil_network.principles import services as principles
 from kil_network.principles.models import Principle, ResponseStatus, RoundState, Stance
 from kil_network.workshops import services as workshops
@@ -124,7 +125,10 @@ def scene(app, client, as_role, make_user):
                                      main.id if i % 2 else None)
             vote_in_closed_round(person, i)
             suggestion = principles.suggest(person, drafts[i % 6], f"Suggested wording {i:03d}", "Because")
+            moderation.approve(organiser, suggestion)  # published, so it can be endorsed
             principles.endorse(me, suggestion)
+            if i % 2:  # one more awaiting moderation, and a comment: the moderation queue grows
+                principles.suggest(person, drafts[(i + 1) % 6], f"Unchecked wording {i:03d}", "Because")
             if i % 2:
                 principles.respond(organiser, suggestion, ResponseStatus.ACCEPTED, f"Done {i}")
             # Evidence: a call, reviewed written evidence, a survey response.
@@ -182,6 +186,9 @@ def pages(s) -> list[tuple[str, str, str, dict]]:
         ("presenter screen", "admin", f"/staff/workshops/{main}/present", {}),
         ("presenter poll (changed)", "admin", f"/staff/workshops/{main}/present/poll", HX),
         ("staff rounds", "admin", "/staff/rounds/", {}),
+        ("staff moderation queue", "admin", "/staff/moderation", {}),
+        ("staff moderation (approved)", "admin", "/staff/moderation?status=approved", {}),
+        ("staff dashboard", "admin", "/staff/", {}),
         ("evidence calls", "member", "/evidence/", {}),
         ("staff evidence calls", "admin", "/staff/evidence/calls/", {}),
         ("evidence library", "member", "/evidence/library", {}),
@@ -240,6 +247,8 @@ def test_the_pages_show_the_rows(scene):
         (admin, f"/staff/workshops/{main}/attendance.csv", "many002@example.org"),
         (member, f"/principles/drafts/{scene['drafts'][0].id}", "Suggested wording 000"),
         (member, f"/principles/rounds/{scene['round'].id}/responses", "Done 1"),
+        (admin, "/staff/moderation?kind=suggestion", "Unchecked wording 001"),
+        (admin, "/staff/moderation?status=approved", "Suggested wording 000"),
         (member, "/evidence/", "Call 002"),
         (member, "/evidence/library", "Evidence 002"),
         (admin, "/staff/evidence/", "Witness 002"),

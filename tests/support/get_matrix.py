@@ -100,6 +100,10 @@ EXPECTED = {
     "/staff/rounds/<int:round_id>/close": ("/staff/rounds/{round}/close", STAFF),  # "are you sure?" pages
     "/staff/rounds/<int:round_id>/adopt": ("/staff/rounds/{closed_round}/adopt", STAFF),
     "/staff/suggestions/<int:suggestion_id>/respond": ("/staff/suggestions/{suggestion}/respond", STAFF),
+    # Moderation: "{comment}" is a vote comment awaiting moderation, "{suggestion}" an approved suggestion.
+    "/staff/moderation": ("/staff/moderation", STAFF),
+    "/staff/moderation/<item_kind>/<int:item_id>/hide": ("/staff/moderation/comment/{comment}/hide", STAFF),
+    "/staff/moderation/<item_kind>/<int:item_id>/redact": ("/staff/moderation/suggestion/{suggestion}/redact", STAFF),
     # Call for evidence: "{call}" is open with a survey and written evidence; "{submission}" has a PDF.
     "/evidence/": ("/evidence/", PUBLIC),
     "/evidence/library": ("/evidence/library", PUBLIC),

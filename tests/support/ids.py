@@ -17,7 +17,9 @@ from kil_network.evidence.models import Call, Publication
 from kil_network.extensions import db
 from kil_network.members import services as members
 from kil_network.members.models import Region
+from kil_network.principles import moderation
 from kil_network.principles import services as principles
+from kil_network.principles.models import Stance
 from kil_network.workshops import services as workshops
 from kil_network.workshops.models import WorkshopFormat
 from tests.support.worlds import shared_world
@@ -81,7 +83,11 @@ def _principles_ids(organiser, member, workshop) -> dict:
     workshop.round_id = current.id
     draft = principles.drafts_of(current)[0]
     suggestion = principles.suggest(member, draft, "Better words", "Clearer")
-    return {"round": current.id, "closed_round": closed.id, "draft": draft.id, "suggestion": suggestion.id}
+    moderation.approve(organiser, suggestion)  # published: others may endorse it
+    # "{comment}": a vote comment awaiting moderation (the queue's other kind).
+    comment = principles.cast_vote(member, principles.drafts_of(current)[1], Stance.AMEND, "Name small charities")
+    return {"round": current.id, "closed_round": closed.id, "draft": draft.id, "suggestion": suggestion.id,
+            "comment": comment.id}
 
 
 def _evidence_ids(member) -> dict:

@@ -117,6 +117,11 @@ EXPECTED = {
     "/staff/rounds/<int:round_id>/adopt": ("/staff/rounds/{closed_round}/adopt", STAFF, {}),
     "/staff/rounds/<int:round_id>/reopen": ("/staff/rounds/{closed_round}/reopen", STAFF, {}),
     "/staff/suggestions/<int:suggestion_id>/respond": ("/staff/suggestions/{suggestion}/respond", STAFF, {}),
+    "/staff/moderation/<item_kind>/<int:item_id>/approve": ("/staff/moderation/comment/{comment}/approve", STAFF, {}),
+    "/staff/moderation/<item_kind>/<int:item_id>/hide": (
+        "/staff/moderation/comment/{comment}/hide", STAFF, {"reason": "Names a person"}),
+    "/staff/moderation/<item_kind>/<int:item_id>/redact": (
+        "/staff/moderation/suggestion/{suggestion}/redact", STAFF, {"text": "Better wording", "reason": ""}),
     # Call for evidence
     "/evidence/calls/<int:call_id>/submit": ("/evidence/calls/{call}/submit", PUBLIC, {}),
     "/evidence/calls/<int:call_id>/survey/<question_id>": ("/evidence/calls/{call}/survey/delivers", PUBLIC, {}),

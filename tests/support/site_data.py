@@ -56,8 +56,9 @@ def build_site(make_user, upload_dir) -> dict:
     from kil_network.evidence import services as evidence
     from kil_network.evidence.models import Call, Publication, ReviewStatus
     from kil_network.members.models import Region
+    from kil_network.principles import moderation
     from kil_network.principles import services as principles
-    from kil_network.principles.models import Eligibility, ResponseStatus, Stance
+    from kil_network.principles.models import Eligibility, ResponseStatus, Stance, Vote
     from kil_network.workshops import queries as workshop_queries
     from kil_network.workshops import services as workshops
     from kil_network.workshops.models import WorkshopFormat
@@ -142,6 +143,12 @@ def build_site(make_user, upload_dir) -> dict:
                                  workshop_id=past.id if person is not others[-1] else None)
     closed_suggestions = [principles.suggest(others[0], d, f"{d.text} With residents & small charities named.",
                                              "So commissioners know who we mean.") for d in closed_drafts[:3]]
+    # Moderation: the closed round's comments and suggestions published (one comment in staff's words).
+    closed_comments = db.session.scalars(sa.select(Vote).where(
+        Vote.draft_id.in_([d.id for d in closed_drafts]), Vote.comment != "").order_by(Vote.id)).all()
+    moderation.redact(admin, closed_comments[0], "Needs to name charities.")
+    for published in [*closed_comments[1:], *closed_suggestions]:
+        moderation.approve(admin, published)
     principles.endorse(member, closed_suggestions[0])
     for s, status in zip(closed_suggestions,
                          [ResponseStatus.ACCEPTED, ResponseStatus.PARTLY, ResponseStatus.NOT_TAKEN], strict=True):
@@ -165,6 +172,11 @@ def build_site(make_user, upload_dir) -> dict:
     theirs = principles.suggest(others[1], open_drafts[0], "Commission across the whole system.", f"See {LONG_URL}")
     endorsed = principles.suggest(others[2], open_drafts[0], "Think whole-system, always.\nNot service by service.",
                                   "Clearer.")
+    moderation.approve(admin, endorsed)
+    moderation.approve(admin, theirs)
+    # Awaiting moderation: the member's comments on the open round, and this suggestion (long, unbroken).
+    principles.suggest(others[3], open_drafts[1], f"Say who commissions: {LONG_URL}", f"Because {LONG_ORG}")
+    moderation.redact(admin, own, "Think about the whole system and the people in it.")
     principles.endorse(member, endorsed)
     principles.endorse(others[0], own)
     principles.respond(admin, endorsed, ResponseStatus.PARTLY, "We will use “whole system” in round 3.")
@@ -259,6 +271,8 @@ def build_site(make_user, upload_dir) -> dict:
         "r_closed": closed_round.id, "r_open": open_round.id, "r_draft": draft_round.id,
         "d_open": open_drafts[0].id, "d_open_unvoted": open_drafts[4].id, "d_closed": closed_drafts[0].id,
         "s_open": endorsed.id, "s_waiting": theirs.id,
+        "v_pending": db.session.scalar(sa.select(Vote.id).where(Vote.user_id == member.id, Vote.comment != "",
+                                                                Vote.draft_id == open_drafts[0].id)),
         "c_open": open_call.id, "c_closed": closed_call.id, "c_coming": coming_call.id,
         "survey_ref": survey_refs[0], "e_named": named.id, "e_private": private.id, "e_ref": named.reference,
         "wales": str(region("Wales").id),
