@@ -669,3 +669,12 @@ def test_staff_page_counts_walk_ins_apart_and_a_time_change_saves(client, as_rol
     assert response.status_code == 303, words(response)[:500]
     assert fresh(Workshop, workshop.id).starts_at == london_to_utc(datetime(NEXT_YEAR, 7, 15, 18, 0))
     assert count(Registration, Registration.state == RegistrationState.CONFIRMED) == 5
+
+
+@pytest.mark.parametrize("bad", ["99999", BIG_ID, "1%00"])
+def test_staff_cancel_workshop_wrong_ids_are_404(client, as_role, bad):
+    """No such workshop, a 20-digit id, a NUL byte: 404 for the form and the confirmation."""
+    as_role("staff")
+    url = f"/staff/workshops/{bad}/cancel"
+    assert client.get(url).status_code == 404
+    assert client.post_form(url, {"reason": "Rain", "confirm": "1"}, token_from="/staff/workshops/").status_code == 404
