@@ -211,6 +211,7 @@ def test_vote_comment_survives_a_missing_stance(client, as_role, ids, where):
     """A comment but no stance: the comment comes back with the error summary, in the page or the
     card htmx swaps in; no vote stored."""
     as_role("member")
+    votes = db.session.scalar(sa.select(sa.func.count()).select_from(Vote))
     comment = "I would name the council in the first line"
     data = {"comment": comment, **({"back": "draft"} if where == "draft page" else {})}
     response = client.post_form(f"/principles/drafts/{ids['draft']}/vote", data,
@@ -221,7 +222,7 @@ def test_vote_comment_survives_a_missing_stance(client, as_role, ids, where):
     assert "Choose support, support with changes, or oppose" in words(response)
     assert re.search(r'href="#stance-(\d+-)?support"', body)  # the summary links to the first choice
     assert ("<html" in body) is (where != "htmx card")
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == votes
 
 
 def test_vote_comment_too_long_is_refused_whole(client, as_role, ids):
@@ -297,3 +298,16 @@ def test_pledge_review_refused_keeps_the_note(client, as_role, post_ids):
     response = client.post_form(f"/staff/pledges/{post_ids['pledge']}", {"note": "Checked with the council"})
     assert response.status_code == 422
     assert "Checked with the council" in words(response) and "Choose verify or reject" in words(response)
+
+
+def test_a_rate_limit_on_a_form_shows_what_was_typed(limited_app, ids):
+    """Written evidence posted past the hourly limit: the 429 page shows the text typed, to copy."""
+    client = limited_app.test_client()
+    url = f"/evidence/calls/{ids['call']}/submit"
+    token = client.csrf_token(url)
+    text = "Referrals to local groups fell by a third after the contract was re-let."
+    codes = [client.post(url, data={"csrf_token": token, "text": text}).status_code for _ in range(21)]
+    assert codes[:20] == [200] * 20 and codes[20] == 429
+    response = client.post(url, data={"csrf_token": token, "text": text, "password": "never shown"})
+    assert response.status_code == 429
+    assert "What you typed" in words(response) and text in words(response) and "never shown" not in words(response)

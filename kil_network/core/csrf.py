@@ -19,19 +19,18 @@ throws the post away. Instead, the token is checked here and a failure is only *
 import copy
 import functools
 
-from flask import current_app, g, has_request_context, make_response, request, session
+from flask import current_app, g, has_request_context, make_response, session
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, _FlaskFormCSRF
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from wtforms import ValidationError
 
-from kil_network.core.errors import render_error
+from kil_network.core.errors import render_error, typed_values
 from kil_network.core.htmx import is_htmx
 from kil_network.extensions import db
 
 EXPIRED_MESSAGE = "Your session had expired. Check your answers and send again."
-NOT_TYPED = {"csrf_token", "submission_key", "back", "workshop"}  # hidden fields, not typed
 REFUSED_MESSAGE = ("The form had expired or was sent from somewhere else. "
                    "Go back, reload the page and try again.")
 
@@ -75,12 +74,6 @@ def refused_response():
             session["csrf_token"] = token
     body, code = render_error(400, REFUSED_MESSAGE, typed=typed_values())
     return make_response(body, code)
-
-
-def typed_values() -> list[str]:
-    """What the refused post carried, to show back so it can be copied (never a password)."""
-    return [value for name, value in request.form.items(multi=True)
-            if name not in NOT_TYPED and "password" not in name.lower() and value.strip()]
 
 
 def _whole_page_for_htmx(response) -> bool:

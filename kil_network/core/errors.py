@@ -1,5 +1,5 @@
 """Friendly error pages; htmx requests get a fragment instead of a whole page."""
-from flask import render_template
+from flask import render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from kil_network.core.htmx import is_htmx
@@ -17,6 +17,25 @@ MESSAGES = {
           "You have tried this too many times in a short time. Wait a few minutes, then try again."),
     500: ("Sorry, there is a problem with the service", "Try again later. Nothing you entered has been saved."),
 }
+
+
+NOT_TYPED = {"csrf_token", "submission_key", "back", "workshop"}  # hidden fields, not typed
+
+
+def typed_values() -> list[str]:
+    """What a refused post carried, to show back so it can be copied (never a password)."""
+    return [value for name, value in request.form.items(multi=True)
+            if name not in NOT_TYPED and "password" not in name.lower() and value.strip()]
+
+
+def _typed_if_posted() -> list[str]:
+    """What this post carried (a limit or a fault refused it: the text is not lost), else nothing."""
+    if request.method != "POST":
+        return []
+    try:
+        return typed_values()
+    except Exception:  # a body that cannot be read as a form (too large, malformed): nothing to show
+        return []
 
 
 def render_error(code: int, detail: str | None = None, typed: list[str] | None = None):
@@ -41,7 +60,9 @@ def register_errorhandlers(app):
         """Any HTTP error with a friendly page."""
         if error.code in (301, 302, 303, 307, 308) or error.code is None:
             return error
-        body, code = render_error(error.code)
+        # A rate limit on a form: the page shows what was typed, to copy (the areas' own 429 handlers
+        # give the form itself back where they can).
+        body, code = render_error(error.code, typed=_typed_if_posted() if error.code == 429 else None)
         # Keep the headers the error carries (Allow on a 405, for example).
         headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         return body, code, headers
@@ -50,4 +71,4 @@ def register_errorhandlers(app):
     def server_error(error):
         """Roll back the failed transaction and say sorry."""
         db.session.rollback()
-        return render_error(500)
+        return render_error(500, typed=_typed_if_posted())
