@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from kil_network.evidence.search import is_index_table
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -78,6 +80,13 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Autogenerate (and `flask db check`) leave out the evidence search index of migration 0014:
+    not a model, and on SQLite an FTS5 table with shadow tables of its own."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not is_index_table(table or "")
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -99,6 +108,7 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
     conf_args.setdefault("compare_type", True)
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -43,6 +43,8 @@ PUBLIC = [
     "/evidence/calls/{c_open}/survey/done/{survey_ref}",
     "/evidence/calls/{c_open}/submit", "submit-errors", "submit-after-deadline", "/evidence/calls/{c_closed}/submit",
     "/evidence/calls/{c_open}/received/{e_ref}", "/evidence/library", "/evidence/library?topic=doing_differently",
+    "/evidence/library?q=food+bank", "/evidence/library?q=zzyzx&type=councillor", "/evidence/library/{e_named}",
+    "/evidence/library/{e_anon}",
     "/councils/", "/councils/E08000033", "/councils/E08000035",
 ]
 MEMBER = [

@@ -516,6 +516,7 @@ def evidence_fields(w):
                  st.one_of(st.lists(st.sampled_from(list(TOPICS) + ["bogus", "", "\x00"]), max_size=5), fuzz_text())),
         text=value("My evidence.", 20000), publication=choice("named", [p.value for p in Publication]),
         file=F(st.sampled_from([MISSING, (pdf(), "evidence.pdf"), (docx(), "evidence.docx")]), UPLOADS),
+        file_may_publish=tick(False),
     )
 
 
@@ -608,7 +609,8 @@ FORM_SPECS = [
         principles=F(st.sampled_from([MISSING, [str(w.principle_id)]]),
                      st.lists(st.sampled_from(["0", "-1", "x", "99999999999999999999", "2147483648", "١", "", "1.5"]),
                               min_size=1, max_size=3)),
-        notes=value("", 5000))),
+        notes=value("", 5000), published_text=value("Evidence as staff publish it.", 20000),
+        file_approved=tick(False))),
     Spec("/staff/evidence/calls/new", "admin", lambda w: "/staff/evidence/calls/new", call_fields),
     Spec("/staff/evidence/calls/<int:call_id>/edit", "admin", lambda w: f"/staff/evidence/calls/{w.call.id}/edit",
          call_fields),

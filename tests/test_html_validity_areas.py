@@ -60,6 +60,8 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/evidence/calls/{c_open}/survey/done/{survey_ref}", "/evidence/calls/{c_open}/submit",
                  "/evidence/calls/{c_closed}/submit", "/evidence/calls/{c_open}/received/{e_ref}",
                  "/evidence/library", "/evidence/library?topic=doing_differently", "/evidence/library?topic=trends",
+                 "/evidence/library?q=food+bank", "/evidence/library?q=zzyzx&type=councillor",
+                 "/evidence/library/{e_named}", "/evidence/library/{e_anon}",
                  "/councils/", "/councils/E08000033", "/councils/E08000035"):
         get(anon, "anonymous", path)
     get(anon, "anonymous", "/workshops/{w_draft}", 404)

@@ -544,7 +544,7 @@ def test_library_shows_only_consented_evidence_anonymised_where_asked(client, as
     as_role(role)
     body = text(client.get("/evidence/library"))
     assert "Nia Named, Eastgate Advice" in body and "Named evidence text." in body
-    assert "Anonymous evidence text." in body and "Anonymous</h2>" in body
+    assert "Anonymous evidence text." in body and "Anonymous</a></h2>" in body
     for hidden in ("Ann Onymous", "Hidden Trust", "ann@example.org", "Pat Private", "Private evidence text.",
                    "Evidence awaiting review."):
         assert hidden not in body

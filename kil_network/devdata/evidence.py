@@ -107,6 +107,7 @@ def seed_evidence() -> int:
                        tag_rows=[SubmissionTag(tag=t) for t in (["case study"] if i % 2 else ["data", "procurement"])],
                        created_at=closed.opens_at + timedelta(days=i * 5))
         s.principles = [principles[i % 6], principles[(i + 2) % 6]] if s.status != ReviewStatus.NEW else []
+        s.published_at = s.created_at + timedelta(days=2) if s.is_published else None
         db.session.add(s)
         created += 1
     staff = db.session.scalar(sa.select(User).where(User.role == Role.ADMIN).order_by(User.id))

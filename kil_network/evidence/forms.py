@@ -1,7 +1,7 @@
 """Evidence forms: calls (staff), written evidence, review."""
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -67,6 +67,10 @@ class EvidenceForm(FlaskForm):
                          validators=[DataRequired("Enter your evidence"), MaxLength(20000, "Your evidence")],
                          description="Up to 20,000 characters. You can also attach a document.")
     file = FileField("Attach a document (optional)", description="PDF, Word (DOCX) or OpenDocument (ODT), up to 10MB.")
+    file_may_publish = BooleanField(
+        "You may publish my attached file with my evidence",
+        description="Only if you agree below to publishing your evidence, and only once staff have checked it. "
+                    "We remove the author details (metadata) from the file first, but not names written in it.")
     publication = RadioField("Can we publish your evidence?", choices=[(p.value, p.label) for p in Publication],
                              validators=[InputRequired("Choose whether we can publish your evidence")])
 
@@ -100,6 +104,12 @@ class ReviewForm(FlaskForm):
     tags = StringField("Tags (separated by commas)", filters=[clean_line], validators=[MaxLength(500, "Tags")])
     principles = MultiCheckboxField("Principles this evidence supports", coerce=int, validate_choice=False)
     notes = TextAreaField("Notes (staff only)", filters=[clean_text], validators=[MaxLength(5000, "Notes")])
+    published_text = TextAreaField(
+        "Published wording", filters=[clean_text], validators=[MaxLength(20000, "Published wording")],
+        description="What the library shows. Remove anything that should not be published (names, contact "
+                    "details); the evidence as sent is kept unchanged.")
+    file_approved = BooleanField("Publish the attached document with this evidence",
+                                 description="The submitter agreed to this. Its author details are removed first.")
 
     def validate_principles(self, field):
         """Only listed principles (an id beyond the database's integers was a 500)."""

@@ -1,5 +1,6 @@
 """Calls for evidence, survey responses and written submissions."""
 import enum
+import re
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -208,6 +209,60 @@ class Submission(Model):
     def awaiting_review(self) -> bool:
         """New: no member of staff has reviewed it yet."""
         return self.status == ReviewStatus.NEW
+
+    @property
+    def is_published(self) -> bool:
+        """In the library: the submitter agreed to publication and staff reviewed it (the rule
+        services.library applies in SQL, and migration 0014's search triggers too)."""
+        return self.publication.may_publish and self.status in (ReviewStatus.REVIEWED, ReviewStatus.FEATURED)
+
+    @property
+    def is_redacted(self) -> bool:
+        """Staff publish a wording of their own (the submitter's text is kept as sent)."""
+        return self.published_text is not None
+
+    @property
+    def published_wording(self) -> str:
+        """What the library shows: staff's redacted wording, or the text as sent."""
+        return self.text if self.published_text is None else self.published_text
+
+    @property
+    def published_paragraphs(self) -> list[str]:
+        """The published wording's paragraphs (split at blank lines; single line breaks stay inside)."""
+        return [p.strip("\n") for p in re.split(r"\n[ \t]*\n", self.published_wording) if p.strip()]
+
+    @property
+    def published_on(self) -> datetime:
+        """When it was first published (evidence published before that was recorded: when it came in)."""
+        return self.published_at or self.created_at
+
+    @property
+    def has_file(self) -> bool:
+        """A document is attached (and still kept)."""
+        return bool(self.file_key)
+
+    @property
+    def file_may_be_approved(self) -> bool:
+        """A document is attached and its submitter agreed to publishing it: staff may approve it."""
+        return self.has_file and self.file_may_publish
+
+    @property
+    def file_published(self) -> bool:
+        """The attached document is in the library: the submitter consented and staff approved it."""
+        return self.is_published and self.has_file and self.file_may_publish and self.file_approved
+
+    @property
+    def public_file_name(self) -> str:
+        """The published document's download name: the reference, never the name it was sent
+        with (which often names its author)."""
+        return f"evidence-{self.reference}.{self.file_kind}"
+
+    @property
+    def publication_note(self) -> str:
+        """How it is published, as the library page says it."""
+        if self.publication == Publication.NAMED:
+            return "Published with the submitter's name"
+        return "Published anonymously"
 
     @property
     def public_name(self) -> str:

@@ -49,3 +49,4 @@ def erase_evidence(user) -> None:
         if s.file_key:
             uploads.delete_after_commit(s.file_key)
         s.file_key, s.file_name, s.file_kind, s.file_size = "", "", "", 0
+        s.file_may_publish = s.file_approved = False

@@ -9,6 +9,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -21,14 +22,16 @@ from kil_network.auth.models import MemberType
 from kil_network.core import submissions
 from kil_network.core.addresses import normalise_email
 from kil_network.core.htmx import render, render_form
-from kil_network.core.params import choice_arg, flag_arg, page_arg
+from kil_network.core.params import choice_arg, flag_arg, page_arg, text_arg
 from kil_network.core.rules import RuleError
 from kil_network.evidence import services, survey, uploads
 from kil_network.evidence.forms import CSRFForm, EvidenceForm
-from kil_network.evidence.models import TOPICS, Call, Publication
+from kil_network.evidence.models import TOPICS, Call, Publication, Submission
 from kil_network.extensions import db, limiter
+from kil_network.members.forms import MEMBER_TYPE_CHOICES
 from kil_network.members.models import Region
 from kil_network.members.services import get_local_authority
+from kil_network.principles.models import Principle
 
 bp = Blueprint("evidence", __name__)
 
@@ -265,6 +268,7 @@ def submit(call_id):
                 respondent_type=MemberType(form.respondent_type.data),
                 local_authority=get_local_authority(form.local_authority.data), topics=form.topics.data,
                 text=form.text.data, publication=Publication(form.publication.data), upload=form.file.data,
+                file_may_publish=form.file_may_publish.data,
                 user=current_user if current_user.is_authenticated else None)
         except RuleError as exc:
             db.session.rollback()
@@ -316,10 +320,43 @@ def principle_evidence_panel(principle) -> Markup:
     return Markup(render_template("evidence/_principle_evidence.html", evidence=evidence))
 
 
+LIBRARY_Q_MAX = 200
+
+
 @bp.get("/evidence/library")
 def library():
-    """Published evidence, filterable by topic; anonymised where the submitter asked."""
-    topic = choice_arg("topic", TOPICS)
-    pagination = db.paginate(services.library(topic), page=page_arg(), per_page=20, error_out=False, count=True)
-    return render("evidence/library.html", "evidence/_library_list.html", pagination=pagination, topic=topic,
-                  topics=TOPICS)
+    """Published evidence: full-text search, filters for topic, principle and who sent it; anonymised
+    where the submitter asked. htmx gets the list alone (searching as you type)."""
+    principles = db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
+    filters = {"q": text_arg("q", LIBRARY_Q_MAX), "topic": choice_arg("topic", TOPICS),
+               "principle": choice_arg("principle", [str(p.id) for p in principles]),
+               "type": choice_arg("type", [t.value for t in MemberType])}
+    stmt = services.library(filters["topic"], int(filters["principle"]) if filters["principle"] else None,
+                            q=filters["q"], respondent_type=filters["type"])
+    pagination = db.paginate(stmt, page=page_arg(), per_page=20, error_out=False, count=True)
+    return render("evidence/library.html", "evidence/_library_list.html", pagination=pagination,
+                  filters=filters, args={k: v for k, v in filters.items() if v}, topics=TOPICS,
+                  principles=principles, member_types=MEMBER_TYPE_CHOICES, q_max=LIBRARY_Q_MAX)
+
+
+def get_published_or_404(submission_id: int) -> Submission:
+    """A piece of evidence the library publishes, or 404 (private, awaiting review, or no such id)."""
+    return services.published_submission(submission_id) or abort(404)
+
+
+@bp.get("/evidence/library/<int:submission_id>")
+def library_item(submission_id):
+    """One piece of published evidence in full, with its document when that is published too."""
+    return render("evidence/library_item.html", item=get_published_or_404(submission_id), topics=TOPICS)
+
+
+@bp.get("/evidence/library/<int:submission_id>/file")
+@limiter.limit("60 per minute")
+def library_file(submission_id):
+    """The published copy of the document (its author details removed), always as a download."""
+    item = get_published_or_404(submission_id)
+    path = services.published_file(item) or abort(404)
+    response = send_file(path, mimetype=uploads.KINDS[item.file_kind], as_attachment=True,
+                         download_name=item.public_file_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

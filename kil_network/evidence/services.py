@@ -22,7 +22,7 @@ from kil_network.core.email import external_url, queue_email
 from kil_network.core.params import int_arg
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
-from kil_network.evidence import survey, uploads
+from kil_network.evidence import scrub, search, survey, uploads
 from kil_network.evidence.models import (
     TOPICS,
     Call,
@@ -292,8 +292,12 @@ def survey_csv(call: Call) -> str:
 
 def submit_evidence(call: Call, *, name: str, email: str, organisation: str, respondent_type: MemberType,
                     local_authority, topics: list[str], text: str, publication: Publication,
-                    upload: FileStorage | None = None, user: User | None = None, now=None) -> Submission:
-    """Store written evidence (and its file), and queue the acknowledgement email."""
+                    upload: FileStorage | None = None, user: User | None = None, now=None,
+                    file_may_publish: bool = False) -> Submission:
+    """Store written evidence (and its file), and queue the acknowledgement email.
+
+    `file_may_publish`: the submitter agreed to publishing the attached document with their
+    evidence (kept only with a document; staff must still approve it)."""
     email = normalise_email(email)
     check_open(call, "written", now)
     topics = [t for t in dict.fromkeys(topics) if t in TOPICS]
@@ -316,6 +320,7 @@ def submit_evidence(call: Call, *, name: str, email: str, organisation: str, res
         submission.file_kind = kind
         submission.file_size = len(data)
         submission.file_name = uploads.clean_filename(filename, kind)
+        submission.file_may_publish = bool(file_may_publish)
     db.session.add(submission)
     db.session.flush()
     if user is not None and user.is_confirmed and user.email == email:
@@ -389,10 +394,20 @@ def _acknowledge(submission: Submission, user: User | None) -> None:
                 topics=[TOPICS[t] for t in submission.topics], library_url=external_url("evidence.library"))
 
 
+UNCHANGED = object()  # review(): leave the published wording as it is
+
+
 def review(actor: User, submission: Submission, *, status: ReviewStatus, tags: list[str], principle_ids: list[int],
-           notes: str) -> None:
-    """Staff review: status, tags, the principles it supports, notes."""
+           notes: str, published_text=UNCHANGED, file_approved: bool | None = None) -> None:
+    """Staff review: status, tags, the principles it supports, notes; and what the library
+    publishes (`set_published_wording`, `set_file_approval`; None or UNCHANGED leave them)."""
     submission.status = status
+    if published_text is not UNCHANGED:
+        set_published_wording(actor, submission, published_text)
+    if file_approved is not None:
+        set_file_approval(actor, submission, file_approved)
+    if submission.is_published and submission.published_at is None:
+        submission.published_at = utcnow()  # the first time it becomes public
     clean_tags = sorted({t.strip().lower()[:60] for t in tags if t.strip()})
     submission.tag_rows = [SubmissionTag(tag=t) for t in clean_tags]
     submission.principles = db.session.scalars(sa.select(Principle).where(Principle.id.in_(principle_ids))).all() \
@@ -424,22 +439,42 @@ def staff_search(q: str = "", status: str = "", topic: str = "", tag: str = "", 
     return stmt
 
 
-def library(topic: str = "", principle_id: int | None = None):
-    """Published evidence: consent to publish and reviewed by staff; featured first, then newest.
+def _published():
+    """The SQL of Submission.is_published (and of migration 0014's search triggers)."""
+    return sa.and_(Submission.publication != Publication.PRIVATE,
+                   Submission.status.in_([ReviewStatus.REVIEWED, ReviewStatus.FEATURED]))
+
+
+def library(topic: str = "", principle_id: int | None = None, q: str = "", respondent_type: str = ""):
+    """Published evidence: consent to publish and reviewed by staff; featured first, then newest;
+    with words to search for (`search.search_submissions`), the best matches first.
 
     New submissions wait for review (the acknowledgement email says so): a library anyone can
     post into unmoderated would publish spam and personal data the submitter did not mean to."""
     stmt = (sa.select(Submission).options(selectinload(Submission.topic_rows), selectinload(Submission.principles))
-            .where(Submission.publication != Publication.PRIVATE,
-                   Submission.status.in_([ReviewStatus.REVIEWED, ReviewStatus.FEATURED]))
-            .order_by(sa.case((Submission.status == ReviewStatus.FEATURED, 0), else_=1), Submission.id.desc()))
+            .where(_published()))
+    found = search.search_submissions(q)
+    if found is not None:
+        stmt = stmt.join(found, found.c.id == Submission.id).order_by(found.c.rank.desc(), Submission.id.desc())
+    else:
+        stmt = stmt.order_by(sa.case((Submission.status == ReviewStatus.FEATURED, 0), else_=1), Submission.id.desc())
     if topic in TOPICS:
         stmt = stmt.where(Submission.id.in_(
             sa.select(SubmissionTopic.submission_id).where(SubmissionTopic.topic == topic)))
     if principle_id is not None:
         stmt = stmt.where(Submission.id.in_(sa.select(submission_principles.c.submission_id)
                                             .where(submission_principles.c.principle_id == principle_id)))
+    if respondent_type in {t.value for t in MemberType}:
+        stmt = stmt.where(Submission.respondent_type == MemberType(respondent_type))
     return stmt
+
+
+def published_submission(submission_id: int) -> Submission | None:
+    """One piece of evidence as the library publishes it, or None if it is not published."""
+    return db.session.scalar(
+        sa.select(Submission).options(selectinload(Submission.topic_rows), selectinload(Submission.principles),
+                                      selectinload(Submission.call))
+        .where(Submission.id == submission_id, _published()))
 
 
 def evidence_csv(stmt) -> str:
@@ -455,3 +490,57 @@ def evidence_csv(stmt) -> str:
             ";".join(s.topics), s.publication.value, s.status.value, ";".join(s.tags),
             ";".join(str(p.number) for p in s.principles), s.file_name, s.text, s.notes]])
     return out.getvalue()
+
+# --- What the library publishes -----------------------------------------------------------
+
+def set_published_wording(actor: User, submission: Submission, wording: str | None) -> None:
+    """Staff's redaction: the wording the library publishes instead of the text as sent (which is
+    kept). None, or the text as sent, publishes the text as sent. Each change is audited with the
+    wording before and after."""
+    if wording is not None and not wording.strip():
+        raise RuleError("Enter the wording to publish (to publish nothing, choose not to publish it)",
+                        "published_text")
+    new = None if wording is None or wording == submission.text else wording
+    if new == submission.published_text:
+        return
+    before = submission.published_wording
+    submission.published_text = new
+    record(actor, "evidence.redact", submission,
+           f"{'Redacted' if new is not None else 'Removed the redaction of'} the published wording of evidence "
+           f"{submission.reference}", before=before, after=submission.published_wording)
+
+
+def set_file_approval(actor: User, submission: Submission, approved: bool) -> None:
+    """Staff approve (or withdraw) publishing the attached document: only a document the submitter
+    agreed to publish. Approving stores the published copy, its metadata stripped (scrub), once;
+    a document whose metadata cannot be stripped is refused. Audited."""
+    if bool(approved) == submission.file_approved:
+        return
+    if approved:
+        if not submission.has_file:
+            raise RuleError("There is no document to publish", "file_approved")
+        if not submission.file_may_publish:
+            raise RuleError("The submitter did not agree to publishing their document, so it cannot be published",
+                            "file_approved")
+        try:
+            original = uploads.read(submission.file_key)
+        except uploads.UploadError:
+            raise RuleError("The document is missing from storage, so it cannot be published",
+                            "file_approved") from None
+        uploads.save(scrub.strip_metadata(original, submission.file_kind), uploads.published_key(submission.file_key))
+    else:
+        uploads.delete_published_after_commit(submission.file_key)
+    submission.file_approved = bool(approved)
+    record(actor, "evidence.file_approve" if approved else "evidence.file_withdraw", submission,
+           f"{'Approved' if approved else 'Withdrew'} publishing the document of evidence {submission.reference}")
+
+
+def published_file(submission: Submission):
+    """The published copy of a published submission's document (a Path), or None."""
+    if not submission.file_published:
+        return None
+    try:
+        path = uploads.path_for(uploads.published_key(submission.file_key))
+    except uploads.UploadError:
+        return None
+    return path if path.exists() else None

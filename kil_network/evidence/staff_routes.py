@@ -58,20 +58,28 @@ def queue_csv():
 @bp.route("/evidence/<int:submission_id>", methods=["GET", "POST"])
 @staff_required
 def submission(submission_id):
-    """Read a submission and review it: status, tags, principles, notes."""
+    """Read a submission and review it: status, tags, principles, notes, the wording to publish and
+    whether its document is published."""
     item = db.get_or_404(Submission, submission_id)
     principles = db.session.scalars(sa.select(Principle).order_by(Principle.number)).all()
     form = ReviewForm(data=None if request.method == "POST" else {
         "status": item.status.value, "tags": ", ".join(item.tags), "notes": item.notes,
-        "principles": [p.id for p in item.principles]})
+        "principles": [p.id for p in item.principles], "published_text": item.published_wording,
+        "file_approved": item.file_approved})
     form.principles.choices = [(p.id, f"{p.number}. {p.short_name}") for p in principles]
     if form.validate_on_submit():
-        services.review(current_user, item, status=ReviewStatus(form.status.data),
-                        tags=(form.tags.data or "").split(","), principle_ids=form.principles.data or [],
-                        notes=form.notes.data or "")
-        db.session.commit()
-        flash(f"Review of {item.reference} saved.", "success")
-        return redirect(url_for("staff_evidence.submission", submission_id=item.id), code=303)
+        with refused_to(form, "tags") as outcome:
+            services.review(current_user, item, status=ReviewStatus(form.status.data),
+                            tags=(form.tags.data or "").split(","), principle_ids=form.principles.data or [],
+                            notes=form.notes.data or "",
+                            # (a post without the field, from an older page, leaves the wording as it is)
+                            published_text=form.published_text.data if form.published_text.raw_data
+                            else services.UNCHANGED,
+                            file_approved=form.file_approved.data if item.file_may_be_approved else None)
+        if outcome.ok:
+            db.session.commit()
+            flash(f"Review of {item.reference} saved.", "success")
+            return redirect(url_for("staff_evidence.submission", submission_id=item.id), code=303)
     return render_form("evidence/staff/submission.html", "evidence/staff/_review_form.html", form,
                        item=item, topics=TOPICS)
 

@@ -1,5 +1,6 @@
 """Evidence files: the type is read from the content, never the name; stored outside the web root."""
 import contextlib
+import hashlib
 import io
 import lzma
 import os
@@ -149,12 +150,13 @@ PENDING = "kil_uploads_pending"   # session.info: [(part, final)] to move into p
 DOOMED = "kil_uploads_doomed"     # session.info: [path] to remove on commit
 
 
-def save(data: bytes) -> str:
+def save(data: bytes, key: str | None = None) -> str:
     """Write the file as `<key>.part`; it becomes `<key>` only when the session commits.
 
     If the transaction rolls back (or the session closes without committing) the part file is
-    removed, and a failed write (disk full) removes it at once: no orphans, no 0-byte files."""
-    key = secrets.token_hex(16)
+    removed, and a failed write (disk full) removes it at once: no orphans, no 0-byte files.
+    A new random key unless one is given (the published copy's, `published_key`)."""
+    key = key or secrets.token_hex(16)
     target = upload_dir() / key
     part = target.with_name(key + ".part")
     try:
@@ -172,10 +174,36 @@ def save(data: bytes) -> str:
     return key
 
 
+def read(key: str) -> bytes:
+    """A stored file's bytes, also while it is still `<key>.part` (saved in this transaction);
+    UploadError if it is not there."""
+    target = path_for(key)
+    for part, final in db.session.info.get(PENDING, []):
+        if final == target:
+            target = part
+    try:
+        return target.read_bytes()
+    except OSError as exc:
+        raise UploadError("No such file") from exc
+
+
+def published_key(key: str) -> str:
+    """Where the published copy of a stored file (its metadata stripped, evidence.scrub) is kept:
+    a name derived from the original's, so the row needs no column for it and whatever removes the
+    original removes the copy too."""
+    return hashlib.sha256(f"published:{key}".encode()).hexdigest()[:32]
+
+
 def delete_after_commit(key: str) -> None:
-    """Remove a stored file once the change that stops referring to it commits."""
+    """Remove a stored file (and its published copy) once the change that stops referring to it commits."""
     with contextlib.suppress(UploadError):  # not one of ours: nothing to delete
-        db.session.info.setdefault(DOOMED, []).append(path_for(key))
+        db.session.info.setdefault(DOOMED, []).extend([path_for(key), path_for(published_key(key))])
+
+
+def delete_published_after_commit(key: str) -> None:
+    """Remove only the published copy of a stored file once the change withdrawing it commits."""
+    with contextlib.suppress(UploadError):  # not one of ours: nothing to delete
+        db.session.info.setdefault(DOOMED, []).append(path_for(published_key(key)))
 
 
 @sa.event.listens_for(Session, "after_commit")
@@ -233,6 +261,7 @@ def path_for(key: str) -> Path:
 
 
 def delete(key: str) -> None:
-    """Remove a stored file, if present."""
+    """Remove a stored file and its published copy, if present."""
     with contextlib.suppress(UploadError):  # not a key of ours: nothing to remove
         path_for(key).unlink(missing_ok=True)
+        path_for(published_key(key)).unlink(missing_ok=True)

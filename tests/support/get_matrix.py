@@ -107,6 +107,9 @@ EXPECTED = {
     # Call for evidence: "{call}" is open with a survey and written evidence; "{submission}" has a PDF.
     "/evidence/": ("/evidence/", PUBLIC),
     "/evidence/library": ("/evidence/library", PUBLIC),
+    # "{published}" is in the library with its document; "{submission}" awaits review (404 for all).
+    "/evidence/library/<int:submission_id>": ("/evidence/library/{published}", PUBLIC),
+    "/evidence/library/<int:submission_id>/file": ("/evidence/library/{published}/file", PUBLIC),
     "/evidence/calls/<int:call_id>": ("/evidence/calls/{call}", PUBLIC),
     "/evidence/calls/<int:call_id>/submit": ("/evidence/calls/{call}/submit", PUBLIC),
     "/evidence/calls/<int:call_id>/received/<reference>": ("/evidence/calls/{call}/received/{reference}", PUBLIC),

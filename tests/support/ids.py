@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from pypdf import PdfWriter
 from werkzeug.datastructures import FileStorage
 
 from kil_network.auth.models import MemberType, User
 from kil_network.core.timeutil import utcnow
 from kil_network.evidence import services as evidence
-from kil_network.evidence.models import Call, Publication
+from kil_network.evidence.models import Call, Publication, ReviewStatus
 from kil_network.extensions import db
 from kil_network.members import services as members
 from kil_network.members.models import Region
@@ -102,4 +103,24 @@ def _evidence_ids(member) -> dict:
         call, name="Listed Person", email="listed@example.org", organisation="", respondent_type=MemberType.ACADEMIC,
         local_authority=None, topics=["trends"], text="Evidence.", publication=Publication.NAMED, upload=upload,
         user=member)
-    return {"call": call.id, "submission": submission.id, "reference": submission.reference}
+    # "{published}": in the library, its document (a real PDF) published too.
+    staff = db.session.scalar(sa.select(User).where(User.email == "organiser@example.org"))
+    published = evidence.submit_evidence(
+        call, name="Listed Person", email="listed@example.org", organisation="", respondent_type=MemberType.ACADEMIC,
+        local_authority=None, topics=["trends"], text="Published evidence.", publication=Publication.NAMED,
+        upload=FileStorage(io.BytesIO(real_pdf()), filename="published.pdf"), file_may_publish=True, user=member)
+    evidence.review(staff, published, status=ReviewStatus.REVIEWED, tags=[], principle_ids=[], notes="",
+                    file_approved=True)
+    return {"call": call.id, "submission": submission.id, "reference": submission.reference,
+            "published": published.id}
+
+
+def real_pdf(author: str = "") -> bytes:
+    """A one-page PDF made with pypdf, with an /Author when one is given."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    if author:
+        writer.add_metadata({"/Author": author, "/Title": f"Report by {author}"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -274,7 +274,8 @@ def build_site(make_user, upload_dir) -> dict:
         "v_pending": db.session.scalar(sa.select(Vote.id).where(Vote.user_id == member.id, Vote.comment != "",
                                                                 Vote.draft_id == open_drafts[0].id)),
         "c_open": open_call.id, "c_closed": closed_call.id, "c_coming": coming_call.id,
-        "survey_ref": survey_refs[0], "e_named": named.id, "e_private": private.id, "e_ref": named.reference,
+        "survey_ref": survey_refs[0], "e_named": named.id, "e_anon": anonymous.id, "e_private": private.id,
+        "e_ref": named.reference,
         "wales": str(region("Wales").id),
     }
 
