@@ -92,7 +92,8 @@ FILTERED_PAGES = {
     "/staff/evidence/": ("q", "status", "topic", "tag", "principle"), "/staff/evidence.csv": ("q", "tag", "principle"),
     "/staff/outbox/": ("status",), "/staff/audit/": ("action",), "/staff/pledges/": ("status",),
     "/staff/organisations/": ("show",), "/members/": ("q", "type", "region"), "/organisations/": ("q",),
-    "/workshops/": ("region", "format", "month", "when"), "/evidence/library": ("topic",),
+    "/workshops/": ("region", "format", "month", "when"),
+    "/evidence/library": ("q", "topic", "principle", "type"),
 }
 CASES = [(page, param) for page, params in FILTERED_PAGES.items() for param in params]
 
