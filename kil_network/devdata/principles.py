@@ -13,6 +13,7 @@ from kil_network.principles.models import (
     Draft,
     Eligibility,
     Endorsement,
+    Moderation,
     Principle,
     ResponseStatus,
     Round,
@@ -103,8 +104,13 @@ def seed_principles() -> int:
                 stance = rng.choices([Stance.SUPPORT, Stance.AMEND, Stance.OPPOSE], weights=weights)[0]
                 comment = rng.choice(COMMENTS)  # (the random draws in the order they always were)
                 at_workshop = round_workshops and rng.random() < 0.6
+                # Moderation: a closed round's comments were all checked; the open round's one in three waits.
+                checked = state == RoundState.CLOSED or created % 3
                 db.session.add(Vote(draft_id=draft.id, user_id=member.id, stance=stance,
                                     comment=comment, member_type=member.member_type,
+                                    comment_status=Moderation.APPROVED if checked else Moderation.PENDING,
+                                    comment_moderated_by_id=staff.id if staff and checked else None,
+                                    comment_moderated_at=opens + timedelta(days=2) if checked else None,
                                     region_id=member.region_id,
                                     workshop_id=rng.choice(round_workshops) if at_workshop else None,
                                     created_at=opens + timedelta(days=1), updated_at=opens + timedelta(days=1)))
@@ -117,9 +123,16 @@ def seed_principles() -> int:
                                              "named explicitly",
                                         reason="So that commissioners know who we mean.",
                                         endorsement_count=0, created_at=opens + timedelta(days=2))
+                # The open round's second suggestion on each draft awaits moderation (so, no endorsements).
+                published = state == RoundState.CLOSED or n == 0
+                suggestion.moderation = Moderation.APPROVED if published else Moderation.PENDING
+                if published:
+                    suggestion.moderated_by_id, suggestion.moderated_at = (staff.id if staff else None,
+                                                                           opens + timedelta(days=3))
                 db.session.add(suggestion)
                 db.session.flush()
                 backers = rng.sample([m for m in voters if m.id != author.id], rng.randint(0, 6))
+                backers = backers if published else []
                 for backer in backers:
                     db.session.add(Endorsement(suggestion_id=suggestion.id, user_id=backer.id))
                 suggestion.endorsement_count = len(backers)
