@@ -17,7 +17,9 @@ import io
 import time
 
 import pytest
+import sqlalchemy as sa
 
+from kil_network.extensions import db
 from tests.support.app import signed_in
 from tests.support.site_data import SURVEY_ERRORS, SURVEY_PATH, adopt_open_round, build_site, close_written_evidence
 from tests.support.vnu import VNU_JAR, check_with_vnu, needs_java
@@ -113,6 +115,14 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/councils/E08000033", "/evidence/calls/{c_open}/submit", "/evidence/calls/{c_open}/survey",
                  "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "/workshops/{w_cancelled}/cancel"):
         get(member, "member", path)
+    # Refusals that keep what was typed (issue 12): the page again, the error summary, the text whole.
+    post(member, "member", "/principles/drafts/{d_open_unvoted}/vote", {"comment": "No stance", "back": "draft"}, 422,
+         name=" (no stance)")
+    post(member, "member", "/principles/drafts/{d_open_unvoted}/vote", {"comment": "No stance"}, 422,
+         name=" (no stance, the cards)")
+    post(member, "member", "/principles/drafts/{d_open}/suggestions", {"text": "", "reason": "r" * 2001}, 422,
+         name=" (errors)")
+    post(member, "member", "/workshops/{w_full}/register", {"access_needs": "n" * 1001}, 422, name=" (too long)")
     officer = signed_in(app, "officer@example.org")
     get(officer, "officer", "/councils/E08000035")
     get(officer, "officer", "/councils/E08000035/pledge")
@@ -174,6 +184,13 @@ def collect_pages(app, site) -> dict[str, str]:
          {"title": "", "opens_at-day": "1", "opens_at-month": "13", "opens_at-year": "2030", "opens_at-time": "9:00"},
          name=" (errors)")
     post(admin, "admin", "/staff/evidence/{e_named}", {"status": ""}, name=" (errors)")
+    from kil_network.auth.models import User
+    from kil_network.councils.models import Pledge, PledgeStatus
+
+    pending = db.session.scalar(sa.select(Pledge.id).where(Pledge.status == PledgeStatus.PENDING).limit(1))
+    post(admin, "admin", f"/staff/pledges/{pending}", {"note": "No decision chosen"}, 422, name=" (errors)")
+    listed = db.session.scalar(sa.select(User.id).where(User.email == "member@example.org"))
+    post(admin, "admin", f"/staff/members/{listed}/suspend", {"reason": "x" * 301}, 422, name=" (errors)")
 
     # Written evidence posted just after its deadline passed: refused, with what was typed kept.
     close_written_evidence(site)
