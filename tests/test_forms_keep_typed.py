@@ -311,3 +311,15 @@ def test_a_rate_limit_on_a_form_shows_what_was_typed(limited_app, ids):
     response = client.post(url, data={"csrf_token": token, "text": text, "password": "never shown"})
     assert response.status_code == 429
     assert "What you typed" in words(response) and text in words(response) and "never shown" not in words(response)
+
+
+def test_room_presence_running_out_keeps_what_was_typed(app, post_ids):
+    """A newcomer's short join sent after the room code's presence ran out: the page asking for the
+    code again also shows the name and organisation typed, to copy."""
+    client, workshop = _room_client(app, post_ids, "join")
+    with client.session_transaction() as session:
+        session.pop("room_presence")
+    response = client.post_form(f"/w/{workshop.id}/join", {"name": "Rhys Evans", "organisation": "Cardiff Food Bank"})
+    assert response.status_code == 422
+    text = words(response)
+    assert "What you typed" in text and "Rhys Evans" in text and "Cardiff Food Bank" in text

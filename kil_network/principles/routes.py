@@ -15,7 +15,7 @@ from kil_network.auth.routes import form_email, fresh_session, too_many_on
 from kil_network.core import submissions
 from kil_network.core.addresses import normalise_email
 from kil_network.core.email import external_url
-from kil_network.core.errors import render_error
+from kil_network.core.errors import render_error, typed_values
 from kil_network.core.htmx import is_htmx, render
 from kil_network.core.params import has_arg, id_arg, text_arg
 from kil_network.core.rules import RuleError, refused_to, refused_to_flash
@@ -150,7 +150,10 @@ def _expired_page(workshop: Workshop, message: str | None = None, status_code: i
     if message is None:
         message = ("This room code has expired or is not right: the code on the screen changes every minute."
                    if workshop.live_voting else "Live voting is not open for this workshop at the moment.")
-    return render("principles/room/expired.html", workshop=workshop, message=message, status_code=status_code)
+    # A post refused because the room's presence ran out meanwhile: what was typed, to copy.
+    typed = typed_values() if request.method == "POST" else []
+    return render("principles/room/expired.html", workshop=workshop, message=message, typed=typed,
+                  status_code=status_code)
 
 
 def _email_page(workshop: Workshop, form: EmailOnlyForm | None = None, status_code: int = 200):
