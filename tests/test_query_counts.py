@@ -12,7 +12,7 @@ from kil_network.core.timeutil import utcnow
 from kil_network.councils import services as councils
 from kil_network.councils.models import PledgeStatus, SignedBy
 from kil_network.evidence import services as evidence
-from kil_network.evidence.models import Call, Publication, ReviewStatus
+from kil_network.evidence.models import Call, Publication, ReviewStatus, Submission
 from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles import moderation
@@ -166,6 +166,7 @@ def scene(app, client, as_role, make_user):
 def pages(s) -> list[tuple[str, str, str, dict]]:
     """(name, client, url, headers) for each main page of every area."""
     main, round_, call = s["main"].id, s["round"].id, s["call"].id
+    first_evidence = db.session.scalar(sa.select(Submission.id).order_by(Submission.id))
     return [
         ("home", "member", "/", {}),
         ("directory search", "member", "/members/?q=many", {}),
@@ -192,6 +193,9 @@ def pages(s) -> list[tuple[str, str, str, dict]]:
         ("evidence calls", "member", "/evidence/", {}),
         ("staff evidence calls", "admin", "/staff/evidence/calls/", {}),
         ("evidence library", "member", "/evidence/library", {}),
+        ("evidence library search", "member", "/evidence/library?q=evidence&topic=trends", {}),
+        ("evidence library search (htmx)", "member", "/evidence/library?q=evi", HX),
+        ("evidence page", "member", f"/evidence/library/{first_evidence}", {}),
         ("staff evidence queue", "admin", "/staff/evidence/", {}),
         ("survey results", "admin", f"/staff/evidence/calls/{call}/survey-results", {}),
         ("councils", "member", "/councils/", {}),
