@@ -323,3 +323,18 @@ def test_room_presence_running_out_keeps_what_was_typed(app, post_ids):
     assert response.status_code == 422
     text = words(response)
     assert "What you typed" in text and "Rhys Evans" in text and "Cardiff Food Bank" in text
+
+
+def test_a_tag_over_60_characters_is_refused_not_cut(client, as_role, ids):
+    """Staff review with one tag of 61 characters: refused beside the tags, every tag kept as typed."""
+    from kil_network.evidence.models import Submission
+
+    as_role("staff")
+    long_tag = "t" * 61
+    response = client.post_form(f"/staff/evidence/{ids['submission']}",
+                                {"status": "reviewed", "tags": f"procurement, {long_tag}", "notes": "Read it"})
+    assert response.status_code in (200, 422)
+    assert "Each tag must be 60 characters or fewer" in words(response)
+    assert f"procurement, {long_tag}" in response.get_data(as_text=True) and SUMMARY in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Submission, ids["submission"]).tags == []

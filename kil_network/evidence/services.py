@@ -394,6 +394,9 @@ def _acknowledge(submission: Submission, user: User | None) -> None:
                 topics=[TOPICS[t] for t in submission.topics], library_url=external_url("evidence.library"))
 
 
+TAG_MAX = 60  # one tag's length (the column's size)
+
+
 UNCHANGED = object()  # review(): leave the published wording as it is
 
 
@@ -408,7 +411,11 @@ def review(actor: User, submission: Submission, *, status: ReviewStatus, tags: l
         set_file_approval(actor, submission, file_approved)
     if submission.is_published and submission.published_at is None:
         submission.published_at = utcnow()  # the first time it becomes public
-    clean_tags = sorted({t.strip().lower()[:60] for t in tags if t.strip()})
+    clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
+    too_long = [t for t in clean_tags if len(t) > TAG_MAX]
+    if too_long:  # refused, never cut: the staff member shortens it
+        raise RuleError(f"Each tag must be {TAG_MAX} characters or fewer: ‘{too_long[0]}’ has {len(too_long[0])}",
+                        "tags")
     submission.tag_rows = [SubmissionTag(tag=t) for t in clean_tags]
     submission.principles = db.session.scalars(sa.select(Principle).where(Principle.id.in_(principle_ids))).all() \
         if principle_ids else []
