@@ -21,6 +21,7 @@ from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.evidence import scrub, search, services, uploads
 from kil_network.evidence.models import Call, Publication, ReviewStatus, Submission
+from kil_network.evidence.personal_data import erase_evidence
 from kil_network.extensions import db
 from kil_network.principles.models import Principle
 from tests.support.ids import real_pdf
@@ -472,3 +473,22 @@ def test_browser_search_as_you_type_and_open_a_result(page, call):
     expect(page.get_by_role("heading", level=1)).to_contain_text("Evidence from Tom Tenders")
     expect(page.locator("main")).to_contain_text("It failed within a year.")
     assert page.js_errors == []
+
+
+def test_the_privacy_notice_says_how_evidence_and_documents_are_published(client):
+    """What the library publishes, and that a document's author details are removed."""
+    page = body(client.get("/privacy"))
+    assert "evidence library" in page and "You may publish my attached file" in page and "metadata" in page
+
+
+def test_deleting_the_account_removes_the_published_document(app, call, staff, make_user, uploads_dir):
+    """The eraser deletes the document and its published copy; the evidence stays, anonymous, without it."""
+    member = make_user(email="writer@example.org")
+    item = add(call, upload=upload(real_pdf(SECRET), "r.pdf"), file_may_publish=True, user=member)
+    services.set_file_approval(staff, item, True)
+    db.session.commit()
+    published = services.published_file(item)
+    assert published is not None and published.exists()
+    erase_evidence(member)
+    db.session.commit()
+    assert not published.exists() and not item.file_published and item.public_name == "Anonymous"
