@@ -358,6 +358,8 @@ def test_staff_dashboard_and_nav_link_the_queue(client, as_role, scene):
     body = client.get("/staff/").get_data(as_text=True)
     assert "/staff/moderation" in body and "5 waiting" in words(client.get("/staff/"))
     assert 'href="/staff/moderation"' in client.get("/staff/rounds/").get_data(as_text=True)
+    assert "Moderation (5 waiting)" in words(client.get("/staff/")) and "Moderation (5 waiting)" in words(
+        client.get("/staff/moderation"))
 
 
 def test_approve_without_javascript_redirects_back_to_the_queue(client, as_role, scene):

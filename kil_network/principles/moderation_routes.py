@@ -65,12 +65,14 @@ def queue():
     round and kind, oldest first; htmx swaps the list when a filter changes."""
     filters = _filters()
     status = Moderation(filters["status"])
+    counts = moderation.counts()
     page = moderation.queue(status=status, kind=filters["kind"],
                             round_id=int(filters["round"]) if filters["round"] else None, page=page_arg())
     return render("principles/staff/moderation.html", "principles/staff/_moderation_list.html",
                   pagination=page, filters=filters, status=status, args=_args(filters), back=_args(filters, page.page),
                   forms={item.key: _form_for(item, "view") for item in page.items},
-                  counts=moderation.counts(), rounds=moderation.rounds_with_pending(),
+                  counts=counts, moderation_waiting=counts[Moderation.PENDING]["total"],
+                  rounds=moderation.rounds_with_pending(),
                   kinds=moderation.KIND_LABELS, statuses=list(Moderation))
 
 
