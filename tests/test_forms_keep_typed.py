@@ -190,6 +190,7 @@ def test_suggestion_with_empty_wording_keeps_the_reason(client, as_role, ids):
     assert response.status_code == 422 and response.location is None
     body = response.get_data(as_text=True)
     assert SUMMARY in body and 'href="#text"' in body and "Enter the wording you suggest" in body
+    assert "<title>Error: " in body  # GOV.UK: the title says so too
     assert "Because plain words help everyone" in words(response)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Suggestion)) == before
 
@@ -222,6 +223,7 @@ def test_vote_comment_survives_a_missing_stance(client, as_role, ids, where):
     assert "Choose support, support with changes, or oppose" in words(response)
     assert re.search(r'href="#stance-(\d+-)?support"', body)  # the summary links to the first choice
     assert ("<html" in body) is (where != "htmx card")
+    assert ("<title>Error: " in body) is (where != "htmx card")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == votes
 
 
