@@ -27,7 +27,7 @@ from kil_network.core.rules import RuleError, refused_to, refused_to_flash
 from kil_network.extensions import db
 from kil_network.principles import results, services
 from kil_network.principles.forms import RespondForm, RoundForm
-from kil_network.principles.models import Eligibility, ResponseStatus, Round, Suggestion
+from kil_network.principles.models import Eligibility, Moderation, ResponseStatus, Round, Suggestion
 from kil_network.principles.services import drafts_of
 from kil_network.workshops import services as workshop_services
 from kil_network.workshops.models import Workshop
@@ -50,7 +50,8 @@ def rounds():
     rounds = db.session.scalars(sa.select(Round).order_by(Round.id.desc())).all()
     waiting = dict(db.session.execute(
         sa.select(Round.id, sa.func.count(Suggestion.id)).join(Round.drafts).join(Suggestion)
-        .where(Suggestion.response_status.is_(None)).group_by(Round.id)
+        .where(Suggestion.response_status.is_(None), Suggestion.moderation == Moderation.APPROVED)  # as listed
+        .group_by(Round.id)
     ).tuples().all())
     return render("principles/staff/rounds.html", rounds=rounds, waiting=waiting)
 
