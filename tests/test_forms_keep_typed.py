@@ -340,3 +340,26 @@ def test_a_tag_over_60_characters_is_refused_not_cut(client, as_role, ids):
     assert f"procurement, {long_tag}" in response.get_data(as_text=True) and SUMMARY in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Submission, ids["submission"]).tags == []
+
+
+@pytest.mark.parametrize("what", ["suggestion", "vote on the draft page", "vote on the cards (htmx)"])
+def test_round_closed_while_typing_keeps_the_text(client, as_role, ids, what):
+    """The round closed between loading the page and sending: the refusal, and the words typed, to copy."""
+    from kil_network.auth.models import User
+    from kil_network.principles import services as principles
+
+    as_role("member")
+    staff = db.session.scalar(sa.select(User).where(User.email == "organiser@example.org"))
+    principles.close_round(staff, db.session.get(Round, ids["round"]))
+    db.session.commit()
+    words_typed = "Forty minutes of careful wording"
+    if what == "suggestion":
+        response = client.post_form(f"/principles/drafts/{ids['draft']}/suggestions",
+                                    {"text": words_typed, "reason": "And why"})
+    else:
+        response = client.post_form(f"/principles/drafts/{ids['draft']}/vote",
+                                    {"stance": "amend", "comment": words_typed,
+                                     **({"back": "draft"} if "draft page" in what else {})},
+                                    headers=HX if "htmx" in what else {})
+    assert response.status_code == 422
+    assert words_typed in words(response) and "What you typed" in words(response)
