@@ -492,3 +492,12 @@ def test_deleting_the_account_removes_the_published_document(app, call, staff, m
     erase_evidence(member)
     db.session.commit()
     assert not published.exists() and not item.file_published and item.public_name == "Anonymous"
+
+
+def test_the_text_as_sent_with_other_line_endings_is_no_redaction(call, staff):
+    """Saving the review with the wording unchanged (the form's CRLF and trimmed edges) redacts nothing."""
+    item = add(call, text="Line one.\nLine two.")
+    services.set_published_wording(staff, item, "Line one.\r\nLine two.  ")
+    assert item.published_text is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
+                             .where(AuditLog.action == "evidence.redact")) == 0

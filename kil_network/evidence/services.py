@@ -19,6 +19,7 @@ from kil_network.core.addresses import normalise_email
 from kil_network.core.audit import record
 from kil_network.core.csvutil import csv_safe
 from kil_network.core.email import external_url, queue_email
+from kil_network.core.forms import clean_text
 from kil_network.core.params import int_arg
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
@@ -498,6 +499,7 @@ def evidence_csv(stmt) -> str:
             ";".join(str(p.number) for p in s.principles), s.file_name, s.text, s.notes]])
     return out.getvalue()
 
+
 # --- What the library publishes -----------------------------------------------------------
 
 def set_published_wording(actor: User, submission: Submission, wording: str | None) -> None:
@@ -507,7 +509,8 @@ def set_published_wording(actor: User, submission: Submission, wording: str | No
     if wording is not None and not wording.strip():
         raise RuleError("Enter the wording to publish (to publish nothing, choose not to publish it)",
                         "published_text")
-    new = None if wording is None or wording == submission.text else wording
+    # The text as sent (line endings and edge spaces aside, as the review form cleans them) is no redaction.
+    new = None if wording is None or clean_text(wording) == clean_text(submission.text) else wording
     if new == submission.published_text:
         return
     before = submission.published_wording
