@@ -130,7 +130,8 @@ EXPECTED = {
     "/staff/evidence/calls/<int:call_id>/edit": ("/staff/evidence/calls/{call}/edit", STAFF),
     "/staff/evidence/calls/<int:call_id>/survey-results": ("/staff/evidence/calls/{call}/survey-results", STAFF),
     "/staff/evidence/calls/<int:call_id>/survey.csv": ("/staff/evidence/calls/{call}/survey.csv", STAFF),
-    "/staff/evidence/calls/<int:call_id>/survey-summary.csv": ("/staff/evidence/calls/{call}/survey-summary.csv", STAFF),
+    "/staff/evidence/calls/<int:call_id>/survey-summary.csv":
+        ("/staff/evidence/calls/{call}/survey-summary.csv", STAFF),
     # Councils and pledges
     "/councils/": ("/councils/", PUBLIC),
     "/councils/<gss_code>": ("/councils/E06000023", PUBLIC),
