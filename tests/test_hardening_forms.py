@@ -63,7 +63,7 @@ def test_finding_11_evidence_form_keeps_text_when_token_refused(client, ids):
     form = {"name": "Ada Lovelace", "email": "ada@example.org", "organisation": "Analytical Engines",
             "respondent_type": "community_organisation", "local_authority": "E06000023", "topics": ["trends"],
             "text": "Referrals to local groups fell by a third.", "publication": "named"}
-    before = snapshot()
+    before, submissions = snapshot(), count(Submission)
     response = client.post(url, data={**form, **BAD})
     assert response.status_code == 400
     text = words(response)
@@ -75,7 +75,7 @@ def test_finding_11_evidence_form_keeps_text_when_token_refused(client, ids):
     # The fresh token in the page works: sending again stores it once.
     again = client.post(url, data={**form, "csrf_token": token_in(response)})
     assert again.status_code == 303
-    assert count(Submission) == 2  # the fixture's and this one
+    assert count(Submission) == submissions + 1  # once
 
 
 def test_finding_11_suggestion_keeps_text_when_token_refused(client, as_role, ids):
@@ -378,7 +378,8 @@ def test_finding_11_browser_vote_card_keeps_comment_after_token_broken(page, mak
         item.get_by_role("button", name="Save my vote on principle 2").click()
     assert info.value.status == 400
     item = card(page, 2)
-    expect(item.get_by_role("alert")).to_have_text(EXPIRED)
+    expect(item.get_by_role("alert")).to_contain_text(EXPIRED)  # the error summary (issue 12)
+    expect(item.locator("[data-error-summary]")).to_be_focused()
     expect(item.get_by_label("Comment (optional)")).to_have_value("Say which neighbourhood, please.")
     expect(item.get_by_label("Support with changes", exact=True)).to_be_checked()
     assert page.evaluate("window.__marker") == 1, "the page was reloaded"
