@@ -68,7 +68,7 @@ ADMIN = [
     "/staff/suggestions/{s_open}/respond", "respond-errors", "/principles/rounds/{r_open}/results",
     "/staff/evidence/", "/staff/evidence/{e_named}", "/staff/evidence/{e_private}", "/staff/evidence/calls/",
     "/staff/moderation", "/staff/moderation?status=approved", "/staff/moderation/suggestion/{s_open}/redact",
-    "moderation-hide-errors-htmx",
+    "moderation-hide-errors-htmx", "moderation-approve-htmx",
     "/staff/evidence/calls/new", "call-new-errors", "/staff/evidence/calls/{c_open}/edit",
     "/staff/evidence/calls/{c_open}/survey-results", "/staff/pledges/",
 ]
@@ -208,6 +208,14 @@ def open_state(page, site, name: str):
         item.locator("summary").click()
         item.get_by_role("button", name=re.compile("^Hide it")).click()
         expect(page.locator(f"#item-comment-{site['v_pending']} [data-error-summary]")).to_be_visible()
+    elif name == "moderation-approve-htmx":
+        page.goto("/staff/moderation")
+        waiting = int(re.search(r"(\d+) waiting for a decision", page.locator("#moderation-counts").inner_text())[1])
+        item = page.locator(f"#item-comment-{site['v_pending']}")
+        item.get_by_role("button", name=re.compile("^Approve as it is")).click()
+        expect(page.locator(f"#item-comment-{site['v_pending']} [role=status]")).to_contain_text(
+            "Approved: it is published with the results.")
+        expect(page.locator("#moderation-counts")).to_contain_text(f"{waiting - 1} waiting for a decision")
     elif name == "call-new-errors":
         page.goto("/staff/evidence/calls/new")
         page.get_by_role("button", name="Create the call").click()
