@@ -84,6 +84,7 @@ def test_vote_comment_kept_without_a_stance_with_javascript(page, make_user):
     expect(summary).to_be_in_viewport()
     expect(summary).to_contain_text("Choose support, support with changes, or oppose")
     expect(item.get_by_label("Comment (optional)")).to_have_value("Early help saves money later")
+    expect(item.locator(".character-count__status")).to_have_text("You have 1,972 characters remaining")  # swapped in
     assert page.evaluate("window.__marker") == 1  # swapped in place, no page load
     item.get_by_label("Support", exact=True).check()
     item.get_by_role("button", name="Save my vote on principle 4").click()
