@@ -54,7 +54,7 @@ def test_suggestion_error_in_view_and_focused_on_a_phone(page, make_user):
     assert summary.evaluate("e => e.getBoundingClientRect().top + window.scrollY") > 3 * PHONE["height"]  # far down
     expect(summary).to_contain_text("Enter the wording you suggest")
     expect(summary).to_contain_text("Your reason must be 2000 characters or fewer")
-    assert "#" not in page.url
+    assert not page.url.endswith("#suggestions")  # the page again, at the form (not the list of suggestions)
     expect(page.get_by_label("Why this change? (optional)")).to_have_value(why)
     # The summary's link moves to the wording box.
     summary.get_by_role("link", name="Enter the wording you suggest").click()
@@ -94,8 +94,9 @@ def test_vote_comment_kept_without_a_stance_with_javascript(page, make_user):
 
 
 def test_vote_comment_kept_without_a_stance_without_javascript(browser, live_server, make_user):
-    """JavaScript off: the draft page's vote form posted with a comment and no stance comes back as
-    the page with the comment and the error summary."""
+    """JavaScript off: the vote form (draft page and cards) posted with a comment and no stance, and
+    a suggestion with no wording, come back as the page opened at the form (its action's fragment),
+    with what was typed and the error summary in view."""
     staff = make_user(email="staff@example.org", role="staff")
     make_user(email="nia@example.org", name="Nia Roberts", member_type="councillor")
     draft = principles.drafts_of(open_round(staff))[1]
@@ -111,14 +112,23 @@ def test_vote_comment_kept_without_a_stance_without_javascript(browser, live_ser
         expect(page).to_have_url(re.compile(r"/account/$"))
         for url in (f"/principles/drafts/{draft.id}", "/principles/"):
             page.goto(url)
-            form = page.locator(f"form[action$='/principles/drafts/{draft.id}/vote']")
+            form = page.locator(f"form[action*='/principles/drafts/{draft.id}/vote']")
             form.get_by_label("Comment (optional)").fill("Coordinate with the health service too")
             form.get_by_role("button", name=re.compile("Save my vote")).click()
             summary = page.locator("[data-error-summary]")
             expect(summary).to_contain_text("Choose support, support with changes, or oppose")
-            form = page.locator(f"form[action$='/principles/drafts/{draft.id}/vote']")
+            expect(summary).to_be_in_viewport()  # the form's action opens the page at the form
+            form = page.locator(f"form[action*='/principles/drafts/{draft.id}/vote']")
             expect(form.get_by_label("Comment (optional)")).to_have_value("Coordinate with the health service too")
             expect(page.locator(f"#comment-info, #comment-{draft.id}-info").first) \
                 .to_have_text("You can enter up to 2,000 characters")
+        # And a suggestion with no wording: the page again, opened at the form, the why kept.
+        page.goto(f"/principles/drafts/{draft.id}")
+        page.get_by_label("Why this change? (optional)").fill("Health and care meet here")
+        page.get_by_role("button", name=re.compile("my suggestion")).click()
+        summary = page.locator("[data-error-summary]")
+        expect(summary).to_contain_text("Enter the wording you suggest")
+        expect(summary).to_be_in_viewport()
+        expect(page.get_by_label("Why this change? (optional)")).to_have_value("Health and care meet here")
     finally:
         context.close()

@@ -28,6 +28,13 @@
     enhanceAutocompletes(document);
     focusErrorSummary(document);
   });
+  // A refused form's page opens at the form (its action carries a #fragment, for pages read
+  // without JavaScript); scrolling to the fragment can take the focus away again, so once the
+  // page has loaded, focus the summary again unless the person has moved on.
+  window.addEventListener("load", function () {
+    var active = document.activeElement;
+    if (!active || active === document.body) { focusErrorSummary(document); }
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
     enhanceAutocompletes(event.detail.elt.parentNode || document);
     focusErrorSummary(event.detail.elt.parentNode || document);
