@@ -162,6 +162,27 @@ def test_every_form_keeps_what_was_typed_on_a_refusal(app, post_ids, signed_in, 
     missing = [name for name, value in typed.items() if not shows(response, value)]
     assert not missing, f"{rule}: lost {missing}"
     assert not re.search(r"<(?:input|textarea)\b[^>]*\bmaxlength=", body), f"{rule}: a maxlength cuts typing"
+    if rule in HTMX_ELSEWHERE or _posts_with_htmx(client, url):
+        # The htmx post of the same form: the fragment (not a page, not HX-Redirect) carries it all.
+        response = client.open(url, method=write_method(app, rule), headers=HX,
+                               data={**extra, **typed, "csrf_token": client.csrf_token()})
+        body = response.get_data(as_text=True)
+        assert response.status_code == 422 and "HX-Redirect" not in response.headers, f"{rule} (htmx)"
+        assert "<html" not in body and SUMMARY in body, f"{rule} (htmx): {words(response)[:300]}"
+        missing = [name for name, value in typed.items() if not shows(response, value)]
+        assert not missing, f"{rule} (htmx): lost {missing}"
+
+
+# Forms posted from another page that htmx posts (the others are found on their own page).
+HTMX_ELSEWHERE = {"/principles/drafts/<int:draft_id>/vote", "/workshops/<int:workshop_id>/register"}
+
+
+def _posts_with_htmx(client, url: str) -> bool:
+    """Does the form on `url` that posts back to it post with htmx?"""
+    page = client.get(url)
+    path = re.escape(url.split("?")[0])
+    return page.status_code == 200 and bool(
+        re.search(rf'<form\b[^>]*\bdata-hx-post="{path}(?:[?#][^"]*)?"', page.get_data(as_text=True)))
 
 
 def test_every_write_route_is_in_the_matrix(app):
