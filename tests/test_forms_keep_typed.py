@@ -384,3 +384,23 @@ def test_round_closed_while_typing_keeps_the_text(client, as_role, ids, what):
                                     headers=HX if "htmx" in what else {})
     assert response.status_code == 422
     assert words_typed in words(response) and "What you typed" in words(response)
+
+
+def test_length_limit_reads_the_fields_validators(app):
+    """The character count's limit: a Length's max or a MaxLength's limit (the smaller of both), or None."""
+    from flask_wtf import FlaskForm
+    from wtforms import StringField
+    from wtforms.validators import DataRequired, Length
+
+    from kil_network.core.forms import MaxLength, length_limit
+
+    class Sample(FlaskForm):
+        both = StringField(validators=[Length(max=300), MaxLength(200, "Both")])
+        length = StringField(validators=[Length(min=10, max=128)])
+        minimum_only = StringField(validators=[Length(min=3)])
+        neither = StringField(validators=[DataRequired()])
+
+    with app.test_request_context():
+        form = Sample(meta={"csrf": False})
+        assert [length_limit(f) for f in (form.both, form.length, form.minimum_only, form.neither)] == \
+            [200, 128, None, None]
