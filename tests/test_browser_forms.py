@@ -53,7 +53,7 @@ def test_suggestion_error_in_view_and_focused_on_a_phone(page, make_user):
     expect(summary).to_be_in_viewport()
     assert summary.evaluate("e => e.getBoundingClientRect().top + window.scrollY") > 3 * PHONE["height"]  # far down
     expect(summary).to_contain_text("Enter the wording you suggest")
-    expect(summary).to_contain_text("Your reason must be 2000 characters or fewer")
+    expect(summary).to_contain_text("Your reason must be 2,000 characters or fewer")
     assert not page.url.endswith("#suggestions")  # the page again, at the form (not the list of suggestions)
     expect(page.get_by_label("Why this change? (optional)")).to_have_value(why)
     # The summary's link moves to the wording box.

@@ -223,7 +223,7 @@ def test_suggestion_with_a_long_reason_keeps_both_whole(client, as_role, ids):
     response = client.post_form(f"/principles/drafts/{ids['draft']}/suggestions",
                                 {"text": "Say neighbourhood", "reason": reason})
     assert response.status_code == 422
-    assert "Your reason must be 2000 characters or fewer" in words(response)
+    assert "Your reason must be 2,000 characters or fewer" in words(response)
     assert reason in response.get_data(as_text=True) and "Say neighbourhood" in words(response)
     assert 'data-character-count="2000"' in response.get_data(as_text=True)
 
@@ -255,7 +255,7 @@ def test_vote_comment_too_long_is_refused_whole(client, as_role, ids):
     response = client.post_form(f"/principles/drafts/{ids['draft']}/vote",
                                 {"stance": "support", "comment": comment}, headers=HX)
     assert response.status_code == 422
-    assert comment in response.get_data(as_text=True) and "Comment must be 2000 characters or fewer" in words(response)
+    assert comment in response.get_data(as_text=True) and "Comment must be 2,000 characters or fewer" in words(response)
 
 
 def test_survey_text_over_3000_characters_is_refused_and_kept(client, ids):

@@ -273,7 +273,7 @@ def test_profile_save(client, viewer):
     ({"local_authority": "X00000000"}, "local_authority", "Select a council from the list"),
     ({"member_type": "emperor"}, "member_type", "Select what kind of member you are"),
     ({"local_authority": "", "member_type": "other"}, "region", "Select your region, or choose a council above"),
-    ({"involvement": "i" * 2001}, "involvement", "How you would like to be involved must be 2000 characters or fewer"),
+    ({"involvement": "i" * 2001}, "involvement", "How you would like to be involved must be 2,000 characters or fewer"),
 ])
 def test_profile_errors(client, viewer, changes, field, message):
     """Invalid profile details show the error summary and the message beside the field; nothing saved."""

@@ -436,7 +436,7 @@ def test_suggestion_posted_and_refused(client, as_role, make_round):
     assert response.status_code == 422  # the draft page again, with what was typed
     assert "Enter the wording you suggest" in words(response) and "My reason stays" in words(response)
     response = client.post_form(url, {"text": "x" * 2001})
-    assert "Suggested wording must be 2000 characters or fewer" in words(response)
+    assert "Suggested wording must be 2,000 characters or fewer" in words(response)
     assert count(Suggestion) == 1
 
 
