@@ -404,3 +404,21 @@ def test_length_limit_reads_the_fields_validators(app):
         form = Sample(meta={"csrf": False})
         assert [length_limit(f) for f in (form.both, form.length, form.minimum_only, form.neither)] == \
             [200, 128, None, None]
+
+
+def test_a_server_error_on_a_form_shows_what_was_typed(fresh_app):
+    """A post that fails unexpectedly: the 500 page lists what was typed (never a password)."""
+    app = fresh_app
+
+    @app.post("/test-boom-form")
+    def boom_form():
+        """Fail while handling a form."""
+        raise RuntimeError("boom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = app.test_client()
+    response = client.post("/test-boom-form", data={"csrf_token": client.csrf_token(), "text": "An hour of writing",
+                                                    "password": "correct horse battery"})
+    assert response.status_code == 500
+    assert "What you typed" in words(response) and "An hour of writing" in words(response)
+    assert "correct horse battery" not in response.get_data(as_text=True)
