@@ -15,13 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
+from kil_network.core import disclosure
 from kil_network.core.csvutil import csv_safe
 from kil_network.extensions import db
 from kil_network.members.models import Region
 from kil_network.principles.models import Draft, Moderation, Principle, Round, RoundState, Suggestion, VoteTally
 from kil_network.principles.moderation import published_comments
 from kil_network.principles.services import drafts_of
-from kil_network.principles.tallies import SUPPRESS_BELOW, tallies
+from kil_network.principles.tallies import CATEGORIES, tallies
 from kil_network.workshops.models import Workshop
 
 
@@ -37,23 +38,37 @@ def group_labels(workshop_keys=None) -> dict:
         workshops = workshops.where(Workshop.id.in_([int(k) for k in workshop_keys]))
     return {
         "type": type_labels(),
-        "region": {str(i): n for i, n in db.session.execute(sa.select(Region.id, Region.name))},
-        "workshop": {str(i): n for i, n in db.session.execute(workshops)},
+        "region": {str(i): n for i, n in db.session.execute(sa.select(Region.id, Region.name))}
+        | {disclosure.REST: "No region given"},
+        "workshop": {str(i): n for i, n in db.session.execute(workshops)}
+        | {disclosure.REST: "Not at a workshop (voted online)"},
     }
 
 
+def _in_label_order(counts: dict, labels: dict) -> None:
+    """Each breakdown's groups in the order of their names, the REST group last."""
+    for by_dimension in counts.values():
+        for dim, cells in by_dimension.items():
+            names = labels.get(dim, {})
+            by_dimension[dim] = dict(sorted(cells.items(), key=lambda kv: (
+                kv[0] == disclosure.REST, str(names.get(kv[0], kv[0])).casefold())))
+
+
 def round_results(round_: Round) -> dict:
-    """Per draft: overall cell and breakdowns by member type, region and workshop."""
+    """Per draft: the overall cell and breakdowns by member type, region and workshop, protected
+    by the disclosure rules (each hidden cell says why), groups in the order of their names."""
     drafts = drafts_of(round_)
     counts = tallies([d.id for d in drafts])
-    keyed = {key for groups in counts.values() for key in groups["workshop"]}
-    return {"drafts": drafts, "tallies": counts, "labels": group_labels(keyed)}
+    keyed = {key for groups in counts.values() for key in groups["workshop"] if key != disclosure.REST}
+    labels = group_labels(keyed)
+    _in_label_order(counts, labels)
+    return {"drafts": drafts, "tallies": counts, "labels": labels}
 
 
 @dataclass(frozen=True)
 class LiveTally:
-    """One principle of a round, with the votes cast on it through a workshop (not suppressed: a
-    room sees its own votes)."""
+    """One principle of a round, with the votes cast on it through a workshop: the room's live
+    figures, shown only when the disclosure rules allow them as a table of one cell (`cell`)."""
 
     number: int
     title: str
@@ -70,6 +85,19 @@ class LiveTally:
     def percent(self, stance: str) -> int:
         """That stance's share of the votes, rounded (0 with no votes)."""
         return round(getattr(self, stance) * 100 / self.total) if self.total else 0
+
+    @property
+    def cell(self) -> disclosure.Cell:
+        """The room's figures through the disclosure rules (fewer than 5, or all but one the same: hidden)."""
+        return disclosure.one_cell((self.support, self.amend, self.oppose), CATEGORIES)
+
+    @property
+    def hidden_note(self) -> str:
+        """What the screen says instead of the figures when they may not be shown ('' when they may)."""
+        status = self.cell.status
+        if status is disclosure.Status.FEWER:
+            return f"Results appear from {disclosure.THRESHOLD} votes"
+        return "Results hidden to protect privacy" if status is disclosure.Status.HIDDEN else ""
 
 
 @dataclass(frozen=True)
@@ -172,15 +200,15 @@ def results_csv(round_: Round) -> str:
                      "support", "support_with_changes", "oppose", "support_pct", "amend_pct", "oppose_pct"])
     for draft in data["drafts"]:
         for dim in ("all", "type", "region", "workshop"):
-            for key, cell in sorted(data["tallies"][draft.id][dim].items()):
+            for key, cell in data["tallies"][draft.id][dim].items():
                 name = "All voters" if dim == "all" else labels.get(dim, {}).get(key, key)
-                if cell["suppressed"]:
+                if cell.suppressed:
                     writer.writerow(["results", draft.number, csv_safe(draft.title), dim, csv_safe(name),
-                                     f"fewer than {SUPPRESS_BELOW}", "", "", "", "", "", ""])
+                                     cell.label, "", "", "", "", "", ""])
                 else:
                     writer.writerow(["results", draft.number, csv_safe(draft.title), dim, csv_safe(name),
-                                     cell["total"], cell["support"], cell["amend"], cell["oppose"],
-                                     cell["pct"]["support"], cell["pct"]["amend"], cell["pct"]["oppose"]])
+                                     cell.total, cell.support, cell.amend, cell.oppose,
+                                     cell.pct["support"], cell.pct["amend"], cell.pct["oppose"]])
     comments = published_comments(round_)  # approved by staff only, as published (redacted)
     writer.writerow([])
     writer.writerow(["section", "principle", "stance", "comment"])
