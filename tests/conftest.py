@@ -305,6 +305,23 @@ def make_user(app):
 
 
 @pytest.fixture
+def make_people(make_user):
+    """make_people(n, member_type): n confirmed members of a type, new people on every call
+    (voter1@example.org "Voter Person1", voter2@... across calls)."""
+    made = {"n": 0}
+
+    def factory(n, member_type="community_organisation"):
+        people = []
+        for _ in range(n):
+            made["n"] += 1
+            people.append(make_user(email=f"voter{made['n']}@example.org", name=f"Voter Person{made['n']}",
+                                    member_type=member_type))
+        return people
+
+    return factory
+
+
+@pytest.fixture
 def auth(client):
     """Sign-in helper for the test client."""
     return AuthActions(client)

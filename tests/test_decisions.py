@@ -89,19 +89,9 @@ def make_workshop(organiser):
 
 
 @pytest.fixture
-def people(make_user):
-    """n confirmed members of a type (new people on every call)."""
-    made = {"n": 0}
-
-    def factory(n, member_type="community_organisation"):
-        out = []
-        for _ in range(n):
-            made["n"] += 1
-            out.append(make_user(email=f"person{made['n']}@example.org", name=f"Person {made['n']}",
-                                 member_type=member_type))
-        return out
-
-    return factory
+def people(make_people):
+    """Make n confirmed members (each call makes new people)."""
+    return make_people
 
 
 def book(workshop, user):

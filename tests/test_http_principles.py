@@ -99,19 +99,9 @@ def make_workshop():
 
 
 @pytest.fixture
-def voters(make_user):
-    """Make n confirmed members who vote through the services (each call makes new people)."""
-    made = {"n": 0}
-
-    def factory(n, member_type="community_organisation"):
-        people = []
-        for _ in range(n):
-            made["n"] += 1
-            people.append(make_user(email=f"voter{made['n']}@example.org", name=f"Voter Person{made['n']}",
-                                    member_type=member_type))
-        return people
-
-    return factory
+def voters(make_people):
+    """Make n confirmed members (each call makes new people)."""
+    return make_people
 
 
 def cast(user, draft, stance="support", comment="", workshop=None):

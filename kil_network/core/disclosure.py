@@ -34,8 +34,9 @@ rules, so someone who knows the rules and every other figure may reason about *w
 hidden; and the projector shows a room its own live figures, which the room then knows.
 """
 import enum
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 THRESHOLD = 5
 REST = "_rest"  # the group of everyone a dimension's keys do not cover
@@ -122,7 +123,7 @@ class Table:
     when the keys did not cover everyone)."""
 
     overall: Cell
-    dimensions: dict[str, dict[Hashable, Cell]]
+    dimensions: dict[str, dict[Any, Cell]]  # group keys: whatever the caller used (ids, names)
 
 
 def _hidden(counts: tuple[int, ...], categories: tuple[str, ...]) -> Cell:
@@ -132,8 +133,8 @@ def _hidden(counts: tuple[int, ...], categories: tuple[str, ...]) -> Cell:
     return Cell(counts, status, categories)
 
 
-def _protect_dimension(overall: tuple[int, ...], groups: dict[Hashable, tuple[int, ...]],
-                       categories: tuple[str, ...]) -> dict[Hashable, Cell]:
+def _protect_dimension(overall: tuple[int, ...], groups: dict[Any, tuple[int, ...]],
+                       categories: tuple[str, ...]) -> dict[Any, Cell]:
     """Rules 1-3 for one dimension whose overall cell is shown."""
     status = {key: passes(counts) for key, counts in groups.items()}
     while True:
@@ -152,7 +153,7 @@ def _protect_dimension(overall: tuple[int, ...], groups: dict[Hashable, tuple[in
     return {key: Cell(counts, status[key], categories) for key, counts in groups.items()}
 
 
-def protect(overall: Sequence[int], dimensions: Mapping[str, Mapping[Hashable, Sequence[int]]] | None = None,
+def protect(overall: Sequence[int], dimensions: Mapping[str, Mapping[Any, Sequence[int]]] | None = None,
             categories: Sequence[str] = ()) -> Table:
     """Apply the rules to a table: `overall` the counts for everyone; `dimensions` {name: {group
     key: counts}}, each group counted in the overall (groups of nobody are dropped; whoever the
@@ -160,7 +161,7 @@ def protect(overall: Sequence[int], dimensions: Mapping[str, Mapping[Hashable, S
     categories = tuple(categories)
     total = tuple(int(n) for n in overall)
     overall_status = passes(total)
-    cells: dict[str, dict[Hashable, Cell]] = {}
+    cells: dict[str, dict[Any, Cell]] = {}
     for name, raw in (dimensions or {}).items():
         groups = {key: tuple(int(n) for n in counts) for key, counts in raw.items() if sum(counts) > 0}
         rest = tuple(o - sum(g[i] for g in groups.values()) for i, o in enumerate(total))

@@ -71,7 +71,8 @@ class MaxLength:
 
     def __call__(self, form, field):
         if field.data and len(field.data) > self.limit:
-            raise ValidationError(f"{self.what} must be {self.limit:,} characters or fewer")  # "2,000", as the count says
+            # "2,000", as the count says
+            raise ValidationError(f"{self.what} must be {self.limit:,} characters or fewer")
 
 
 def length_limit(field) -> int | None:

@@ -13,8 +13,8 @@ Revises: 0012_workshop_day
 - `rounds.closed_at`, `results_released_at`: a round closed by mistake may be reopened within
   24 hours while its results have not left the app.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0013_trust'
