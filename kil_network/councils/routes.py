@@ -84,9 +84,13 @@ def queue():
 def _queue_page(form: PledgeReviewForm, reviewed: Pledge | None = None, status_code: int = 200):
     """The pledges; after a refused review, that pledge's form with the decision and note typed."""
     status = choice_arg("status", [s.value for s in PledgeStatus])
+    # A pledge that is no longer pending has no form on the page to hold its errors (a stale page
+    # posted after someone else decided): they go in the summary at the top, with no field.
+    formless = [(None, m) for messages in form.errors.values() for m in messages] \
+        if reviewed is not None and not reviewed.is_pending else []
     return render("councils/staff_pledges.html", pledges=services.pledges_for_staff(status), status=status,
                   statuses=list(PledgeStatus), form=form, reviewed_id=reviewed.id if reviewed else None,
-                  status_code=status_code)
+                  formless_errors=formless, status_code=status_code)
 
 
 @staff_bp.post("/pledges/<int:pledge_id>")
