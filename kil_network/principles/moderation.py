@@ -20,10 +20,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import InstrumentedAttribute, joinedload
 
 from kil_network.auth.models import User
 from kil_network.core.audit import record
@@ -39,6 +40,7 @@ STATUSES = tuple(Moderation)
 HIDE_REASON_MAX = 500
 TEXT_MAX = 2000
 PER_PAGE = 20
+Row = TypeVar("Row", Vote, Suggestion)  # what members write for publication: a vote (its comment) or a suggestion
 CHANGED_MESSAGE = ("The member changed this while you were reading it. Read the new wording "
                    "before you decide.")
 
@@ -85,52 +87,52 @@ class Item:
     @property
     def status(self) -> Moderation:
         """Pending, approved or hidden."""
-        return self.row.comment_status if self.is_comment else self.row.moderation
+        return self.row.comment_status if isinstance(self.row, Vote) else self.row.moderation
 
     @property
     def stance(self) -> Stance | None:
         """The vote's stance (comments only)."""
-        return self.row.stance if self.is_comment else None
+        return self.row.stance if isinstance(self.row, Vote) else None
 
     @property
     def original(self) -> str:
         """The member's own words."""
-        return self.row.comment if self.is_comment else self.row.text
+        return self.row.comment if isinstance(self.row, Vote) else self.row.text
 
     @property
     def original_reason(self) -> str:
         """The member's own "why" (suggestions only; empty for comments)."""
-        return "" if self.is_comment else self.row.reason
+        return "" if isinstance(self.row, Vote) else self.row.reason
 
     @property
     def published(self) -> str:
         """The wording published once approved (staff's redaction when there is one)."""
-        return self.row.published_comment if self.is_comment else self.row.public_text
+        return self.row.published_comment if isinstance(self.row, Vote) else self.row.public_text
 
     @property
     def published_reason(self) -> str:
         """The "why" published once approved (suggestions only)."""
-        return "" if self.is_comment else self.row.public_reason
+        return "" if isinstance(self.row, Vote) else self.row.public_reason
 
     @property
     def redacted(self) -> bool:
         """Staff edited what is published."""
-        return self.row.comment_redacted if self.is_comment else self.row.redacted
+        return self.row.comment_redacted if isinstance(self.row, Vote) else self.row.redacted
 
     @property
     def hidden_reason(self) -> str:
         """Why staff hid it."""
-        return self.row.comment_hidden_reason if self.is_comment else self.row.hidden_reason
+        return self.row.comment_hidden_reason if isinstance(self.row, Vote) else self.row.hidden_reason
 
     @property
     def moderated_at(self) -> datetime | None:
         """When staff last decided."""
-        return self.row.comment_moderated_at if self.is_comment else self.row.moderated_at
+        return self.row.comment_moderated_at if isinstance(self.row, Vote) else self.row.moderated_at
 
     @property
     def written_at(self) -> datetime:
         """When the member wrote it (a comment: when the vote last changed)."""
-        return self.row.updated_at if self.is_comment else self.row.created_at
+        return self.row.updated_at if isinstance(self.row, Vote) else self.row.created_at
 
     @property
     def fingerprint(self) -> str:
@@ -153,16 +155,17 @@ def item_for(kind: str, item_id: int) -> Item | None:
     """The vote comment or suggestion with this id, its draft and round loaded; None when there is
     none (a vote without a comment has nothing to moderate)."""
     if kind == COMMENT:
-        row = db.session.get(Vote, item_id, options=[joinedload(Vote.draft).joinedload(Draft.round)])
-        if row is None or not row.comment:
+        vote = db.session.get(Vote, item_id, options=[joinedload(Vote.draft).joinedload(Draft.round)])
+        if vote is None or not vote.comment:
             return None
-    elif kind == SUGGESTION:
-        row = db.session.get(Suggestion, item_id, options=[joinedload(Suggestion.draft).joinedload(Draft.round)])
-        if row is None:
+        return Item(kind, vote)
+    if kind == SUGGESTION:
+        suggestion = db.session.get(Suggestion, item_id,
+                                    options=[joinedload(Suggestion.draft).joinedload(Draft.round)])
+        if suggestion is None:
             return None
-    else:
-        return None
-    return Item(kind, row)
+        return Item(kind, suggestion)
+    return None
 
 
 # --- The queue --------------------------------------------------------------------------
@@ -180,22 +183,27 @@ def _suggestion_rows(status: Moderation, round_id: int | None) -> sa.Select:
     return stmt.where(Draft.round_id == round_id) if round_id else stmt
 
 
+def _with_drafts(model: type[Row], ids: list[int]) -> Sequence[Row]:
+    """The votes or suggestions with these ids, their draft and round loaded (one query)."""
+    return db.session.scalars(sa.select(model).where(model.id.in_(ids))
+                              .options(joinedload(model.draft).joinedload(Draft.round))).unique().all()
+
+
 def _load(keys: Sequence[tuple[str, int]]) -> list[Item]:
     """The items for these (kind, id) keys, in that order: one query per kind."""
     ids = {kind: [i for k, i in keys if k == kind] for kind in KINDS}
     rows: dict[tuple[str, int], Vote | Suggestion] = {}
-    for kind, model in ((COMMENT, Vote), (SUGGESTION, Suggestion)):
-        if ids[kind]:
-            found = db.session.scalars(sa.select(model).where(model.id.in_(ids[kind]))
-                                       .options(joinedload(model.draft).joinedload(Draft.round))).unique()
-            rows.update({(kind, row.id): row for row in found})
+    if ids[COMMENT]:
+        rows.update({(COMMENT, row.id): row for row in _with_drafts(Vote, ids[COMMENT])})
+    if ids[SUGGESTION]:
+        rows.update({(SUGGESTION, row.id): row for row in _with_drafts(Suggestion, ids[SUGGESTION])})
     return [Item(kind, rows[(kind, i)]) for kind, i in keys if (kind, i) in rows]
 
 
 class QueuePage(Pagination):
     """One page of the queue across both kinds, oldest first (what waits longest comes first)."""
 
-    def __init__(self, statement: sa.Select, page: int, per_page: int):
+    def __init__(self, statement: sa.Select | sa.CompoundSelect, page: int, per_page: int):
         super().__init__(page=page, per_page=per_page, max_per_page=None, error_out=False, count=True,
                          statement=statement)
 
@@ -308,14 +316,21 @@ def comment_changed(vote: Vote) -> None:
 
 # --- Staff decisions ---------------------------------------------------------------------
 
+def _locked(model: type[Row], row_id: int, touched: InstrumentedAttribute) -> Row | None:
+    """The row read back after an UPDATE that takes its lock (setting `touched` to itself)."""
+    return db.session.scalar(
+        sa.update(model).where(model.id == row_id).values({touched: touched}).returning(model)
+        .execution_options(synchronize_session=False, populate_existing=True))
+
+
 def _lock(row: Vote | Suggestion) -> Vote | Suggestion:
     """Take the row's lock and read it back as locked (a member changing their comment at the
     same moment waits, or has already changed it)."""
-    model = type(row)
-    touched = model.comment_status if model is Vote else model.moderation
-    locked = db.session.scalar(
-        sa.update(model).where(model.id == row.id).values({touched: touched}).returning(model)
-        .execution_options(synchronize_session=False, populate_existing=True))
+    locked: Vote | Suggestion | None
+    if isinstance(row, Vote):
+        locked = _locked(Vote, row.id, Vote.comment_status)
+    else:
+        locked = _locked(Suggestion, row.id, Suggestion.moderation)
     if locked is None:
         raise RuleError("This has been deleted.")
     return locked
@@ -343,7 +358,7 @@ def _decide(actor: User, row: Vote | Suggestion, action: str, status: Moderation
     item = Item(kind_of(row), row)
     previous = item.status
     now = utcnow()
-    if item.is_comment:
+    if isinstance(row, Vote):
         row.comment_status, row.comment_hidden_reason = status, hidden_reason
         row.comment_moderated_by_id, row.comment_moderated_at = actor.id, now
     else:

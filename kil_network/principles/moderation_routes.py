@@ -105,7 +105,7 @@ def _decided(item: moderation.Item, changed: bool, done: str, unchanged: str):
     db.session.commit()
     message = done if changed else unchanged
     if is_htmx():
-        return _item(moderation.item_for(item.kind, item.id), message=message)
+        return _item(get_item_or_404(item.kind, item.id), message=message)
     flash(message, "success")
     return _back_to_queue()
 
@@ -113,8 +113,8 @@ def _decided(item: moderation.Item, changed: bool, done: str, unchanged: str):
 def _refused(item: moderation.Item, form, mode: str, page: str):
     """A refused decision: the item's form again with what was typed and the error."""
     if is_htmx():
-        return _item(moderation.item_for(item.kind, item.id), mode=mode, form=form, status_code=422)
-    item = moderation.item_for(item.kind, item.id)
+        return _item(get_item_or_404(item.kind, item.id), mode=mode, form=form, status_code=422)
+    item = get_item_or_404(item.kind, item.id)
     return render(page, item=item, mode=mode, form=_form_for(item, mode, form), errors=_errors(form),
                   back=_args(_filters(request.form), int_arg(request.form.get("page")) or 1), status_code=422)
 
