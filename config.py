@@ -95,8 +95,10 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MEMBERS_PER_PAGE = 20
-    # Evidence documents are at most 10MB; the request may carry the form as well.
-    MAX_CONTENT_LENGTH = 11 * 1024 * 1024
+    # Evidence documents are at most 10MB (evidence.uploads.MAX_BYTES, refused as a form error with
+    # everything typed kept); a request up to this size is read, so a document a little or a lot over
+    # the limit still comes back as that error. Only a body larger than this is refused unread (413).
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", "")
     CONTACT_EMAIL = os.environ.get("CONTACT_EMAIL", "network@keepitlocal.invalid")
     # The home page's headline counts are recomputed at most this often per process.

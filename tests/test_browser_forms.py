@@ -5,12 +5,16 @@
     the character count saying how many characters too many.
 (b) A vote's comment survives a missing stance: on the cards page with JavaScript (htmx swaps the
     card, its error summary focused), and on the draft page without JavaScript (a full page).
+(c) A written-evidence document over 10MB is refused by the browser before it is sent.
 """
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+from kil_network.core.timeutil import utcnow
+from kil_network.evidence.models import Call
 from kil_network.extensions import db
 from kil_network.principles import services as principles
 from tests.support.browser import PASSWORD, shot, sign_in
@@ -132,3 +136,24 @@ def test_vote_comment_kept_without_a_stance_without_javascript(browser, live_ser
         expect(page.get_by_label("Why this change? (optional)")).to_have_value("Health and care meet here")
     finally:
         context.close()
+
+
+def test_a_document_over_the_limit_is_refused_before_sending(page, app):
+    """(c) The written-evidence form: a file over 10MB is refused by the browser before it is sent
+    (the form stays, with what was typed), as a body too big to read could not be shown back."""
+    now = utcnow()
+    call = Call(title="Call for evidence", introduction="", asks="", opens_at=now - timedelta(days=1),
+                survey_closes_at=None, written_closes_at=now + timedelta(days=9))
+    db.session.add(call)
+    db.session.commit()
+    page.goto(f"/evidence/calls/{call.id}/submit")
+    page.get_by_label("Your evidence").fill("Evidence typed with care.")
+    file = page.locator("#file")
+    big = b"%PDF-1.4" + b"0" * (10 * 1024 * 1024)
+    file.set_input_files({"name": "big.pdf", "mimeType": "application/pdf", "buffer": big})
+    assert file.evaluate("e => e.validationMessage") == "The selected file must be smaller than 10MB"
+    url = page.url
+    page.get_by_role("button", name=re.compile("Send")).click()
+    assert page.url == url and page.get_by_label("Your evidence").input_value() == "Evidence typed with care."
+    file.set_input_files({"name": "small.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 small"})
+    assert file.evaluate("e => e.validationMessage") == ""

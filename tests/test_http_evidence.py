@@ -458,7 +458,9 @@ def test_acknowledgement_email_reaches_the_smtp_server(client, make_call, upload
     (None, "report.pdf", "The selected file must be a PDF, DOCX or ODT document"),
     (b"", "report.pdf", "The selected file is empty"),
     (pdf_bytes() + b"0" * (10 * 1024 * 1024), "big.pdf", "The selected file must be smaller than 10MB"),
-], ids=["executable", "text", "zip", "empty", "too-big"])
+    # Twice the limit: still read, so the refusal is the form's, with the text kept (not a 413 page).
+    (pdf_bytes() + b"0" * (20 * 1024 * 1024), "huge.pdf", "The selected file must be smaller than 10MB"),
+], ids=["executable", "text", "zip", "empty", "too-big", "twice-the-limit"])
 def test_bad_files_are_refused_with_the_field_message_and_nothing_stored(client, make_call, uploads_dir, data, name,
                                                                          message):
     """A disguised, empty or oversized file: the message beside the file field, the text kept, nothing stored."""

@@ -283,6 +283,7 @@ def submit(call_id):
             return redirect(done, code=303)
     return render_form("evidence/submit.html", "evidence/_submit_form.html", form, call=call,
                        deadline_error=deadline_error, upload_accept=uploads.ACCEPT,
+                       upload_max_bytes=uploads.MAX_BYTES,
                        closed=call.written_closed and request.method == "GET")
 
 

@@ -24,6 +24,17 @@
     if (summary) { summary.focus(); }
   }
 
+  // A file over a field's limit (data-max-bytes) is refused before the form is sent: a body over
+  // the server's cap could not be read back, so what was typed with it could not be shown again.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) { return; }
+    var limit = parseInt(input.getAttribute("data-max-bytes"), 10);
+    var file = input.files && input.files[0];
+    input.setCustomValidity(file && file.size > limit ? input.getAttribute("data-too-large") : "");
+    input.reportValidity();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     enhanceAutocompletes(document);
     focusErrorSummary(document);
