@@ -17,10 +17,12 @@ from kil_network.extensions import db
 from kil_network.members.models import (
     ConsentRecord,
     LocalAuthority,
+    NotificationPreference,
     Organisation,
     OrganisationEditor,
     Region,
 )
+from kil_network.messages.models import Message
 from kil_network.principles.models import (
     Draft,
     Endorsement,
@@ -45,6 +47,8 @@ __all__ = [
     "Endorsement",
     "LocalAuthority",
     "MemberType",
+    "Message",
+    "NotificationPreference",
     "Organisation",
     "OrganisationEditor",
     "OutboxEmail",

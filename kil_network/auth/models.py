@@ -166,6 +166,10 @@ class User(UserMixin, Model):
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
     # Secret in the URL of the member's private calendar feed; the member can reset it.
     calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # Permanent refusals (SMTP 5xx) of the address in a row; at MAIL_UNDELIVERABLE_AFTER the address
+    # is marked undeliverable (campaign sends skip it; staff see it) until it changes or succeeds.
+    email_bounce_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    email_undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation = relationship("Organisation", back_populates="members")
     local_authority = relationship("LocalAuthority")

@@ -70,6 +70,10 @@ class OutboxEmail(Model):
     # Random per row: with the id it makes a Message-ID that stays the same on every try, so a
     # receiver can drop a resend, and that never repeats if ids are reused (a restored database).
     message_token: Mapped[str | None] = mapped_column(sa.String(32))
+    # Extra headers for this email (List-Unsubscribe and List-Unsubscribe-Post on campaign emails).
+    headers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The staff message (kil_network.messages) this is a recipient's copy of, if any.
+    message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("messages.id", ondelete="SET NULL"), index=True)
 
     @property
     def waiting_to_retry(self) -> bool:

@@ -131,3 +131,15 @@ class ConsentRecord(Model):
     source: Mapped[str] = mapped_column(sa.String(40), default="join")
 
     user = relationship("User", back_populates="consents")
+
+
+class NotificationPreference(Model):
+    """A member's choice for one optional kind of notification (members.notifications.KINDS);
+    no row means the kind's default."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    enabled: Mapped[bool] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

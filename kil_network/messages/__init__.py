@@ -1,0 +1,1 @@
+"""Staff messages to members (campaign updates and service messages) and the members' updates pages."""
