@@ -50,21 +50,29 @@ def external_url(endpoint: str, **values) -> str:
 SECRET_KINDS = frozenset({"confirm", "reset", "sign_in", "signin", "login_link", "magic_link"})
 
 
-def queue_email(to: str, subject: str, template: str, *, kind: str = "general",
-                user=None, attachments=None, secret: bool | None = None, **context) -> OutboxEmail:
-    """Render `templates/email/<template>.txt` (and `.html` if present) into the outbox.
-
-    `secret` (default: the kind is in SECRET_KINDS, or a context value is a token link from
-    external_url) marks an email whose body must never be shown: the staff outbox page lists
-    only its recipient, subject and status."""
-    if secret is None:
-        secret = kind in SECRET_KINDS or any(isinstance(v, SecretURL) for v in context.values())
-    context.setdefault("subject", subject)
+def render_bodies(template: str, **context) -> tuple[str, str | None]:
+    """The plain text and (if the template has one) HTML bodies of an email."""
     body_text = render_template(f"email/{template}.txt", **context)
     try:
         body_html = render_template(f"email/{template}.html", **context)
     except TemplateNotFound:  # the HTML part is optional
         body_html = None
+    return body_text, body_html
+
+
+def queue_email(to: str, subject: str, template: str, *, kind: str = "general",
+                user=None, attachments=None, secret: bool | None = None, headers: dict | None = None,
+                **context) -> OutboxEmail:
+    """Render `templates/email/<template>.txt` (and `.html` if present) into the outbox.
+
+    `secret` (default: the kind is in SECRET_KINDS, or a context value is a token link from
+    external_url) marks an email whose body must never be shown: the staff outbox page lists
+    only its recipient, subject and status. `headers` are added to the message as they are
+    (List-Unsubscribe and List-Unsubscribe-Post on campaign emails)."""
+    if secret is None:
+        secret = kind in SECRET_KINDS or any(isinstance(v, SecretURL) for v in context.values())
+    context.setdefault("subject", subject)
+    body_text, body_html = render_bodies(template, **context)
     encoded = [
         {
             "filename": a["filename"],
@@ -77,10 +85,29 @@ def queue_email(to: str, subject: str, template: str, *, kind: str = "general",
         to_address=to, subject=subject, body_text=body_text, body_html=body_html,
         attachments=encoded, kind=kind, user_id=getattr(user, "id", None),
         status=OutboxEmail.PENDING, attempts=0, next_attempt_at=utcnow(),
-        secret=bool(secret), message_token=secrets.token_hex(8),
+        secret=bool(secret), message_token=secrets.token_hex(8), headers=dict(headers or {}),
     )
     db.session.add(mail)
     return mail
+
+
+def queue_bulk(rows: list[dict]) -> int:
+    """Queue many already-rendered emails in one INSERT (executemany), never one ORM object each.
+
+    Each row has `to_address`, `subject`, `body_text` and optionally `body_html`, `kind`,
+    `user_id`, `headers`, `message_id`; the rest (status, Message-ID token, times) is filled
+    here. Runs in the caller's transaction. Returns how many were queued."""
+    if not rows:
+        return 0
+    now = utcnow()
+    values = [{
+        "body_html": None, "kind": "general", "user_id": None, "headers": {}, "message_id": None,
+        **row,
+        "attachments": [], "status": OutboxEmail.PENDING, "attempts": 0, "next_attempt_at": now,
+        "created_at": now, "secret": False, "message_token": secrets.token_hex(8),
+    } for row in rows]
+    db.session.execute(sa.insert(OutboxEmail), values)
+    return len(values)
 
 
 def message_id(mail: OutboxEmail) -> str:
@@ -98,6 +125,8 @@ def build_message(mail: OutboxEmail) -> EmailMessage:
     msg["Subject"] = mail.subject
     msg["Date"] = format_datetime(mail.created_at or utcnow())
     msg["Message-ID"] = message_id(mail)
+    for name, value in (mail.headers or {}).items():  # List-Unsubscribe(-Post) on campaign emails
+        msg[name] = value
     msg.set_content(mail.body_text)
     if mail.body_html:
         msg.add_alternative(mail.body_html, subtype="html")
