@@ -61,6 +61,9 @@ class Config:
     # A worker stopped while an email was being handed to SMTP leaves it "sending"; after this many
     # seconds it is marked failed ("delivery uncertain") for staff to check, never re-sent blindly.
     MAIL_SENDING_TIMEOUT = float(os.environ.get("MAIL_SENDING_TIMEOUT", "900"))
+    # After this many permanent refusals (SMTP 5xx) of an address in a row, it is marked undeliverable:
+    # campaign emails and optional notifications skip it, staff see it; a delivery or a new address clears it.
+    MAIL_UNDELIVERABLE_AFTER = int(os.environ.get("MAIL_UNDELIVERABLE_AFTER", "3"))
 
     SERVER_NAME = os.environ.get("SERVER_NAME") or None
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")

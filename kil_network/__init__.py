@@ -10,11 +10,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, config_from_env
+from kil_network.auth import deliverability
 from kil_network.auth.routes import bp as auth_bp
 from kil_network.auth.services import load_user
-from kil_network.core import email as core_email
+from kil_network.core import delivery as core_delivery
 from kil_network.core.cli import register_cli as register_core_cli
 from kil_network.core.csrf import register_csrf
+from kil_network.core.delivery import register_delivery_listener
 from kil_network.core.errors import register_errorhandlers
 from kil_network.core.htmx import register_htmx
 from kil_network.core.params import DatabaseIntConverter, SafePathConverter, SafeStringConverter
@@ -32,6 +34,7 @@ from kil_network.evidence.routes import bp as evidence_bp
 from kil_network.evidence.routes import principle_evidence_panel
 from kil_network.evidence.staff_routes import bp as staff_evidence_bp
 from kil_network.extensions import csrf, limiter, login_manager, migrate
+from kil_network.members import personal_data as communication_data
 from kil_network.members import services as member_data
 from kil_network.members.routes import account_bp, joining_bp, organisations_bp, staff_organisations_bp
 from kil_network.members.routes import bp as members_bp
@@ -69,6 +72,7 @@ def create_app(config=None):
     _register_htmx(app)
     _register_template_helpers(app)
     _register_personal_data(app)
+    _register_delivery_listeners(app)
     workshop_rounds.register(app)  # workshops (below principles) get the rounds a workshop may feed
     _register_cli(app)
     return app
@@ -180,11 +184,20 @@ def _register_personal_data(app):
     register_exporter(app, "survey_responses", evidence_data.export_survey)
     register_exporter(app, "evidence_submissions", evidence_data.export_submissions)
     register_exporter(app, "pledges", evidence_data.export_pledges)
-    register_eraser(app, core_email.erase_outbox)
+    register_exporter(app, "emails_sent", core_delivery.export_outbox)
+    register_exporter(app, "email_delivery", communication_data.export_email_delivery)
+    register_eraser(app, core_delivery.erase_outbox)
     register_eraser(app, evidence_data.erase_evidence)
+    register_eraser(app, communication_data.erase_consent_history)  # counts withdrawals before erase_profile
     register_eraser(app, member_data.erase_profile)
     register_eraser(app, principle_data.erase_principles)
     register_eraser(app, workshop_data.erase_registrations)
+
+
+def _register_delivery_listeners(app):
+    """Told of every email's delivery outcome: auth counts an address's permanent refusals and marks
+    it undeliverable (core.delivery)."""
+    register_delivery_listener(app, deliverability.record_delivery)
 
 
 def _register_cli(app):

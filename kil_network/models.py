@@ -16,6 +16,7 @@ from kil_network.evidence.models import (
 from kil_network.extensions import db
 from kil_network.members.models import (
     ConsentRecord,
+    ConsentWithdrawalCount,
     LocalAuthority,
     NotificationPreference,
     Organisation,
@@ -42,6 +43,7 @@ __all__ = [
     "AuditLog",
     "Call",
     "ConsentRecord",
+    "ConsentWithdrawalCount",
     "db",
     "Draft",
     "Endorsement",

@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from kil_network.auth.deliverability import clear_undeliverable
 from kil_network.auth.models import RevokedSignIn, SignInCode, Status, User, sign_in_issued_at
 from kil_network.core.addresses import normalise_email
 from kil_network.core.email import external_url, queue_email
@@ -150,6 +151,7 @@ def confirm_email_link(token: str) -> tuple[User, bool]:
         user.email = email
         user.pending_email = None
         user.email_confirmed_at = utcnow()
+        clear_undeliverable(user)  # a new address: no refusals yet
         return user, False
     raise RuleError("This link is for an email address that is no longer on your account.")
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
 
+from kil_network.core.delivery import FAILED, REFUSED, RETRY, SENT, notify_delivery, read_refusal
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
@@ -275,12 +276,18 @@ def release_uncertain() -> int:
     return changed
 
 
-def _failure(mail_id: int, attempts: int, exc: Exception) -> tuple[str, dict]:
-    """The outcome of a refused or failed try: back off, or fail after MAIL_MAX_ATTEMPTS."""
-    values = {"last_error": f"{type(exc).__name__}: {exc}"[:1000]}
+def _failure(mail_id: int, attempts: int, exc: Exception) -> tuple[str, dict, int | None]:
+    """The outcome of a refused or failed try, with the server's answer and its SMTP code: failed at
+    once when refused permanently (5xx, core.delivery.read_refusal), else back off, and fail after
+    MAIL_MAX_ATTEMPTS."""
+    refusal = read_refusal(exc)
+    values = {"last_error": refusal.answer[:1000]}
+    if refusal.permanent:
+        return (REFUSED if refusal.about_address else FAILED), {**values, "status": OutboxEmail.FAILED}, refusal.code
     if attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        return "failed", {**values, "status": OutboxEmail.FAILED}
-    return "retry", {**values, "status": OutboxEmail.PENDING, "next_attempt_at": utcnow() + backoff(attempts)}
+        return FAILED, {**values, "status": OutboxEmail.FAILED}, refusal.code
+    return RETRY, {**values, "status": OutboxEmail.PENDING,
+                   "next_attempt_at": utcnow() + backoff(attempts)}, refusal.code
 
 
 def deliver_due(limit: int = 50, stop=None) -> dict:
@@ -315,6 +322,7 @@ def deliver_due(limit: int = 50, stop=None) -> dict:
                 mail.status = OutboxEmail.FAILED
                 mail.last_error = f"Could not build the email: {type(exc).__name__}: {exc}"[:1000]
                 db.session.commit()
+                notify_delivery(mail, FAILED, None)
                 counts["failed"] += 1
                 continue
             lease = timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT"])
@@ -333,13 +341,15 @@ def deliver_due(limit: int = 50, stop=None) -> dict:
                 else:
                     connection.send(message)
             except Exception as exc:  # noqa: BLE001 - refused, unreachable, or not sendable: back off
-                outcome, values = _failure(mail_id, attempts, exc)
+                outcome, values, code = _failure(mail_id, attempts, exc)
                 _write_outcome(mail_id, values)
-                counts[outcome] += 1
+                notify_delivery(mail, outcome, code)
+                counts[FAILED if outcome == REFUSED else outcome] += 1
                 if connection.connect_failed:
                     break  # the server cannot be reached: leave the rest for the next batch
                 continue
             _write_outcome(mail_id, {"status": OutboxEmail.SENT, "sent_at": utcnow(), "last_error": None})
+            notify_delivery(mail, SENT, None)
             counts["sent"] += 1
     finally:
         connection.close()
@@ -350,8 +360,3 @@ def retry_now(mail: OutboxEmail) -> None:
     """Put a failed or waiting email back at the front of the queue."""
     mail.status = OutboxEmail.PENDING
     mail.next_attempt_at = utcnow()
-
-
-def erase_outbox(user) -> None:
-    """Remove the member's emails from the outbox when their account is deleted (registered by the factory)."""
-    db.session.execute(sa.delete(OutboxEmail).where(OutboxEmail.user_id == user.id))

@@ -143,3 +143,17 @@ class NotificationPreference(Model):
     kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     enabled: Mapped[bool] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentWithdrawalCount(Model):
+    """Consent withdrawals of deleted accounts, kept only as anonymised counts (UK GDPR: evidence of
+    how consent is withdrawn, with no one in it): per kind, how it was withdrawn, and month (UTC)."""
+
+    __tablename__ = "consent_withdrawal_counts"
+    __table_args__ = (sa.UniqueConstraint("kind", "source", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))  # as ConsentRecord.kind
+    source: Mapped[str] = mapped_column(sa.String(40))  # as ConsentRecord.source: "profile", "unsubscribe link"...
+    month: Mapped[str] = mapped_column(sa.String(7))  # "2026-12"
+    withdrawals: Mapped[int] = mapped_column(default=0)
