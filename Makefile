@@ -8,7 +8,7 @@ PORT ?= 5000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
-.PHONY: run test lint lock bench venv node chromium java clean
+.PHONY: run test lint lock bench venv node chromium java spamassassin clean
 
 # Byte-code is compiled when a module is first imported, not for every file of every package.
 PIP := $(VENV)/bin/pip install -q --no-compile --disable-pip-version-check
@@ -35,6 +35,10 @@ chromium:
 
 java:
 	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(APT_INSTALL) default-jre-headless; }
+
+# SpamAssassin scores every kind of email in tests/test_email_quality.py (local rules, no network).
+spamassassin:
+	@command -v spamassassin >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(APT_INSTALL) spamassassin; }
 
 # The demo app on http://127.0.0.1:$(PORT) with the mail worker beside it.
 # htmx comes from the local npm copy unless HTMX_URL says otherwise (this works offline).
@@ -69,7 +73,7 @@ lint: $(VENV)/.dev
 # an idle process steals queued tests from a busy one.
 # `make lint` runs beside them (its report is printed after theirs); either failing fails the run.
 JOBS ?= $(shell echo $$(( $$(nproc) * 2 )))
-test: $(VENV)/.dev node_modules/.installed chromium java
+test: $(VENV)/.dev node_modules/.installed chromium java spamassassin
 	@mkdir -p test-artifacts; \
 	$(MAKE) --no-print-directory lint > test-artifacts/lint.log 2>&1 & lint=$$!; \
 	$(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS); tests=$$?; \
