@@ -38,6 +38,10 @@ from kil_network.members import personal_data as communication_data
 from kil_network.members import services as member_data
 from kil_network.members.routes import account_bp, joining_bp, organisations_bp, staff_organisations_bp
 from kil_network.members.routes import bp as members_bp
+from kil_network.messages import services as message_data
+from kil_network.messages.cli import register_cli as register_message_cli
+from kil_network.messages.routes import bp as staff_messages_bp
+from kil_network.messages.routes import updates_bp
 from kil_network.models import db  # the db whose metadata holds every model (kil_network/models.py)
 from kil_network.principles import personal_data as principle_data
 from kil_network.principles import workshop_rounds
@@ -147,6 +151,8 @@ def _register_blueprints(app):
     app.register_blueprint(staff_evidence_bp, url_prefix="/staff")
     app.register_blueprint(councils_bp)
     app.register_blueprint(staff_pledges_bp, url_prefix="/staff")
+    app.register_blueprint(staff_messages_bp, url_prefix="/staff/messages")
+    app.register_blueprint(updates_bp, url_prefix="/updates")
 
 
 def _register_errorhandlers(app):
@@ -184,6 +190,7 @@ def _register_personal_data(app):
     register_exporter(app, "survey_responses", evidence_data.export_survey)
     register_exporter(app, "evidence_submissions", evidence_data.export_submissions)
     register_exporter(app, "pledges", evidence_data.export_pledges)
+    register_exporter(app, "messages_received", message_data.export_messages)  # copies: erase_outbox
     register_exporter(app, "emails_sent", core_delivery.export_outbox)
     register_exporter(app, "email_delivery", communication_data.export_email_delivery)
     register_eraser(app, core_delivery.erase_outbox)
@@ -207,3 +214,4 @@ def _register_cli(app):
     register_workshop_cli(app)
     register_site_cli(app)
     register_devdata_cli(app)
+    register_message_cli(app)  # send-scheduled
