@@ -34,8 +34,10 @@ from kil_network.evidence.routes import bp as evidence_bp
 from kil_network.evidence.routes import principle_evidence_panel
 from kil_network.evidence.staff_routes import bp as staff_evidence_bp
 from kil_network.extensions import csrf, limiter, login_manager, migrate
+from kil_network.members import notifications as notification_data
 from kil_network.members import personal_data as communication_data
 from kil_network.members import services as member_data
+from kil_network.members.notification_routes import bp as notifications_bp
 from kil_network.members.routes import account_bp, joining_bp, organisations_bp, staff_organisations_bp
 from kil_network.members.routes import bp as members_bp
 from kil_network.messages import services as message_data
@@ -139,6 +141,7 @@ def _register_blueprints(app):
     app.register_blueprint(members_bp, url_prefix="/members")
     app.register_blueprint(organisations_bp, url_prefix="/organisations")
     app.register_blueprint(account_bp, url_prefix="/account")
+    app.register_blueprint(notifications_bp)  # /account/notifications and /unsubscribe/<token>
     app.register_blueprint(staff_organisations_bp, url_prefix="/staff/organisations")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(workshops_bp)
@@ -183,6 +186,7 @@ def _register_personal_data(app):
     register_exporter(app, "profile", member_data.export_profile)
     register_exporter(app, "consents", member_data.export_consents)
     register_exporter(app, "organisation_editor", member_data.export_organisation_editor)
+    register_exporter(app, "notification_preferences", notification_data.export_preferences)
     register_exporter(app, "workshop_registrations", workshop_data.export_registrations)
     register_exporter(app, "principle_votes", principle_data.export_votes)
     register_exporter(app, "principle_suggestions", principle_data.export_suggestions)
@@ -197,6 +201,7 @@ def _register_personal_data(app):
     register_eraser(app, evidence_data.erase_evidence)
     register_eraser(app, communication_data.erase_consent_history)  # counts withdrawals before erase_profile
     register_eraser(app, member_data.erase_profile)
+    register_eraser(app, notification_data.erase_preferences)
     register_eraser(app, principle_data.erase_principles)
     register_eraser(app, workshop_data.erase_registrations)
 

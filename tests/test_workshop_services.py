@@ -1051,7 +1051,7 @@ def test_confirmation_email_has_calendar_and_qr_attachments(make_workshop, membe
     workshop = make_workshop(fmt=WorkshopFormat.HYBRID)
     (person,) = members(1)
     reg = register(workshop, person)
-    assert deliver_due()["sent"] == 1
+    assert deliver_due()["sent"] == 2  # the confirmation, and "New workshop" to staff (hybrid: announced to all)
     message = mail.wait_for(lambda m: m["To"] == person.email and m["Subject"].startswith("Your place is confirmed"))
     attachments = {part.get_content_type(): part for part in message.iter_attachments()}
     assert set(attachments) == {"text/calendar", "image/png"}

@@ -148,9 +148,13 @@ def confirm_email_link(token: str) -> tuple[User, bool]:
     if email and email == user.pending_email:
         if get_user_by_email(email) is not None:
             raise RuleError("Another account now uses that email address.")
+        old_email = user.email
         user.email = email
         user.pending_email = None
         user.email_confirmed_at = utcnow()
+        # A security email: always sent, to the old address (the one that may have been taken over).
+        queue_email(old_email, "Your email address has been changed", "email_changed",
+                    kind="security", user=user, user_obj=user, new_email=email)
         clear_undeliverable(user)  # a new address: no refusals yet
         return user, False
     raise RuleError("This link is for an email address that is no longer on your account.")
@@ -250,9 +254,12 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 
 def set_password(user: User, password: str) -> None:
-    """Change the password and sign the member out of every other session."""
+    """Change the password and sign the member out of every other session; tell them by email
+    (a security email: always sent, whatever their preferences)."""
     user.password_hash = hash_password(password)
     user.session_token = new_session_token()
+    queue_email(user.email, "Your password has been changed", "password_changed",
+                kind="security", user=user, user_obj=user, reset_url=external_url("auth.reset_request"))
 
 
 def complete_reset(user: User, password: str) -> None:

@@ -7,10 +7,12 @@ from sqlalchemy.orm import joinedload
 
 from kil_network.auth.models import Status, User
 from kil_network.core.audit import record
+from kil_network.core.email import external_url
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.councils.models import Pledge, PledgeStatus, SignedBy
 from kil_network.extensions import db
+from kil_network.members import notifications
 from kil_network.members.models import LocalAuthority, Region
 
 
@@ -71,6 +73,7 @@ def review_pledge(actor: User, pledge: Pledge, status: PledgeStatus, note: str =
         if other is not None and other.id != pledge.id:
             raise RuleError(f"{pledge.local_authority.display_name} has a newer pledge that is "
                               f"{other.status.value}. Review that one instead.")
+    previous = pledge.status
     try:
         with db.session.begin_nested():  # a newer pledge submitted at this moment still wins
             pledge.status = status
@@ -79,11 +82,27 @@ def review_pledge(actor: User, pledge: Pledge, status: PledgeStatus, note: str =
         db.session.refresh(pledge)
         raise RuleError(f"{pledge.local_authority.display_name} has just had a newer pledge submitted. "
                           "Review that one instead.") from exc
+    decided = pledge.verified_at is None or pledge.review_note != note or status != previous
     pledge.review_note = note
     pledge.verified_by_id = actor.id
     pledge.verified_at = utcnow()
     record(actor, f"pledge.{status.value}", pledge,
            f"{status.value.capitalize()} the pledge of {pledge.local_authority.gss_code}", note=note)
+    if decided:
+        _tell_council(pledge, status, note)
+
+
+def _tell_council(pledge: Pledge, status: PledgeStatus, note: str) -> int:
+    """Tell the pledge's submitter and the council's members that it was verified or rejected."""
+    council = pledge.local_authority
+    audience = sa.select(User.id).where(sa.or_(User.id == pledge.submitted_by_id,
+                                               User.local_authority_id == council.id))
+    verified = status == PledgeStatus.VERIFIED
+    return notifications.notify(
+        audience, "pledge_decided",
+        f"{council.display_name}'s pledge has been {'verified' if verified else 'rejected'}",
+        "notify_pledge_decided", verified=verified, council=council.display_name, note=note,
+        council_url=external_url("councils.council", gss_code=council.gss_code))
 
 
 def pledged_by_region() -> list[dict]:

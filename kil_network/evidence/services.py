@@ -36,6 +36,7 @@ from kil_network.evidence.models import (
     submission_principles,
 )
 from kil_network.extensions import db
+from kil_network.members import notifications
 from kil_network.principles.models import Principle
 
 DEADLINE_PASSED = "The deadline for responses has now passed"
@@ -410,8 +411,10 @@ def review(actor: User, submission: Submission, *, status: ReviewStatus, tags: l
         set_published_wording(actor, submission, published_text)
     if file_approved is not None:
         set_file_approval(actor, submission, file_approved)
+    first_public = False
     if submission.is_published and submission.published_at is None:
         submission.published_at = utcnow()  # the first time it becomes public
+        first_public = True
     clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
     too_long = [t for t in clean_tags if len(t) > TAG_MAX]
     if too_long:  # refused, never cut: the staff member shortens it
@@ -423,6 +426,11 @@ def review(actor: User, submission: Submission, *, status: ReviewStatus, tags: l
     submission.notes = notes
     record(actor, "evidence.review", submission, f"Reviewed evidence {submission.reference}: {status.value}",
            tags=clean_tags, principles=sorted(principle_ids))
+    if first_public and submission.user_id is not None:  # a member's: tell them (once, the first time)
+        notifications.notify(sa.select(User.id).where(User.id == submission.user_id), "evidence_published",
+                             "Your evidence is published", "notify_evidence_published",
+                             reference=submission.reference,
+                             library_url=external_url("evidence.library_item", submission_id=submission.id))
 
 
 def staff_search(q: str = "", status: str = "", topic: str = "", tag: str = "", principle: str = ""):

@@ -4,13 +4,13 @@ Forms parse and show errors; what a member type must give (an organisation, a co
 members.services (member_type_problems), which `validate` shows beside the fields' own errors."""
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
 
 from kil_network.auth.models import MEMBER_TYPE_LABELS, MemberType
 from kil_network.core.forms import MaxLength, clean_line, clean_text, email_field
 from kil_network.extensions import db
-from kil_network.members import services
+from kil_network.members import notifications, services
 from kil_network.members.models import ORGANISATION_TYPES, LocalAuthority, Region
 
 
@@ -252,3 +252,12 @@ class RoomJoinForm(FlaskForm):
             getattr(self, problem.field or "member_type").errors.append(problem.message)
             valid = False
         return valid
+
+
+class NotificationPreferencesForm(FlaskForm):
+    """Which optional notifications the member gets, and their consent to campaign emails."""
+
+    notifications = SelectMultipleField(
+        "Email me when", choices=[(k.key, k.label) for k in notifications.KINDS.values()],
+        description="Tick the notifications you want. Untick one to stop it.")
+    consent_marketing = BooleanField("Send me campaign emails: news, workshops and calls for evidence")

@@ -16,11 +16,13 @@ from sqlalchemy.exc import IntegrityError
 
 from kil_network.auth.models import User
 from kil_network.core.audit import record
+from kil_network.core.email import external_url
 from kil_network.core.models import AuditLog
 from kil_network.core.params import int_arg
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from kil_network.members import notifications
 from kil_network.principles import moderation, tallies
 from kil_network.principles.models import (
     REOPEN_WINDOW,
@@ -240,11 +242,16 @@ def respond(actor: User, suggestion: Suggestion, status: ResponseStatus, text: s
     """Staff say what they did with a suggestion (shown in 'you said, we did')."""
     if not (text or "").strip():
         raise RuleError("Explain the decision: it is shown to members", "response_text")
+    changed = (suggestion.response_status, suggestion.response_text) != (status, text.strip())
     suggestion.response_status = status
     suggestion.response_text = text.strip()
     suggestion.responded_by_id = actor.id
     suggestion.responded_at = utcnow()
     record(actor, "suggestion.respond", suggestion, f"Responded to suggestion #{suggestion.id}: {status.value}")
+    if changed and suggestion.user_id is not None:  # the same answer saved again tells nobody twice
+        notifications.notify(sa.select(User.id).where(User.id == suggestion.user_id), "suggestion_answered",
+                             "Your suggestion has been answered", "notify_suggestion_answered",
+                             suggestion=suggestion, principles_url=external_url("principles.index"))
 
 
 # --- Staff: rounds ------------------------------------------------------------------------
@@ -318,6 +325,18 @@ def open_round_for_votes(actor: User, round_: Round) -> None:
     if round_.opens_at is None:
         round_.opens_at = utcnow()
     record(actor, "round.open", round_, f"Opened round #{round_.id} for votes")
+    notifications.notify(round_audience(round_), "round_open", f"Have your say: {round_.name} is open",
+                         "notify_round_open", round=round_, principles_url=external_url("principles.index"))
+
+
+def round_audience(round_: Round) -> sa.Select:
+    """The members told a round has opened: every member (notify keeps the confirmed ones), or for
+    an attendees-only round those registered for (or checked in at) one of its workshops."""
+    if round_.eligibility != Eligibility.ATTENDEES:
+        return sa.select(User.id)
+    return (sa.select(Registration.user_id).join(Workshop)
+            .where(Workshop.round_id == round_.id, Registration.user_id.is_not(None),
+                   sa.or_(Registration.state == RegistrationState.CONFIRMED, Registration.checked_in_at.is_not(None))))
 
 
 @dataclass(frozen=True)

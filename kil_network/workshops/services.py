@@ -24,10 +24,12 @@ from kil_network.auth.models import MemberType, Status, User
 from kil_network.auth.services import get_user_by_email
 from kil_network.core.addresses import normalise_email
 from kil_network.core.audit import record
+from kil_network.core.email import external_url
 from kil_network.core.forms import UK_POSTCODE, is_http_url
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
 from kil_network.extensions import db
+from kil_network.members import notifications as member_notifications
 from kil_network.workshops import notifications
 from kil_network.workshops.models import (
     ACTIVE_STATES,
@@ -488,7 +490,21 @@ def publish_workshop(actor: User, workshop: Workshop) -> bool:
     workshop.status = WorkshopStatus.PUBLISHED
     workshop.published_at = utcnow()
     record(actor, "workshop.publish", workshop, f"Published workshop #{workshop.id}")
+    _announce(workshop)
     return True
+
+
+def _announce(workshop: Workshop) -> int:
+    """Tell the members who want it about a newly published workshop: those of its region, or every
+    member when it can be joined online (one query and one bulk insert, whatever the audience)."""
+    audience = sa.select(User.id)
+    if not workshop.format.has_link:
+        if workshop.region_id is None:
+            return 0
+        audience = audience.where(User.region_id == workshop.region_id)
+    return member_notifications.notify(
+        audience, "workshop_in_region", f"New workshop: {workshop.title}", "notify_workshop_published",
+        workshop=workshop, workshop_url=external_url("workshops.detail", workshop_id=workshop.id))
 
 
 def cancel_workshop(actor: User, workshop: Workshop, reason: str) -> int | None:
