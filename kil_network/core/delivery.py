@@ -69,8 +69,8 @@ def read_refusal(exc: Exception) -> Refusal:
         permanent = 500 <= code < 600
         return Refusal(code, f"The mail server refused the email: {code} {text}", permanent,
                        permanent and bool(_ADDRESS_STATUS.match(text)))
-    code = exc.smtp_code if isinstance(exc, smtplib.SMTPResponseException) else None
-    return Refusal(code, f"{type(exc).__name__}: {exc}", False, False)
+    answered = exc.smtp_code if isinstance(exc, smtplib.SMTPResponseException) else None
+    return Refusal(answered, f"{type(exc).__name__}: {exc}", False, False)
 
 
 def register_delivery_listener(app, fn: Callable) -> None:

@@ -40,7 +40,8 @@ def erase_consent_history(user: User) -> None:
     consent records go (members.services.erase_profile also deletes any left)."""
     withdrawals = db.session.execute(
         sa.select(ConsentRecord.kind, ConsentRecord.source, ConsentRecord.created_at)
-        .where(ConsentRecord.user_id == user.id, ConsentRecord.granted.is_(False))).all()
+        .where(ConsentRecord.user_id == user.id, ConsentRecord.granted.is_(False),
+               ConsentRecord.source != "join")).all()  # not given when joining: never withdrawn
     tallies = Counter((kind, source, at.strftime("%Y-%m")) for kind, source, at in withdrawals)
     for (kind, source, month), n in sorted(tallies.items()):
         _add_withdrawals(kind, source, month, n)

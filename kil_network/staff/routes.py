@@ -18,20 +18,22 @@ from kil_network.staff.forms import RoleForm, SuspendForm
 
 bp = Blueprint("staff", __name__)
 
-FILTER_KEYS = ("q", "type", "region", "status", "role")
+FILTER_KEYS = ("q", "type", "region", "status", "role", "email")
+EMAIL_FILTERS = [("undeliverable", "Undeliverable")]
 
 
 def _filters() -> dict:
     """The member-list filters from the query string."""
     return {"q": text_arg("q"), "type": choice_arg("type", [t.value for t in MEMBER_TYPE_LABELS]),
             "region": id_arg("region"), "status": choice_arg("status", [s.value for s in Status]),
-            "role": choice_arg("role", [r.value for r in Role])}
+            "role": choice_arg("role", [r.value for r in Role]),
+            "email": choice_arg("email", [value for value, _ in EMAIL_FILTERS])}
 
 
 def _search(filters):
     """The staff member search for these filters."""
     return services.staff_member_search(filters["q"], filters["type"], filters["region"],
-                                        filters["status"], filters["role"])
+                                        filters["status"], filters["role"], filters["email"])
 
 
 def get_member_or_404(member_id: int) -> User:
@@ -61,7 +63,8 @@ def members():
     csv_args = {k: v for k, v in filters.items() if v}
     return render("staff/members.html", "staff/_members_table.html", pagination=pagination,
                   filters=filters, regions=regions, member_types=MEMBER_TYPE_LABELS,
-                  statuses=[Status.ACTIVE, Status.SUSPENDED], roles=list(Role), csv_args=csv_args)
+                  statuses=[Status.ACTIVE, Status.SUSPENDED], roles=list(Role), email_filters=EMAIL_FILTERS,
+                  csv_args=csv_args)
 
 
 @bp.get("/members.csv")
@@ -90,7 +93,7 @@ def _member_page(member, suspend_form: SuspendForm | None = None, status_code: i
     ).all()
     return render("staff/member.html", "staff/_member_actions.html", member=member,
                   role_form=RoleForm(role=member.role.value), suspend_form=suspend_form or SuspendForm(),
-                  history=history, status_code=status_code)
+                  history=history, delivery=services.email_delivery_notice(member), status_code=status_code)
 
 
 def _after_action(member, message):

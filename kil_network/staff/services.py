@@ -17,14 +17,32 @@ from kil_network.extensions import db
 from kil_network.members.services import member_search
 
 
-def staff_member_search(q="", member_type="", region_id="", status="", role=""):
-    """Every member (not deleted) matching the staff filters."""
+def staff_member_search(q="", member_type="", region_id="", status="", role="", email=""):
+    """Every member (not deleted) matching the staff filters (email "undeliverable": addresses the
+    mail server keeps refusing, auth.deliverability)."""
     stmt = member_search(q, member_type, region_id, directory_only=False)
+    if email == "undeliverable":
+        stmt = stmt.where(User.email_undeliverable_at.is_not(None))
     if status in {s.value for s in Status} and status != Status.DELETED.value:
         stmt = stmt.where(User.status == Status(status))
     if role in {r.value for r in Role}:
         stmt = stmt.where(User.role == Role(role))
     return stmt
+
+
+def email_delivery_notice(member: User) -> dict | None:
+    """What staff are told about the member's address on their page: undeliverable since when, after
+    how many permanent refusals, and the mail server's last answer; or that it has been refused
+    (not yet undeliverable); None when nothing is wrong."""
+    if not member.email_bounce_count and member.email_undeliverable_at is None:
+        return None
+    last_error = db.session.scalar(
+        sa.select(OutboxEmail.last_error)
+        .where(OutboxEmail.user_id == member.id, OutboxEmail.to_address == member.email,
+               OutboxEmail.status == OutboxEmail.FAILED, OutboxEmail.last_error.is_not(None))
+        .order_by(OutboxEmail.id.desc()).limit(1))
+    return {"since": member.email_undeliverable_at, "refusals": member.email_bounce_count,
+            "last_error": last_error or "no answer kept"}
 
 
 def suspend(actor: User, member: User, reason: str = "") -> None:

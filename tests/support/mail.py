@@ -10,10 +10,16 @@ class CapturedMail:
 
     def __init__(self):
         self.messages = []
+        self.refusals: dict[str, str] = {}  # address -> the server's answer to RCPT TO
 
     def clear(self):
-        """Forget what was received."""
+        """Forget what was received, and accept every address again."""
         self.messages.clear()
+        self.refusals.clear()
+
+    def refuse(self, address: str, reply: str = "550 5.1.1 No such user here") -> None:
+        """Answer RCPT TO for this address with `reply` (a 5xx permanent, a 4xx temporary refusal)."""
+        self.refusals[address.lower()] = reply
 
     def wait_for(self, predicate, timeout: float = 15.0):
         """Wait until a message matching predicate arrives; return it."""
@@ -35,6 +41,13 @@ def start_smtp_capture() -> CapturedMail:
     captured = CapturedMail()
 
     class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            reply = captured.refusals.get(address.lower())
+            if reply:
+                return reply
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
         async def handle_DATA(self, server, session, envelope):
             message = message_from_bytes(envelope.original_content, policy=policy.default)
             message.envelope_to = list(envelope.rcpt_tos)
