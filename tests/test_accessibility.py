@@ -38,7 +38,8 @@ MEMBER = ["/members/", "/members/?q=Okonkwo", "/members/{other}", "/organisation
           "/account/delete", "/auth/check-email", "/staff/", "account-errors-htmx"]
 UNCONFIRMED = ["/account/"]
 ADMIN = ["/staff/", "/staff/members/", "/staff/members/?q=Okonkwo", "/staff/members/{other}",
-         "/staff/members/{suspended}", "/staff/audit/", "/staff/outbox/", "/staff/organisations/"]
+         "/staff/members/{suspended}", "/staff/members/?email=undeliverable", "/staff/audit/", "/staff/outbox/",
+         "/staff/organisations/"]
 EXPECTED_STATUS = {("anonymous", "/no-such-page"): 404, ("anonymous", "/auth/confirm/not-a-real-token"): 400,
                    ("anonymous", "/auth/reset/not-a-real-token"): 400, ("member", "/staff/"): 403}
 PAGES = ([("anonymous", p) for p in PUBLIC] + [("member", p) for p in MEMBER]
@@ -68,9 +69,10 @@ def build_site(make_user):
     suspended = make_user(email="sid@example.org", name="Sid Suspended", show_in_directory=False)
     suspend(admin, suspended, f"Posting spam links: {LONG_URL}")
     now = utcnow()
+    other.email_bounce_count, other.email_undeliverable_at = 3, now  # the staff page's undeliverable notice
     db.session.add_all([
         OutboxEmail(to_address="amara@example.org", subject="Confirm your email address", body_text="Hello",
-                    status=OutboxEmail.FAILED, attempts=8, last_error="550 mailbox unavailable"),
+                    status=OutboxEmail.FAILED, attempts=8, last_error="550 mailbox unavailable", user_id=other.id),
         OutboxEmail(to_address="sid@example.org", subject="Reset your password", body_text="Hello",
                     status=OutboxEmail.PENDING, attempts=2, next_attempt_at=now + timedelta(days=1),
                     last_error="Connection refused"),

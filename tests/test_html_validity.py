@@ -40,9 +40,11 @@ def site(make_user):
               organisation=None, gss_code="E08000035")
     suspended = make_user(email="sid@example.org", name="Sid Suspended", show_in_directory=False)
     suspend(admin, suspended, "Posting spam")
+    other.email_bounce_count, other.email_undeliverable_at = 3, utcnow()  # the staff page's undeliverable notice
     db.session.add_all([
         OutboxEmail(to_address="amara@example.org", subject="Confirm your email address", body_text="Hello",
-                    status=OutboxEmail.FAILED, attempts=8, last_error="550 mailbox unavailable"),
+                    status=OutboxEmail.FAILED, attempts=8, last_error="550 mailbox <unavailable> & gone",
+                    user_id=other.id),
         OutboxEmail(to_address="sid@example.org", subject="Reset your password", body_text="Hello <there>",
                     status=OutboxEmail.PENDING, attempts=2, next_attempt_at=utcnow() + timedelta(days=1),
                     last_error="Connection refused"),
@@ -103,7 +105,8 @@ def collect_pages(app, site) -> dict[str, tuple[int, str]]:
 
     admin = signed_in(app, "admin@example.org")
     for path in ("/staff/", "/staff/members/", "/staff/members/?q=Okonkwo&status=active", "/staff/members/{other}",
-                 "/staff/members/{suspended}", "/staff/audit/", "/staff/audit/?action=member.suspend",
+                 "/staff/members/{suspended}", "/staff/members/?email=undeliverable", "/staff/audit/",
+                 "/staff/audit/?action=member.suspend",
                  "/staff/outbox/", "/staff/outbox/?status=failed", "/staff/organisations/", "/organisations/{org}"):
         get(admin, "admin", path)
     return pages
