@@ -51,7 +51,7 @@ MEMBER = [
     "/account/workshops", "/workshops/{w_live}", "/workshops/{w_full}", "waitlist-leave-htmx",
     "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "cancel-place-htmx", "/principles/",
     "vote-htmx", "/principles/drafts/{d_open}", "/councils/E06000023/pledge", "/councils/E08000033",
-    "/evidence/calls/{c_open}/submit",
+    "/evidence/calls/{c_open}/submit", "/updates/", "/updates/{m_sent}",
 ]
 OFFICER = ["/councils/E08000035/pledge", "pledge-errors"]
 ADMIN = [
@@ -71,6 +71,8 @@ ADMIN = [
     "moderation-hide-errors-htmx", "moderation-approve-htmx",
     "/staff/evidence/calls/new", "call-new-errors", "/staff/evidence/calls/{c_open}/edit",
     "/staff/evidence/calls/{c_open}/survey-results", "/staff/pledges/",
+    "/staff/messages/", "/staff/messages/new", "/staff/messages/{m_draft}", "/staff/messages/{m_draft}/preview",
+    "/staff/messages/{m_scheduled}", "/staff/messages/{m_sent}", "/staff/messages/count?kind=campaign",
 ]
 EXPECTED_STATUS = {("anonymous", "/principles/rounds/{r_open}/results"): 403}
 PAGES = ([("anonymous", p) for p in PUBLIC] + [("member", p) for p in MEMBER]

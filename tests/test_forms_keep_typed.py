@@ -64,12 +64,17 @@ NO_TEXT = {
     "/evidence/confirm/<token>": "a button",
     "/staff/rounds/<int:round_id>/reopen": "a confirmation button",
     "/staff/moderation/<item_kind>/<int:item_id>/approve": "a button",
+    "/staff/messages/<int:message_id>/test": "a button (a test copy to the staff member)",
+    "/staff/messages/<int:message_id>/cancel": "a button",
+    "/staff/messages/<int:message_id>/send": "a button",
 }
 
 # Routes with typed text whose refusal is not a form error, each with the test below that checks it.
 TESTED_BELOW = {
     "/staff/workshops/<int:workshop_id>/scan": "test_scan_keeps_a_refused_code (a refused ticket is the scan's "
                                               "result, shown in its panel, not a form error)",
+    "/staff/messages/<int:message_id>/schedule": "test_messages.test_schedule_and_cancel_over_http (a date and "
+                                                 "time only, no length limit: a refused time comes back typed)",
     "/w/<int:workshop_id>/code": "test_room_code.test_per_email_limits_still_bite_and_keep_what_was_typed "
                                  "(the six-digit sign-in code)",
 }

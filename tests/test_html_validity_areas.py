@@ -113,7 +113,8 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/workshops/{w_cancelled}", "/principles/", "/principles/?workshop={w_live}",
                  "/principles/drafts/{d_open}", "/principles/drafts/{d_open_unvoted}", "/councils/E06000023/pledge",
                  "/councils/E08000033", "/evidence/calls/{c_open}/submit", "/evidence/calls/{c_open}/survey",
-                 "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "/workshops/{w_cancelled}/cancel"):
+                 "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "/workshops/{w_cancelled}/cancel",
+                 "/updates/", "/updates/{m_sent}"):
         get(member, "member", path)
     # Refusals that keep what was typed (issue 12): the page again, the error summary, the text whole.
     post(member, "member", "/principles/drafts/{d_open_unvoted}/vote", {"comment": "No stance", "back": "draft"}, 422,
@@ -155,8 +156,14 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/staff/pledges/", "/staff/pledges/?status=pending",
                  "/staff/", "/staff/moderation", "/staff/moderation?status=approved&kind=comment",
                  "/staff/moderation?round={r_closed}", "/staff/moderation/suggestion/{s_open}/redact",
-                 "/staff/moderation/comment/{v_pending}/redact", "/staff/moderation/comment/{v_pending}/hide"):
+                 "/staff/moderation/comment/{v_pending}/redact", "/staff/moderation/comment/{v_pending}/hide",
+                 "/staff/messages/", "/staff/messages/?status=draft", "/staff/messages/new",
+                 "/staff/messages/{m_draft}", "/staff/messages/{m_draft}/preview", "/staff/messages/{m_scheduled}",
+                 "/staff/messages/{m_sent}", "/staff/messages/count?kind=service"):
         get(admin, "admin", path)
+    post(admin, "admin", "/staff/messages/new", {"subject": "", "body": "x", "kind": "campaign"}, name=" (errors)")
+    post(admin, "admin", "/staff/messages/{m_draft}/schedule",
+         {"send_at-day": "1", "send_at-month": "1", "send_at-year": "2020", "send_at-time": "09:00"}, name=" (errors)")
     post(admin, "admin", "/staff/workshops/new",
          {"title": "", "format": "hybrid", "postcode": "NOT A CODE", "online_url": "ftp://example.org",
           "starts_at-day": "31", "starts_at-month": "2", "starts_at-year": "2030", "starts_at-time": "25:00",

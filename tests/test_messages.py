@@ -442,6 +442,7 @@ def test_schedule_and_cancel_over_http(world, client, auth):
     past = client.post(f"/staff/messages/{message.id}/schedule", data={
         "csrf_token": token, "send_at-day": "1", "send_at-month": "1", "send_at-year": "2020", "send_at-time": "10:00"})
     assert past.status_code == 200 and "must be in the future" in past.get_data(as_text=True)
+    assert 'value="2020"' in past.get_data(as_text=True) and "data-error-summary" in past.get_data(as_text=True)
     later = utcnow() + timedelta(days=30)
     response = client.post(f"/staff/messages/{message.id}/schedule", data={
         "csrf_token": token, "send_at-day": str(later.day), "send_at-month": str(later.month),

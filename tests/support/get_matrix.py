@@ -137,4 +137,13 @@ EXPECTED = {
     "/councils/<gss_code>": ("/councils/E06000023", PUBLIC),
     "/councils/<gss_code>/pledge": ("/councils/E06000023/pledge", CONFIRMED),
     "/staff/pledges/": ("/staff/pledges/", STAFF),
+    # Staff messages and members' updates ("{update}": sent to the listed member only, so 404 for the roles)
+    "/staff/messages/": ("/staff/messages/", STAFF),
+    "/staff/messages/new": ("/staff/messages/new", STAFF),
+    "/staff/messages/count": ("/staff/messages/count?kind=campaign&member_types=councillor", STAFF),
+    "/staff/messages/<int:message_id>": ("/staff/messages/{message}", STAFF),
+    "/staff/messages/<int:message_id>/preview": ("/staff/messages/{message}/preview", STAFF),
+    "/staff/messages/<int:message_id>/progress": ("/staff/messages/{message}/progress", STAFF),
+    "/updates/": ("/updates/", SIGNED_IN),
+    "/updates/<int:message_id>": ("/updates/{update}", {**dict.fromkeys(ROLES, 404), "anonymous": "login"}),
 }

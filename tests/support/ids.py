@@ -58,9 +58,27 @@ def _make_world(make_user) -> dict:
     organisations = _organisation_ids(make_user)
     principle_ids = _principles_ids(organiser, listed, workshop)
     evidence_ids = _evidence_ids(listed)
+    message_ids = _message_ids(organiser, listed)
     db.session.commit()
     return {"listed": listed.id, "org": listed.organisation_id, "workshop": workshop.id, "reg": reg.id,
-            "feed": listed.calendar_token, **organisations, **principle_ids, **evidence_ids}
+            "feed": listed.calendar_token, **organisations, **principle_ids, **evidence_ids, **message_ids}
+
+
+def _message_ids(organiser, member) -> dict:
+    """"{message}": a staff message still a draft; "{update}": a campaign update the listed member was sent."""
+    from kil_network.core.models import OutboxEmail
+    from kil_network.messages import services as messages
+    from kil_network.messages.models import Message, MessageKind, MessageStatus
+
+    draft = messages.create_draft(organiser, {"subject": "News", "body": "Hello **all**.", "kind": "campaign",
+                                              "audience": {}})
+    sent = Message(subject="An update", body="What happened.", kind=MessageKind.CAMPAIGN, status=MessageStatus.SENT,
+                   sent_at=utcnow(), recipient_count=1, created_by_id=organiser.id)
+    db.session.add(sent)
+    db.session.flush()
+    db.session.add(OutboxEmail(to_address=member.email, subject=sent.subject, body_text="What happened.",
+                               kind="campaign", user_id=member.id, status=OutboxEmail.SENT, message_id=sent.id))
+    return {"message": draft.id, "update": sent.id}
 
 
 def _organisation_ids(make_user) -> dict:

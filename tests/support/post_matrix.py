@@ -133,6 +133,13 @@ EXPECTED = {
     # Councils and pledges
     "/councils/<gss_code>/pledge": ("/councils/E06000023/pledge", CONFIRMED, {}),
     "/staff/pledges/<int:pledge_id>": ("/staff/pledges/{pledge}", STAFF, {}),
+    # Staff messages ("{message}": a draft)
+    "/staff/messages/new": ("/staff/messages/new", STAFF, {}),
+    "/staff/messages/<int:message_id>": ("/staff/messages/{message}", STAFF, {}),
+    "/staff/messages/<int:message_id>/test": ("/staff/messages/{message}/test", STAFF, {}),
+    "/staff/messages/<int:message_id>/schedule": ("/staff/messages/{message}/schedule", STAFF, {}),
+    "/staff/messages/<int:message_id>/cancel": ("/staff/messages/{message}/cancel", STAFF, {}),
+    "/staff/messages/<int:message_id>/send": ("/staff/messages/{message}/send", STAFF, {}),
 }
 
 DENIED = {"login", "account", 403}

@@ -260,6 +260,7 @@ def build_site(make_user, upload_dir) -> dict:
     councils.review_pledge(admin, pledge(calderdale), PledgeStatus.VERIFIED, "Checked with the leader's office.")
     pledge(kirklees)
     councils.review_pledge(admin, pledge(hackney), PledgeStatus.REJECTED, "No cabinet decision found.")
+    messages = _messages(admin, member, now)
     db.session.commit()
 
     return {
@@ -277,7 +278,32 @@ def build_site(make_user, upload_dir) -> dict:
         "survey_ref": survey_refs[0], "e_named": named.id, "e_anon": anonymous.id, "e_private": private.id,
         "e_ref": named.reference,
         "wales": str(region("Wales").id),
+        **messages,
     }
+
+
+def _messages(admin, member, now) -> dict:
+    """Staff messages: a draft (with Markdown and a filtered audience), a scheduled one, and a campaign
+    update sent to the member (one copy delivered, one still queued, so its progress bar is part way)."""
+    from kil_network.core.models import OutboxEmail
+    from kil_network.messages import services as messages
+    from kil_network.messages.models import Message, MessageKind, MessageStatus
+
+    body = "## What is new\n\nThe **principles** are out: [read them](https://example.org/p).\n\n- one\n- two"
+    draft = messages.create_draft(admin, {"subject": "Round 2 is open", "body": body, "kind": "campaign",
+                                          "audience": {"member_types": ["councillor"]}})
+    scheduled = messages.create_draft(admin, {"subject": "Workshop reminder", "body": body, "kind": "service",
+                                              "audience": {}})
+    scheduled.status, scheduled.scheduled_at = MessageStatus.SCHEDULED, now + timedelta(days=2)
+    sent = Message(subject="Stories of practice", body=body, kind=MessageKind.CAMPAIGN, status=MessageStatus.SENT,
+                   sent_at=now - timedelta(hours=1), recipient_count=2, excluded_count=3, created_by_id=admin.id)
+    db.session.add(sent)
+    db.session.flush()
+    for status, address in ((OutboxEmail.SENT, member.email), (OutboxEmail.PENDING, "later@example.org")):
+        db.session.add(OutboxEmail(to_address=address, subject=sent.subject, body_text=body, kind="campaign",
+                                   user_id=member.id if address == member.email else None, status=status,
+                                   next_attempt_at=now + timedelta(days=1), message_id=sent.id))
+    return {"m_draft": draft.id, "m_scheduled": scheduled.id, "m_sent": sent.id}
 
 
 def adopt_open_round(site) -> None:
