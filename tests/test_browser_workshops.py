@@ -158,7 +158,7 @@ def test_schedule_register_waitlist_promote_and_check_in(page, browser, live_ser
     body = email_text(message)
     assert f"/workshops/{workshop_id}" in body
     calendar = ics_attachment(message)
-    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(calendar["METHOD"]) == "REQUEST"  # iTIP: an invitation to B's calendar
     events = list(calendar.walk("VEVENT"))
     assert len(events) == 1
     event = events[0]
@@ -167,7 +167,9 @@ def test_schedule_register_waitlist_promote_and_check_in(page, browser, live_ser
     assert event.decoded("DTSTART") == london_to_utc(starts)
     assert event.decoded("DTEND") == london_to_utc(ends)
     assert "Leeds Civic Hall" in str(event["LOCATION"]) and "LS1 1UR" in str(event["LOCATION"])
-    assert int(event["SEQUENCE"]) == 0
+    # The workshop never changed (0), plus B's own two changes (waitlisted, then promoted).
+    assert int(event["SEQUENCE"]) == 2
+    assert str(event["ATTENDEE"]) == "mailto:bea@example.org" and str(event["STATUS"]) == "CONFIRMED"
     # A's confirmation and cancellation, and B's waitlist email, went out too.
     live_smtp.wait_for(lambda m: "ayesha@example.org" in m.envelope_to
                            and subject(m).startswith("Your place is confirmed"))

@@ -233,7 +233,7 @@ def test_finding_02_calendar_and_workshop_links_use_base_url(app):
                                format=SimpleNamespace(has_link=False, has_venue=True), online_url="",
                                status=None)
     with app.test_request_context("/", base_url="http://localhost"):
-        event = _event(workshop, include_link=False)
+        event = _event(workshop, include_link=False, status="CONFIRMED")
     assert str(event["url"]) == "http://127.0.0.1:5000/workshops/5"
 
 

@@ -414,11 +414,14 @@ def test_time_change_of_published_workshop_bumps_sequence_and_emails_registered(
     assert db.session.get(Workshop, workshop.id).sequence == 1
     changed = outbox("Workshop changed")
     assert {m.to_address for m in changed} == {confirmed.email, waiting.email}
-    assert all(m.attachments and m.attachments[0]["content_type"].startswith("text/calendar") for m in changed)
+    attachments = {m.to_address: m.attachments for m in changed}
+    assert attachments[confirmed.email][0]["content_type"] == "text/calendar; method=REQUEST; charset=UTF-8"
+    assert attachments[waiting.email] == []  # no REQUEST for a place the member does not have
 
 
 def test_changed_email_calendar_gives_joining_link_to_confirmed_only(make_workshop, members, staff):
-    """The calendar file in 'Workshop changed' carries the joining link for confirmed people, not the waitlist."""
+    """The calendar file in 'Workshop changed' (confirmed people only) carries the joining link; the
+    waitlist's email has neither."""
     workshop = make_workshop(capacity=1, fmt=WorkshopFormat.ONLINE)
     confirmed, waiting = members(2)
     register(workshop, confirmed)
@@ -426,9 +429,9 @@ def test_changed_email_calendar_gives_joining_link_to_confirmed_only(make_worksh
     services.update_workshop(staff, workshop, {"starts_at": workshop.starts_at + timedelta(hours=1),
                                                "ends_at": workshop.ends_at + timedelta(hours=1)})
     db.session.commit()
-    ics = {m.to_address: base64.b64decode(m.attachments[0]["content"]) for m in outbox("Workshop changed")}
-    assert JOIN_URL.encode() in ics[confirmed.email]
-    assert JOIN_URL.encode() not in ics[waiting.email]
+    ics = {m.to_address: [base64.b64decode(a["content"]) for a in m.attachments] for m in outbox("Workshop changed")}
+    assert JOIN_URL.encode() in ics[confirmed.email][0]
+    assert ics[waiting.email] == []  # the waitlist gets no calendar entry, so no joining link
     assert JOIN_URL not in outbox("Workshop changed")[1].body_text
 
 
@@ -679,7 +682,10 @@ def test_cancel_workshop_emails_everyone_with_reason_and_keeps_history(make_work
     mails = outbox("Workshop cancelled")
     assert {m.to_address for m in mails} == {confirmed.email, waiting.email}
     assert all("Reason: The venue has flooded." in m.body_text for m in mails)
-    assert all("method=CANCEL" in m.attachments[0]["content_type"] for m in mails)
+    # iTIP: the confirmed place is cancelled in the calendar; the waitlist was never sent an entry.
+    attachments = {m.to_address: m.attachments for m in mails}
+    assert "method=CANCEL" in attachments[confirmed.email][0]["content_type"]
+    assert attachments[waiting.email] == []
     assert states(workshop) == {confirmed.email: "confirmed", waiting.email: "waitlisted", gone.email: "cancelled"}
     assert actions(reg1) == ["registered"] and actions(reg2) == ["waitlisted"]
     assert services.cancel_workshop(staff, saved, "Again") is None  # nothing done, nobody emailed again
@@ -1021,13 +1027,14 @@ def test_ics_uid_stable_and_sequence_bumped_on_time_change(make_workshop, staff)
     assert "Leeds Civic Hall" in str(after["LOCATION"])
 
 
-def test_ics_after_cancellation_is_a_cancel(make_workshop, staff):
-    """A cancelled workshop's .ics has METHOD:CANCEL, STATUS:CANCELLED and a higher SEQUENCE."""
+def test_ics_after_cancellation_is_cancelled(make_workshop, staff):
+    """A cancelled workshop's downloaded .ics is published as STATUS:CANCELLED with a higher SEQUENCE
+    (the iTIP METHOD:CANCEL goes to attendees by email: tests/test_calendar_itip.py)."""
     workshop = make_workshop()
     services.cancel_workshop(staff, workshop, "Speaker unwell")
     db.session.commit()
     cal, event = parse(workshop_ics(db.session.get(Workshop, workshop.id)))
-    assert str(cal["METHOD"]) == "CANCEL"
+    assert str(cal["METHOD"]) == "PUBLISH"
     assert str(event["STATUS"]) == "CANCELLED"
     assert int(event["SEQUENCE"]) == 1
     assert str(event["UID"]) == f"workshop-{workshop.id}@keepitlocal.network"

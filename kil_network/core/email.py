@@ -11,7 +11,7 @@ import secrets
 import smtplib
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import cast
@@ -22,6 +22,7 @@ from flask import current_app, render_template
 from jinja2 import TemplateNotFound
 
 from kil_network.core.delivery import FAILED, REFUSED, RETRY, SENT, notify_delivery, read_refusal
+from kil_network.core.email_layout import html_from_text
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
@@ -51,13 +52,26 @@ def external_url(endpoint: str, **values) -> str:
 SECRET_KINDS = frozenset({"confirm", "reset", "sign_in", "signin", "login_link", "magic_link"})
 
 
-def render_bodies(template: str, **context) -> tuple[str, str | None]:
-    """The plain text and (if the template has one) HTML bodies of an email."""
+def preferences_url() -> str:
+    """Where every email's footer sends the member to choose their emails (their account page
+    until the notification preferences page exists)."""
+    for endpoint in ("notifications.preferences", "members.notifications", "account.profile"):
+        if endpoint in current_app.view_functions:
+            return external_url(endpoint)
+    return current_app.config["BASE_URL"]
+
+
+def render_bodies(template: str, **context) -> tuple[str, str]:
+    """The plain text and HTML bodies of an email, written once as `email/<template>.txt`.
+
+    The HTML part is made from the text (core/email_layout.py, templates/email/_layout.html)
+    unless the email has its own `.html` (a staff message's rendered Markdown)."""
+    context.setdefault("preferences_url", preferences_url())
     body_text = render_template(f"email/{template}.txt", **context)
     try:
         body_html = render_template(f"email/{template}.html", **context)
-    except TemplateNotFound:  # the HTML part is optional
-        body_html = None
+    except TemplateNotFound:  # the usual case: the HTML part is the text part, laid out
+        body_html = html_from_text(body_text, context.get("subject", ""))
     return body_text, body_html
 
 
@@ -122,22 +136,34 @@ def build_message(mail: OutboxEmail) -> EmailMessage:
     """Turn an outbox row into a MIME message (with Date and a stable Message-ID)."""
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
-    msg["To"] = mail.to_address
+    # In angle brackets: a bare address beside an HTML part and an image is a spam signal (SpamAssassin's
+    # TO_NO_BRKTS_HTML_IMG); readers still see the plain address.
+    msg["To"] = f"<{mail.to_address}>" if mail.to_address else mail.to_address
     msg["Subject"] = mail.subject
-    msg["Date"] = format_datetime(mail.created_at or utcnow())
+    created = mail.created_at or utcnow()
+    msg["Date"] = format_datetime(created if created.tzinfo else created.replace(tzinfo=UTC))
     msg["Message-ID"] = message_id(mail)
     for name, value in (mail.headers or {}).items():  # List-Unsubscribe(-Post) on campaign emails
         msg[name] = value
-    msg.set_content(mail.body_text)
+    # Quoted-printable, never base64, for the readable parts (filters distrust base64 text).
+    msg.set_content(mail.body_text, cte="quoted-printable")
     if mail.body_html:
-        msg.add_alternative(mail.body_html, subtype="html")
+        msg.add_alternative(mail.body_html, subtype="html", cte="quoted-printable")
     for item in mail.attachments or []:
-        maintype, _, subtype = item["content_type"].partition("/")
-        msg.add_attachment(
-            base64.b64decode(item["content"], validate=True), maintype=maintype,
-            subtype=subtype.split(";")[0] or "octet-stream", filename=item["filename"],
-        )
+        _attach(msg, item)
     return msg
+
+
+def _attach(msg: EmailMessage, item: dict) -> None:
+    """Add one attachment, keeping its content type's parameters: a calendar entry goes as
+    `text/calendar; method=REQUEST; charset=UTF-8` (RFC 6047), which mail clients need to offer
+    it as an invitation, an update or a cancellation."""
+    content_type, *raw_params = (p.strip() for p in item["content_type"].split(";"))
+    maintype, _, subtype = content_type.partition("/")
+    params = dict(p.split("=", 1) for p in raw_params if "=" in p)
+    # As bytes (base64), so a calendar file keeps its CRLF line ends exactly (RFC 5545).
+    msg.add_attachment(base64.b64decode(item["content"], validate=True), maintype=maintype,
+                       subtype=subtype or "octet-stream", params=params, filename=item["filename"])
 
 
 class SMTPConnection:

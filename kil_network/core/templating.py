@@ -2,7 +2,7 @@
 from flask import has_request_context, url_for
 
 from kil_network.core.forms import length_limit
-from kil_network.core.timeutil import format_london
+from kil_network.core.timeutil import format_email_clock, format_email_time, format_london
 
 
 def htmx_src(app) -> str:
@@ -18,6 +18,8 @@ def htmx_src(app) -> str:
 def register_template_helpers(app):
     """Make the helpers available to every template."""
     app.jinja_env.filters["london"] = format_london
+    app.jinja_env.filters["email_time"] = format_email_time  # every time in templates/email
+    app.jinja_env.filters["email_clock"] = format_email_clock
     app.jinja_env.filters["london_date"] = lambda v: format_london(v, "%-d %B %Y")
     app.jinja_env.globals["length_limit"] = length_limit  # the form macros' character count
 

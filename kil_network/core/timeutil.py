@@ -83,6 +83,18 @@ def format_london(value: datetime | None, fmt: str = "%-d %B %Y, %-I:%M%p") -> s
     return text.replace("AM", "am").replace("PM", "pm")
 
 
+def format_email_time(value: datetime | None) -> str:
+    """A time as every email and calendar description writes it: "Tuesday 15 December 2026,
+    10:00am (UK time)" (Europe/London, whichever of GMT or BST applies that day)."""
+    text = format_london(value, "%A %-d %B %Y, %-I:%M%p")
+    return f"{text} (UK time)" if text else ""
+
+
+def format_email_clock(value: datetime | None) -> str:
+    """Only the clock time, for the end of a workshop on the same day: "1:00pm"."""
+    return format_london(value, "%-I:%M%p")
+
+
 class UTCDateTime(sa.types.TypeDecorator):
     """A DateTime stored as naive UTC on every database and returned timezone-aware."""
 

@@ -1,6 +1,6 @@
 """Workshop emails, each written to the outbox with the change that causes it."""
 from kil_network.core.email import external_url, queue_email
-from kil_network.workshops.calendar import ics_attachment
+from kil_network.workshops.calendar import CANCEL, REQUEST, ics_attachment
 from kil_network.workshops.qr import qr_png
 
 
@@ -18,23 +18,24 @@ def check_in_url(reg) -> str:
     return external_url("workshops.ticket", code=reg.check_in_code)
 
 
-def _send(reg, subject: str, template: str, *, ics: bool = False, qr: bool = False, **context) -> None:
-    """Queue one email about a registration to its member or guest."""
+def _send(reg, subject: str, template: str, *, ics: str | None = None, qr: bool = False, **context) -> None:
+    """Queue one email about a registration to its member or guest; `ics` is the iTIP method of the
+    calendar entry attached (REQUEST for a confirmed place, CANCEL), None for no entry."""
     attachments = []
     if ics:
         # The joining link is for confirmed places only (not the waitlist, nor after cancelling).
-        attachments.append(ics_attachment(reg.workshop, include_link=reg.is_confirmed))
+        attachments.append(ics_attachment(reg.workshop, reg, ics))
     if qr:
         attachments.append({"filename": "check-in-qr.png", "content_type": "image/png",
                             "content": qr_png(check_in_url(reg))})
     queue_email(reg.person_email, subject, template, kind="workshop", user=reg.user,
-                attachments=attachments, reg=reg, workshop=reg.workshop, name=reg.person_name,
+                attachments=attachments, calendar_entry=ics, reg=reg, workshop=reg.workshop, name=reg.person_name,
                 **_links(reg), **context)
 
 
 def confirmed(reg) -> None:
     """Your seat is confirmed (with the calendar entry and check-in QR code)."""
-    _send(reg, f"Your place is confirmed: {reg.workshop.title}", "workshop_confirmed", ics=True, qr=True)
+    _send(reg, f"Your place is confirmed: {reg.workshop.title}", "workshop_confirmed", ics=REQUEST, qr=True)
 
 
 def waitlisted(reg, position: int | None, reason: str = "") -> None:
@@ -46,31 +47,39 @@ def waitlisted(reg, position: int | None, reason: str = "") -> None:
 
 def promoted(reg) -> None:
     """A seat freed up and is now yours."""
-    _send(reg, f"A place is now yours: {reg.workshop.title}", "workshop_promoted", ics=True, qr=True)
+    _send(reg, f"A place is now yours: {reg.workshop.title}", "workshop_promoted", ics=REQUEST, qr=True)
+
+
+def _was_confirmed(reg) -> bool:
+    """Whether the place was confirmed before its latest change (so the member was sent a REQUEST)."""
+    return bool(reg.events) and reg.events[-1].from_state == "confirmed"
 
 
 def registration_cancelled(reg) -> None:
-    """Confirmation that a registration was cancelled."""
-    _send(reg, f"Registration cancelled: {reg.workshop.title}", "workshop_registration_cancelled")
+    """Confirmation that a registration was cancelled; a confirmed place's entry is cancelled too."""
+    _send(reg, f"Registration cancelled: {reg.workshop.title}", "workshop_registration_cancelled",
+          ics=CANCEL if _was_confirmed(reg) else None)
 
 
 def reminder(reg) -> None:
     """The workshop is in about two days."""
-    _send(reg, f"Reminder: {reg.workshop.title}", "workshop_reminder", ics=True, qr=True)
+    _send(reg, f"Reminder: {reg.workshop.title}", "workshop_reminder", ics=REQUEST, qr=True)
 
 
 def changed(workshop, regs, changed_fields) -> int:
-    """The time or place changed: tell everyone registered or waiting, with the new entry."""
+    """The time or place changed: tell everyone registered or waiting. A confirmed place gets the
+    new entry (REQUEST, higher SEQUENCE); the waitlist is told it is still waiting, with no entry."""
     for reg in regs:
-        _send(reg, f"Workshop changed: {workshop.title}", "workshop_changed", ics=True,
-              changed_fields=changed_fields)
+        _send(reg, f"Workshop changed: {workshop.title}", "workshop_changed",
+              ics=REQUEST if reg.is_confirmed else None, changed_fields=changed_fields)
     return len(regs)
 
 
 def cancelled(workshop, regs) -> int:
     """The workshop is cancelled: tell everyone, with the reason and a calendar cancellation."""
     for reg in regs:
-        _send(reg, f"Workshop cancelled: {workshop.title}", "workshop_cancelled", ics=True)
+        _send(reg, f"Workshop cancelled: {workshop.title}", "workshop_cancelled",
+              ics=CANCEL if reg.is_confirmed else None)
     return len(regs)
 
 
