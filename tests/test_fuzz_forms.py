@@ -313,6 +313,10 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
 
     mail = queue_email("listed@example.org", "Hello", "reset_password", kind="reset", user=listed, user_obj=listed,
                        url="http://localhost/x")
+    from kil_network.messages import services as messages
+
+    message = messages.create_draft(organiser, {"subject": "News", "body": "Hello **all**.", "kind": "campaign",
+                                                "audience": {}})
     db.session.flush()
     db.session.commit()
     return World(
@@ -320,7 +324,7 @@ def build_world(app, tmp_path, as_role, role: str) -> World:
         organiser=organiser, listed=listed, target=target, workshop=main, draft_workshop=draft_workshop,
         make_workshop=workshop, reg=reg, round=current, closed_round=closed, draft_round=draft_round,
         draft=draft, suggestion=suggestion, call=call, submission=submission, pledge=pledge, mail=mail,
-        comment=comment,
+        comment=comment, message=message,
         org_id=(user.organisation_id if user else None), start=start,
         round_drafts=[d.id for d in principles.drafts_of(draft_round)],
         principle_id=db.session.scalar(sa.select(Principle.id).order_by(Principle.number).limit(1)),
@@ -367,6 +371,32 @@ def pledge_pending(world):
 
     db.session.execute(sa.update(Pledge).where(Pledge.id == world.pledge.id).values(status=PledgeStatus.PENDING))
     db.session.commit()
+
+
+def message_draft(world):
+    """The staff message is a draft again (sending or scheduling moves it on)."""
+    from kil_network.core.models import OutboxEmail
+    from kil_network.messages.models import Message, MessageStatus
+
+    db.session.execute(sa.delete(OutboxEmail).where(OutboxEmail.message_id == world.message.id))
+    db.session.execute(sa.update(Message).where(Message.id == world.message.id)
+                       .values(status=MessageStatus.DRAFT, scheduled_at=None, sent_at=None))
+    db.session.commit()
+
+
+def message_fields(w):
+    """The compose form: words, kind, and every audience filter (multi-selects fuzzed as lists)."""
+    ids = st.lists(st.sampled_from([str(w.region.id), "0", "-1", "x", "99999999999999999999", "\x00", ""]),
+                   max_size=3)
+    return fields(
+        subject=value("Round 2 is open", 200), body=value("Hello **all**. <script>alert(1)</script>", 20000),
+        kind=choice("campaign", ["service", "spam", ""]),
+        member_types=F(st.just(["councillor"]), st.lists(st.sampled_from(["councillor", "nope", "\x00"]), max_size=3)),
+        regions=F(st.just([str(w.region.id)]), ids), councils=F(st.just([str(w.la.id)]), ids),
+        workshops=F(st.just([str(w.workshop.id)]), ids),
+        attendance=F(st.just(["attended"]), st.lists(st.sampled_from(["no_show", "bogus", ""]), max_size=3)),
+        round=choice(str(w.round.id), ["", "0", "99999999999999999999"]),
+        voted=choice("voted", ["not_voted", "", "bogus"]), calls=F(st.just([str(w.call.id)]), ids))
 
 
 def target_status(status: str):
@@ -659,6 +689,11 @@ FORM_SPECS = [
     Spec("/w/sign-in/<token>", "anonymous", lambda w: f"/w/sign-in/{w.link_token}", before_each=link_sent),
     Spec("/staff/members/<int:member_id>/suspend", "admin", lambda w: f"/staff/members/{w.target.id}/suspend",
          lambda w: fields(reason=value("Spam.", 300)), before_each=target_status("active")),
+    Spec("/staff/messages/new", "admin", lambda w: "/staff/messages/new", message_fields),
+    Spec("/staff/messages/<int:message_id>", "admin", lambda w: f"/staff/messages/{w.message.id}", message_fields,
+         before_each=message_draft),
+    Spec("/staff/messages/<int:message_id>/schedule", "admin", lambda w: f"/staff/messages/{w.message.id}/schedule",
+         lambda w: fields(send_at=when("send_at", utcnow() + timedelta(days=3))), before_each=message_draft),
 ]
 
 # Routes whose only body is the CSRF token (plus, here, junk fields and a bad or missing token).
@@ -688,6 +723,10 @@ BODYLESS_SPECS = [
          lambda w: f"/organisations/{w.org_id}/editors/request"),
     Spec("/organisations/<int:org_id>/editors/appoint", "admin",
          lambda w: f"/organisations/{w.org_id}/editors/appoint"),
+    Spec("/staff/messages/<int:message_id>/test", "admin", lambda w: f"/staff/messages/{w.message.id}/test"),
+    Spec("/staff/messages/<int:message_id>/send", "admin", lambda w: f"/staff/messages/{w.message.id}/send",
+         before_each=message_draft),
+    Spec("/staff/messages/<int:message_id>/cancel", "admin", lambda w: f"/staff/messages/{w.message.id}/cancel"),
 ]
 
 # POST routes deliberately not fuzzed here, with the reason.

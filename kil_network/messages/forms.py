@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired
 
-from kil_network.core.forms import LondonDateTimeField, MaxLength, clean_line
+from kil_network.core.forms import LondonDateTimeField, MaxLength, clean_line, clean_text
 from kil_network.members.forms import MEMBER_TYPE_CHOICES
 from kil_network.messages import audience
 from kil_network.messages.models import MessageKind
@@ -25,7 +25,7 @@ class MessageForm(FlaskForm):
 
     subject = StringField("Subject", filters=[clean_line],
                           validators=[DataRequired("Enter a subject"), MaxLength(SUBJECT_MAX, "Subject")])
-    body = TextAreaField("Message", validators=[MaxLength(BODY_MAX, "Message")],
+    body = TextAreaField("Message", filters=[clean_text], validators=[MaxLength(BODY_MAX, "Message")],
                          description="Write in Markdown: a blank line between paragraphs, **bold**, "
                                      "[link text](https://example.org), lines starting with - for a list. "
                                      "HTML is not allowed and is shown as typed.")
