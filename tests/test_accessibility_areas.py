@@ -51,7 +51,8 @@ MEMBER = [
     "/account/workshops", "/workshops/{w_live}", "/workshops/{w_full}", "waitlist-leave-htmx",
     "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "cancel-place-htmx", "/principles/",
     "vote-htmx", "/principles/drafts/{d_open}", "/councils/E06000023/pledge", "/councils/E08000033",
-    "/evidence/calls/{c_open}/submit", "/updates/", "/updates/{m_sent}",
+    "/evidence/calls/{c_open}/submit", "/updates/", "/updates/{m_sent}", "/account/notifications",
+    "/unsubscribe/{unsubscribe}",
 ]
 OFFICER = ["/councils/E08000035/pledge", "pledge-errors"]
 ADMIN = [

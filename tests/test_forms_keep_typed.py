@@ -40,6 +40,8 @@ NO_TEXT = {
     "/auth/reset/<token>": "passwords only, which are never shown back",
     "/account/password": "passwords only, which are never shown back",
     "/account/delete": "a password and a confirmation box",
+    "/account/notifications": "checkboxes only (the notifications wanted, campaign consent)",
+    "/unsubscribe/<token>": "a button (or RFC 8058's one-click body)",
     "/account/workshops/calendar": "a button (a new calendar feed address)",
     "/organisations/<int:org_id>/editors/request": "a button",
     "/organisations/<int:org_id>/editors/<int:row_id>/decide": "a choice (approve or refuse)",

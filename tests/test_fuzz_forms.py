@@ -583,6 +583,11 @@ FORM_SPECS = [
     Spec("/account/delete", "member", lambda w: "/account/delete", lambda w: fields(
         password=value(PASSWORD, 128, extra=["wrong password"]),
         confirm=tick(False))),
+    Spec("/account/notifications", "member", lambda w: "/account/notifications", lambda w: fields(
+        notifications=F(st.sampled_from([[], ["round_open"], ["round_open", "pledge_decided", "evidence_published"]]),
+                        st.one_of(st.lists(st.sampled_from(["round_open", "bogus", "", "\x00"]), max_size=5),
+                                  fuzz_text())),
+        consent_marketing=tick(False))),
     Spec("/organisations/<int:org_id>/edit", "member", lambda w: f"/organisations/{w.org_id}/edit", lambda w: fields(
         name=value("Riverside Community Trust", 160), org_type=choice("charity", ["cic", "other", "bogus"]),
         charity_number=value("1234567", extra=["123456-12", "12345", "123456789"]),
@@ -731,6 +736,9 @@ BODYLESS_SPECS = [
 
 # POST routes deliberately not fuzzed here, with the reason.
 NOT_FUZZED: dict[str, str] = {
+    "/unsubscribe/<token>":
+        "a signed token in the path and a bare button (or RFC 8058's fixed body); forged, malformed, NUL, "
+        "20-digit and outdated tokens, repeats and junk bodies: tests/test_unsubscribe.py",
     "/evidence/confirm/<token>":
         "a signed token in the path and a bare button; bad, expired and repeated tokens: "
         "tests/test_hardening_evidence.py",

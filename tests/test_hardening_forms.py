@@ -22,6 +22,7 @@ from kil_network.workshops.models import Registration, Workshop
 from tests.support.app import CSRF_RE
 from tests.support.browser import sign_in
 from tests.support.post_matrix import (
+    CSRF_EXEMPT,
     EXPECTED,
     FORM_RE,
     POSTED_FROM_ELSEWHERE,
@@ -161,6 +162,8 @@ def test_finding_11_every_post_route_keeps_text_and_writes_nothing(app, post_ids
     or listed in POSTED_FROM_ELSEWHERE) comes back in the response: in the form again, or (a view
     that answers errors with a redirect) on the 400 page under "What you typed".
     """
+    if rule in CSRF_EXEMPT:
+        pytest.skip(CSRF_EXEMPT[rule])
     url_template, outcomes, form = EXPECTED[rule]
     url = url_template.format(**post_ids)
     client, _token = signed_in(csrf_role(outcomes))

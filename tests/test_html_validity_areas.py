@@ -114,8 +114,9 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/principles/drafts/{d_open}", "/principles/drafts/{d_open_unvoted}", "/councils/E06000023/pledge",
                  "/councils/E08000033", "/evidence/calls/{c_open}/submit", "/evidence/calls/{c_open}/survey",
                  "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "/workshops/{w_cancelled}/cancel",
-                 "/updates/", "/updates/{m_sent}"):
+                 "/updates/", "/updates/{m_sent}", "/account/notifications", "/unsubscribe/{unsubscribe}"):
         get(member, "member", path)
+    post(anon, "anonymous", "/unsubscribe/{unsubscribe}", {}, 200, name=" (unsubscribed)")
     # Refusals that keep what was typed (issue 12): the page again, the error summary, the text whole.
     post(member, "member", "/principles/drafts/{d_open_unvoted}/vote", {"comment": "No stance", "back": "draft"}, 422,
          name=" (no stance)")

@@ -38,21 +38,19 @@ def _user_or_404(token: str):
     return user
 
 
-@bp.get("/unsubscribe/<token>")
-def unsubscribe_page(token):
-    """What unsubscribing does, with a button. A GET changes nothing: mail scanners fetch links."""
-    user = _user_or_404(token)
-    return render("account/unsubscribe.html", token=token, subscribed=user.consent_marketing, done=False)
-
-
+# One rule for GET and POST, so a token the path converter refuses (a NUL) is a 404 for both.
 # Exempt from CSRF on purpose: RFC 8058's one-click POST comes from the member's mail provider
 # with no cookies and no form token (body "List-Unsubscribe=One-Click"). The signed token in the
 # URL is what authorises it, and all it can do is withdraw consent, the safe direction.
-@bp.post("/unsubscribe/<token>")
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt
 def unsubscribe(token):
-    """Withdraw consent to campaign emails (idempotent); a confirmation page, for people and machines."""
+    """GET: what unsubscribing does, with a button; it changes nothing (mail scanners fetch links).
+    POST (the button, or a mail client's one-click): withdraw consent to campaign emails
+    (idempotent) and confirm, for people and machines alike."""
     user = _user_or_404(token)
+    if request.method == "GET":
+        return render("account/unsubscribe.html", token=token, subscribed=user.consent_marketing, done=False)
     notifications.unsubscribe(user)
     db.session.commit()
     return render("account/unsubscribe.html", token=token, subscribed=False, done=True)

@@ -47,6 +47,9 @@ EXPECTED = {
     "/account/email": ("/account/email", SIGNED_IN),
     "/account/export": ("/account/export", SIGNED_IN),
     "/account/delete": ("/account/delete", SIGNED_IN),
+    "/account/notifications": ("/account/notifications", SIGNED_IN),
+    # The link in every campaign email: no sign-in needed (the signed token is the key).
+    "/unsubscribe/<token>": ("/unsubscribe/{unsubscribe}", PUBLIC),
     "/staff/": ("/staff/", STAFF),
     "/staff/members/": ("/staff/members/", STAFF),
     "/staff/members/<int:member_id>": ("/staff/members/{listed}", STAFF),

@@ -16,6 +16,7 @@ from kil_network.core.timeutil import utcnow
 from kil_network.evidence import services as evidence
 from kil_network.evidence.models import Call, Publication, ReviewStatus
 from kil_network.extensions import db
+from kil_network.members import notifications
 from kil_network.members import services as members
 from kil_network.members.models import Region
 from kil_network.principles import moderation
@@ -61,7 +62,8 @@ def _make_world(make_user) -> dict:
     message_ids = _message_ids(organiser, listed)
     db.session.commit()
     return {"listed": listed.id, "org": listed.organisation_id, "workshop": workshop.id, "reg": reg.id,
-            "feed": listed.calendar_token, **organisations, **principle_ids, **evidence_ids, **message_ids}
+            "feed": listed.calendar_token, "unsubscribe": notifications.unsubscribe_token(listed),
+            **organisations, **principle_ids, **evidence_ids, **message_ids}
 
 
 def _message_ids(organiser, member) -> dict:

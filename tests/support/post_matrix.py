@@ -63,6 +63,8 @@ EXPECTED = {
     "/account/password": ("/account/password", SIGNED_IN, {}),
     "/account/email": ("/account/email", SIGNED_IN, {}),
     "/account/delete": ("/account/delete", SIGNED_IN, {}),
+    "/account/notifications": ("/account/notifications", SIGNED_IN, {}),
+    "/unsubscribe/<token>": ("/unsubscribe/{unsubscribe}", PUBLIC, {"List-Unsubscribe": "One-Click"}),
     "/account/workshops/calendar": ("/account/workshops/calendar", SIGNED_IN, {}),
     "/organisations/<int:org_id>/edit": (
         "/organisations/{org}/edit",
@@ -143,6 +145,13 @@ EXPECTED = {
 }
 
 DENIED = {"login", "account", 403}
+
+# Routes that take no CSRF token on purpose, and why (the security matrix checks they still answer
+# a post with no cookies and no token).
+CSRF_EXEMPT = {
+    "/unsubscribe/<token>": "RFC 8058 one-click: the mail provider posts with no cookies and no token; the "
+                            "signed token in the URL authorises it, and all it can do is withdraw consent",
+}
 
 
 @pytest.fixture

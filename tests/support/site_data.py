@@ -56,6 +56,7 @@ def build_site(make_user, upload_dir) -> dict:
     from kil_network.evidence import services as evidence
     from kil_network.evidence.models import Call, Publication, ReviewStatus
     from kil_network.members.models import Region
+    from kil_network.members.notifications import unsubscribe_token
     from kil_network.principles import moderation
     from kil_network.principles import services as principles
     from kil_network.principles.models import Eligibility, ResponseStatus, Stance, Vote
@@ -278,6 +279,7 @@ def build_site(make_user, upload_dir) -> dict:
         "survey_ref": survey_refs[0], "e_named": named.id, "e_anon": anonymous.id, "e_private": private.id,
         "e_ref": named.reference,
         "wales": str(region("Wales").id),
+        "unsubscribe": unsubscribe_token(member),
         **messages,
     }
 
