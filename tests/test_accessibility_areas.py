@@ -52,7 +52,7 @@ MEMBER = [
     "/workshops/{w_live}/cancel", "/workshops/{w_full}/cancel", "cancel-place-htmx", "/principles/",
     "vote-htmx", "/principles/drafts/{d_open}", "/councils/E06000023/pledge", "/councils/E08000033",
     "/evidence/calls/{c_open}/submit", "/updates/", "/updates/{m_sent}", "/account/notifications",
-    "/unsubscribe/{unsubscribe}",
+    "/unsubscribe/{unsubscribe_live}",
 ]
 OFFICER = ["/councils/E08000035/pledge", "pledge-errors"]
 ADMIN = [

@@ -39,6 +39,9 @@ class LiveMailWorker:
         self.process = None
 
 
+# The live server's secret key (links it signs, such as unsubscribe tokens, are made with it).
+LIVE_SECRET_KEY = "browser-test-secret"
+
 # The running worker of each database's live server (the `app` fixture stops it for in-process tests).
 LIVE_MAIL_WORKERS: dict[str, LiveMailWorker] = {}
 
@@ -50,7 +53,7 @@ def start_live_server(database_url: str, smtp_port: int, logs: Path):
         **os.environ,
         "KIL_ENV": "development",
         "DATABASE_URL": database_url,
-        "SECRET_KEY": "browser-test-secret",
+        "SECRET_KEY": LIVE_SECRET_KEY,
         "HTMX_URL": "local",
         "RATELIMIT_ENABLED": "false",
         "MAIL_SERVER": "127.0.0.1",

@@ -18,6 +18,7 @@ from flask import current_app
 
 from kil_network.core.timeutil import to_london, utcnow
 from kil_network.extensions import db
+from tests.support.live import LIVE_SECRET_KEY
 from tests.support.reflow import LONG_EMAIL, LONG_ORG, LONG_URL
 
 OPEN_TEXTS = {
@@ -44,6 +45,16 @@ SURVEY_PATH = [("delivers", "no"), ("delivered_before", "yes"), ("council_role",
                ("region", None)]  # None: a region picked on the page
 # An invalid answer for each kind of question page.
 SURVEY_ERRORS = {"delivers": [], "why_stopped": [""], "barriers": ["none", "size"], "region": [""]}
+
+
+def signed_as_live_server(sign, *args):
+    """`sign(*args)` made with the live server's SECRET_KEY (the browser tests' pages check its signature)."""
+    saved = current_app.config["SECRET_KEY"]
+    current_app.config["SECRET_KEY"] = LIVE_SECRET_KEY
+    try:
+        return sign(*args)
+    finally:
+        current_app.config["SECRET_KEY"] = saved
 
 
 def build_site(make_user, upload_dir) -> dict:
@@ -280,6 +291,7 @@ def build_site(make_user, upload_dir) -> dict:
         "e_ref": named.reference,
         "wales": str(region("Wales").id),
         "unsubscribe": unsubscribe_token(member),
+        "unsubscribe_live": signed_as_live_server(unsubscribe_token, member),
         **messages,
     }
 
