@@ -118,7 +118,8 @@ def test_notify_skips_opted_out_unconfirmed_and_undeliverable(app, make_user):
     assert recipients("evidence_published") == {"wanting@example.org"}
     mail = db.session.scalar(sa.select(OutboxEmail).where(OutboxEmail.kind == "notify_evidence_published"))
     assert mail.user_id == wanting.id and mail.status == OutboxEmail.PENDING and mail.message_token
-    assert "/account/notifications" in mail.body_text and "Your evidence is published" in mail.body_text
+    assert "/account/notifications" in mail.body_text
+    assert "because you asked to hear when your evidence is published" in mail.body_text
 
 
 def test_queue_bulk_of_nothing_sends_nothing(app):

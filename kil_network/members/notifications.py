@@ -111,8 +111,8 @@ def notify(users: sa.Select | Iterable[User], kind: str, subject: str, template:
 
     One query reads the audience with their preference for `kind` (a LEFT JOIN), skipping
     members who are suspended, deleted, unconfirmed or whose address is undeliverable; one bulk
-    INSERT queues the emails. The template gets `name` (the recipient's), `why` (the kind's
-    description) and `preferences_url`, plus `context`."""
+    INSERT queues the emails. The template gets `name` (the recipient's), `why` (the footer's
+    "You are getting this email because ...") and `preferences_url`, plus `context`."""
     kind_ = _kind(kind)
     wanted = sa.func.coalesce(NotificationPreference.enabled, kind_.default)
     rows = db.session.execute(
@@ -125,7 +125,8 @@ def notify(users: sa.Select | Iterable[User], kind: str, subject: str, template:
     if not rows:
         return 0
     context.setdefault("subject", subject)
-    context.update(why=kind_.label, preferences_url=external_url("notifications.preferences"))
+    context.update(why=f"you asked to hear when {kind_.label[0].lower()}{kind_.label[1:]}",
+                   preferences_url=external_url("notifications.preferences"))
     emails = []
     for user_id, email, name in rows:
         body_text, body_html = render_bodies(template, name=name, **context)
