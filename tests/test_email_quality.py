@@ -146,7 +146,7 @@ def _wrapped_lines(text: str) -> list[str]:
     """Lines broken inside a sentence: a line followed, in the same paragraph, by one that goes on
     in lower case."""
     lines = text.splitlines()
-    return [f"{a!r} / {b!r}" for a, b in zip(lines, lines[1:])
+    return [f"{a!r} / {b!r}" for a, b in zip(lines, lines[1:], strict=False)
             if a.strip() and b.strip() and re.match(r"[a-z(]", b.strip()) and not b.startswith("    ")]
 
 
@@ -203,6 +203,7 @@ def test_every_template_has_a_footer():
 def spamassassin_scores(messages: dict, tmp_path) -> dict[str, tuple[float, str]]:
     """Each message's SpamAssassin score and rules, local rules only (-L: no network tests), all in
     one run over an mbox."""
+    (tmp_path / "in.mbox").unlink(missing_ok=True)
     box = mailbox.mbox(tmp_path / "in.mbox")
     for message in messages.values():
         box.add(mailbox.mboxMessage(message.as_bytes()))

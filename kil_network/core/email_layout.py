@@ -27,7 +27,8 @@ class Block:
 
 def _pieces(line: str) -> list[tuple[str, str | None]]:
     """A line split into text and links."""
-    pieces, at = [], 0
+    pieces: list[tuple[str, str | None]] = []
+    at = 0
     for match in URL.finditer(line):
         if match.start() > at:
             pieces.append((line[at:match.start()], None))
