@@ -122,6 +122,20 @@ def test_notify_skips_opted_out_unconfirmed_and_undeliverable(app, make_user):
     assert "because you asked to hear when your evidence is published" in mail.body_text
 
 
+def test_each_recipient_is_greeted_by_name_escaped_in_html(app, make_user):
+    """Rendered once, personalised per recipient: the name as typed in the text, escaped in the HTML."""
+    make_user("ada@example.org", name="Ada <b>Lovelace</b> & Co")
+    make_user("bo@example.org", name="Bo")
+    notifications.notify(sa.select(User.id), "evidence_published", "Published", "notify_evidence_published",
+                         reference="KIL-1", library_url="https://example.org/x")
+    mails = {m.to_address: m for m in db.session.scalars(sa.select(OutboxEmail))}
+    assert mails["ada@example.org"].body_text.startswith("Hello Ada <b>Lovelace</b> & Co,")
+    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt; &amp; Co" in mails["ada@example.org"].body_html
+    assert "<b>Lovelace" not in mails["ada@example.org"].body_html
+    assert mails["bo@example.org"].body_text.startswith("Hello Bo,") and "Ada" not in mails["bo@example.org"].body_text
+    assert not any(notifications._NAME_SLOT in (m.body_text + (m.body_html or "")) for m in mails.values())
+
+
 def test_queue_bulk_of_nothing_sends_nothing(app):
     """An empty audience writes no row and sends no statement."""
     with counting_queries() as statements:

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import escape
 
 from kil_network.auth.models import Status, User
 from kil_network.core.email import external_url, queue_bulk, render_bodies
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members.models import ConsentRecord, NotificationPreference
+
+# Stands for the recipient's name in a notification rendered once for its whole audience.
+_NAME_SLOT = "KilRecipientName0x5f3a"
 
 
 @dataclass(frozen=True)
@@ -127,11 +131,13 @@ def notify(users: sa.Select | Iterable[User], kind: str, subject: str, template:
     context.setdefault("subject", subject)
     context.update(why=f"you asked to hear when {kind_.label[0].lower()}{kind_.label[1:]}",
                    preferences_url=external_url("notifications.preferences"))
-    emails = []
-    for user_id, email, name in rows:
-        body_text, body_html = render_bodies(template, name=name, **context)
-        emails.append({"to_address": email, "subject": subject, "body_text": body_text, "body_html": body_html,
-                       "kind": f"notify_{kind}", "user_id": user_id})
+    # Rendered once for the whole audience, the recipient's name put in after (escaped in the HTML):
+    # thousands of recipients cost thousands of string replacements, not thousands of renders.
+    body_text, body_html = render_bodies(template, name=_NAME_SLOT, **context)
+    emails = [{"to_address": email, "subject": subject, "body_text": body_text.replace(_NAME_SLOT, name),
+               "body_html": body_html.replace(_NAME_SLOT, str(escape(name))) if body_html else None,
+               "kind": f"notify_{kind}", "user_id": user_id}
+              for user_id, email, name in rows]
     return queue_bulk(emails)
 
 
