@@ -453,3 +453,10 @@ def test_schedule_and_cancel_over_http(world, client, auth):
     assert client.post(f"/staff/messages/{message.id}/cancel", data={"csrf_token": token}).status_code == 303
     db.session.expire_all()
     assert db.session.get(Message, message.id).status == MessageStatus.CANCELLED
+
+
+def test_preview_has_both_parts_without_inline_styles(world):
+    message = _draft(world)
+    rendered = services.preview(message)
+    assert "<strong>all</strong>" in rendered.html and " style=" not in rendered.html
+    assert "Hello all." in rendered.text and services.UNSUBSCRIBE_PLACEHOLDER not in rendered.text + rendered.html
