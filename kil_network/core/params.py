@@ -78,6 +78,15 @@ def text_arg(name: str, max_len: int = 200, *, source=None, lenient: bool = Fals
     return " ".join(INVISIBLE.sub("", value).split())[:max_len]
 
 
+def list_arg(name: str, max_items: int = 100) -> list[str]:
+    """Every value of a repeated parameter (a multi-select: ?region=1&region=2), stripped, at most
+    `max_items` of them; a control character in any is a 400. Callers check each against its options."""
+    values = request.args.getlist(name)
+    if any(CONTROL.search(v) for v in values):
+        abort(400)
+    return [v.strip() for v in values[:max_items]]
+
+
 def choice_arg(name: str, choices, default: str = "", *, source=None) -> str:
     """One of `choices` (a filter select); anything else is `default` (an old bookmark shows all)."""
     value = _raw(name, source).strip()

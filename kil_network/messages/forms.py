@@ -4,6 +4,7 @@ from wtforms import RadioField, SelectField, SelectMultipleField, StringField, T
 from wtforms.validators import DataRequired, InputRequired
 
 from kil_network.core.forms import LondonDateTimeField, MaxLength, clean_line, clean_text
+from kil_network.core.params import list_arg, text_arg
 from kil_network.members.forms import MEMBER_TYPE_CHOICES
 from kil_network.messages import audience
 from kil_network.messages.models import MessageKind
@@ -78,11 +79,12 @@ AUDIENCE_FIELDS = ("member_types", "regions", "councils", "organisations", "work
                    "round", "voted", "calls")
 
 
-def filters_from_args(args) -> dict:
-    """The filters from a query string (the live count's GET sends the whole form)."""
-    raw = {name: args.getlist(name) for name in AUDIENCE_FIELDS if name not in ("round", "voted")}
-    raw["round"] = args.get("round", "")
-    raw["voted"] = args.get("voted", "")
+def filters_from_args() -> dict:
+    """The filters from the query string (the live count's GET sends the whole form), read
+    through core.params (a control character is a 400); audience.clean keeps only valid values."""
+    raw: dict = {name: list_arg(name) for name in AUDIENCE_FIELDS if name not in ("round", "voted")}
+    raw["round"] = text_arg("round", 40)
+    raw["voted"] = text_arg("voted", 40)
     return audience.clean(raw)
 
 

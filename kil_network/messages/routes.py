@@ -92,7 +92,7 @@ def show(message_id):
 @staff_required
 def count():
     """The live recipient count for the filters in the query string (the compose form's htmx GET)."""
-    context = _count_context(filters_from_args(request.args), request.args.get("kind", ""))
+    context = _count_context(filters_from_args(), choice_arg("kind", [k.value for k in MessageKind]))
     return render("messages/count.html", "messages/_count.html", **context)
 
 
