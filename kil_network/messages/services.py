@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 
 from kil_network.auth.models import User
 from kil_network.core.audit import record
-from kil_network.core.email import external_url
+from kil_network.core.email import external_url, preferences_url
 from kil_network.core.models import OutboxEmail
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import format_london, utcnow
@@ -77,9 +77,9 @@ class Rendered:
 def _why(kind: MessageKind) -> str:
     """The footer's reason for the email."""
     if kind == MessageKind.CAMPAIGN:
-        return ("You are getting this because you agreed to receive updates from the Keep it Local Network. "
+        return ("You are getting this email because you agreed to receive updates from the Keep it Local Network. "
                 "You can stop them at any time.")
-    return ("You are getting this service message because of something you signed up for in the Keep it Local "
+    return ("You are getting this email because of something you signed up for in the Keep it Local "
             "Network (a workshop, a round or the call for evidence). Service messages are sent whatever your "
             "choice about campaign updates.")
 
@@ -88,7 +88,7 @@ def render_copy(message: Message, *, test: bool = False) -> Rendered:
     """The email templates filled in once for the message (text and HTML)."""
     context = dict(subject=message.subject, body_text=render_text(message.body), body_html=render_html(message.body),
                    campaign=message.kind == MessageKind.CAMPAIGN, why=_why(message.kind), test=test,
-                   unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER, preferences_url=external_url("account.profile"))
+                   unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER, preferences_url=preferences_url())
     subject = ("[Test] " if test else "") + message.subject
     return Rendered(subject, render_template("email/message.txt", **context),
                     render_template("email/message.html", **context))

@@ -104,6 +104,11 @@ def queue_every_kind(make_user) -> dict[str, int]:
         "eve.quality@example.org", "Confirm your evidence to the Keep it Local Network", "evidence_confirm",
         kind="evidence_confirm", call=call, reference=submission.reference, max_days=7,
         confirm_url="https://kil.example.org/evidence/confirm/abc"))
+    # A notification and a security email (issue 13).
+    make_workshop(staff, capacity=20, fmt=WorkshopFormat.ONLINE, title="Keep it Local online: spending locally")
+    ids["notify_workshop_published"] = latest(ada.email, "New workshop").id
+    auth_services.set_password(ada, "a new correct horse battery")
+    ids["password_changed"] = latest(ada.email, "Your password has been changed").id
     db.session.commit()
     return ids
 
