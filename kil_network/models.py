@@ -14,6 +14,16 @@ from kil_network.evidence.models import (
     SurveyResponse,
 )
 from kil_network.extensions import db
+from kil_network.journey.models import (
+    Assessment,
+    AssessmentAnswer,
+    AssessmentReminder,
+    Champion,
+    CommunityConversation,
+    CouncilEndorsement,
+    CouncilInterest,
+    PeerIntroduction,
+)
 from kil_network.members.models import (
     ConsentRecord,
     ConsentWithdrawalCount,
@@ -40,6 +50,14 @@ from kil_network.workshops.models import (
 )
 
 __all__ = [
+    "Assessment",
+    "AssessmentAnswer",
+    "AssessmentReminder",
+    "Champion",
+    "CommunityConversation",
+    "CouncilEndorsement",
+    "CouncilInterest",
+    "PeerIntroduction",
     "AuditLog",
     "Call",
     "ConsentRecord",

@@ -1,0 +1,1 @@
+"""The council journey: interest, endorsement, champions, conversation, self-assessment (issue 15)."""
