@@ -34,6 +34,9 @@ from kil_network.evidence.routes import bp as evidence_bp
 from kil_network.evidence.routes import principle_evidence_panel
 from kil_network.evidence.staff_routes import bp as staff_evidence_bp
 from kil_network.extensions import csrf, limiter, login_manager, migrate
+from kil_network.journey import personal_data as journey_data
+from kil_network.journey.cli import register_cli as register_journey_cli
+from kil_network.journey.staff_routes import bp as staff_councils_bp
 from kil_network.members import notifications as notification_data
 from kil_network.members import personal_data as communication_data
 from kil_network.members import services as member_data
@@ -154,6 +157,7 @@ def _register_blueprints(app):
     app.register_blueprint(staff_evidence_bp, url_prefix="/staff")
     app.register_blueprint(councils_bp)
     app.register_blueprint(staff_pledges_bp, url_prefix="/staff")
+    app.register_blueprint(staff_councils_bp, url_prefix="/staff")  # /staff/councils/: every council's journey
     app.register_blueprint(staff_messages_bp, url_prefix="/staff/messages")
     app.register_blueprint(updates_bp, url_prefix="/updates")
 
@@ -195,6 +199,9 @@ def _register_personal_data(app):
     register_exporter(app, "evidence_submissions", evidence_data.export_submissions)
     register_exporter(app, "pledges", evidence_data.export_pledges)
     register_exporter(app, "messages_received", message_data.export_messages)  # copies: erase_outbox
+    register_exporter(app, "council_champions", journey_data.export_champion_roles)
+    register_exporter(app, "council_interests", journey_data.export_interests)
+    register_exporter(app, "peer_introductions", journey_data.export_introductions)
     register_exporter(app, "emails_sent", core_delivery.export_outbox)
     register_exporter(app, "email_delivery", communication_data.export_email_delivery)
     register_eraser(app, core_delivery.erase_outbox)
@@ -204,6 +211,7 @@ def _register_personal_data(app):
     register_eraser(app, notification_data.erase_preferences)
     register_eraser(app, principle_data.erase_principles)
     register_eraser(app, workshop_data.erase_registrations)
+    register_eraser(app, journey_data.erase_journey)  # champion roles stay as "former champion"
 
 
 def _register_delivery_listeners(app):
@@ -220,3 +228,4 @@ def _register_cli(app):
     register_site_cli(app)
     register_devdata_cli(app)
     register_message_cli(app)  # send-scheduled
+    register_journey_cli(app)  # send-assessment-reminders
