@@ -113,3 +113,13 @@ def test_every_benchmarked_request_is_a_route(app):
         else:
             for path, _ in endpoint.calls:
                 adapter.match(path, method="POST")
+
+
+def test_a_migration_edited_after_it_was_applied_is_found():
+    """A reused benchmark database whose applied migration file changed (or vanished) since is reported;
+    a migration added since is not (the upgrade applies it)."""
+    recorded = {"0017_a.py": "aaa", "0018_b.py": "bbb", "0019_c.py": "ccc"}
+    assert bench.changed_migrations(recorded, {**recorded, "0020_d.py": "ddd"}) == []
+    assert bench.changed_migrations(recorded, {"0017_a.py": "aaa", "0018_b.py": "BBB"}) == ["0018_b.py", "0019_c.py"]
+    assert bench.changed_migrations({}, {"0017_a.py": "aaa"}) == []
+    assert set(bench.migration_hashes()) == {p.name for p in (ROOT / "migrations" / "versions").glob("*.py")}
