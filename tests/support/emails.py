@@ -4,13 +4,17 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import sqlalchemy as sa
+from flask import current_app
 
 from kil_network.auth import services as auth_services
 from kil_network.core.email import deliver_due, external_url, queue_email
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from kil_network.members.models import Region
+from kil_network.journey import services as journey
+from kil_network.journey.models import Assessment, AssessmentAnswer, AssessmentStatus, ChampionRole
+from kil_network.members.models import LocalAuthority, Region
+from kil_network.principles import services as principles
 from kil_network.workshops import services
 from kil_network.workshops.models import WorkshopFormat
 
@@ -109,6 +113,35 @@ def queue_every_kind(make_user) -> dict[str, int]:
     ids["notify_workshop_published"] = latest(ada.email, "New workshop").id
     auth_services.set_password(ada, "a new correct horse battery")
     ids["password_changed"] = latest(ada.email, "Your password has been changed").id
+    db.session.commit()
+    ids.update(journey_emails(make_user, staff))
+    return ids
+
+
+def journey_emails(make_user, staff) -> dict[str, int]:
+    """The council journey's emails (issue 15): a champion's invitation, and a request to be
+    introduced to a peer council (to the campaign's inbox)."""
+    bristol, plymouth = (db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == code))
+                         for code in ("E06000023", "E06000026"))
+    cllr = make_user(email="cllr.quality@example.org", name="Cllr Priya Patel", member_type="councillor",
+                     organisation="", gss_code="E06000023")
+    officer = make_user(email="officer.quality@example.org", name="Olu Adeyemi", member_type="council_officer",
+                        organisation="", gss_code="E06000023")
+    journey.appoint_champion(cllr, bristol, ChampionRole.SENIOR_MANAGEMENT, member=officer)
+    ids = {"journey_champion_invitation": latest(officer.email, "You have been asked to be").id}
+    round_ = principles.create_round(staff, name="Round for the journey emails")
+    drafts = principles.drafts_of(round_)
+    for council, year, level, status in ((bristol, utcnow().year, 1, AssessmentStatus.DRAFT),
+                                         (plymouth, utcnow().year - 1, 4, AssessmentStatus.ACCEPTED)):
+        db.session.add(Assessment(
+            local_authority_id=council.id, round_id=round_.id, year=year, status=status,
+            accepted_at=utcnow() if status == AssessmentStatus.ACCEPTED else None,
+            published_at=utcnow() if status == AssessmentStatus.ACCEPTED else None,
+            answers=[AssessmentAnswer(draft_id=d.id, number=d.number, level=level, evidence="Our neighbourhood teams.",
+                                      action="More.") for d in drafts]))
+    db.session.flush()
+    journey.request_introduction(cllr, bristol, plymouth, 2, "How did you bring your neighbourhood teams together?")
+    ids["journey_introduction_requested"] = latest(current_app.config["CONTACT_EMAIL"], "Introduction requested").id
     db.session.commit()
     return ids
 
