@@ -78,9 +78,11 @@ def _workshop_arg():
     return id_arg("workshop", source=request.values)
 
 
-def _cards_context(round_: Round) -> dict:
-    """What the cards and the progress line need."""
-    drafts, votes = services.drafts_with_votes(current_user, round_)
+def _cards_context(round_: Round, drafts=None, votes=None) -> dict:
+    """What the cards and the progress line need (the round's drafts and the member's votes read
+    here unless the caller has them)."""
+    if drafts is None:
+        drafts, votes = services.drafts_with_votes(current_user, round_)
     return {"round": round_, "drafts": drafts, "votes": votes,
             "responded": sum(1 for d in drafts if d.id in votes),
             "reason": services.participation_error(current_user, round_),
@@ -366,19 +368,26 @@ def _draft_page(draft: Draft, form: SuggestionForm | None = None, typed: dict | 
 @bp.post("/principles/drafts/<int:draft_id>/vote")
 @login_required
 def vote(draft_id):
-    """Vote (or change a vote) on a draft; htmx gets the card and the progress line back."""
-    draft = get_draft_or_404(draft_id)
+    """Vote (or change a vote) on a draft; htmx gets the card and the progress line back.
+
+    The draft, its round, the round's drafts and the member's votes come in one query, before
+    the vote; the cards are rendered from them and the vote as written, with no reload."""
+    draft, drafts, votes = services.draft_cards(draft_id, current_user)
+    if draft is None or not services.round_visible(draft.round, current_user):
+        abort(404)
     form = VoteForm()
     error = None
     if not form.validate_on_submit():
         error = "; ".join(e for errs in form.errors.values() for e in errs)
     else:
         with refused_to(form, "stance") as outcome:
-            services.cast_vote(current_user, draft, services.parse_stance(form.stance.data),
-                               form.comment.data or "", form.workshop.data)
+            votes[draft.id] = services.cast_vote(current_user, draft, services.parse_stance(form.stance.data),
+                                                 form.comment.data or "", form.workshop.data,
+                                                 had_vote=draft.id in votes)
         error = outcome.error.message if outcome.error else None
     if error:
         db.session.rollback()
+        drafts = votes = None  # read again for the cards: the rollback undid whatever was written
     else:
         _commit_keeping_loaded()
     back = request.form.get("back")
@@ -387,7 +396,7 @@ def vote(draft_id):
     typed = {"draft_id": draft.id, "stance": form.stance.data, "comment": form.comment.data or "",
              "error": error, "errors": {f.name: list(f.errors) for f in form if f.errors}} if error else None
     if is_htmx():
-        context = _cards_context(draft.round)
+        context = _cards_context(draft.round, drafts, votes)
         return render("principles/index.html", "principles/_vote_response.html", draft=draft,
                       error=error, saved=not error, typed=typed, status_code=422 if error else 200, **context)
     if error and back == "draft":

@@ -1,9 +1,11 @@
 """Principle rules and writes: rounds, eligibility, votes, suggestions and endorsements, staff rounds.
 
 Votes keep `vote_tallies` in step inside the same transaction (`kil_network.principles.tallies`).
-Every change to a member's vote starts with an UPDATE of that vote row, which takes its row lock
-on PostgreSQL (and SQLite's writer lock), so two concurrent changes of one vote are applied one
-after the other and each adjusts the tallies from the stance the other left behind.
+Every change to a member's vote starts by locking that vote row (on PostgreSQL a SELECT ... FOR
+UPDATE inside the changing UPDATE; on SQLite an UPDATE, which takes the writer lock), so two
+concurrent changes of one vote are applied one after the other and each adjusts the tallies from
+the stance the other left behind. A first vote is an INSERT ... ON CONFLICT DO NOTHING: a
+concurrent first vote by the same member makes it a change instead.
 
 Results, history and the CSV (reads) are in `kil_network.principles.results`.
 """
@@ -12,7 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from kil_network.auth.models import User
 from kil_network.core.audit import record
@@ -41,21 +46,25 @@ from kil_network.workshops.models import Registration, RegistrationState, Worksh
 
 # --- Rounds -------------------------------------------------------------------------------
 
+# The read queries most pages run, built once: SQLAlchemy memoizes a statement's cache key, so a
+# request binds its values instead of building the select and its key again (bench/profile_reads.py).
+_NOW = sa.bindparam("now", type_=Round.opens_at.type)
+_OPEN_ROUND = (sa.select(Round).where(Round.state == RoundState.OPEN,
+                                      sa.or_(Round.opens_at.is_(None), Round.opens_at <= _NOW),
+                                      sa.or_(Round.closes_at.is_(None), Round.closes_at > _NOW))
+               .order_by(Round.id.desc()).limit(1))
+_ADOPTED_ROUND = sa.select(Round).where(Round.adopted_at.is_not(None)).order_by(Round.adopted_at.desc()).limit(1)
+_DRAFTS_OF = sa.select(Draft).where(Draft.round_id == sa.bindparam("round_id")).order_by(Draft.number)
+
+
 def open_round() -> Round | None:
     """The round open for votes now, if any (the latest opened)."""
-    now = utcnow()
-    return db.session.scalar(
-        sa.select(Round).where(Round.state == RoundState.OPEN,
-                               sa.or_(Round.opens_at.is_(None), Round.opens_at <= now),
-                               sa.or_(Round.closes_at.is_(None), Round.closes_at > now))
-        .order_by(Round.id.desc()).limit(1)
-    )
+    return db.session.scalar(_OPEN_ROUND, {"now": utcnow()})
 
 
 def adopted_round() -> Round | None:
     """The round whose drafts were adopted as the principles, if any (the latest)."""
-    return db.session.scalar(
-        sa.select(Round).where(Round.adopted_at.is_not(None)).order_by(Round.adopted_at.desc()).limit(1))
+    return db.session.scalar(_ADOPTED_ROUND)
 
 
 def latest_round(states=(RoundState.OPEN, RoundState.CLOSED)) -> Round | None:
@@ -70,7 +79,7 @@ def round_visible(round_: Round, user) -> bool:
 
 def drafts_of(round_: Round) -> list[Draft]:
     """The round's drafts in principle order."""
-    return list(db.session.scalars(sa.select(Draft).where(Draft.round_id == round_.id).order_by(Draft.number)))
+    return list(db.session.scalars(_DRAFTS_OF, {"round_id": round_.id}))
 
 
 def attended_round_workshop(user: User, round_: Round) -> bool:
@@ -130,44 +139,88 @@ def live_workshop_for(draft: Draft, workshop_id, user: User) -> int | None:
     return workshop.id if attended is not None else None
 
 
-def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", workshop_id=None) -> Vote:
-    """Record or change the member's vote on a draft; tallies change in the same transaction."""
+def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", workshop_id=None, *,
+              had_vote: bool | None = None) -> Vote:
+    """Record or change the member's vote on a draft; tallies change in the same transaction.
+
+    `had_vote`: whether the caller saw a vote by this member on this draft (the vote view reads
+    them with the cards), so a first vote tries the INSERT first; either way is correct, as a
+    vote that appeared or went meanwhile sends it to the other path."""
     _check(user, draft.round)
     if len(comment) > 2000:
         raise RuleError("Comment must be 2,000 characters or fewer", "comment")
     workshop = live_workshop_for(draft, workshop_id, user)
     now = utcnow()
+    first = had_vote is False
     for _ in range(3):
+        if not first:
+            vote = _change_vote(user, draft, stance, comment, workshop, now)
+            if vote is not None:
+                return vote
+        first = False
+        vote = _first_vote(user, draft, stance, comment, workshop, now)
+        if vote is not None:
+            tallies.apply(draft.id, [(tallies.groups_of(vote), stance, +1)])
+            return vote
+        # a concurrent first vote by the same member won: change it instead
+    raise RuleError("Your vote could not be saved. Try again.")
+
+
+def _first_vote(user: User, draft: Draft, stance: Stance, comment: str, workshop: int | None,
+                now: datetime) -> Vote | None:
+    """Insert the member's first vote on the draft, or None if they have one (a concurrent first
+    vote won): INSERT ... ON CONFLICT DO NOTHING RETURNING, one statement and no savepoint."""
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return db.session.scalar(
+        insert(Vote).values(draft_id=draft.id, user_id=user.id, stance=stance, comment=comment,
+                            workshop_id=workshop, member_type=user.member_type, region_id=user.region_id,
+                            created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[Vote.draft_id, Vote.user_id]).returning(Vote)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _change_vote(user: User, draft: Draft, stance: Stance, comment: str, workshop: int | None,
+                 now: datetime) -> Vote | None:
+    """Change the member's vote on the draft under its row lock and move its tallies, or None if
+    they have no vote on it.
+
+    PostgreSQL: one UPDATE whose CTE locks the row (SELECT ... FOR UPDATE, which waits for a
+    concurrent change and then reads the row as that change left it) and returns the stance and
+    workshop it had, beside the new row. SQLite (no FOR UPDATE, RETURNING sees only new values):
+    an UPDATE that takes the writer lock and reads the row back, then the change."""
+    values = {"updated_at": now, "stance": stance, **({"workshop_id": workshop} if workshop else {})}
+    if db.session.get_bind().dialect.name == "postgresql":
+        old = (sa.select(Vote.id, Vote.stance, Vote.workshop_id, Vote.comment)
+               .where(Vote.draft_id == draft.id, Vote.user_id == user.id).with_for_update().cte("old"))
+        row = db.session.execute(
+            sa.update(Vote).where(Vote.id == old.c.id).values(values)
+            .returning(Vote, old.c.stance, old.c.workshop_id, old.c.comment)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        ).first()
+        if row is None:
+            return None
+        vote, old_stance, old_workshop, old_comment = row
+        old_stance = Stance(old_stance)
+    else:
         vote = db.session.scalar(  # locks the row and reads it as locked, in one statement
             sa.update(Vote).where(Vote.draft_id == draft.id, Vote.user_id == user.id)
             .values(updated_at=now).returning(Vote)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
-        if vote is not None:
-            old_groups, old_stance = tallies.groups_of(vote), vote.stance
-            vote.stance = stance
-            if vote.comment != comment:  # changed words wait for staff again
-                vote.comment = comment
-                moderation.comment_changed(vote)
-            if workshop:
-                vote.workshop_id = workshop
-            new_groups = tallies.groups_of(vote)
-            if old_stance != stance or old_groups != new_groups:
-                tallies.bump(draft.id, old_groups, old_stance, -1)
-                tallies.bump(draft.id, new_groups, stance, +1)
-            db.session.flush()
-            return vote
-        vote = Vote(draft_id=draft.id, user_id=user.id, stance=stance, comment=comment, workshop_id=workshop,
-                    member_type=user.member_type, region_id=user.region_id, created_at=now, updated_at=now)
-        try:
-            with db.session.begin_nested():
-                db.session.add(vote)
-                db.session.flush()
-        except IntegrityError:
-            continue  # a concurrent first vote by the same member won; change it instead
-        tallies.bump(draft.id, tallies.groups_of(vote), stance, +1)
-        return vote
-    raise RuleError("Your vote could not be saved. Try again.")
+        if vote is None:
+            return None
+        old_stance, old_workshop, old_comment = vote.stance, vote.workshop_id, vote.comment
+        vote.stance = stance
+        if workshop:
+            vote.workshop_id = workshop
+    if old_comment != comment:  # changed words wait for staff again
+        vote.comment = comment
+        moderation.comment_changed(vote)
+    db.session.flush()  # nothing to write on PostgreSQL unless the comment changed
+    old_groups = tallies.groups_of(vote, workshop_id=old_workshop)
+    tallies.apply(draft.id, [(old_groups, old_stance, -1), (tallies.groups_of(vote), stance, +1)])
+    return vote
 
 
 def votes_by_member(user: User, round_: Round) -> dict[int, Vote]:
@@ -178,6 +231,24 @@ def votes_by_member(user: User, round_: Round) -> dict[int, Vote]:
         sa.select(Vote).join(Draft).where(Vote.user_id == user.id, Draft.round_id == round_.id)
     ).all()
     return {v.draft_id: v for v in votes}
+
+
+def draft_cards(draft_id: int, user) -> tuple[Draft | None, list[Draft], dict[int, Vote]]:
+    """A draft with its round, the round's drafts in principle order and the member's votes on
+    them by draft id, in one query (what the vote view needs before and after the vote); the
+    draft is None if there is no such draft."""
+    round_id = sa.select(Draft.round_id).where(Draft.id == draft_id).scalar_subquery()
+    query = (sa.select(Draft).join(Draft.round).options(contains_eager(Draft.round))
+             .where(Draft.round_id == round_id).order_by(Draft.number))
+    if not getattr(user, "is_authenticated", False):
+        drafts = list(db.session.scalars(query))
+        votes = {}
+    else:
+        rows = db.session.execute(query.add_columns(Vote).outerjoin(
+            Vote, sa.and_(Vote.draft_id == Draft.id, Vote.user_id == user.id))).all()
+        drafts = [draft for draft, _ in rows]
+        votes = {draft.id: vote for draft, vote in rows if vote is not None}
+    return next((d for d in drafts if d.id == draft_id), None), drafts, votes
 
 
 def drafts_with_votes(user, round_: Round) -> tuple[list[Draft], dict[int, Vote]]:

@@ -1,7 +1,7 @@
 """Vote tallies: the running counts each vote keeps in step, read back per draft and group.
 
 Every vote adds to (and a changed vote moves between) the `vote_tallies` rows of the groups it
-counts in, in one atomic upsert inside the vote's transaction (`bump`); results read the rows in
+counts in, in one atomic upsert inside the vote's transaction (`apply`); results read the rows in
 one query (`tallies`), each draft's table protected by the disclosure rules
 (`kil_network.core.disclosure`: threshold, dominance, secondary suppression) before anything
 reads it; `rebuild_tallies` recounts them from the votes after bulk loads.
@@ -18,47 +18,72 @@ DIMENSIONS = ("all", "type", "region", "workshop")
 CATEGORIES = tuple(stance.value for stance in STANCES)
 
 
-def groups_of(vote: Vote) -> list[tuple[str, str]]:
-    """The tally groups a vote counts in."""
+_UNCHANGED = object()
+
+
+def groups_of(vote: Vote, workshop_id=_UNCHANGED) -> list[tuple[str, str]]:
+    """The tally groups a vote counts in (with `workshop_id`: as it counted before its workshop
+    changed; its type and region never change)."""
+    workshop_id = vote.workshop_id if workshop_id is _UNCHANGED else workshop_id
     groups = [("all", ""), ("type", vote.member_type.value)]
     if vote.region_id:
         groups.append(("region", str(vote.region_id)))
-    if vote.workshop_id:
-        groups.append(("workshop", str(vote.workshop_id)))
+    if workshop_id:
+        groups.append(("workshop", str(workshop_id)))
     return groups
 
 
-_UPSERTS: dict[tuple[int, str], sa.TextClause] = {}
+_UPSERTS: dict[int, sa.TextClause] = {}
+_ORDER = {dimension: i for i, dimension in enumerate(DIMENSIONS)}
 
 
-def _upsert(size: int, column: str) -> sa.TextClause:
-    """The tally upsert for `size` groups adding :delta to one stance column, built once per shape.
+def _upsert(size: int) -> sa.TextClause:
+    """The tally upsert for `size` groups, each row adding its own delta to each stance column,
+    built once per size.
 
     Written as text with bound parameters because SQLAlchemy does not cache multi-row
     INSERT ... ON CONFLICT constructs: compiling one on every vote was a third of a vote's cost.
     The SQL is the same on PostgreSQL and SQLite."""
-    stmt = _UPSERTS.get((size, column))
+    stmt = _UPSERTS.get(size)
     if stmt is None:
-        names = [stance.value for stance in STANCES]
-        counts = ", ".join(":delta" if name == column else "0" for name in names)
-        rows = ", ".join(f"(:draft_id, :dimension_{i}, :key_{i}, {counts})" for i in range(size))
-        stmt = _UPSERTS[(size, column)] = sa.text(
-            f"INSERT INTO vote_tallies (draft_id, dimension, key, {', '.join(names)}) VALUES {rows} "
-            f"ON CONFLICT (draft_id, dimension, key) DO UPDATE SET {column} = vote_tallies.{column} + excluded.{column}"
+        rows = ", ".join(f"(:draft_id, :dimension_{i}, :key_{i}, "
+                         + ", ".join(f":{name}_{i}" for name in CATEGORIES) + ")" for i in range(size))
+        updates = ", ".join(f"{name} = vote_tallies.{name} + excluded.{name}" for name in CATEGORIES)
+        stmt = _UPSERTS[size] = sa.text(
+            f"INSERT INTO vote_tallies (draft_id, dimension, key, {', '.join(CATEGORIES)}) VALUES {rows} "
+            f"ON CONFLICT (draft_id, dimension, key) DO UPDATE SET {updates}"
         )
     return stmt
 
 
-def bump(draft_id: int, groups, stance: Stance, delta: int) -> None:
-    """Add delta to a stance's count in each group, in one atomic upsert (rows created on first use).
+def apply(draft_id: int, changes) -> None:
+    """Add each (groups, stance, delta) of `changes` to the tallies, in one atomic upsert (rows
+    created on first use); nothing when they cancel out (the same stance in the same groups).
 
-    One statement for all the groups instead of an INSERT and an UPDATE per group: a vote is the
-    busiest write of a live workshop. Rows are locked in the order of `groups`, the same for
-    every vote, so concurrent votes queue on the tally rows and never deadlock."""
-    params = {"draft_id": draft_id, "delta": delta}
-    for i, (dimension, key) in enumerate(groups):
+    One statement for every group and stance a vote (or a changed vote) touches, instead of an
+    INSERT and an UPDATE per group, or one upsert for the old stance and one for the new: a vote
+    is the busiest write of a live workshop. Rows are locked in one global order (dimension, then
+    key), the same for every vote, so concurrent votes queue on the tally rows and never deadlock."""
+    deltas: dict[tuple[str, str], dict[str, int]] = {}
+    for groups, stance, delta in changes:
+        for group in groups:
+            cell = deltas.setdefault(group, dict.fromkeys(CATEGORIES, 0))
+            cell[stance.value] += delta
+    rows = sorted(((group, cell) for group, cell in deltas.items() if any(cell.values())),
+                  key=lambda row: (_ORDER[row[0][0]], row[0][1]))
+    if not rows:
+        return
+    params: dict[str, object] = {"draft_id": draft_id}
+    for i, ((dimension, key), cell) in enumerate(rows):
         params[f"dimension_{i}"], params[f"key_{i}"] = dimension, key
-    db.session.execute(_upsert(len(groups), stance.value), params)
+        for name, value in cell.items():
+            params[f"{name}_{i}"] = value
+    db.session.execute(_upsert(len(rows)), params)
+
+
+def bump(draft_id: int, groups, stance: Stance, delta: int) -> None:
+    """Add delta to a stance's count in each group (`apply` with one change)."""
+    apply(draft_id, [(groups, stance, delta)])
 
 
 def tallies(draft_ids: list[int], dimensions=DIMENSIONS) -> dict[int, dict[str, dict[str, Cell]]]:
