@@ -39,6 +39,7 @@ from kil_network.journey.cli import register_cli as register_journey_cli
 from kil_network.journey.staff_routes import bp as staff_councils_bp
 from kil_network.members import notifications as notification_data
 from kil_network.members import personal_data as communication_data
+from kil_network.members import search as member_search
 from kil_network.members import services as member_data
 from kil_network.members.notification_routes import bp as notifications_bp
 from kil_network.members.routes import account_bp, joining_bp, organisations_bp, staff_organisations_bp
@@ -82,6 +83,7 @@ def create_app(config=None):
     _register_template_helpers(app)
     _register_personal_data(app)
     _register_delivery_listeners(app)
+    member_search.keep_in_step()  # the member search index follows every flush (members/search.py)
     workshop_rounds.register(app)  # workshops (below principles) get the rounds a workshop may feed
     _register_cli(app)
     return app

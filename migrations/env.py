@@ -5,6 +5,7 @@ from alembic import context
 from flask import current_app
 
 from kil_network.evidence.search import is_index_table
+from kil_network.members.search import is_index_table as is_member_index_table
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -81,10 +82,10 @@ def render_item(type_, obj, autogen_context):
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    """Autogenerate (and `flask db check`) leave out the evidence search index of migration 0014:
-    not a model, and on SQLite an FTS5 table with shadow tables of its own."""
+    """Autogenerate (and `flask db check`) leave out the search indexes of migrations 0014 (evidence)
+    and 0018 (members): not models, and on SQLite FTS5 tables with shadow tables of their own."""
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
-    return not is_index_table(table or "")
+    return not (is_index_table(table or "") or is_member_index_table(table or ""))
 
 
 def run_migrations_online():

@@ -88,17 +88,19 @@ def test_directory_search_does_not_match_email(app, make_user):
     assert names(staff_services.staff_member_search("secret.handle")) == ["Quiet Person"]
 
 
-def test_directory_search_percent_and_underscore_are_literal(app, make_user):
-    """'%', '_' and '\\' in a search match those characters, not any text."""
+def test_directory_search_punctuation_separates_words_and_is_never_a_wildcard(app, make_user):
+    """'%', '_' and '\\' in a search are separators (members.search matches words), never wildcards:
+    a search of punctuation alone holds no word and lists everyone, as an empty one does."""
     make_user(name="Ann_Lee", organisation="1000 Local")
     make_user(name="AnnXLee", organisation="100% Local")
     make_user(name="Back\\Slash", organisation="", member_type="other")
     make_user(name="Plain Name", organisation="", member_type="other")
-    assert names(services.member_search("_")) == ["Ann_Lee"]
-    assert names(services.member_search("Ann_")) == ["Ann_Lee"]
-    assert names(services.member_search("%")) == ["AnnXLee"]
-    assert names(services.member_search("100%")) == ["AnnXLee"]
-    assert names(services.member_search("\\")) == ["Back\\Slash"]
+    assert names(services.member_search("Lee_")) == ["Ann_Lee"]
+    assert names(services.member_search("\\slash")) == ["Back\\Slash"]
+    assert names(services.member_search("100%")) == ["AnnXLee", "Ann_Lee"]  # "100" starts "1000" too
+    assert names(services.member_search("100% plain")) == []
+    for query in ("_", "%", "\\", "%_\\"):
+        assert names(services.member_search(query)) == ["AnnXLee", "Ann_Lee", "Back\\Slash", "Plain Name"]
 
 
 def test_directory_filters_by_member_type_and_region(app, make_user):

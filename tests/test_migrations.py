@@ -9,6 +9,7 @@ from flask_migrate import downgrade, upgrade
 
 from kil_network.evidence.search import is_index_table
 from kil_network.extensions import db
+from kil_network.members.search import is_index_table as is_member_index_table
 from tests.support.app import PG_URL, make_app
 
 SCRATCH_DB = f"kil_migrations_test_{os.getpid()}"  # one per test process: xdist runs several at once
@@ -67,9 +68,9 @@ def scalar(sql: str):
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """As migrations/env.py: the evidence search index (migration 0014) is not a model."""
+    """As migrations/env.py: the search indexes (migrations 0014 and 0018) are not models."""
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
-    return not is_index_table(table or "")
+    return not (is_index_table(table or "") or is_member_index_table(table or ""))
 
 
 def schema_differences() -> list:

@@ -15,6 +15,7 @@ from kil_network.core.personal_data import export_sections, run_erasers
 from kil_network.core.rules import NotPermitted, RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
+from kil_network.members import search
 from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, OrganisationEditor, Region
 
 # Looked up with the joining member's type, if any (other types and none: "other").
@@ -211,13 +212,14 @@ def join_in_the_room(*, name: str, email: str, member_type: MemberType, organisa
 
 
 def member_search(q: str = "", member_type: str = "", region_id: str = "", *, directory_only: bool = True):
-    """A SELECT of members matching a name/organisation/council search and filters.
+    """A SELECT of members matching a search (members.search: the start of words of their name,
+    organisation or council, accents and case folded; staff also their email address) and filters.
 
     The directory shows only active, confirmed members who opted in; staff see everyone
     but deleted accounts. Organisation, council and region come in one extra query each, so
     the page's total is a count over users alone (no joins: at 100,000 members the joined
-    count was most of the page's time); organisation and council names match through small
-    subqueries for the same reason.
+    count was most of the page's time); the words match in the search index (full text: FTS5
+    or a tsvector's GIN index), never by reading every member's name.
     """
     stmt = (
         sa.select(User)
@@ -234,18 +236,9 @@ def member_search(q: str = "", member_type: str = "", region_id: str = "", *, di
             User.show_in_directory.is_(True),
             User.email_confirmed_at.is_not(None),
         )
-    q = clean_line(q or "")[:100]
-    if q:
-        # Case-insensitive, and %, _ and the escape character match themselves (autoescape).
-        conditions = [
-            User.name.icontains(q, autoescape=True),
-            User.organisation_id.in_(sa.select(Organisation.id).where(Organisation.name.icontains(q, autoescape=True))),
-            User.local_authority_id.in_(
-                sa.select(LocalAuthority.id).where(LocalAuthority.name.icontains(q, autoescape=True))),
-        ]
-        if not directory_only:
-            conditions.append(User.email.icontains(q, autoescape=True))
-        stmt = stmt.where(sa.or_(*conditions))
+    found = search.matching(q, staff=not directory_only)
+    if found is not None:
+        stmt = stmt.where(User.id.in_(found))
     if member_type in {m.value for m in MemberType}:
         stmt = stmt.where(User.member_type == MemberType(member_type))
     if int_arg(region_id) is not None:

@@ -1,0 +1,166 @@
+"""The member search index (`member_search`, migration 0018): who the directory, the staff members
+list and the check-in search find, the same on SQLite and PostgreSQL (core.textsearch).
+
+One row per member who is not deleted: `document` is their name, organisation and council,
+`contact` the words of their email address (searched by staff only, never by the directory).
+Both are folded in Python (`textsearch.document`), so the two databases hold the same words and
+"jose" finds José on either. The app keeps the rows in step: mapper events on every flush that
+inserts a member or changes their name, email, status, organisation or council, renames an
+organisation or a council (`keep_in_step`, registered by the app factory); `index_members` in
+bulk for the bulk loader; a deleted account's row goes (erasure: status deleted); a deleted
+`users` row takes its index row with it in the database (PostgreSQL: ON DELETE CASCADE; SQLite:
+a trigger).
+
+- SQLite: an FTS5 table (document, contact) whose rowid is the member's id.
+- PostgreSQL: a table (user_id, document, contact) with a generated `terms` tsvector (document
+  weighted A, contact B) and its GIN index; the directory searches weight A only.
+
+Not an ORM model: migrations/env.py leaves it out of autogenerate (`textsearch.is_index_table`).
+"""
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from kil_network.auth.models import Status, User
+from kil_network.core import textsearch
+from kil_network.extensions import db
+from kil_network.members.models import LocalAuthority, Organisation
+
+INDEX_TABLE = "member_search"
+BATCH = 5_000
+# What the index is made of: a change to any of these refreshes the member's row.
+USER_FIELDS = ("name", "email", "status", "organisation", "organisation_id", "local_authority", "local_authority_id")
+
+_fts = sa.table(INDEX_TABLE, sa.column("rowid"), sa.column("document"), sa.column("contact"))
+_pg = sa.table(INDEX_TABLE, sa.column("user_id"), sa.column("document"), sa.column("contact"), sa.column("terms"))
+_users = sa.table("users", sa.column("id"), sa.column("name"), sa.column("email"), sa.column("status"),
+                  sa.column("organisation_id"), sa.column("local_authority_id"))
+_orgs = sa.table("organisations", sa.column("id"), sa.column("name"))
+_councils = sa.table("local_authorities", sa.column("id"), sa.column("name"))
+
+
+def matching(q: str, *, staff: bool = False):
+    """A SELECT of the ids of members whose name, organisation or council (and, for staff, email
+    address) match `q` (core.textsearch: every word the start of a word, accents and case
+    folded); None when `q` holds no word (nothing to search for: the caller lists everyone)."""
+    terms = textsearch.words(q)
+    if not terms:
+        return None
+    if textsearch.is_postgresql(db.session.get_bind()):
+        return sa.select(_pg.c.user_id).where(_pg.c.terms.op("@@")(textsearch.tsquery(terms, "" if staff else "A")))
+    return sa.select(_fts.c.rowid).where(textsearch.fts5_match(INDEX_TABLE, terms, None if staff else "document"))
+
+
+# --- Keeping the index in step -----------------------------------------------------------------
+
+def _source(condition) -> sa.Select:
+    """Members with what their index row is made of."""
+    return (sa.select(_users.c.id, _users.c.name, _users.c.email, _users.c.status,
+                      _orgs.c.name.label("organisation"), _councils.c.name.label("council"))
+            .select_from(_users.outerjoin(_orgs, _orgs.c.id == _users.c.organisation_id)
+                         .outerjoin(_councils, _councils.c.id == _users.c.local_authority_id))
+            .where(condition))
+
+
+def index_row(name: str, email: str, organisation: str | None, council: str | None) -> dict:
+    """A member's index row (without its key): what the directory and staff search find them by."""
+    return {"document": textsearch.document(name, organisation, council), "contact": textsearch.document(email)}
+
+
+def _rows(result) -> Iterable[tuple[int, dict]]:
+    for row in result:
+        if getattr(row.status, "value", row.status) != Status.DELETED.value:
+            yield row.id, index_row(row.name, row.email, row.organisation, row.council)
+
+
+def _insert(connection, rows: list[tuple[int, dict]]) -> None:
+    if not rows:
+        return
+    if textsearch.is_postgresql(connection):
+        connection.execute(sa.insert(_pg), [{"user_id": key, **row} for key, row in rows])
+    else:
+        connection.execute(sa.insert(_fts), [{"rowid": key, **row} for key, row in rows])
+
+
+def _delete(connection, ids: list[int]) -> None:
+    key = _pg.c.user_id if textsearch.is_postgresql(connection) else _fts.c.rowid
+    connection.execute(sa.delete(_pg if textsearch.is_postgresql(connection) else _fts).where(key.in_(ids)))
+
+
+def refresh(connection, condition) -> None:
+    """Rewrite the index rows of the members matching `condition` (a clause over `users`): one
+    SELECT, one DELETE and one INSERT (a deleted account's row is not written again)."""
+    members = connection.execute(_source(condition)).all()
+    ids = [row.id for row in members]
+    for chunk in textsearch.chunks(ids, BATCH):
+        _delete(connection, chunk)
+    for chunk in textsearch.chunks(_rows(members), BATCH):
+        _insert(connection, chunk)
+
+
+def index_members(connection, condition=None) -> int:
+    """Index the members matching `condition` (all when None) in bulk, BATCH rows a statement,
+    reading them in one streamed query; returns how many rows went in. For members just inserted
+    in bulk (no rows yet): it deletes nothing first."""
+    done = 0
+    result = connection.execution_options(yield_per=BATCH).execute(
+        _source(sa.true() if condition is None else condition).order_by(_users.c.id))
+    for chunk in textsearch.chunks(_rows(result), BATCH):
+        _insert(connection, chunk)
+        done += len(chunk)
+    return done
+
+
+def rebuild(connection) -> int:
+    """Empty the index and build it again from every member (a repair; the migration's backfill)."""
+    connection.execute(sa.delete(_pg if textsearch.is_postgresql(connection) else _fts))
+    return index_members(connection)
+
+
+def _changed(target, fields) -> bool:
+    state = sa.inspect(target)
+    return any(state.attrs[field].history.has_changes() for field in fields)
+
+
+def _user_inserted(_mapper, connection, target) -> None:
+    refresh(connection, _users.c.id == target.id)
+
+
+def _user_updated(_mapper, connection, target) -> None:
+    if _changed(target, USER_FIELDS):
+        refresh(connection, _users.c.id == target.id)
+
+
+def _user_deleted(_mapper, connection, target) -> None:
+    _delete(connection, [target.id])
+
+
+def _organisation_updated(_mapper, connection, target) -> None:
+    if _changed(target, ("name",)):
+        refresh(connection, _users.c.organisation_id == target.id)
+
+
+def _council_updated(_mapper, connection, target) -> None:
+    if _changed(target, ("name",)):
+        refresh(connection, _users.c.local_authority_id == target.id)
+
+
+_LISTENERS = (
+    (User, "after_insert", _user_inserted),
+    (User, "after_update", _user_updated),
+    (User, "after_delete", _user_deleted),
+    (Organisation, "after_update", _organisation_updated),
+    (LocalAuthority, "after_update", _council_updated),
+)
+
+
+def keep_in_step() -> None:
+    """Keep the index in step with every ORM flush (once per process; the app factory calls it)."""
+    for model, event, listener in _LISTENERS:
+        if not sa.event.contains(model, event, listener):
+            sa.event.listen(model, event, listener)
+
+
+def is_index_table(name: str) -> bool:
+    """The member index and SQLite's FTS5 shadow tables: not models (autogenerate leaves them out)."""
+    return name == INDEX_TABLE or name.startswith(INDEX_TABLE + "_")
