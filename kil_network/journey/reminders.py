@@ -7,12 +7,13 @@ re-assessment is due is journey.services' (`Facts.due`).
 
 Once only, even run twice or from two hosts at once: the `AssessmentReminder` row (unique per
 assessment) is inserted before the emails are queued, in the same transaction; a concurrent run
-inserting the same row waits for the first to commit and then fails on the unique index, so it
-skips that council. A run killed half way commits nothing: its reminder rows and emails go together.
+inserting the same row waits for the first to commit, then inserts nothing (ON CONFLICT DO
+NOTHING) and skips that council. A run killed half way commits nothing: its reminder rows and emails go together.
 """
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kil_network.auth.models import Status, User
 from kil_network.core.email import external_url, queue_email
@@ -48,14 +49,15 @@ def _member_champions(facts) -> list[User]:
 
 
 def _claim(assessment_id: int, recipients: int) -> bool:
-    """Record the reminder for this assessment; False if another run already has."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(AssessmentReminder(assessment_id=assessment_id, sent_at=utcnow(), recipients=recipients))
-            db.session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Record the reminder for this assessment; False if another run already has. One
+    INSERT ... ON CONFLICT DO NOTHING, no savepoint (on SQLite a savepoint outside a transaction
+    would commit on release, and a run killed later would leave the reminder without its emails)."""
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    claimed = db.session.scalar(
+        insert(AssessmentReminder).values(assessment_id=assessment_id, sent_at=utcnow(), recipients=recipients)
+        .on_conflict_do_nothing(index_elements=[AssessmentReminder.assessment_id])
+        .returning(AssessmentReminder.id))
+    return claimed is not None
 
 
 def send_assessment_reminders() -> int:
