@@ -36,6 +36,7 @@ hidden; and the projector shows a room its own live figures, which the room then
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 THRESHOLD = 5
@@ -65,9 +66,9 @@ class Cell:
     status: Status = Status.SHOWN
     categories: tuple[str, ...] = field(default=(), compare=False)
 
-    @property
+    @cached_property
     def total(self) -> int:
-        """People in the group."""
+        """People in the group (worked out once: a results page reads it several times a cell)."""
         return sum(self.counts)
 
     @property
@@ -100,9 +101,9 @@ class Cell:
             return self.counts[categories.index(name)]
         raise AttributeError(name)
 
-    @property
+    @cached_property
     def pct(self) -> dict[str, int]:
-        """Each category's share in whole percent (0 with nobody counted)."""
+        """Each category's share in whole percent (0 with nobody counted); worked out once per cell."""
         total = self.total
         return {c: round(100 * n / total) if total else 0 for c, n in zip(self.categories, self.counts, strict=False)}
 

@@ -154,6 +154,9 @@ class Submission(Model):
     """Written evidence, with an optional file kept outside the web root."""
 
     __tablename__ = "submissions"
+    # The library's published rows (status, publication) and their order from the index alone, so
+    # the long texts are read only for the page shown (migration 0019).
+    __table_args__ = (sa.Index("ix_submissions_library", "status", "publication", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), index=True)

@@ -199,6 +199,9 @@ class Vote(Model):
     __table_args__ = (
         sa.UniqueConstraint("draft_id", "user_id", name="uq_votes_draft_user"),
         sa.Index("ix_votes_draft_stance", "draft_id", "stance"),
+        # The approved comments of a round (results page) and the moderation queue, without reading
+        # every vote (migration 0019).
+        sa.Index("ix_votes_comment_status_draft", "comment_status", "draft_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
