@@ -56,6 +56,7 @@ BOTH_DATABASES = {
     "test_workshop_services": "the services' SQL: capacity counts, waitlist order, region totals",
     "test_principle_services": "the services' SQL: tallies, groups, suppression, history",
     "test_evidence_services": "the services' SQL: calls, survey drafts, library filters",
+    "test_journey_services": "the services' SQL: stage facts for many councils (GROUP BY, IN lists), peer suggestions",
     "test_query_counts": "the number of statements each page sends",
     "test_seed_bulk": "bulk inserts and the benchmark data set",
     "test_cli": "the commands' SQL (seed-demo, reminders, create-user)",

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_login import AnonymousUserMixin
 from werkzeug.datastructures import FileStorage
 
+from kil_network.auth.models import User
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.rules import NotPermitted, RuleError
 from kil_network.core.timeutil import utcnow
@@ -752,6 +753,9 @@ def test_peer_suggestions_region_then_tier_at_most_three_published_only(app, peo
     assert [p.council.gss_code for p in suggestions[5]] == [HACKNEY]
     peer = suggestions[1][0]
     assert (peer.level, peer.year, peer.has_champion) == (4, year - 1, False)
+    journey.appoint_champion(staff, council(PLYMOUTH), ChampionRole.CABINET, name="Cllr Tudor Evans")
+    db.session.commit()
+    assert journey.peer_suggestions(bristol)[1][0].has_champion
     assert peer.evidence.startswith("We did it. (Plymouth")
     # The council's own published assessment never suggests itself.
     assert all(p.council.id != bristol.id for peers in suggestions.values() for p in peers)
@@ -804,3 +808,24 @@ def test_journey_page_next_step_and_permissions(app, people):
     assert page["next_step"]["stage"] is Stage.CONVERSATION and page["permissions"]["is_champion"]
     assert page["next_step"]["who"] and page["next_step"]["text"].startswith("Hold a conversation")
     assert [c.role for c in page["champions"]] == [ChampionRole.CABINET, ChampionRole.SENIOR_MANAGEMENT]
+
+
+def test_demo_data_has_every_stage_and_a_walkable_journey(app, runner):
+    """seed-demo adopts a round and gives councils at every stage (one re-assessed, a peer in each region),
+    and the demo member is a councillor and champion of a council with a verified pledge."""
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    facts = journey.facts_for()
+    stages = {f.stage for f in facts.values()}
+    assert stages == set(Stage)
+    assert journey.adopted_drafts()[0] is not None
+    assessed = [cid for cid, f in facts.items() if f.stage in (Stage.ASSESSED, Stage.REASSESSED)]
+    regions = {db.session.get(LocalAuthority, cid).region_id for cid in assessed}
+    assert len(regions) == 10
+    member = db.session.scalar(sa.select(User).where(User.email == "member@example.org"))
+    home = db.session.get(LocalAuthority, member.local_authority_id)
+    assert journey.can_edit(member, home) and journey.is_champion(member, home)
+    assert facts[home.id].pledge is not None and journey.start_refusal(member, home) is None
+    assert any(f.due for f in facts.values()) and any(f.overdue for f in facts.values())
+    assert runner.invoke(args=["seed-demo"]).output.startswith("Demo data already loaded")

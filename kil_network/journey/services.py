@@ -873,9 +873,10 @@ def peer_suggestions(council: LocalAuthority) -> dict[int, list[Peer]]:
     council_ids = {row[0] for row in strong}
     councils = {c.id: c for c in db.session.scalars(
         sa.select(LocalAuthority).where(LocalAuthority.id.in_(council_ids)))} if council_ids else {}
+    # A champion the campaign can introduce them to: a named person, or a member who accepted.
     champions = set(db.session.scalars(sa.select(Champion.local_authority_id).where(
-        Champion.local_authority_id.in_(council_ids), Champion.user_id.is_not(None),
-        Champion.accepted_at.is_not(None), Champion.ended_at.is_(None), Champion.erased_at.is_(None)))
+        Champion.local_authority_id.in_(council_ids), Champion.ended_at.is_(None), Champion.erased_at.is_(None),
+        sa.or_(Champion.accepted_at.is_not(None), sa.and_(Champion.user_id.is_(None), Champion.name != ""))))
     ) if council_ids else set()
     result: dict[int, list[Peer]] = {}
     for number in weak:
