@@ -12,7 +12,8 @@ from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.journey import services as journey
-from kil_network.journey.models import Assessment, AssessmentAnswer, AssessmentStatus, ChampionRole
+from kil_network.journey.models import Assessment, AssessmentAnswer, AssessmentStatus, Champion, ChampionRole
+from kil_network.journey.reminders import send_assessment_reminders
 from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles import services as principles
 from kil_network.workshops import services
@@ -115,6 +116,7 @@ def queue_every_kind(make_user) -> dict[str, int]:
     ids["password_changed"] = latest(ada.email, "Your password has been changed").id
     db.session.commit()
     ids.update(journey_emails(make_user, staff))
+    ids.update(journey_reminder_emails(make_user, staff))
     return ids
 
 
@@ -142,6 +144,29 @@ def journey_emails(make_user, staff) -> dict[str, int]:
     db.session.flush()
     journey.request_introduction(cllr, bristol, plymouth, 2, "How did you bring your neighbourhood teams together?")
     ids["journey_introduction_requested"] = latest(current_app.config["CONTACT_EMAIL"], "Introduction requested").id
+    db.session.commit()
+    return ids
+
+
+def journey_reminder_emails(make_user, staff) -> dict[str, int]:
+    """The yearly re-assessment reminder (issue 15, `flask send-assessment-reminders`): to Calderdale's
+    member champion, and for Kirklees (no member champion) to the campaign's inbox; both councils'
+    assessments were accepted 340 days ago."""
+    champion = make_user(email="dan.quality@example.org", name="Cllr Dan Wright", member_type="councillor",
+                         organisation="", gss_code="E08000033")
+    round_ = principles.create_round(staff, name="Round for the reminder emails")
+    accepted = utcnow() - timedelta(days=340)
+    for code in ("E08000033", "E08000034"):
+        council = db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == code))
+        db.session.add(Assessment(local_authority_id=council.id, round_id=round_.id, year=accepted.year,
+                                  status=AssessmentStatus.ACCEPTED, accepted_at=accepted, published_at=accepted))
+        if code == "E08000033":
+            db.session.add(Champion(local_authority_id=council.id, role=ChampionRole.CABINET, user_id=champion.id,
+                                    invited_at=accepted, accepted_at=accepted))
+    db.session.flush()
+    send_assessment_reminders()
+    ids = {"journey_reminder": latest(champion.email, "Calderdale: time for").id,
+           "journey_reminder_inbox": latest(current_app.config["CONTACT_EMAIL"], "No champion to remind").id}
     db.session.commit()
     return ids
 
