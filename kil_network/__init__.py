@@ -36,6 +36,7 @@ from kil_network.evidence.staff_routes import bp as staff_evidence_bp
 from kil_network.extensions import csrf, limiter, login_manager, migrate
 from kil_network.journey import personal_data as journey_data
 from kil_network.journey.cli import register_cli as register_journey_cli
+from kil_network.journey.routes import bp as journey_bp
 from kil_network.journey.staff_routes import bp as staff_councils_bp
 from kil_network.members import notifications as notification_data
 from kil_network.members import personal_data as communication_data
@@ -157,7 +158,8 @@ def _register_blueprints(app):
     app.register_blueprint(evidence_bp)
     register_history_panel(app, principle_evidence_panel)  # evidence's section of a principle's history page
     app.register_blueprint(staff_evidence_bp, url_prefix="/staff")
-    app.register_blueprint(councils_bp)
+    app.register_blueprint(councils_bp)  # the pledge form; the council pages are the journey's
+    app.register_blueprint(journey_bp)  # /councils/, /councils/<gss>, its journey and self-assessments
     app.register_blueprint(staff_pledges_bp, url_prefix="/staff")
     app.register_blueprint(staff_councils_bp, url_prefix="/staff")  # /staff/councils/: every council's journey
     app.register_blueprint(staff_messages_bp, url_prefix="/staff/messages")

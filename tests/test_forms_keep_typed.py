@@ -69,6 +69,12 @@ NO_TEXT = {
     "/staff/messages/<int:message_id>/test": "a button (a test copy to the staff member)",
     "/staff/messages/<int:message_id>/cancel": "a button",
     "/staff/messages/<int:message_id>/send": "a button",
+    "/councils/<gss_code>/champions/<int:champion_id>/end": "a button",
+    "/councils/champions/accept/<token>": "a button (the emailed invitation's confirmation)",
+    "/councils/<gss_code>/assessments/new": "a confirmation button",
+    "/councils/<gss_code>/assessments/<int:assessment_id>/submit": "a button (the answers were typed on the form)",
+    "/councils/<gss_code>/assessments/<int:assessment_id>/publish": "a button",
+    "/councils/<gss_code>/assessments/<int:assessment_id>/unpublish": "a button",
 }
 
 # Routes with typed text whose refusal is not a form error, each with the test below that checks it.
@@ -79,6 +85,10 @@ TESTED_BELOW = {
                                                  "time only, no length limit: a refused time comes back typed)",
     "/w/<int:workshop_id>/code": "test_room_code.test_per_email_limits_still_bite_and_keep_what_was_typed "
                                  "(the six-digit sign-in code)",
+    "/councils/<gss_code>/assessments/<int:assessment_id>": "test_http_journey.test_assessment_form_follows_the_"
+                                                            "adopted_drafts_and_saves_a_draft (the form is a "
+                                                            "Bristol councillor's: 4,001 characters of evidence "
+                                                            "come back whole, with the level and an action)",
 }
 
 
@@ -99,6 +109,11 @@ LIMITS_ELSEWHERE = {
     "/workshops/<int:workshop_id>/register": {"access_needs": 1000},
     "/staff/members/<int:member_id>/suspend": {"reason": 300},
     "/staff/pledges/<int:pledge_id>": {"note": 1000},
+    "/councils/<gss_code>/interest": {"interest-note": 1000},
+    "/councils/<gss_code>/endorsement": {"endorsement-link_url": 500},
+    "/councils/<gss_code>/champions": {"named-name": 200, "named-job_title": 200},
+    "/councils/<gss_code>/conversations": {"conversation-title": 200, "conversation-summary": 2000},
+    "/councils/<gss_code>/peers/introduce": {"message": 1000},
 }
 
 

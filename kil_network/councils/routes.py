@@ -1,4 +1,4 @@
-"""Pledged councils (public), a council's page, submitting a pledge, and the staff queue."""
+"""Submitting a council's pledge, and the staff queue (the public council pages are the journey's)."""
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
@@ -22,21 +22,6 @@ def get_council_or_404(gss_code: str):
     if council is None:
         abort(404)
     return council
-
-
-@bp.get("/councils/")
-def index():
-    """Councils that have pledged to Keep it Local, by region, with a region chart."""
-    groups = services.pledged_by_region()
-    total = sum(len(g["pledges"]) for g in groups)
-    return render("councils/index.html", groups=groups, total=total)
-
-
-@bp.get("/councils/<gss_code>")
-def council(gss_code):
-    """A council: its pledge (when verified) and the Network members from it."""
-    council = get_council_or_404(gss_code)
-    return render("councils/council.html", council=council, **services.council_page(council, current_user))
 
 
 @bp.route("/councils/<gss_code>/pledge", methods=["GET", "POST"])
@@ -64,10 +49,10 @@ def pledge(gss_code):
             else:
                 reason = exc.message
         else:
-            submissions.complete(url_for("councils.council", gss_code=council.gss_code))
+            submissions.complete(url_for("journey.council", gss_code=council.gss_code))
             db.session.commit()
             flash("Thank you. Campaign staff will check the pledge and then list the council.", "success")
-            return redirect(url_for("councils.council", gss_code=council.gss_code), code=303)
+            return redirect(url_for("journey.council", gss_code=council.gss_code), code=303)
     earlier = submissions.earlier_result() if reason else None  # an identical post won the race meanwhile
     if earlier:
         return redirect(earlier, code=303)

@@ -102,7 +102,7 @@ def _tell_council(pledge: Pledge, status: PledgeStatus, note: str) -> int:
         audience, "pledge_decided",
         f"{council.display_name}'s pledge has been {'verified' if verified else 'rejected'}",
         "notify_pledge_decided", verified=verified, council=council.display_name, note=note,
-        council_url=external_url("councils.council", gss_code=council.gss_code))
+        council_url=external_url("journey.council", gss_code=council.gss_code))
 
 
 def pledged_by_region() -> list[dict]:

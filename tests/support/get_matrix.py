@@ -139,6 +139,18 @@ EXPECTED = {
     "/councils/": ("/councils/", PUBLIC),
     "/councils/<gss_code>": ("/councils/E06000023", PUBLIC),
     "/councils/<gss_code>/pledge": ("/councils/E06000023/pledge", CONFIRMED),
+    # The council journey: "{assessment}" is Bristol's draft self-assessment (its own councillors,
+    # officers and staff only: the roles here are not of Bristol's council); an invitation link that
+    # is not valid is a 400 once signed in.
+    "/councils/<gss_code>/journey": ("/councils/E06000023/journey", PUBLIC),
+    "/councils/<gss_code>/assessments/new": ("/councils/E06000023/assessments/new", CONFIRMED),
+    "/councils/<gss_code>/assessments/<int:assessment_id>": (
+        "/councils/E06000023/assessments/{assessment}", {**STAFF, "unconfirmed": 403}),
+    "/councils/<gss_code>/assessments/<int:assessment_id>/check": (
+        "/councils/E06000023/assessments/{assessment}/check", {**STAFF, "unconfirmed": 403}),
+    "/councils/champions/accept/<token>": (
+        "/councils/champions/accept/not-a-real-token", {**dict.fromkeys(ROLES, 400), "anonymous": "login",
+                                                         "unconfirmed": "account"}),
     "/staff/pledges/": ("/staff/pledges/", STAFF),
     # Staff messages and members' updates ("{update}": sent to the listed member only, so 404 for the roles)
     "/staff/messages/": ("/staff/messages/", STAFF),

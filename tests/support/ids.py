@@ -60,10 +60,11 @@ def _make_world(make_user) -> dict:
     principle_ids = _principles_ids(organiser, listed, workshop)
     evidence_ids = _evidence_ids(listed)
     message_ids = _message_ids(organiser, listed)
+    journey_ids = _journey_ids(principle_ids["closed_round"], listed)
     db.session.commit()
     return {"listed": listed.id, "org": listed.organisation_id, "workshop": workshop.id, "reg": reg.id,
             "feed": listed.calendar_token, "unsubscribe": notifications.unsubscribe_token(listed),
-            **organisations, **principle_ids, **evidence_ids, **message_ids}
+            **organisations, **principle_ids, **evidence_ids, **message_ids, **journey_ids}
 
 
 def _message_ids(organiser, member) -> dict:
@@ -81,6 +82,26 @@ def _message_ids(organiser, member) -> dict:
     db.session.add(OutboxEmail(to_address=member.email, subject=sent.subject, body_text="What happened.",
                                kind="campaign", user_id=member.id, status=OutboxEmail.SENT, message_id=sent.id))
     return {"message": draft.id, "update": sent.id}
+
+
+def _journey_ids(round_id: int, member) -> dict:
+    """"{assessment}": Bristol's (E06000023) draft self-assessment, which only its own councillors,
+    officers and staff may see; "{champion}": its named cabinet champion; "{invited}": the listed
+    member's invitation to be its senior management champion (post_ids signs its link)."""
+    from kil_network.journey.models import Assessment, AssessmentAnswer, Champion, ChampionRole
+    from kil_network.members.models import LocalAuthority
+    from kil_network.principles.models import Round
+
+    bristol = db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == "E06000023"))
+    drafts = principles.drafts_of(db.session.get(Round, round_id))
+    assessment = Assessment(local_authority_id=bristol.id, round_id=round_id, year=utcnow().year,
+                            answers=[AssessmentAnswer(draft_id=d.id, number=d.number) for d in drafts])
+    champion = Champion(local_authority_id=bristol.id, role=ChampionRole.CABINET, name="Named Champion")
+    invited = Champion(local_authority_id=bristol.id, role=ChampionRole.SENIOR_MANAGEMENT, user_id=member.id,
+                       invited_at=utcnow())
+    db.session.add_all([assessment, champion, invited])
+    db.session.flush()
+    return {"assessment": assessment.id, "champion": champion.id, "invited": invited.id}
 
 
 def _organisation_ids(make_user) -> dict:

@@ -135,6 +135,28 @@ EXPECTED = {
     # Councils and pledges
     "/councils/<gss_code>/pledge": ("/councils/E06000023/pledge", CONFIRMED, {}),
     "/staff/pledges/<int:pledge_id>": ("/staff/pledges/{pledge}", STAFF, {}),
+    # The council journey (Bristol, E06000023): no role here is a councillor or officer of Bristol, so
+    # journey.services refuses them and the page says why (422, nothing written: tests/test_http_journey.py
+    # checks every refusal leaves the data as it was); staff may appoint champions, record the
+    # conversation and end an appointment. "{assessment}": Bristol's draft, which members may not see
+    # (403); "{champion_token}": the listed member's invitation, which the roles may not accept.
+    "/councils/<gss_code>/interest": ("/councils/E06000023/interest", CONFIRMED, {}),
+    "/councils/<gss_code>/endorsement": ("/councils/E06000023/endorsement", CONFIRMED, {}),
+    "/councils/<gss_code>/champions": ("/councils/E06000023/champions", CONFIRMED, {}),
+    "/councils/<gss_code>/champions/<int:champion_id>/end": (
+        "/councils/E06000023/champions/{champion}/end", CONFIRMED, {}),
+    "/councils/<gss_code>/conversations": ("/councils/E06000023/conversations", CONFIRMED, {}),
+    "/councils/champions/accept/<token>": ("/councils/champions/accept/{champion_token}", CONFIRMED, {}),
+    "/councils/<gss_code>/peers/introduce": ("/councils/E06000023/peers/introduce", CONFIRMED, {}),
+    "/councils/<gss_code>/assessments/new": ("/councils/E06000023/assessments/new", CONFIRMED, {}),
+    "/councils/<gss_code>/assessments/<int:assessment_id>": (
+        "/councils/E06000023/assessments/{assessment}", {**STAFF, "unconfirmed": 403}, {"action": "save"}),
+    "/councils/<gss_code>/assessments/<int:assessment_id>/submit": (
+        "/councils/E06000023/assessments/{assessment}/submit", {**STAFF, "unconfirmed": "account"}, {}),
+    "/councils/<gss_code>/assessments/<int:assessment_id>/publish": (
+        "/councils/E06000023/assessments/{assessment}/publish", {**STAFF, "unconfirmed": "account"}, {}),
+    "/councils/<gss_code>/assessments/<int:assessment_id>/unpublish": (
+        "/councils/E06000023/assessments/{assessment}/unpublish", {**STAFF, "unconfirmed": "account"}, {}),
     # Staff messages ("{message}": a draft)
     "/staff/messages/new": ("/staff/messages/new", STAFF, {}),
     "/staff/messages/<int:message_id>": ("/staff/messages/{message}", STAFF, {}),
@@ -163,6 +185,8 @@ def post_ids(ids, listed):
     from kil_network.councils.models import Pledge, SignedBy
     from kil_network.evidence.models import Submission
     from kil_network.evidence.services import confirm_token
+    from kil_network.journey import services as journey
+    from kil_network.journey.models import Champion
     from kil_network.members.models import LocalAuthority
 
     mail = OutboxEmail(to_address="listed@example.org", subject="Hello", body_text="Hello.",
@@ -174,7 +198,8 @@ def post_ids(ids, listed):
     db.session.add_all([mail, pledge])
     db.session.commit()
     return {**ids, "mail": mail.id, "pledge": pledge.id, "reset_token": make_reset_token(listed),
-            "evidence_token": confirm_token(db.session.get(Submission, ids["submission"]))}
+            "evidence_token": confirm_token(db.session.get(Submission, ids["submission"])),
+            "champion_token": journey.champion_token(db.session.get(Champion, ids["invited"]))}
 
 
 @pytest.fixture
@@ -298,6 +323,12 @@ POSTED_FROM_ELSEWHERE = {
     "/workshops/<int:workshop_id>/register": ["access_needs"],
     "/staff/members/<int:member_id>/suspend": ["reason"],
     "/staff/pledges/<int:pledge_id>": ["note"],
+    # The journey page's forms (their fields carry the form's prefix).
+    "/councils/<gss_code>/interest": ["interest-note"],
+    "/councils/<gss_code>/endorsement": ["endorsement-link_url"],
+    "/councils/<gss_code>/champions": ["named-name", "named-job_title"],
+    "/councils/<gss_code>/conversations": ["conversation-title", "conversation-summary"],
+    "/councils/<gss_code>/peers/introduce": ["message"],
 }
 LIMIT_RE = re.compile(r'id="([^"]+)-info">You can enter up to ([\d,]+) characters')
 
