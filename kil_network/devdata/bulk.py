@@ -33,6 +33,7 @@ from kil_network.evidence.models import (
     submission_principles,
 )
 from kil_network.extensions import Model, db
+from kil_network.members import search as member_search
 from kil_network.members.models import LocalAuthority, Organisation, Region
 from kil_network.members.services import create_member
 from kil_network.principles import services as principles
@@ -330,9 +331,11 @@ def seed_bulk(scale: float = 1.0, seed: int = 2026, echo: Callable[[str], None] 
                                   "created_at": now} for i in range(org_count)))
         organisations = list(conn.scalars(sa.select(orgs.c.id).where(orgs.c.id > first_org)))
         counts["organisations"] = len(organisations)
+        first_member = _max_id(conn, _table(User))
         counts["members"] = insert_rows(conn, db.metadata.tables["users"], member_rows(
             rng, want["members"], password_hash, regions=regions, authorities=authorities,
             organisations=organisations))
+        member_search.index_members(conn, after_id=first_member)  # the directory's index, in bulk too
     step(f"{counts['members']:,} members, {counts['organisations']:,} organisations")
 
     with db.engine.begin() as conn:

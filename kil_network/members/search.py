@@ -98,13 +98,13 @@ def refresh(connection, condition) -> None:
         _insert(connection, chunk)
 
 
-def index_members(connection, condition=None) -> int:
-    """Index the members matching `condition` (all when None) in bulk, BATCH rows a statement,
-    reading them in one streamed query; returns how many rows went in. For members just inserted
-    in bulk (no rows yet): it deletes nothing first."""
+def index_members(connection, after_id: int = 0) -> int:
+    """Index in bulk the members whose id is above `after_id` (all by default) and who have no
+    row yet (members just inserted in bulk): one streamed SELECT, BATCH rows an INSERT; returns
+    how many rows went in."""
     done = 0
-    result = connection.execution_options(yield_per=BATCH).execute(
-        _source(sa.true() if condition is None else condition).order_by(_users.c.id))
+    members = _source(_users.c.id > after_id).order_by(_users.c.id)
+    result = connection.execute(members.execution_options(yield_per=BATCH))
     for chunk in textsearch.chunks(_rows(result), BATCH):
         _insert(connection, chunk)
         done += len(chunk)
