@@ -476,6 +476,9 @@ def test_draft_check_submit_return_resubmit_accept_publish(app, people):
     assert journey.missing_answers(a) == []
     journey.submit_assessment(cllr, a)
     db.session.commit()
+    to_staff = db.session.scalars(sa.select(OutboxEmail).where(
+        OutboxEmail.subject.startswith("Assessment to review"))).one()
+    assert to_staff.to_address == app.config["CONTACT_EMAIL"] and f"/staff/councils/{BRISTOL}" in to_staff.body_text
     with pytest.raises(RuleError, match="cannot be changed"):
         journey.save_answers(officer, a, filled(a))
     with pytest.raises(RuleError, match="already been submitted"):
@@ -488,6 +491,10 @@ def test_draft_check_submit_return_resubmit_accept_publish(app, people):
     journey.return_assessment(staff, a, "Add links to the evidence for principle 3.")
     db.session.commit()
     assert a.status == AssessmentStatus.RETURNED and a.review_comments.startswith("Add links")
+    returned = db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.subject.endswith("changes needed"))).all()
+    assert [m.to_address for m in returned] == ["cllr@example.org"]  # the champion who submitted; not the officer
+    assert "Add links to the evidence for principle 3." in returned[0].body_text
+    assert f"/councils/{BRISTOL}/assessments/{a.id}" in returned[0].body_text
     journey.save_answers(officer, a, {3: {**COMPLETE, "evidence": "See https://example.org/spend."}})
     journey.submit_assessment(cllr, a)
     with pytest.raises(NotPermitted):
@@ -495,6 +502,9 @@ def test_draft_check_submit_return_resubmit_accept_publish(app, people):
     journey.accept_assessment(staff, a, "Thank you.")
     db.session.commit()
     assert a.status == AssessmentStatus.ACCEPTED and a.accepted_at is not None and a.published_at is None
+    accepted = db.session.scalars(sa.select(OutboxEmail).where(OutboxEmail.subject.endswith("been accepted"))).all()
+    assert [m.to_address for m in accepted] == ["cllr@example.org"] and "chooses whether to publish" in accepted[
+        0].body_text
     with pytest.raises(NotPermitted):
         journey.publish_assessment(officer, a)  # not a champion
     with pytest.raises(NotPermitted):

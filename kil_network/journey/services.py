@@ -727,6 +727,27 @@ def submit_assessment(user, assessment: Assessment) -> None:
     assessment.updated_by_id, assessment.updated_at = user.id, now
     record(user, "journey.assessment_submit", assessment,
            f"Submitted the {assessment.year} assessment of {council.gss_code}")
+    queue_email(current_app.config["CONTACT_EMAIL"],
+                f"Assessment to review: {council.display_name}, {assessment.year}", "journey_assessment_submitted",
+                kind="journey_review", council=council.display_name, year=assessment.year,
+                submitter=user.display_name, staff_url=_site_url(f"/staff/councils/{council.gss_code}"))
+
+
+def _tell_council(assessment: Assessment, council: LocalAuthority, subject: str, **context) -> int:
+    """Email the assessment's submitter and the council's current member champions (active,
+    confirmed, deliverable addresses), once each."""
+    champion_ids = sa.select(Champion.user_id).where(
+        Champion.local_authority_id == council.id, Champion.user_id.is_not(None),
+        Champion.accepted_at.is_not(None), Champion.ended_at.is_(None), Champion.erased_at.is_(None))
+    people = db.session.scalars(sa.select(User).where(
+        sa.or_(User.id == assessment.submitted_by_id, User.id.in_(champion_ids)), User.status == Status.ACTIVE,
+        User.email_confirmed_at.is_not(None), User.email_undeliverable_at.is_(None)).order_by(User.id)).all()
+    url = _site_url(f"/councils/{council.gss_code}/assessments/{assessment.id}")
+    for person in people:
+        queue_email(person.email, subject, "journey_assessment_reviewed", kind="journey_review", user=person,
+                    name=person.display_name, council=council.display_name, year=assessment.year,
+                    assessment_url=url, **context)
+    return len(people)
 
 
 def return_assessment(staff, assessment: Assessment, comments: str) -> None:
@@ -746,6 +767,8 @@ def return_assessment(staff, assessment: Assessment, comments: str) -> None:
     council = _council_of(assessment)
     record(staff, "journey.assessment_return", assessment,
            f"Returned the {assessment.year} assessment of {council.gss_code}", comments=comments)
+    _tell_council(assessment, council, f"{council.display_name}'s {assessment.year} assessment: changes needed",
+                  accepted=False, comments=comments)
 
 
 def accept_assessment(staff, assessment: Assessment, comments: str = "") -> None:
@@ -764,6 +787,8 @@ def accept_assessment(staff, assessment: Assessment, comments: str = "") -> None
     council = _council_of(assessment)
     record(staff, "journey.assessment_accept", assessment,
            f"Accepted the {assessment.year} assessment of {council.gss_code}", comments=comments)
+    _tell_council(assessment, council, f"{council.display_name}'s {assessment.year} assessment has been accepted",
+                  accepted=True, comments=comments)
 
 
 def _require_publisher(user, assessment: Assessment) -> LocalAuthority:

@@ -120,6 +120,12 @@ def queue_every_kind(make_user) -> dict[str, int]:
     return ids
 
 
+def latest_champion(member) -> Champion:
+    """The member's newest champion appointment."""
+    return db.session.scalars(sa.select(Champion).where(Champion.user_id == member.id)
+                              .order_by(Champion.id.desc())).first()
+
+
 def journey_emails(make_user, staff) -> dict[str, int]:
     """The council journey's emails (issue 15): a champion's invitation, and a request to be
     introduced to a peer council (to the campaign's inbox)."""
@@ -143,7 +149,18 @@ def journey_emails(make_user, staff) -> dict[str, int]:
                                       action="More.") for d in drafts]))
     db.session.flush()
     journey.request_introduction(cllr, bristol, plymouth, 2, "How did you bring your neighbourhood teams together?")
-    ids["journey_introduction_requested"] = latest(current_app.config["CONTACT_EMAIL"], "Introduction requested").id
+    inbox = current_app.config["CONTACT_EMAIL"]
+    ids["journey_introduction_requested"] = latest(inbox, "Introduction requested").id
+    # The officer accepts, submits Bristol's assessment; staff return it, then accept it.
+    journey.accept_champion(officer, journey.champion_token(latest_champion(officer)))
+    assessment = db.session.scalar(sa.select(Assessment).where(Assessment.local_authority_id == bristol.id))
+    journey.submit_assessment(officer, assessment)
+    ids["journey_assessment_submitted"] = latest(inbox, "Assessment to review").id
+    journey.return_assessment(staff, assessment, "Please add a link to the neighbourhood budget report.")
+    ids["journey_assessment_returned"] = latest(officer.email, "City of Bristol's").id
+    journey.submit_assessment(officer, assessment)
+    journey.accept_assessment(staff, assessment, "Thank you: clear evidence throughout.")
+    ids["journey_assessment_accepted"] = latest(officer.email, "City of Bristol's").id
     db.session.commit()
     return ids
 
