@@ -758,7 +758,7 @@ def test_toggle_check_in_htmx_returns_row_and_trigger(client, as_role, checkin):
     response = client.post_form(url, {}, token_from=f"/staff/workshops/{workshop.id}/attendance", headers=HX)
     body = text(response).strip()
     assert response.status_code == 200
-    assert body.startswith(f'<li id="registration-{regs["ben"].id}" class="checkin-card checkin-card--in"')
+    assert body.startswith(f'<li class="checkin-card checkin-card--in" data-registration-id="{regs["ben"].id}"')
     assert "<html" not in body and 'data-checked-in="1"' in body
     assert "Checked in" in body and "Undo check-in" in body and "Checked in by staff at " in body
     assert response.headers["HX-Trigger"] == "attendance-changed"

@@ -5,13 +5,15 @@ writes are in `services.py`); routes, services and templates read through these 
 """
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from kil_network.auth.models import Status, User
+from kil_network.auth.models import MEMBER_TYPE_LABELS, Status, User
+from kil_network.core import textsearch
 from kil_network.core.params import int_arg, parse_month
-from kil_network.core.timeutil import london_to_utc, utcnow
+from kil_network.core.timeutil import format_london, london_to_utc, utcnow
 from kil_network.extensions import db
 from kil_network.members.models import Organisation, Region
 from kil_network.workshops.models import (
@@ -91,21 +93,100 @@ def attendance_counts(workshop: Workshop) -> dict:
     return {"attended": row[0], "registered": row[1], "walk_ins": row[2]}
 
 
-def check_in_list(workshop: Workshop, q: str = ""):
-    """Confirmed and waitlisted registrations for the check-in page, searchable by name, email or
-    organisation (what the cards' data-search holds, so the phone's offline search finds the same)."""
-    stmt = (
-        sa.select(Registration).outerjoin(Registration.user)
-        .options(joinedload(Registration.user).joinedload(User.organisation))
-        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
-    )
-    q = (q or "").strip()[:100]
-    if q:
-        stmt = stmt.outerjoin(Organisation, Organisation.id == User.organisation_id).where(sa.or_(*(
-            column.icontains(q, autoescape=True) for column in (
-                User.name, User.email, Registration.guest_name, Registration.guest_email, Organisation.name))))
+class CheckInRow(NamedTuple):
+    """One card of the check-in list: only what the card shows and what its search matches."""
+
+    id: int
+    person_name: str  # "Former member" once the account is deleted
+    person_email: str
+    organisation: str  # the member's organisation, or ""
+    member_type: str  # the member type's name ("Councillor")
+    state: str  # a RegistrationState value
+    state_label: str
+    walk_in: bool
+    checked_in_at: datetime | None
+    check_in_method: str | None  # as stored (None for check-ins made before it was recorded)
+    how: str  # "Checked in by staff" (when checked in)
+    time: str  # "10:02", Europe/London (when checked in)
+    search: str  # lower-case name, email and organisation: the card's data-search
+
+    @property
+    def attended(self) -> bool:
+        """Checked in on the day."""
+        return self.checked_in_at is not None
+
+    @property
+    def is_confirmed(self) -> bool:
+        """Holds a seat."""
+        return self.state == RegistrationState.CONFIRMED
+
+
+_STATE_VALUES = {state: state.value for state in RegistrationState}
+_CONFIRMED = RegistrationState.CONFIRMED.value
+_STATE_LABELS = {state: state.label for state in RegistrationState}
+_TYPE_LABELS = {str(member_type): label for member_type, label in MEMBER_TYPE_LABELS.items()}
+_METHOD_LABELS = {method.value: method.label for method in CheckInMethod}
+_HOW = {method.value: method.label.capitalize() for method in CheckInMethod}
+_CHECK_IN_NAME = sa.case((User.status == Status.DELETED, sa.literal("Former member")),
+                         else_=sa.func.coalesce(User.name, Registration.guest_name))
+_CHECK_IN_COLUMNS = sa.select(
+    Registration.id, _CHECK_IN_NAME.label("name"),
+    sa.func.coalesce(User.email, Registration.guest_email).label("email"),
+    Organisation.name.label("organisation"), Registration.member_type, Registration.state,
+    Registration.walk_in, Registration.checked_in_at, Registration.check_in_method,
+).select_from(Registration).outerjoin(User, User.id == Registration.user_id).outerjoin(
+    Organisation, Organisation.id == User.organisation_id)
+
+
+def check_in_matches(row: CheckInRow, terms: Sequence[str]) -> bool:
+    """The check-in list's search, the member directory's (core.textsearch): every word the start
+    of a word of the name, email or organisation, accents and case folded ("jose" finds José).
+    Run on the loaded list, one workshop's people, so its cost never grows with the membership."""
+    return textsearch.matches(terms, row.person_name, row.person_email, row.organisation)
+
+
+def check_in_list(workshop: Workshop, q: str = "") -> list[CheckInRow]:
+    """Confirmed and waitlisted registrations for the check-in page (confirmed first, then by
+    name), searchable by name, email or organisation (`check_in_matches`). One query of only the
+    columns the cards show, no ORM objects: the list is 300 people on the day."""
+    stmt = _CHECK_IN_COLUMNS.where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
     order_name = sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name))
-    return db.session.scalars(stmt.order_by(Registration.state, order_name, Registration.id)).unique().all()
+    rows = _check_in_rows(stmt.order_by(Registration.state, order_name, Registration.id))
+    terms = textsearch.words(q)
+    return [row for row in rows if check_in_matches(row, terms)] if terms else rows
+
+
+def check_in_page(workshop: Workshop, q: str = "") -> dict:
+    """The check-in page's list (`regs`, searched by `q`) and its counter (`counts`): counted from
+    the list itself when it is the whole list, so the page is the one list query."""
+    regs = check_in_list(workshop, q)
+    return {"regs": regs, "counts": attendance_counts(workshop) if (q or "").strip() else list_counts(regs)}
+
+
+def list_counts(regs: list[CheckInRow]) -> dict:
+    """`attendance_counts` from a workshop's whole check-in list: attended, registered (confirmed
+    places, walk-ins included) and walk-ins."""
+    confirmed = [reg for reg in regs if reg.state == _CONFIRMED]
+    return {"attended": sum(reg.checked_in_at is not None for reg in confirmed), "registered": len(confirmed),
+            "walk_ins": sum(reg.walk_in for reg in confirmed)}
+
+
+def check_in_card(registration_id: int) -> CheckInRow:
+    """One registration as the check-in list shows it (the card htmx swaps in after a tap)."""
+    return _check_in_rows(_CHECK_IN_COLUMNS.where(Registration.id == registration_id))[0]
+
+
+def _check_in_rows(stmt) -> list[CheckInRow]:
+    """CheckInRows of a select of `_CHECK_IN_COLUMNS`."""
+    rows = []
+    for rid, name, email, org, member_type, state, walk_in, at, method in db.session.execute(stmt):
+        name, email, org = name or "", email or "", org or ""
+        rows.append(CheckInRow(
+            rid, name, email, org, _TYPE_LABELS.get(member_type, member_type), _STATE_VALUES[state],
+            _STATE_LABELS[state], walk_in, at, method,
+            _HOW.get(method or CheckInMethod.STAFF, "") if at else "", format_london(at, "%H:%M") if at else "",
+            f"{name} {email} {org}".lower()))
+    return rows
 
 
 def registrations(workshop: Workshop) -> Sequence[Registration]:
@@ -132,7 +213,7 @@ def registration_history(reg: Registration) -> Sequence[RegistrationEvent]:
     ).all()
 
 
-def sign_in_sheet(workshop: Workshop) -> list[Registration]:
+def sign_in_sheet(workshop: Workshop) -> list[CheckInRow]:
     """Confirmed places for the printable sign-in sheet, in check-in list order."""
     return [reg for reg in check_in_list(workshop) if reg.is_confirmed]
 
@@ -288,36 +369,18 @@ def offline_check_in_list(workshop: Workshop) -> dict:
     """The check-in page's list as data, for the copy a staff phone keeps to work through a Wi-Fi
     drop: confirmed and waitlisted registrations in the page's order, with only what the page
     shows (name, organisation or member type, place, check-in time and how) and the text the
-    on-device search matches; the counter's figures come from the same rows. One query, only
-    the columns needed."""
-    name = sa.case((User.status == Status.DELETED, sa.literal("Former member")),
-                   else_=sa.func.coalesce(User.name, Registration.guest_name))
-    rows = db.session.execute(
-        sa.select(Registration.id, Registration.state, Registration.member_type, Registration.walk_in,
-                  Registration.checked_in_at, Registration.check_in_method, name.label("name"),
-                  sa.func.coalesce(User.email, Registration.guest_email).label("email"),
-                  Organisation.name.label("organisation"))
-        .select_from(Registration)
-        .outerjoin(User, User.id == Registration.user_id)
-        .outerjoin(Organisation, Organisation.id == User.organisation_id)
-        .where(Registration.workshop_id == workshop.id, Registration.state.in_(ACTIVE_STATES))
-        .order_by(Registration.state, sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name)),
-                  Registration.id)
-    ).all()
+    on-device search matches; the counter's figures come from the same rows. The page's one
+    query (`check_in_list`)."""
+    regs = check_in_list(workshop)
     people = []
-    counts = {"attended": 0, "registered": 0, "walk_ins": 0}
-    for row in rows:
-        label = row.organisation or row.member_type.label
-        confirmed = row.state == RegistrationState.CONFIRMED
-        counts["registered"] += confirmed
-        counts["attended"] += confirmed and row.checked_in_at is not None
-        counts["walk_ins"] += confirmed and row.walk_in
-        method = CheckInMethod(row.check_in_method) if row.check_in_method in set(CheckInMethod) else None
+    for row in regs:
+        label = row.organisation or row.member_type
+        method = row.check_in_method if row.check_in_method in _METHOD_LABELS else None
         people.append({
-            "id": row.id, "name": row.name, "organisation": label, "walk_in": row.walk_in,
-            "state": row.state.value, "state_label": row.state.label,
+            "id": row.id, "name": row.person_name, "organisation": label, "walk_in": row.walk_in,
+            "state": row.state, "state_label": row.state_label,
             "checked_in_at": row.checked_in_at.isoformat() if row.checked_in_at else None,
-            "method": method.value if method else None, "method_label": method.label if method else None,
-            "search": " ".join((row.name, row.email or "", label)).lower(),
+            "method": method, "method_label": _METHOD_LABELS[method] if method else None,
+            "search": f"{row.person_name} {row.person_email} {label}".lower(),
         })
-    return {"registrations": people, "counts": counts, "server_time": utcnow().isoformat()}
+    return {"registrations": people, "counts": list_counts(regs), "server_time": utcnow().isoformat()}

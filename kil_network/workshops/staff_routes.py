@@ -152,9 +152,8 @@ def attendance(workshop_id):
     """Check-in on the day: search as you type, one tap per person, live count."""
     workshop = get_workshop_or_404(workshop_id, staff=True)
     q = text_arg("q", 100)
-    regs = queries.check_in_list(workshop, q)
     return render("workshops/staff/attendance.html", "workshops/staff/_checkin_rows.html", workshop=workshop,
-                  regs=regs, q=q, counts=queries.attendance_counts(workshop), walk_in_form=WalkInForm())
+                  q=q, walk_in_form=WalkInForm(), **queries.check_in_page(workshop, q))
 
 
 @bp.get("/<int:workshop_id>/attendance/count")
@@ -209,13 +208,15 @@ def _attendance_change(workshop_id, registration_id, change):
         flash(f"{reg.person_name} is on the waitlist. Confirm a place and check in?", "warning")
         return redirect(url_for("staff_workshops.registration", workshop_id=workshop.id, registration_id=reg.id),
                         code=303)
-    db.session.commit()
     if is_htmx():
+        card = queries.check_in_card(registration_id)  # the card's columns, before the commit expires `reg`
+        db.session.commit()
         response = render("workshops/staff/attendance.html", "workshops/staff/_checkin_row.html",
-                          workshop=workshop, reg=reg, ask=ask)
+                          workshop_id=workshop_id, reg=card, ask=ask)
         if not ask:
             response.headers["HX-Trigger"] = "attendance-changed"
         return response
+    db.session.commit()
     flash(f"{reg.person_name} {'checked in' if reg.attended else 'is no longer checked in'}.", "success")
     back = request.form.get("back")
     if back == "registration":
@@ -244,8 +245,7 @@ def walk_in(workshop_id):
             flash(walk_in.message, "success")
             return redirect(url_for("staff_workshops.attendance", workshop_id=workshop.id), code=303)
     return render_form("workshops/staff/attendance.html", "workshops/staff/_walk_in_form.html", form,
-                       workshop=workshop, regs=queries.check_in_list(workshop), q="",
-                       counts=queries.attendance_counts(workshop), walk_in_form=form)
+                       workshop=workshop, q="", walk_in_form=form, **queries.check_in_page(workshop))
 
 
 # The scan page uses the phone's camera: the rest of the site denies it (core/security.py sets
