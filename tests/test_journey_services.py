@@ -747,6 +747,7 @@ def test_peer_suggestions_region_then_tier_at_most_three_published_only(app, peo
     round_ = adopt(staff)
     bristol = council(BRISTOL)
     year = utcnow().year
+    planted(bristol, round_, year - 1, {1: 4, 2: 4, 5: 4})                   # its own, published last year
     planted(bristol, round_, year, {1: 1, 2: 2, 3: 3, 4: 4, 5: 1, 6: None}, status=AssessmentStatus.DRAFT,
             published=False)
     planted(council(HACKNEY), round_, year - 1, {1: 4, 2: 3, 5: 3})          # other region, other tier

@@ -215,7 +215,7 @@ def seed_journey() -> int:
     # The demo member: a councillor and the cabinet champion of their council, whose pledge is verified.
     member = db.session.scalar(sa.select(User).where(User.email == DEMO_MEMBER))
     if member is not None and member.local_authority_id is not None:
-        council = db.session.get(LocalAuthority, member.local_authority_id)
+        council = db.session.get_one(LocalAuthority, member.local_authority_id)
         member.member_type = MemberType.COUNCILLOR
         member.job_title = "Cabinet member for communities"
         _verified_pledge(council, staff, now, 0)

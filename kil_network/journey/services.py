@@ -185,7 +185,7 @@ def _derive(council_id: int, *, interested_at, pledge, endorsement, champions, c
         stage = s
     due_on, due, overdue = None, False, False
     if latest_accepted is not None and latest_accepted.accepted_at is not None:
-        due_on = _uk_date(latest_accepted.accepted_at) + YEAR
+        due_on = to_london(latest_accepted.accepted_at).date() + YEAR
         newer = any(a.year > latest_accepted.year for a in assessments)
         if not newer:
             due = on >= due_on - REMINDER_WINDOW
@@ -211,7 +211,7 @@ def facts_for(council_ids: list[int] | None = None) -> dict[int, Facts]:
         sa.select(CouncilInterest.local_authority_id, sa.func.min(CouncilInterest.created_at))
         .where(where(CouncilInterest.local_authority_id))
         .group_by(CouncilInterest.local_authority_id)).tuples().all())
-    pledges: dict[int, tuple[Pledge, CouncilEndorsement | None]] = {}
+    pledges: dict[int, tuple[Pledge | None, CouncilEndorsement | None]] = {}
     for pledge, endorsement in db.session.execute(
             sa.select(Pledge, CouncilEndorsement)
             .outerjoin(CouncilEndorsement, CouncilEndorsement.pledge_id == Pledge.id)
@@ -233,9 +233,9 @@ def facts_for(council_ids: list[int] | None = None) -> dict[int, Facts]:
         assessments.setdefault(a.local_authority_id, []).append(a)
     result = {}
     for cid in ids:
-        pledge, endorsement = pledges.get(cid, (None, None))
+        verified, document = pledges.get(cid, (None, None))
         result[cid] = _derive(
-            cid, interested_at=interests.get(cid), pledge=pledge, endorsement=endorsement,
+            cid, interested_at=interests.get(cid), pledge=verified, endorsement=document,
             champions={role: champions.get(cid, {}).get(role) for role in ChampionRole},
             conversation_on=conversations.get(cid), assessments=assessments.get(cid, []), on=on)
     return result
@@ -291,7 +291,7 @@ def _require_staff(user) -> None:
 
 
 def _council_of(assessment: Assessment) -> LocalAuthority:
-    return db.session.get(LocalAuthority, assessment.local_authority_id)
+    return db.session.get_one(LocalAuthority, assessment.local_authority_id)
 
 
 def can_view_assessment(user, assessment: Assessment) -> bool:
@@ -348,7 +348,7 @@ def set_endorsement(user, council: LocalAuthority, *, link_url: str = "", upload
                 c.isspace() for c in link_url):
             raise RuleError("Enter a link that starts with https://", "link_url")
     data, kind = None, ""
-    if upload is not None and getattr(upload, "filename", ""):
+    if upload is not None and upload.filename:
         data, kind = uploads.check_upload(upload)  # UploadError: a RuleError on the "file" field
     endorsement = db.session.scalar(sa.select(CouncilEndorsement).where(CouncilEndorsement.pledge_id == pledge.id))
     if endorsement is None:
@@ -511,7 +511,7 @@ def accept_champion(user, token: str) -> Champion:
     now = utcnow()
     champion.accepted_at = now
     _end_others(champion, now)
-    council = db.session.get(LocalAuthority, champion.local_authority_id)
+    council = db.session.get_one(LocalAuthority, champion.local_authority_id)
     record(user, "journey.champion_accept", champion,
            f"Member #{user.id} accepted being {champion.role.label.lower()} of {council.gss_code}")
     return champion
@@ -519,7 +519,7 @@ def accept_champion(user, token: str) -> Champion:
 
 def end_champion(actor, champion: Champion) -> None:
     """End a champion's appointment (or withdraw an invitation). A second end changes nothing."""
-    council = db.session.get(LocalAuthority, champion.local_authority_id)
+    council = db.session.get_one(LocalAuthority, champion.local_authority_id)
     _require_edit(actor, council, staff_too=True)
     if champion.ended_at is not None:
         return
@@ -539,7 +539,7 @@ def remove_named_champion(staff, champion: Champion) -> None:
     champion.name, champion.job_title = "", ""
     champion.erased_at = now
     champion.ended_at = champion.ended_at or now
-    council = db.session.get(LocalAuthority, champion.local_authority_id)
+    council = db.session.get_one(LocalAuthority, champion.local_authority_id)
     record(staff, "journey.champion_remove", champion,
            f"Removed a named {champion.role.label.lower()} of {council.gss_code} on request")
 
@@ -636,6 +636,8 @@ def start_assessment(user, council: LocalAuthority) -> Assessment:
     if reason:
         raise RuleError(reason)
     round_, drafts = adopted_drafts()
+    if round_ is None:  # (start_refusal said so already)
+        raise RuleError("The assessment opens once the campaign has adopted the principles.")
     now = utcnow()
     assessment = Assessment(local_authority_id=council.id, round_id=round_.id, year=now.year,
                             status=AssessmentStatus.DRAFT, created_by_id=user.id, updated_by_id=user.id,
@@ -1013,7 +1015,7 @@ def _done_on(stage: Stage, facts: Facts, assessments: list[Assessment]) -> date 
     if stage is Stage.ENDORSED:
         return _uk_date(facts.endorsement.updated_at) if facts.endorsement else None
     if stage is Stage.CHAMPIONS:
-        dates = [_uk_date(c.accepted_at or c.created_at) for c in facts.champions.values() if c is not None]
+        dates = [to_london(c.accepted_at or c.created_at).date() for c in facts.champions.values() if c is not None]
         return max(dates) if dates else None
     if stage is Stage.CONVERSATION:
         return facts.conversation_on
