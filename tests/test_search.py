@@ -240,6 +240,26 @@ def test_bulk_index_and_rebuild_give_what_the_flushes_give(app, make_user):
 
 
 @both
+def test_the_directory_search_follows_the_listing(app, make_user):
+    """Opting out of the directory, suspension and confirming an address change what the directory's
+    search finds (its page and total come from the index's listing), never what staff find."""
+    user = make_user(name="Robin Hood", organisation="", member_type="other")
+    later = make_user(name="Robin Later", organisation="", member_type="other", confirmed=False)
+    assert [u.name for u in services.directory_page("robin").items] == ["Robin Hood"]
+    user.show_in_directory = False
+    db.session.commit()
+    assert services.directory_page("robin").total == 0
+    user.show_in_directory, user.status = True, Status.SUSPENDED
+    db.session.commit()
+    assert services.directory_page("robin").items == []
+    user.status, later.email_confirmed_at = Status.ACTIVE, utcnow()
+    db.session.commit()
+    page = services.directory_page("robin")
+    assert [u.name for u in page.items] == ["Robin Hood", "Robin Later"] and page.total == 2
+    assert [u.name for u in services.search_page("robin", staff=True).items] == ["Robin Hood", "Robin Later"]
+
+
+@both
 def test_directory_page_counts_search_results(app, make_user):
     """The page's total counts the members the search finds (pagination over the index's matches)."""
     for i in range(25):
@@ -247,6 +267,11 @@ def test_directory_page_counts_search_results(app, make_user):
     make_user(name="Jones", organisation="", member_type="other")
     page = services.directory_page(q="smi", per_page=10)
     assert page.total == 25 and page.pages == 3 and [u.name for u in page.items][:2] == ["Smith 00", "Smith 01"]
+    last = services.directory_page(q="smi", page=3, per_page=10)
+    assert [u.name for u in last.items] == [f"Smith {i}" for i in range(20, 25)]
+    assert services.directory_page(q="smi", page=9, per_page=10).items == []
+    assert services.directory_page(q="smi", member_type="other", per_page=10).total == 25  # with a filter
+    assert services.directory_page(q="smi", member_type="councillor", per_page=10).total == 0
 
 
 # --- The other searches: the same folding ------------------------------------------------------

@@ -2,18 +2,22 @@
 list and the check-in search find, the same on SQLite and PostgreSQL (core.textsearch).
 
 One row per member who is not deleted: `document` is their name, organisation and council,
-`contact` the words of their email address (searched by staff only, never by the directory).
+`contact` the words of their email address (searched by staff only, never by the directory),
+`listed` whether the directory shows them and `sort_name` their name, so a search's page and
+total are answered by the index alone (`page_ids`, `count`), never by reading every member.
 Both are folded in Python (`textsearch.document`), so the two databases hold the same words and
 "jose" finds José on either. The app keeps the rows in step: mapper events on every flush that
-inserts a member or changes their name, email, status, organisation or council, renames an
+inserts a member or changes their name, email, status, listing, confirmation, organisation or
+council, renames an
 organisation or a council (`keep_in_step`, registered by the app factory); `index_members` in
 bulk for the bulk loader; a deleted account's row goes (erasure: status deleted); a deleted
 `users` row takes its index row with it in the database (PostgreSQL: ON DELETE CASCADE; SQLite:
 a trigger).
 
-- SQLite: an FTS5 table (document, contact) whose rowid is the member's id.
-- PostgreSQL: a table (user_id, document, contact) with a generated `terms` tsvector (document
-  weighted A, contact B) and its GIN index; the directory searches weight A only.
+- SQLite: an FTS5 table (document, contact; listed and sort_name unindexed) whose rowid is the
+  member's id.
+- PostgreSQL: a table (user_id, document, contact, listed, sort_name) with a generated `terms`
+  tsvector (document weighted A, contact B) and its GIN index; the directory searches weight A.
 
 Not an ORM model: migrations/env.py leaves it out of autogenerate (`textsearch.is_index_table`).
 """
@@ -27,13 +31,17 @@ from kil_network.extensions import db
 from kil_network.members.models import LocalAuthority, Organisation
 
 INDEX_TABLE = "member_search"
+words = textsearch.words  # a query's words: none means nothing to search for
 BATCH = 5_000
 # What the index is made of: a change to any of these refreshes the member's row.
-USER_FIELDS = ("name", "email", "status", "organisation", "organisation_id", "local_authority", "local_authority_id")
+USER_FIELDS = ("name", "email", "status", "show_in_directory", "email_confirmed_at", "organisation",
+               "organisation_id", "local_authority", "local_authority_id")
 
-_fts = sa.table(INDEX_TABLE, sa.column("rowid"), sa.column("document"), sa.column("contact"))
-_pg = sa.table(INDEX_TABLE, sa.column("user_id"), sa.column("document"), sa.column("contact"), sa.column("terms"))
+_COLUMNS = ("document", "contact", "listed", "sort_name")
+_fts = sa.table(INDEX_TABLE, sa.column("rowid"), *map(sa.column, _COLUMNS))
+_pg = sa.table(INDEX_TABLE, sa.column("user_id"), *map(sa.column, _COLUMNS), sa.column("terms"))
 _users = sa.table("users", sa.column("id"), sa.column("name"), sa.column("email"), sa.column("status"),
+                  sa.column("show_in_directory"), sa.column("email_confirmed_at"),
                   sa.column("organisation_id"), sa.column("local_authority_id"))
 _orgs = sa.table("organisations", sa.column("id"), sa.column("name"))
 _councils = sa.table("local_authorities", sa.column("id"), sa.column("name"))
@@ -51,26 +59,62 @@ def matching(q: str, *, staff: bool = False):
     return sa.select(_fts.c.rowid).where(textsearch.fts5_match(INDEX_TABLE, terms, None if staff else "document"))
 
 
+def _found(terms, staff: bool):
+    """(key column, sort column, the index's rows that match, listed only for the directory)."""
+    if textsearch.is_postgresql(db.session.get_bind()):
+        table, key = _pg, _pg.c.user_id
+        stmt = sa.select(key).where(_pg.c.terms.op("@@")(textsearch.tsquery(terms, "" if staff else "A")))
+    else:
+        table, key = _fts, _fts.c.rowid
+        stmt = sa.select(key).where(textsearch.fts5_match(INDEX_TABLE, terms, None if staff else "document"))
+    if not staff:
+        stmt = stmt.where(table.c.listed.is_(True) if table is _pg else table.c.listed == 1)
+    return key, table.c.sort_name, stmt
+
+
+def page_ids(q: str, *, staff: bool = False, offset: int = 0, limit: int = 20) -> list[int]:
+    """The ids of one page of the members `q` finds, in name order, from the index alone: the
+    directory's listed members (the index keeps the listing), or for staff every member not
+    deleted. The cost is the matches', never a scan of every member."""
+    key, sort_name, stmt = _found(textsearch.words(q), staff)
+    return list(db.session.scalars(stmt.order_by(sort_name, key).limit(limit).offset(offset)))
+
+
+def count(q: str, *, staff: bool = False) -> int:
+    """How many members `q` finds (as page_ids), counted in the index alone."""
+    _, _, stmt = _found(textsearch.words(q), staff)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+
+
 # --- Keeping the index in step -----------------------------------------------------------------
 
 def _source(condition) -> sa.Select:
     """Members with what their index row is made of."""
-    return (sa.select(_users.c.id, _users.c.name, _users.c.email, _users.c.status,
-                      _orgs.c.name.label("organisation"), _councils.c.name.label("council"))
+    return (sa.select(_users.c.id, _users.c.name, _users.c.email, _users.c.status, _users.c.show_in_directory,
+                      _users.c.email_confirmed_at, _orgs.c.name.label("organisation"),
+                      _councils.c.name.label("council"))
             .select_from(_users.outerjoin(_orgs, _orgs.c.id == _users.c.organisation_id)
                          .outerjoin(_councils, _councils.c.id == _users.c.local_authority_id))
             .where(condition))
 
 
-def index_row(name: str, email: str, organisation: str | None, council: str | None) -> dict:
-    """A member's index row (without its key): what the directory and staff search find them by."""
-    return {"document": textsearch.document(name, organisation, council), "contact": textsearch.document(email)}
+def index_row(row) -> dict:
+    """A member's index row (without its key): what the directory and staff search find them by,
+    whether the directory lists them (active, confirmed, opted in) and their name to sort by."""
+    listed = (_value(row.status) == Status.ACTIVE.value and bool(row.show_in_directory)
+              and row.email_confirmed_at is not None)
+    return {"document": textsearch.document(row.name, row.organisation, row.council),
+            "contact": textsearch.document(row.email), "listed": listed, "sort_name": row.name}
+
+
+def _value(status) -> str:
+    return getattr(status, "value", status)
 
 
 def _rows(result) -> Iterable[tuple[int, dict]]:
     for row in result:
-        if getattr(row.status, "value", row.status) != Status.DELETED.value:
-            yield row.id, index_row(row.name, row.email, row.organisation, row.council)
+        if _value(row.status) != Status.DELETED.value:
+            yield row.id, index_row(row)
 
 
 def _insert(connection, rows: list[tuple[int, dict]]) -> None:

@@ -1,6 +1,7 @@
 """Member rules: joining, consents, councils and regions, organisations, the directory, profiles,
 data export and account deletion."""
 import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -246,8 +247,36 @@ def member_search(q: str = "", member_type: str = "", region_id: str = "", *, di
     return stmt.order_by(User.name, User.id)
 
 
+class SearchPagination(Pagination):
+    """A page of a member search answered by the search index alone (members.search.page_ids and
+    count: the matches in name order and their number, never a scan of every member), then the
+    page's members loaded by id with their organisation, council and region."""
+
+    def _query_items(self) -> list:
+        q, staff = self._query_args["q"], self._query_args["staff"]
+        ids = search.page_ids(q, staff=staff, offset=self._query_offset, limit=self.per_page)
+        if not ids:
+            return []
+        users = db.session.scalars(sa.select(User).where(User.id.in_(ids)).options(
+            selectinload(User.organisation), selectinload(User.local_authority), selectinload(User.region)))
+        by_id = {user.id: user for user in users}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _query_count(self) -> int:
+        return search.count(self._query_args["q"], staff=self._query_args["staff"])
+
+
+def search_page(q: str, *, staff: bool = False, page: int = 1, per_page: int = 20) -> Pagination:
+    """One page of the members a search finds, with its total, from the search index alone (the
+    directory: listed members; staff: every member not deleted). For a search with no other filter."""
+    return SearchPagination(page=page, per_page=per_page, error_out=False, count=True, q=q, staff=staff)
+
+
 def directory_page(q="", member_type="", region_id="", page=1, per_page=20):
-    """One page of the member directory with its total."""
+    """One page of the member directory with its total: a search alone is answered by the search
+    index (`search_page`), a search with a type or region filter by `member_search`."""
+    if search.words(q) and member_type not in {m.value for m in MemberType} and int_arg(region_id) is None:
+        return search_page(q, page=page, per_page=per_page)
     return db.paginate(member_search(q, member_type, region_id), page=page, per_page=per_page,
                        error_out=False, count=True)
 

@@ -58,7 +58,7 @@ def members():
     """All members with search, filters and pagination (htmx swaps the table)."""
     filters = _filters()
     page = page_arg()
-    pagination = db.paginate(_search(filters), page=page, per_page=50, error_out=False, count=True)
+    pagination = services.staff_members_page(filters, page)
     regions = db.session.scalars(sa.select(Region).order_by(Region.name)).all()
     csv_args = {k: v for k, v in filters.items() if v}
     return render("staff/members.html", "staff/_members_table.html", pagination=pagination,

@@ -14,7 +14,8 @@ from kil_network.core.forms import clean_line
 from kil_network.core.models import AuditLog, OutboxEmail
 from kil_network.core.rules import RuleError
 from kil_network.extensions import db
-from kil_network.members.services import member_search
+from kil_network.members.search import words as search_words
+from kil_network.members.services import member_search, search_page
 
 
 def staff_member_search(q="", member_type="", region_id="", status="", role="", email=""):
@@ -28,6 +29,18 @@ def staff_member_search(q="", member_type="", region_id="", status="", role="", 
     if role in {r.value for r in Role}:
         stmt = stmt.where(User.role == Role(role))
     return stmt
+
+
+def staff_members_page(filters: dict, page: int, per_page: int = 50):
+    """One page of the staff members list: a search with no other filter is answered by the search
+    index alone (members.services.search_page), anything else by `staff_member_search`."""
+    others = any(filters.get(key) for key in ("type", "region", "status", "role", "email"))
+    if search_words(filters.get("q")) and not others:
+        return search_page(filters["q"], staff=True, page=page, per_page=per_page)
+    return db.paginate(staff_member_search(filters.get("q", ""), filters.get("type", ""), filters.get("region", ""),
+                                           filters.get("status", ""), filters.get("role", ""),
+                                           filters.get("email", "")),
+                       page=page, per_page=per_page, error_out=False, count=True)
 
 
 def email_delivery_notice(member: User) -> dict | None:

@@ -4,8 +4,8 @@ Revision ID: 0018_member_search
 Revises: 0017_council_journey
 
 Issue 14. `member_search` holds one row per member who is not deleted: `document` (their name,
-organisation and council) and `contact` (the words of their email address, for staff search
-only), folded in Python (accents, case and punctuation dropped: core.textsearch.fold) so SQLite
+organisation and council), `contact` (the words of their email address, for staff search
+only), `listed` (shown in the directory) and `sort_name` (their name), the text folded in Python (accents, case and punctuation dropped: core.textsearch.fold) so SQLite
 and PostgreSQL hold the same words. The app keeps it in step (members/search.py); this migration
 builds it from the members already there.
 
@@ -71,15 +71,19 @@ def document(*parts) -> str:
 def _backfill(bind) -> None:
     postgresql = bind.dialect.name == "postgresql"
     key = "user_id" if postgresql else "rowid"
-    index = sa.table("member_search", sa.column(key), sa.column("document"), sa.column("contact"))
+    index = sa.table("member_search", sa.column(key), sa.column("document"), sa.column("contact"),
+                     sa.column("listed"), sa.column("sort_name"))
     result = bind.execute(sa.text(
-        "SELECT u.id, u.name, u.email, o.name AS organisation, la.name AS council FROM users u "
+        "SELECT u.id, u.name, u.email, u.status, u.show_in_directory, u.email_confirmed_at, "
+        "o.name AS organisation, la.name AS council FROM users u "
         "LEFT OUTER JOIN organisations o ON o.id = u.organisation_id "
         "LEFT OUTER JOIN local_authorities la ON la.id = u.local_authority_id "
         "WHERE u.status <> 'deleted' ORDER BY u.id"))
     while rows := result.fetchmany(BATCH):
         bind.execute(sa.insert(index), [
-            {key: r.id, "document": document(r.name, r.organisation, r.council), "contact": document(r.email)}
+            {key: r.id, "document": document(r.name, r.organisation, r.council), "contact": document(r.email),
+             "listed": r.status == "active" and bool(r.show_in_directory) and r.email_confirmed_at is not None,
+             "sort_name": r.name}
             for r in rows])
 
 
@@ -175,13 +179,15 @@ def upgrade():
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE member_search USING fts5("
-                   "document, contact, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')")
+                   "document, contact, listed UNINDEXED, sort_name UNINDEXED, "
+                   "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')")
         _create_sqlite_user_trigger()
         _backfill(bind)
         _submission_sqlite_triggers(_sqlite_fold)
         return
     op.execute("CREATE TABLE member_search ("
                "user_id INTEGER NOT NULL, document TEXT NOT NULL, contact TEXT NOT NULL, "
+               "listed BOOLEAN NOT NULL, sort_name TEXT NOT NULL, "
                "terms TSVECTOR GENERATED ALWAYS AS (setweight(to_tsvector('simple', document), 'A') || "
                "setweight(to_tsvector('simple', contact), 'B')) STORED, "
                "CONSTRAINT pk_member_search PRIMARY KEY (user_id), "
