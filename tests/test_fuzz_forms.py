@@ -384,6 +384,43 @@ def message_draft(world):
     db.session.commit()
 
 
+def journey_for_staff(world):
+    """The other council's assessment is submitted (waiting for staff), its named champion's name is on
+    the record and its request to be introduced is waiting: made once per world, put back before each
+    example (a review, a removal or a handled introduction uses them up)."""
+    from kil_network.journey.models import (
+        Assessment,
+        AssessmentAnswer,
+        AssessmentStatus,
+        Champion,
+        ChampionRole,
+        PeerIntroduction,
+    )
+    from kil_network.principles import services as principles
+
+    if "journey_assessment" not in world:
+        round_ = principles.create_round(world.organiser, name="Journey round")
+        drafts = principles.drafts_of(round_)
+        assessment = Assessment(local_authority_id=world.other_la.id, round_id=round_.id, year=utcnow().year,
+                                status=AssessmentStatus.SUBMITTED,
+                                answers=[AssessmentAnswer(draft_id=d.id, number=d.number, level=2, evidence="E.",
+                                                          action="A.") for d in drafts])
+        champion = Champion(local_authority_id=world.other_la.id, role=ChampionRole.CABINET, name="Pat Lee")
+        intro = PeerIntroduction(requested_by_id=world.listed.id, from_local_authority_id=world.other_la.id,
+                                 to_local_authority_id=world.la.id, principle_number=2, message="Hello.")
+        db.session.add_all([assessment, champion, intro])
+        db.session.flush()
+        world["journey_assessment"], world["journey_champion"], world["journey_intro"] = (
+            assessment.id, champion.id, intro.id)
+    db.session.execute(sa.update(Assessment).where(Assessment.id == world.journey_assessment).values(
+        status=AssessmentStatus.SUBMITTED, accepted_at=None, reviewed_at=None, review_comments=""))
+    db.session.execute(sa.update(Champion).where(Champion.id == world.journey_champion).values(
+        name="Pat Lee", job_title="Head of Procurement", erased_at=None, ended_at=None))
+    db.session.execute(sa.update(PeerIntroduction).where(PeerIntroduction.id == world.journey_intro).values(
+        handled_at=None, handled_by_id=None))
+    db.session.commit()
+
+
 def message_fields(w):
     """The compose form: words, kind, and every audience filter (multi-selects fuzzed as lists)."""
     ids = st.lists(st.sampled_from([str(w.region.id), "0", "-1", "x", "99999999999999999999", "\x00", ""]),
@@ -657,6 +694,11 @@ FORM_SPECS = [
     Spec("/staff/pledges/<int:pledge_id>", "admin", lambda w: f"/staff/pledges/{w.pledge.id}",
          lambda w: fields(decision=choice("verified", ["rejected", "pending", "bogus"]), note=value("", 1000)),
          before_each=pledge_pending),
+    # Staff review a submitted self-assessment: accept, or return with comments (required to return).
+    Spec("/staff/councils/<gss_code>/assessments/<int:assessment_id>/review", "admin",
+         lambda w: f"/staff/councils/{w.other_la.gss_code}/assessments/{w.journey_assessment}/review",
+         lambda w: fields(decision=choice("accept", ["return", "accepted", ""]), comments=value("", 4000)),
+         before_each=journey_for_staff),
     Spec("/staff/rounds/new", "admin", lambda w: "/staff/rounds/new", lambda w: round_fields(w)),
     Spec("/staff/rounds/<int:round_id>/edit", "admin", lambda w: f"/staff/rounds/{w.draft_round.id}/edit",
          lambda w: round_fields(w, with_drafts=True), name="round-edit-draft"),
@@ -732,6 +774,11 @@ BODYLESS_SPECS = [
     Spec("/staff/messages/<int:message_id>/send", "admin", lambda w: f"/staff/messages/{w.message.id}/send",
          before_each=message_draft),
     Spec("/staff/messages/<int:message_id>/cancel", "admin", lambda w: f"/staff/messages/{w.message.id}/cancel"),
+    Spec("/staff/councils/<gss_code>/champions/<int:champion_id>/remove", "admin",
+         lambda w: f"/staff/councils/{w.other_la.gss_code}/champions/{w.journey_champion}/remove",
+         before_each=journey_for_staff),
+    Spec("/staff/councils/introductions/<int:introduction_id>/handled", "admin",
+         lambda w: f"/staff/councils/introductions/{w.journey_intro}/handled", before_each=journey_for_staff),
 ]
 
 # POST routes deliberately not fuzzed here, with the reason.

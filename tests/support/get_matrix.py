@@ -152,6 +152,10 @@ EXPECTED = {
         "/councils/champions/accept/not-a-real-token", {**dict.fromkeys(ROLES, 400), "anonymous": "login",
                                                          "unconfirmed": "account"}),
     "/staff/pledges/": ("/staff/pledges/", STAFF),
+    # Staff: every council's journey, its CSV and a council's whole history.
+    "/staff/councils/": ("/staff/councils/", STAFF),
+    "/staff/councils.csv": ("/staff/councils.csv", STAFF),
+    "/staff/councils/<gss_code>": ("/staff/councils/E06000023", STAFF),
     # Staff messages and members' updates ("{update}": sent to the listed member only, so 404 for the roles)
     "/staff/messages/": ("/staff/messages/", STAFF),
     "/staff/messages/new": ("/staff/messages/new", STAFF),

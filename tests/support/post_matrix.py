@@ -135,6 +135,14 @@ EXPECTED = {
     # Councils and pledges
     "/councils/<gss_code>/pledge": ("/councils/E06000023/pledge", CONFIRMED, {}),
     "/staff/pledges/<int:pledge_id>": ("/staff/pledges/{pledge}", STAFF, {}),
+    # Staff on the journey (post_ids): "{submitted}" is Bristol's assessment waiting for review;
+    # "{named_champion}" its named champion; "{introduction}" its request to meet Plymouth.
+    "/staff/councils/<gss_code>/assessments/<int:assessment_id>/review": (
+        "/staff/councils/E06000023/assessments/{submitted}/review", STAFF, {"decision": "accept"}),
+    "/staff/councils/<gss_code>/champions/<int:champion_id>/remove": (
+        "/staff/councils/E06000023/champions/{named_champion}/remove", STAFF, {}),
+    "/staff/councils/introductions/<int:introduction_id>/handled": (
+        "/staff/councils/introductions/{introduction}/handled", STAFF, {}),
     # The council journey (Bristol, E06000023): no role here is a councillor or officer of Bristol, so
     # journey.services refuses them and the page says why (422, nothing written: tests/test_http_journey.py
     # checks every refusal leaves the data as it was); staff may appoint champions, record the
@@ -185,6 +193,7 @@ def post_ids(ids, listed):
     from kil_network.councils.models import Pledge, SignedBy
     from kil_network.evidence.models import Submission
     from kil_network.evidence.services import confirm_token
+    from kil_network.journey import models as journey_models
     from kil_network.journey import services as journey
     from kil_network.journey.models import Champion
     from kil_network.members.models import LocalAuthority
@@ -195,9 +204,22 @@ def post_ids(ids, listed):
                                 .order_by(LocalAuthority.gss_code).limit(1))
     pledge = Pledge(local_authority_id=council.id, submitted_by_id=listed.id,
                     signed_by=SignedBy.CABINET_DECISION, signatories="The cabinet", pledged_on=date(2026, 11, 1))
-    db.session.add_all([mail, pledge])
+    bristol, plymouth = (db.session.scalar(sa.select(LocalAuthority.id).where(LocalAuthority.gss_code == code))
+                         for code in ("E06000023", "E06000026"))
+    # The journey for staff: "{introduction}" Bristol asks to meet Plymouth; "{submitted}" Bristol's previous
+    # year's assessment, waiting for review; "{named_champion}" a named person staff may remove on request.
+    introduction = journey_models.PeerIntroduction(requested_by_id=listed.id, from_local_authority_id=bristol,
+                                                   to_local_authority_id=plymouth, principle_number=2, message="Hi.")
+    submitted = journey_models.Assessment(local_authority_id=bristol, round_id=ids["closed_round"],
+                                          year=date.today().year - 1,
+                                          status=journey_models.AssessmentStatus.SUBMITTED)
+    named = journey_models.Champion(local_authority_id=bristol, name="Named On Request",
+                                    role=journey_models.ChampionRole.SENIOR_MANAGEMENT)
+    db.session.add_all([mail, pledge, introduction, submitted, named])
     db.session.commit()
-    return {**ids, "mail": mail.id, "pledge": pledge.id, "reset_token": make_reset_token(listed),
+    return {**ids, "mail": mail.id, "pledge": pledge.id, "introduction": introduction.id, "submitted": submitted.id,
+            "named_champion": named.id,
+            "reset_token": make_reset_token(listed),
             "evidence_token": confirm_token(db.session.get(Submission, ids["submission"])),
             "champion_token": journey.champion_token(db.session.get(Champion, ids["invited"]))}
 
@@ -323,6 +345,7 @@ POSTED_FROM_ELSEWHERE = {
     "/workshops/<int:workshop_id>/register": ["access_needs"],
     "/staff/members/<int:member_id>/suspend": ["reason"],
     "/staff/pledges/<int:pledge_id>": ["note"],
+    "/staff/councils/<gss_code>/assessments/<int:assessment_id>/review": ["comments"],
     # The journey page's forms (their fields carry the form's prefix).
     "/councils/<gss_code>/interest": ["interest-note"],
     "/councils/<gss_code>/endorsement": ["endorsement-link_url"],
