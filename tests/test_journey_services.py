@@ -840,3 +840,29 @@ def test_demo_data_has_every_stage_and_a_walkable_journey(app, runner):
     assert facts[home.id].pledge is not None and journey.start_refusal(member, home) is None
     assert any(f.due for f in facts.values()) and any(f.overdue for f in facts.values())
     assert runner.invoke(args=["seed-demo"]).output.startswith("Demo data already loaded")
+
+
+def test_a_step_reads_the_status_another_request_left(app, people):
+    """Each step re-reads the assessment under its row lock: a copy loaded before another request
+    accepted it cannot be accepted, returned or edited again (no second audit entry or email)."""
+    la = endorsed_with_champions(people)
+    adopt(people["staff"])
+    a = journey.start_assessment(people["cllr"], la)
+    journey.save_answers(people["cllr"], a, filled(a))
+    journey.submit_assessment(people["cllr"], a)
+    db.session.commit()
+    assert a.status == AssessmentStatus.SUBMITTED  # loaded in this session...
+    with db.engine.begin() as other:  # ...while another request accepts it
+        other.execute(sa.update(Assessment).where(Assessment.id == a.id).values(status=AssessmentStatus.ACCEPTED,
+                                                                                 accepted_at=utcnow()))
+    assert a.status == AssessmentStatus.SUBMITTED  # the stale copy
+    for step in (journey.accept_assessment, journey.return_assessment):
+        with pytest.raises(RuleError, match="Only a submitted"):
+            step(people["staff"], a, "Comments")
+    with pytest.raises(RuleError, match="cannot be changed"):
+        journey.save_answers(people["cllr"], a, filled(a, level=4))
+    db.session.rollback()
+    assert count(AuditLog, AuditLog.action == "journey.assessment_accept") == 0
+    journey.publish_assessment(people["cllr"], a)  # it is accepted, as the other request left it
+    db.session.commit()
+    assert journey.council_facts(la).stage is Stage.CHAMPIONS and journey.is_published(a)

@@ -666,11 +666,21 @@ def _clean_level(value, number: int) -> int | None:
     return level
 
 
+def _lock(assessment: Assessment) -> None:
+    """Take the assessment's row lock and read it again as locked (one UPDATE ... RETURNING), so
+    two steps at once (a double click, staff accepting while a champion publishes) are applied one
+    after the other, each seeing the status the other left."""
+    db.session.scalar(sa.update(Assessment).where(Assessment.id == assessment.id)
+                      .values(updated_at=Assessment.updated_at).returning(Assessment)
+                      .execution_options(synchronize_session=False, populate_existing=True))
+
+
 def save_answers(user, assessment: Assessment, answers: dict[int, dict]) -> None:
     """Save a draft's answers, keyed by principle number: {"level", "evidence", "action"}.
     Only a draft or a returned assessment can be changed, by the council's members."""
     council = _council_of(assessment)
     _require_edit(user, council)
+    _lock(assessment)
     if assessment.status not in EDITABLE:
         raise RuleError("This assessment has been submitted, so it cannot be changed now.")
     by_number = {a.number: a for a in assessment.answers}
@@ -717,6 +727,7 @@ def submit_assessment(user, assessment: Assessment) -> None:
     council = _council_of(assessment)
     if not is_champion(user, council):
         raise NotPermitted(f"Only a champion of {council.display_name} can submit its assessment.")
+    _lock(assessment)
     if assessment.status not in EDITABLE:
         raise RuleError("This assessment has already been submitted.")
     missing = missing_answers(assessment)
@@ -756,6 +767,7 @@ def return_assessment(staff, assessment: Assessment, comments: str) -> None:
     """Staff return a submitted assessment to the council with comments."""
     _require_staff(staff)
     comments = (comments or "").strip()
+    _lock(assessment)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise RuleError("Only a submitted assessment can be returned.")
     if not comments:
@@ -777,6 +789,7 @@ def accept_assessment(staff, assessment: Assessment, comments: str = "") -> None
     """Staff accept a submitted assessment (the council then chooses whether to publish it)."""
     _require_staff(staff)
     comments = (comments or "").strip()
+    _lock(assessment)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise RuleError("Only a submitted assessment can be accepted.")
     if len(comments) > COMMENTS_MAX:
@@ -798,6 +811,7 @@ def _require_publisher(user, assessment: Assessment) -> LocalAuthority:
     if not is_champion(user, council):
         raise NotPermitted(f"Only a champion of {council.display_name} can choose whether its assessment is "
                            "published.")
+    _lock(assessment)
     if assessment.status != AssessmentStatus.ACCEPTED:
         raise RuleError("An assessment can be published once the campaign has accepted it.")
     return council
