@@ -3,13 +3,13 @@ on the server (like the results' bars). Presentation only: the levels come from
 journey.services.progress; every bar carries its year and level as text, so nothing is told by
 colour alone, and the page has the same figures as a data table beside the chart."""
 
-WIDTH = 640
-LABEL = 110          # the "Principle n" column
-SCALE = 360          # the width of level 4
+WIDTH = 480
+LABEL = 96           # the "Principle n" column
+SCALE = 240          # the width of level 4
 BAR = 20
 GAP = 4
-GROUP_GAP = 16
-TOP = 34             # room for the level names along the top
+GROUP_GAP = 14
+TOP = 30             # room for the level numbers along the top
 MAX_YEARS = 4        # the chart shows the latest four years (the table shows them all)
 
 
