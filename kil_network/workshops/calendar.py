@@ -24,11 +24,12 @@ def workshop_uid(workshop: Workshop) -> str:
     return f"workshop-{workshop.id}@keepitlocal.network"
 
 
-def attendee_sequence(workshop: Workshop, reg) -> int:
+def attendee_sequence(workshop: Workshop, reg, changes: int | None = None) -> int:
     """The SEQUENCE of the entry sent to one attendee: the workshop's (raised by every change of
     time or place and by cancelling) plus the changes to their own place, so a cancelled place
-    (CANCEL) and a later new booking (REQUEST) each go above what their calendar already holds."""
-    return workshop.sequence + len(reg.events)
+    (CANCEL) and a later new booking (REQUEST) each go above what their calendar already holds.
+    `changes`: the number of the place's history events, when the caller counted them (else read)."""
+    return workshop.sequence + (len(reg.events) if changes is None else changes)
 
 
 def _organizer() -> vCalAddress:
@@ -101,13 +102,13 @@ def workshop_ics(workshop: Workshop, *, include_link: bool = False) -> bytes:
     return cal.to_ical()
 
 
-def itip_ics(workshop: Workshop, reg, method: str) -> bytes:
+def itip_ics(workshop: Workshop, reg, method: str, changes: int | None = None) -> bytes:
     """The iTIP message for one attendee: REQUEST (their confirmed place, or its new details) or
     CANCEL (their place or the workshop cancelled: STATUS:CANCELLED, same UID, higher SEQUENCE)."""
     cal = _calendar(method)
     status = "CANCELLED" if method == CANCEL else _status(workshop)
     event = _event(workshop, include_link=method == REQUEST and reg.is_confirmed, status=status,
-                   sequence=attendee_sequence(workshop, reg))
+                   sequence=attendee_sequence(workshop, reg, changes))
     event.add("organizer", _organizer())
     event.add("attendee", _attendee(reg, "DECLINED" if method == CANCEL and reg.is_cancelled else "ACCEPTED"))
     cal.add_component(event)
@@ -125,10 +126,10 @@ def feed_ics(workshops: list[Workshop], name: str, linked_ids: set[int] | frozen
     return cal.to_ical()
 
 
-def ics_attachment(workshop: Workshop, reg, method: str = REQUEST) -> dict:
+def ics_attachment(workshop: Workshop, reg, method: str = REQUEST, changes: int | None = None) -> dict:
     """An email attachment carrying the attendee's iTIP message (RFC 6047: the MIME type names the method)."""
     return {
         "filename": "invite.ics" if method == REQUEST else "cancel.ics",
         "content_type": f"text/calendar; method={method}; charset=UTF-8",
-        "content": itip_ics(workshop, reg, method),
+        "content": itip_ics(workshop, reg, method, changes),
     }

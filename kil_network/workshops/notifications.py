@@ -18,13 +18,15 @@ def check_in_url(reg) -> str:
     return external_url("workshops.ticket", code=reg.check_in_code)
 
 
-def _send(reg, subject: str, template: str, *, ics: str | None = None, qr: bool = False, **context) -> None:
+def _send(reg, subject: str, template: str, *, ics: str | None = None, qr: bool = False,
+          changes: int | None = None, **context) -> None:
     """Queue one email about a registration to its member or guest; `ics` is the iTIP method of the
-    calendar entry attached (REQUEST for a confirmed place, CANCEL), None for no entry."""
+    calendar entry attached (REQUEST for a confirmed place, CANCEL), None for no entry; `changes`
+    the place's history events if the caller counted them (the entry's SEQUENCE)."""
     attachments = []
     if ics:
         # The joining link is for confirmed places only (not the waitlist, nor after cancelling).
-        attachments.append(ics_attachment(reg.workshop, reg, ics))
+        attachments.append(ics_attachment(reg.workshop, reg, ics, changes))
     if qr:
         attachments.append({"filename": "check-in-qr.png", "content_type": "image/png",
                             "content": qr_png(check_in_url(reg))})
@@ -33,9 +35,10 @@ def _send(reg, subject: str, template: str, *, ics: str | None = None, qr: bool 
                 **_links(reg), **context)
 
 
-def confirmed(reg) -> None:
+def confirmed(reg, changes: int | None = None) -> None:
     """Your seat is confirmed (with the calendar entry and check-in QR code)."""
-    _send(reg, f"Your place is confirmed: {reg.workshop.title}", "workshop_confirmed", ics=REQUEST, qr=True)
+    _send(reg, f"Your place is confirmed: {reg.workshop.title}", "workshop_confirmed", ics=REQUEST, qr=True,
+          changes=changes)
 
 
 def waitlisted(reg, position: int | None, reason: str = "") -> None:
@@ -55,10 +58,12 @@ def _was_confirmed(reg) -> bool:
     return bool(reg.events) and reg.events[-1].from_state == "confirmed"
 
 
-def registration_cancelled(reg) -> None:
-    """Confirmation that a registration was cancelled; a confirmed place's entry is cancelled too."""
+def registration_cancelled(reg, was_confirmed: bool | None = None, changes: int | None = None) -> None:
+    """Confirmation that a registration was cancelled; a confirmed place's entry is cancelled too.
+    `was_confirmed` and `changes`: what the caller knows of the place's history (else read)."""
+    was_confirmed = _was_confirmed(reg) if was_confirmed is None else was_confirmed
     _send(reg, f"Registration cancelled: {reg.workshop.title}", "workshop_registration_cancelled",
-          ics=CANCEL if _was_confirmed(reg) else None)
+          ics=CANCEL if was_confirmed else None, changes=changes)
 
 
 def reminder(reg) -> None:

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render
+from kil_network.core.lookups import by_id
 from kil_network.core.params import choice_arg, id_arg, month_arg, page_arg
 from kil_network.core.rules import RuleError
 from kil_network.core.timeutil import LONDON, utcnow
@@ -20,12 +21,17 @@ from kil_network.workshops.qr import qr_svg
 bp = Blueprint("workshops", __name__)
 
 
-def get_workshop_or_404(workshop_id: int, *, staff: bool = False) -> Workshop:
-    """The workshop; drafts exist only for staff."""
-    workshop = db.get_or_404(Workshop, workshop_id)
-    if workshop.is_draft and not (staff or (current_user.is_authenticated and current_user.is_staff)):
+def _visible_or_404(workshop: Workshop | None, staff: bool = False) -> Workshop:
+    """The workshop, unless there is none or it is a draft (drafts exist only for staff)."""
+    if workshop is None or (workshop.is_draft and not (staff or (current_user.is_authenticated
+                                                                 and current_user.is_staff))):
         abort(404)
     return workshop
+
+
+def get_workshop_or_404(workshop_id: int, *, staff: bool = False) -> Workshop:
+    """The workshop; drafts exist only for staff."""
+    return _visible_or_404(by_id(Workshop, workshop_id), staff)
 
 
 def _month_choices(when: str) -> list[tuple[str, str]]:
@@ -59,14 +65,19 @@ def index():
                   args=args, regions=regions, formats=list(WorkshopFormat), months=_month_choices(args["when"]))
 
 
-def _registration_context(workshop: Workshop) -> dict:
-    """What the registration panel needs for the current visitor."""
+def _registration_context(workshop: Workshop, change: services.PlaceChange | None = None) -> dict:
+    """What the registration panel needs for the current visitor (after their register or cancel:
+    what it wrote and counted, with nothing read again)."""
     reg = position = waitlist_reason = None
-    seats = services.seats(workshop)
+    if change is not None:
+        seats, reg, position = change.seats, change.reg, change.position
+    else:
+        seats = services.seats(workshop)
     if current_user.is_authenticated:
-        reg = queries.registration_for(workshop, current_user)
-        if reg is not None:
-            position = queries.waitlist_position(reg)
+        if change is None:
+            reg = queries.registration_for(workshop, current_user)
+            if reg is not None:
+                position = queries.waitlist_position(reg)
         if reg is not None and reg.is_waitlisted:
             waitlist_reason = services.waitlist_reason(workshop, reg.member_type, seats)
         elif reg is None or reg.is_cancelled:  # said before they register: why it would be the waitlist
@@ -79,15 +90,16 @@ def _registration_context(workshop: Workshop) -> dict:
 @bp.get("/workshops/<int:workshop_id>")
 def detail(workshop_id):
     """A workshop's details and, for members, the register or cancel button."""
-    workshop = get_workshop_or_404(workshop_id)
+    workshop = _visible_or_404(queries.workshop_page(workshop_id))
     return render("workshops/detail.html", **_registration_context(workshop))
 
 
-def _after_registration_change(workshop, message, category="success"):
-    """Re-render the registration panel for htmx, or redirect back to the workshop."""
+def _after_registration_change(workshop, message, category="success", change=None):
+    """Re-render the registration panel for htmx (from what the change wrote, if given), or
+    redirect back to the workshop."""
     if is_htmx():
         return render("workshops/detail.html", "workshops/_registration.html",
-                      message=message, message_category=category, **_registration_context(workshop))
+                      message=message, message_category=category, **_registration_context(workshop, change))
     flash(message, category)
     return redirect(url_for("workshops.detail", workshop_id=workshop.id), code=303)
 
@@ -99,29 +111,47 @@ def _registration_refused(workshop, form):
                   **{**_registration_context(workshop), "form": form})
 
 
+def _locked_workshop_or_404(workshop_id: int) -> Workshop:
+    """The workshop read by taking its seat lock (one statement for both); drafts exist only for staff."""
+    workshop = services.lock_workshop(workshop_id)
+    if workshop is None or (workshop.is_draft and not current_user.is_staff):
+        abort(404)  # the request's session is rolled back: the lock's write is undone
+    return workshop
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: the panel renders from the workshop and the
+    registration as this transaction wrote them, not from a reload of each."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 @bp.post("/workshops/<int:workshop_id>/register")
 @login_required
 def register(workshop_id):
     """Register the signed-in member: a seat if one is free, else the waitlist."""
-    workshop = get_workshop_or_404(workshop_id)
     form = RegisterForm()
     if not form.validate_on_submit():
-        return _registration_refused(workshop, form)
+        return _registration_refused(get_workshop_or_404(workshop_id), form)
+    workshop = _locked_workshop_or_404(workshop_id)
     try:
-        reg = services.register(workshop, current_user, form.access_needs.data or "")
+        change = services.register_place(workshop, current_user, form.access_needs.data or "")
     except RuleError as exc:  # registration closed, already registered: the form's error summary
         db.session.rollback()
         form.form_errors.append(exc.message)
         return _registration_refused(workshop, form)
-    position = queries.waitlist_position(reg)
-    why = services.waitlist_reason(workshop, reg.member_type) if position else None
-    db.session.commit()
-    if position:
-        message = (f"{why.message if why else 'Every place is taken.'} You are number {position} on the waitlist; "
-                   "we will email you if a place comes up.")
+    _commit_keeping_loaded()
+    if change.position:
+        why = change.reason
+        message = (f"{why.message if why else 'Every place is taken.'} You are number {change.position} on the "
+                   "waitlist; we will email you if a place comes up.")
     else:
         message = "Your place is confirmed. We have emailed you the details and a calendar entry."
-    return _after_registration_change(workshop, message)
+    return _after_registration_change(workshop, message, change=change)
 
 
 @bp.route("/workshops/<int:workshop_id>/cancel", methods=["GET", "POST"])
@@ -130,23 +160,26 @@ def cancel(workshop_id):
     """Cancel the signed-in member's registration or leave the waitlist, once they confirm on the
     page that says what happens (whether someone on the waitlist gets the seat). A GET, or a POST
     without confirm=1, shows that page (for htmx: the question in the registration panel)."""
+    if request.method == "POST" and request.form.get("confirm") == "1":
+        workshop = _locked_workshop_or_404(workshop_id)
+        try:
+            change = services.cancel_place(workshop, current_user)
+        except RuleError as exc:  # shown in the registration panel (htmx) or flashed: see _after_registration_change
+            db.session.rollback()
+            return _after_registration_change(workshop, exc.message, "error")
+        if change is None:
+            db.session.rollback()  # nothing changed: the lock's write is undone
+            return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
+        _commit_keeping_loaded()
+        return _after_registration_change(workshop, "Your registration has been cancelled.", change=change)
     workshop = get_workshop_or_404(workshop_id)
     reg = queries.registration_for(workshop, current_user)
-    confirmed = request.method == "POST" and request.form.get("confirm") == "1"
-    if reg is None or (not confirmed and not reg.is_active):
+    if reg is None or not reg.is_active:
         if request.method == "GET":  # the page, saying there is nothing to cancel
             return render("workshops/cancel_confirm.html", workshop=workshop, reg=None, effects=None)
         return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
-    if not confirmed:
-        return render("workshops/cancel_confirm.html", "workshops/_cancel_confirm.html", workshop=workshop,
-                      reg=reg, effects=services.place_cancel_effects(reg))
-    try:
-        services.cancel_registration(reg, current_user)
-    except RuleError as exc:  # shown in the registration panel (htmx) or flashed: see _after_registration_change
-        db.session.rollback()
-        return _after_registration_change(workshop, exc.message, "error")
-    db.session.commit()
-    return _after_registration_change(workshop, "Your registration has been cancelled.")
+    return render("workshops/cancel_confirm.html", "workshops/_cancel_confirm.html", workshop=workshop,
+                  reg=reg, effects=services.place_cancel_effects(reg))
 
 
 @bp.get("/workshops/<int:workshop_id>.ics")

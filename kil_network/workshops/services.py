@@ -83,6 +83,37 @@ class Seats:
         self.by_type[member_type] = self.by_type.get(member_type, 0) + 1
 
 
+_LOCK_SEATS = (  # built once: its cache key is memoized, so each lock only binds the id
+    sa.update(Workshop).where(Workshop.id == sa.bindparam("workshop_id"))
+    .values(seat_version=Workshop.seat_version + 1).returning(Workshop)
+)
+
+
+def _holds_seat_lock(workshop_id: int) -> bool:
+    """Has this transaction already taken the workshop's seat lock (`_lock_seats`)?"""
+    held = db.session.info.get("seat_locks")
+    return held is not None and held[0] is db.session().get_transaction() and workshop_id in held[1]
+
+
+def lock_workshop(workshop_id: int) -> Workshop | None:
+    """Take a workshop's seat lock by its id and read it as locked, or None if there is none.
+
+    What a member's register and cancel do first, so the workshop is read once, by the lock
+    (`_lock_seats`); the lock is held until the transaction ends, and taking it again in the
+    same transaction reads nothing more."""
+    if _holds_seat_lock(workshop_id):
+        return db.session.get(Workshop, workshop_id)  # from the identity map: read as locked
+    locked = db.session.scalar(_LOCK_SEATS, {"workshop_id": workshop_id},
+                               execution_options={"synchronize_session": False, "populate_existing": True})
+    if locked is not None:
+        transaction = db.session().get_transaction()  # begun by the UPDATE if none was open
+        held = db.session.info.get("seat_locks")
+        if held is None or held[0] is not transaction:
+            held = db.session.info["seat_locks"] = (transaction, set())
+        held[1].add(workshop_id)
+    return locked
+
+
 def _lock_seats(workshop: Workshop) -> Workshop:
     """Serialise every change to this workshop and its registrations until the transaction ends.
 
@@ -91,13 +122,9 @@ def _lock_seats(workshop: Workshop) -> Workshop:
     times, venue and capacity are then the latest committed ones, never what was read before
     the lock. Every path that reads a workshop and then writes it or its registrations (or
     emails about it) calls this first: register, cancel, promote, check-in, walk-in, edit,
-    publish, cancel workshop, reminders.
+    publish, cancel workshop, reminders. Taken once per transaction (`lock_workshop`).
     """
-    locked = db.session.scalar(
-        sa.update(Workshop).where(Workshop.id == workshop.id)
-        .values(seat_version=Workshop.seat_version + 1).returning(Workshop)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
+    locked = lock_workshop(workshop.id)
     if locked is None:
         raise RuleError("This workshop no longer exists.")
     return locked
@@ -127,6 +154,51 @@ def seats(workshop: Workshop) -> Seats:
         else:
             result.waitlisted += count
     return result
+
+
+@dataclass(frozen=True)
+class Mine:
+    """The member's own registration at a workshop as `seats_and_mine` read it: enough to decide a
+    register or cancel without loading the row (the write's RETURNING loads it)."""
+
+    id: int
+    state: RegistrationState
+    member_type: MemberType
+    walk_in: bool
+    changes: int  # events in the place's history (the calendar entry's SEQUENCE counts them)
+
+
+_SEATS_AND_MINE = sa.union_all(  # built once (memoized cache key); one statement after the lock
+    sa.select(sa.false().label("mine"), Registration.state, Registration.member_type, Registration.walk_in,
+              sa.func.count().label("n"), sa.null().label("id"))
+    .where(Registration.workshop_id == sa.bindparam("workshop_id"), Registration.state.in_(ACTIVE_STATES))
+    .group_by(Registration.state, Registration.member_type, Registration.walk_in),
+    sa.select(sa.true(), Registration.state, Registration.member_type, Registration.walk_in,
+              sa.select(sa.func.count()).where(RegistrationEvent.registration_id == Registration.id)
+              .scalar_subquery(), Registration.id)
+    .where(Registration.workshop_id == sa.bindparam("workshop_id"), Registration.user_id == sa.bindparam("user_id")),
+)
+
+
+def seats_and_mine(workshop: Workshop, user: User) -> tuple[Seats, Mine | None]:
+    """The workshop's seats (as `seats`) and the member's own registration, in one statement.
+
+    Read after the seat lock, so both are as the last committed change left them and stay so
+    until this transaction ends."""
+    result, mine = Seats(), None
+    for is_mine, state, mtype, walk_in, count, reg_id in db.session.execute(
+            _SEATS_AND_MINE, {"workshop_id": workshop.id, "user_id": user.id}):
+        state, mtype = RegistrationState(state), MemberType(mtype)
+        if is_mine:
+            mine = Mine(id=reg_id, state=state, member_type=mtype, walk_in=bool(walk_in), changes=count)
+        elif state == RegistrationState.CONFIRMED and walk_in:
+            result.walk_ins += count
+        elif state == RegistrationState.CONFIRMED:
+            result.confirmed += count
+            result.by_type[mtype] = result.by_type.get(mtype, 0) + count
+        else:
+            result.waitlisted += count
+    return result, mine
 
 
 # A member type in the plural, for "the places for councillors are taken".
@@ -177,12 +249,18 @@ def waitlist_reason(workshop: Workshop, member_type: MemberType, current: Seats 
 
 
 def _log(reg: Registration, action: str, from_state, to_state, actor=None, note: str = "") -> None:
-    """Keep the registration's history."""
-    reg.events.append(RegistrationEvent(
+    """Keep the registration's history (added by id when the history is not loaded: appending to
+    it would read the whole history first)."""
+    event = RegistrationEvent(
         action=action, from_state=getattr(from_state, "value", from_state),
         to_state=getattr(to_state, "value", to_state), actor_id=getattr(actor, "id", None),
         note=note[:300], created_at=utcnow(),
-    ))
+    )
+    if reg.id is not None and "events" in sa.inspect(reg).unloaded:
+        event.registration_id = reg.id
+        db.session.add(event)  # a later read of reg.events flushes it first, so it is there
+    else:
+        reg.events.append(event)
 
 
 # --- Registration -------------------------------------------------------------------------
@@ -210,44 +288,104 @@ def check_can_register(workshop: Workshop, user: User, now: datetime | None = No
         raise RuleError(reason)
 
 
+@dataclass
+class PlaceChange:
+    """What a member's register or cancel did, for the panel shown after it with no reads: the
+    registration as written, the seats as they are now, the waitlist position and the reason for
+    the waitlist (if waitlisted), and the people promoted into a freed seat."""
+
+    reg: Registration
+    seats: Seats
+    position: int | None = None
+    reason: WaitlistReason | None = None
+    promoted: list[Registration] = field(default_factory=list)
+
+
+_REGISTRATION_COLUMNS = ("member_type", "state", "walk_in", "queued_at", "access_needs", "checked_in_at",
+                         "reminder_sent_at")
+
+
 def register(workshop: Workshop, user: User, access_needs: str = "", now: datetime | None = None) -> Registration:
+    """Register a member: a confirmed seat if one fits, otherwise the waitlist (`register_place`)."""
+    return register_place(workshop, user, access_needs, now).reg
+
+
+def register_place(workshop: Workshop, user: User, access_needs: str = "", now: datetime | None = None) -> PlaceChange:
     """Register a member: a confirmed seat if one fits, otherwise the waitlist.
 
     The rules are checked again once the workshop is locked and re-read: a cancel or a new
-    time committed by staff while this request waited is what the member gets."""
-    check_can_register(workshop, user, now)  # refuse early without taking the lock
-    _lock_seats(workshop)
+    time committed by staff while this request waited is what the member gets. After the lock:
+    one statement reads the seats and the member's own row (`seats_and_mine`), one writes the
+    row (an INSERT, or an UPDATE ... RETURNING of the cancelled row booked again), then the
+    history event and the email."""
+    if not _holds_seat_lock(workshop.id):
+        check_can_register(workshop, user, now)  # refuse early without taking the lock
+        _lock_seats(workshop)
     check_can_register(workshop, user, now)
-    reg = registration_for(workshop, user)
-    if reg is not None:
-        db.session.refresh(reg)
-    if reg is not None and reg.state == RegistrationState.CONFIRMED:
+    current, mine = seats_and_mine(workshop, user)
+    if mine is not None and mine.state == RegistrationState.CONFIRMED:
         raise RuleError("You are already registered for this workshop.")
-    if reg is not None and reg.state == RegistrationState.WAITLISTED:
+    if mine is not None and mine.state == RegistrationState.WAITLISTED:
         raise RuleError("You are already on the waitlist for this workshop.")
-    current = seats(workshop)
     state = RegistrationState.CONFIRMED if current.fits(workshop, user.member_type) else RegistrationState.WAITLISTED
-    previous = None
-    if reg is None:
-        reg = Registration(workshop=workshop, user=user)
+    # walk_in False: booked now (a walk-in who cancelled and books again holds a booked place)
+    values = dict(zip(_REGISTRATION_COLUMNS, (user.member_type, state, False, utcnow(), access_needs.strip(),
+                                              None, None), strict=True))
+    if mine is None:
+        reg = Registration(workshop_id=workshop.id, user_id=user.id, **values)
         db.session.add(reg)
+        db.session.flush()  # its id, for the history; reg.workshop and reg.user come from the identity map
     else:
-        previous = reg.state
-    reg.member_type = user.member_type
-    reg.state = state
-    reg.walk_in = False  # booked now (a walk-in who cancelled and books again holds a booked place)
-    reg.queued_at = utcnow()
-    reg.access_needs = access_needs.strip()
-    reg.checked_in_at = None
-    reg.reminder_sent_at = None
-    _log(reg, "registered" if state == RegistrationState.CONFIRMED else "waitlisted", previous, state, user)
-    db.session.flush()
+        reg = db.session.scalar(
+            sa.update(Registration).where(Registration.id == mine.id).values(values).returning(Registration),
+            execution_options={"synchronize_session": False, "populate_existing": True})
+    _log(reg, "registered" if state == RegistrationState.CONFIRMED else "waitlisted",
+         mine.state if mine else None, state, user)
+    changes = (mine.changes if mine else 0) + 1
     if state == RegistrationState.CONFIRMED:
-        notifications.confirmed(reg)
+        current.take(reg.member_type)
+        notifications.confirmed(reg, changes)
+        return PlaceChange(reg, current)
+    reason = waitlist_reason(workshop, reg.member_type, current)
+    current.waitlisted += 1
+    position = waitlist_position(reg)
+    notifications.waitlisted(reg, position, reason.message if reason else "")
+    return PlaceChange(reg, current, position, reason)
+
+
+def cancel_place(workshop: Workshop, user: User) -> PlaceChange | None:
+    """The member cancels their own place or leaves the waitlist (`cancel_registration`'s rules,
+    for the member's own button): None if they never registered; an already cancelled place
+    stays as it is (a second tap), with nobody emailed again.
+
+    After the lock: one statement reads the seats and the member's row, one UPDATE ... RETURNING
+    cancels it, then the history event and the email (and the waitlist moves up if a seat freed)."""
+    _lock_seats(workshop)
+    current, mine = seats_and_mine(workshop, user)
+    if mine is None:
+        return None
+    if mine.state == RegistrationState.CANCELLED:
+        return PlaceChange(db.session.get(Registration, mine.id), current)
+    if workshop.starts_at <= utcnow():
+        raise RuleError("This workshop has already taken place.")
+    reg = db.session.scalar(
+        sa.update(Registration).where(Registration.id == mine.id)
+        .values(state=RegistrationState.CANCELLED).returning(Registration),
+        execution_options={"synchronize_session": False, "populate_existing": True})
+    if mine.state == RegistrationState.WAITLISTED:
+        current.waitlisted -= 1
+    elif mine.walk_in:
+        current.walk_ins -= 1
     else:
-        reason = waitlist_reason(workshop, reg.member_type, current)
-        notifications.waitlisted(reg, waitlist_position(reg), reason.message if reason else "")
-    return reg
+        current.confirmed -= 1
+        current.by_type[mine.member_type] = current.by_type.get(mine.member_type, 0) - 1
+    _log(reg, "cancelled", mine.state, reg.state, user)
+    notifications.registration_cancelled(reg, was_confirmed=mine.state == RegistrationState.CONFIRMED,
+                                         changes=mine.changes + 1)
+    promoted = []
+    if mine.state == RegistrationState.CONFIRMED and workshop.status == WorkshopStatus.PUBLISHED:
+        promoted = promote_waitlist(workshop, current=current)
+    return PlaceChange(reg, current, promoted=promoted)
 
 
 def cancel_registration(reg: Registration, actor: User | None, note: str = "", *,
@@ -331,9 +469,11 @@ def workshop_cancel_effects(workshop: Workshop) -> WorkshopCancelEffects:
                                  waitlisted=current.waitlisted, published=workshop.status == WorkshopStatus.PUBLISHED)
 
 
-def promote_waitlist(workshop: Workshop, actor: User | None = None) -> list[Registration]:
-    """Fill free seats from the waitlist in order, skipping people whose type is at its share."""
-    current = seats(workshop)
+def promote_waitlist(workshop: Workshop, actor: User | None = None, *,
+                     current: Seats | None = None) -> list[Registration]:
+    """Fill free seats from the waitlist in order, skipping people whose type is at its share.
+    `current`: the seats as the caller counted them under the lock (updated here), else counted."""
+    current = current if current is not None else seats(workshop)
     if current.waitlisted == 0 or current.confirmed >= workshop.capacity:
         return []
     waiting = db.session.scalars(
@@ -349,6 +489,7 @@ def promote_waitlist(workshop: Workshop, actor: User | None = None) -> list[Regi
             continue
         reg.state = RegistrationState.CONFIRMED
         current.take(reg.member_type)
+        current.waitlisted -= 1
         _log(reg, "promoted", RegistrationState.WAITLISTED, RegistrationState.CONFIRMED, actor)
         promoted.append(reg)
     db.session.flush()
