@@ -72,12 +72,15 @@ def _found(terms, staff: bool):
     return key, table.c.sort_name, stmt
 
 
-def page_ids(q: str, *, staff: bool = False, offset: int = 0, limit: int = 20) -> list[int]:
-    """The ids of one page of the members `q` finds, in name order, from the index alone: the
-    directory's listed members (the index keeps the listing), or for staff every member not
-    deleted. The cost is the matches', never a scan of every member."""
+def page_ids(q: str, *, staff: bool = False, offset: int = 0, limit: int = 20) -> tuple[list[int], int | None]:
+    """The ids of one page of the members `q` finds, in name order, and how many it finds in all
+    (None when the page is past the end), from the index alone in one statement (the total a
+    window count over the same matches): the directory's listed members (the index keeps the
+    listing), or for staff every member not deleted. Never a scan of every member."""
     key, sort_name, stmt = _found(textsearch.words(q), staff)
-    return list(db.session.scalars(stmt.order_by(sort_name, key).limit(limit).offset(offset)))
+    rows = db.session.execute(stmt.add_columns(sa.func.count().over().label("total"))
+                              .order_by(sort_name, key).limit(limit).offset(offset)).all()
+    return [row[0] for row in rows], (rows[0].total if rows else None)
 
 
 def count(q: str, *, staff: bool = False) -> int:

@@ -248,13 +248,15 @@ def member_search(q: str = "", member_type: str = "", region_id: str = "", *, di
 
 
 class SearchPagination(Pagination):
-    """A page of a member search answered by the search index alone (members.search.page_ids and
-    count: the matches in name order and their number, never a scan of every member), then the
-    page's members loaded by id with their organisation, council and region."""
+    """A page of a member search answered by the search index alone (members.search.page_ids: the
+    matches in name order and their number in one statement, never a scan of every member), then
+    the page's members loaded by id with their organisation, council and region."""
+
+    _total: int | None = None
 
     def _query_items(self) -> list:
         q, staff = self._query_args["q"], self._query_args["staff"]
-        ids = search.page_ids(q, staff=staff, offset=self._query_offset, limit=self.per_page)
+        ids, self._total = search.page_ids(q, staff=staff, offset=self._query_offset, limit=self.per_page)
         if not ids:
             return []
         users = db.session.scalars(sa.select(User).where(User.id.in_(ids)).options(
@@ -263,6 +265,8 @@ class SearchPagination(Pagination):
         return [by_id[i] for i in ids if i in by_id]
 
     def _query_count(self) -> int:
+        if self._total is not None:  # counted with the page (past the end: counted apart)
+            return self._total
         return search.count(self._query_args["q"], staff=self._query_args["staff"])
 
 
