@@ -14,6 +14,7 @@ from kil_network.councils.models import PledgeStatus, SignedBy
 from kil_network.evidence import services as evidence
 from kil_network.evidence.models import Call, Publication, ReviewStatus, Submission
 from kil_network.extensions import db
+from kil_network.journey import models as journey_models
 from kil_network.journey.models import Champion, ChampionRole, CommunityConversation, CouncilInterest
 from kil_network.members.models import LocalAuthority, Region
 from kil_network.principles import moderation
@@ -21,6 +22,7 @@ from kil_network.principles import services as principles
 from kil_network.principles.models import Principle, ResponseStatus, RoundState, Stance
 from kil_network.workshops import services as workshops
 from kil_network.workshops.models import WorkshopFormat
+from tests.support import journey_staff as journey
 from tests.support.app import AuthActions
 from tests.support.db import counting_queries
 
@@ -300,3 +302,94 @@ def test_counter_sees_lazy_loads(app, make_user):
         users = db.session.scalars(sa.select(User).where(User.email.like("lazy%"))).all()
         [u.organisation.name for u in users]
     assert len(statements) == 1 + N
+
+
+# --- The staff journey pages (issue 15): the same statements for 5 councils with journeys and for 50 ---
+
+STAFF_JOURNEY_MAX = 10  # the list reads every council and its facts once (journey.services.facts_for: 6)
+# A council's whole history reads each kind of record once: the signed-in user, the council, its facts
+# (facts_for: 6), pledges with their endorsements, interest, champions, conversations, assessments
+# with their reminders and (selectin) their answers, introductions.
+STAFF_JOURNEY_ALLOWED = {"staff council history": 14}
+
+
+@pytest.fixture
+def journey_scene(app, make_user):
+    """A signed-in admin and `grow(n)`: n more councils with a whole journey (a verified pledge with its
+    endorsement, a member and a named champion, a conversation, an accepted and published assessment
+    due a re-assessment, an interest and an introduction), and Calderdale's own history longer by one
+    of each (a former champion, a conversation, a year's assessment, a reminder, an introduction)."""
+    staff = make_user(email="journey.admin@example.org", role="admin")
+    client = app.test_client()
+    assert AuthActions(client).login("journey.admin@example.org").status_code == 302
+    round_ = journey.adopted_round(staff)
+    calderdale = journey.council("E08000033")
+    others = [c for c in db.session.scalars(sa.select(LocalAuthority).order_by(LocalAuthority.gss_code))
+              if c.id != calderdale.id]
+    grown = {"n": 0}
+
+    def grow(count: int) -> None:
+        for _ in range(count):
+            i = grown["n"]
+            grown["n"] += 1
+            la = others[i]
+            cllr = make_user(email=f"journey{i:03d}@example.org", name=f"Journey Member {i:03d}",
+                             member_type="councillor", gss_code=la.gss_code)
+            journey.verified_pledge(la, staff)
+            journey.member_champion(la, cllr, journey_models.ChampionRole.CABINET)
+            journey.named_champion(la, f"Named Champion {i:03d}")
+            journey.conversation(la)
+            journey.assessment(la, round_, year=2025, accepted_at=utcnow() - timedelta(days=340))
+            journey.interest(la, cllr)
+            journey.introduction(la, calderdale, cllr)
+            former = journey.named_champion(calderdale, f"Former Champion {i:03d}")
+            former.ended_at = utcnow()
+            journey.conversation(calderdale, summary=f"Calderdale conversation {i:03d}")
+            old = journey.assessment(calderdale, round_, year=1970 + i, accepted_at=utcnow() - timedelta(days=900))
+            db.session.add(journey_models.AssessmentReminder(assessment_id=old.id, recipients=1))
+            journey.introduction(calderdale, la, cllr, message=f"Calderdale asks {i:03d}")
+            db.session.commit()
+
+    return {"client": client, "grow": grow}
+
+
+JOURNEY_PAGES = [("staff councils", "/staff/councils/"), ("staff councils filtered", "/staff/councils/?due=due&q=e0"),
+                 ("staff councils htmx", "/staff/councils/?stage=assessed"),
+                 ("staff councils CSV", "/staff/councils.csv"), ("staff council history", "/staff/councils/E08000033")]
+
+
+def test_staff_journey_pages_send_the_same_statements_for_5_and_50_councils(journey_scene):
+    """The staff list (all 339 councils, filtered and as htmx), its CSV and a council's history cost the
+    same statements with 5 and with 50 councils' journeys (and a history 10 times longer), at most
+    STAFF_JOURNEY_MAX, and really show the rows."""
+    client = journey_scene["client"]
+
+    def measure() -> dict[str, list[str]]:
+        out = {}
+        for name, url in JOURNEY_PAGES:
+            headers = HX if "htmx" in name else {}
+            client.get(url, headers=headers)
+            with counting_queries() as statements:
+                response = client.get(url, headers=headers)
+            assert response.status_code == 200, (name, response.status_code)
+            out[name] = statements
+        return out
+
+    journey_scene["grow"](5)
+    few = measure()
+    journey_scene["grow"](45)
+    many = measure()
+    print("\nstaff journey statements (5, 50 councils):", {name: (len(few[name]), len(many[name])) for name in few})
+    grew = {name: (len(few[name]), len(many[name])) for name in few if len(few[name]) != len(many[name])}
+    assert not grew, f"statements grew with the councils (5, 50): {grew}\n" + "\n\n".join(
+        f"{name}:\n" + "\n".join(many[name]) for name in grew)
+    too_many = {name: len(s) for name, s in many.items()
+                if len(s) > STAFF_JOURNEY_ALLOWED.get(name, STAFF_JOURNEY_MAX)}
+    assert not too_many, f"more than allowed: {too_many}\n" + "\n\n".join(
+        f"{name}:\n" + "\n".join(many[name]) for name in too_many)
+    history = client.get("/staff/councils/E08000033").get_data(as_text=True)
+    assert "Former Champion 049" in history and "Calderdale conversation 049" in history
+    assert "Calderdale asks 049" in history and "2019 assessment" in history
+    listing = client.get("/staff/councils/?due=due").get_data(as_text=True)
+    table = listing[listing.index('id="councils-table"'):]
+    assert table.count("Due by") == 50 and "51 councils, 1 overdue" in listing  # Calderdale's 2019 one

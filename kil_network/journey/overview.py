@@ -187,12 +187,11 @@ def council_history(council: LocalAuthority) -> dict:
     (any status) with their endorsement, interest, champions current and former, conversations,
     assessments with their answers, the reminders sent and the introductions asked for."""
     facts = facts_for([council.id])[council.id]
-    pledges = db.session.scalars(sa.select(Pledge).options(joinedload(Pledge.submitted_by))
-                                 .where(Pledge.local_authority_id == council.id)
-                                 .order_by(Pledge.created_at.desc(), Pledge.id.desc())).all()
-    endorsements = {e.pledge_id: e for e in db.session.scalars(
-        sa.select(CouncilEndorsement).where(CouncilEndorsement.pledge_id.in_([p.id for p in pledges])))} \
-        if pledges else {}
+    pledged = db.session.execute(
+        sa.select(Pledge, CouncilEndorsement).options(joinedload(Pledge.submitted_by))
+        .outerjoin(CouncilEndorsement, CouncilEndorsement.pledge_id == Pledge.id)
+        .where(Pledge.local_authority_id == council.id)
+        .order_by(Pledge.created_at.desc(), Pledge.id.desc())).tuples().all()
     interests = db.session.execute(
         sa.select(CouncilInterest, User).outerjoin(User, User.id == CouncilInterest.user_id)
         .where(CouncilInterest.local_authority_id == council.id).order_by(CouncilInterest.created_at)).all()
@@ -203,19 +202,20 @@ def council_history(council: LocalAuthority) -> dict:
         sa.select(CommunityConversation).options(joinedload(CommunityConversation.workshop))
         .where(CommunityConversation.local_authority_id == council.id)
         .order_by(CommunityConversation.held_on.desc(), CommunityConversation.id.desc())).all()
-    assessments = db.session.scalars(
-        sa.select(Assessment).options(selectinload(Assessment.answers).joinedload(AssessmentAnswer.draft),
-                                      joinedload(Assessment.round))
-        .where(Assessment.local_authority_id == council.id).order_by(Assessment.year.desc())).all()
-    reminders = db.session.execute(
-        sa.select(AssessmentReminder, Assessment.year)
-        .join(Assessment, Assessment.id == AssessmentReminder.assessment_id)
-        .where(Assessment.local_authority_id == council.id).order_by(AssessmentReminder.sent_at.desc())).all()
+    with_reminders = db.session.execute(
+        sa.select(Assessment, AssessmentReminder)
+        .outerjoin(AssessmentReminder, AssessmentReminder.assessment_id == Assessment.id)
+        .options(selectinload(Assessment.answers).joinedload(AssessmentAnswer.draft), joinedload(Assessment.round))
+        .where(Assessment.local_authority_id == council.id).order_by(Assessment.year.desc())).tuples().all()
+    assessments = [assessment for assessment, _ in with_reminders]
+    reminders = sorted(((reminder, assessment.year) for assessment, reminder in with_reminders if reminder),
+                       key=lambda pair: pair[0].sent_at, reverse=True)
     introductions = _introductions(sa.or_(PeerIntroduction.from_local_authority_id == council.id,
                                           PeerIntroduction.to_local_authority_id == council.id))
     current = {champion.id for champion in facts.champions.values() if champion is not None}
     return {"facts": facts, "stage_states": [(stage, stage in facts.reached) for stage in STAGES],
-            "due_text": CouncilRow(council, facts).due_text, "pledges": pledges, "endorsements": endorsements,
+            "due_text": CouncilRow(council, facts).due_text, "pledges": [pledge for pledge, _ in pledged],
+            "endorsements": {pledge.id: endorsement for pledge, endorsement in pledged if endorsement},
             "interests": interests,
             "champions": [(champion, champion_state(champion, current)) for champion in champions],
             # A named person (not a member) whose name is still on the record: staff remove it on request.
