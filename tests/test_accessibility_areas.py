@@ -46,6 +46,7 @@ PUBLIC = [
     "/evidence/library?q=food+bank", "/evidence/library?q=zzyzx&type=councillor", "/evidence/library/{e_named}",
     "/evidence/library/{e_anon}",
     "/councils/", "/councils/E08000033", "/councils/E08000035",
+    "/councils/E08000033/journey", "/councils/E08000033/assessments/{a_published}",
 ]
 MEMBER = [
     "/account/workshops", "/workshops/{w_live}", "/workshops/{w_full}", "waitlist-leave-htmx",
@@ -54,7 +55,9 @@ MEMBER = [
     "/evidence/calls/{c_open}/submit", "/updates/", "/updates/{m_sent}", "/account/notifications",
     "/unsubscribe/{unsubscribe_live}",
 ]
-OFFICER = ["/councils/E08000035/pledge", "pledge-errors"]
+OFFICER = ["/councils/E08000035/pledge", "pledge-errors", "/councils/E08000035/journey",
+           "/councils/E08000035/assessments/new", "/councils/E08000035/assessments/{a_draft}",
+           "/councils/E08000035/assessments/{a_draft}/check", "assessment-errors"]
 ADMIN = [
     "/staff/workshops/", "/staff/workshops/new", "workshop-new-errors-htmx", "/staff/workshops/{w_live}",
     "/staff/workshops/{w_draft}", "/staff/workshops/{w_cancelled}", "/staff/workshops/{w_full}",
@@ -175,6 +178,11 @@ def open_state(page, site, name: str):
     elif name == "pledge-errors":
         page.goto("/councils/E08000035/pledge")
         page.get_by_role("button", name="Submit the pledge").click()
+        expect_errors(page)
+    elif name == "assessment-errors":
+        page.goto(f"/councils/E08000035/assessments/{site['a_draft']}")
+        page.get_by_label("Evidence for principle 2").fill("e" * 4001)
+        page.get_by_role("button", name="Save as draft").click()
         expect_errors(page)
     elif name == "workshop-new-errors-htmx":
         page.goto("/staff/workshops/new")

@@ -64,7 +64,8 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/evidence/library", "/evidence/library?topic=doing_differently", "/evidence/library?topic=trends",
                  "/evidence/library?q=food+bank", "/evidence/library?q=zzyzx&type=councillor",
                  "/evidence/library/{e_named}", "/evidence/library/{e_anon}",
-                 "/councils/", "/councils/E08000033", "/councils/E08000035"):
+                 "/councils/", "/councils/E08000033", "/councils/E08000035",
+                 "/councils/E08000033/journey", "/councils/E08000033/assessments/{a_published}"):
         get(anon, "anonymous", path)
     get(anon, "anonymous", "/workshops/{w_draft}", 404)
     get(anon, "anonymous", "/principles/rounds/{r_open}/results", 403)
@@ -128,6 +129,17 @@ def collect_pages(app, site) -> dict[str, str]:
     officer = signed_in(app, "officer@example.org")
     get(officer, "officer", "/councils/E08000035")
     get(officer, "officer", "/councils/E08000035/pledge")
+    # The council journey: the officer is Leeds' champion, with this year's draft (issue 15).
+    for path in ("/councils/E08000035/journey", "/councils/E08000035/assessments/new",
+                 "/councils/E08000035/assessments/{a_draft}", "/councils/E08000035/assessments/{a_draft}/check"):
+        get(officer, "officer", path)
+    post(officer, "officer", "/councils/E08000035/assessments/{a_draft}", {"evidence_1": "e" * 4001, "action": "save"},
+         422, name=" (too long)")
+    post(officer, "officer", "/councils/E08000035/interest", {"interest-note": "n" * 1001}, 422, name=" (too long)")
+    post(officer, "officer", "/councils/E08000035/conversations", {"conversation-title": "An event"}, 422,
+         name=" (errors)")
+    post(officer, "officer", "/councils/E08000035/peers/introduce",
+         {"number": "1", "peer": "E08000033", "message": "m" * 1001}, 422, name=" (too long)")
     post(officer, "officer", "/councils/E08000035/pledge",
          {"signatories": "", "pledged_on-day": "31", "pledged_on-month": "2", "pledged_on-year": "2024",
           "champions": ""})

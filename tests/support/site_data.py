@@ -273,6 +273,7 @@ def build_site(make_user, upload_dir) -> dict:
     pledge(kirklees)
     councils.review_pledge(admin, pledge(hackney), PledgeStatus.REJECTED, "No cabinet decision found.")
     messages = _messages(admin, member, now)
+    journey_ids = _journey(closed_round, closed_drafts, calderdale, now)
     db.session.commit()
 
     return {
@@ -292,8 +293,56 @@ def build_site(make_user, upload_dir) -> dict:
         "wales": str(region("Wales").id),
         "unsubscribe": unsubscribe_token(member),
         "unsubscribe_live": signed_as_live_server(unsubscribe_token, member),
-        **messages,
+        **messages, **journey_ids,
     }
+
+
+def _journey(round_, drafts, calderdale, now) -> dict:
+    """The council journey: Calderdale (E08000033, verified pledge) with its councillor as accepted
+    cabinet champion, a named senior manager, a conversation and published assessments for last year
+    and this (its public page has the progress chart); Leeds (E08000035) with the officer as accepted
+    champion and this year's draft, at "starting" on principle 1 (Calderdale is its peer there).
+    Rows are written directly: the round they answer is the closed one (adopting it here would change
+    the principles pages the other checks read)."""
+    from kil_network.auth.models import User
+    from kil_network.journey.models import (
+        Assessment,
+        AssessmentAnswer,
+        AssessmentStatus,
+        Champion,
+        ChampionRole,
+        CommunityConversation,
+    )
+    from kil_network.members.models import LocalAuthority
+
+    leeds = db.session.scalar(sa.select(LocalAuthority).where(LocalAuthority.gss_code == "E08000035"))
+    officer = db.session.scalar(sa.select(User).where(User.email == "officer@example.org"))
+    db.session.add_all([
+        Champion(local_authority_id=calderdale.local_authority_id, role=ChampionRole.CABINET, user_id=calderdale.id,
+                 invited_at=now, accepted_at=now),
+        Champion(local_authority_id=calderdale.local_authority_id, role=ChampionRole.SENIOR_MANAGEMENT,
+                 name="Robin Price", job_title="Director of Communities and Neighbourhoods"),
+        CommunityConversation(local_authority_id=calderdale.local_authority_id, held_on=now.date() - timedelta(days=40),
+                              title="Halifax community assembly",
+                              summary=f"Sixty residents & thirty groups. Notes: {LONG_URL}"),
+        Champion(local_authority_id=leeds.id, role=ChampionRole.CABINET, user_id=officer.id, invited_at=now,
+                 accepted_at=now)])
+    published = []
+    for year, base in ((now.year - 1, 2), (now.year, 3)):
+        published.append(Assessment(
+            local_authority_id=calderdale.local_authority_id, round_id=round_.id, year=year,
+            status=AssessmentStatus.ACCEPTED, accepted_at=now - timedelta(days=400 if year < now.year else 5),
+            published_at=now, review_comments="Well evidenced.",
+            answers=[AssessmentAnswer(draft_id=d.id, number=d.number, level=min(4, base + d.number % 2),
+                                      evidence=f"Calderdale's evidence on principle {d.number}: {LONG_URL}",
+                                      action=f"Next step on principle {d.number}.") for d in drafts]))
+    draft = Assessment(local_authority_id=leeds.id, round_id=round_.id, year=now.year, created_by_id=officer.id,
+                       answers=[AssessmentAnswer(draft_id=d.id, number=d.number, level=1 if d.number == 1 else None,
+                                                 evidence=f"Leeds evidence {d.number}" if d.number < 3 else "")
+                                for d in drafts])
+    db.session.add_all([*published, draft])
+    db.session.flush()
+    return {"a_published": published[-1].id, "a_draft": draft.id}
 
 
 def _messages(admin, member, now) -> dict:
