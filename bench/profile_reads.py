@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of each page")
     parser.add_argument("--cprofile", type=int, metavar="N", help="print cProfile's top N functions by own time")
     parser.add_argument("--no-ping", action="store_true", help="engine without pool_pre_ping (an experiment)")
+    parser.add_argument("--calls", action="store_true", help="also count Python function calls per request")
     parser.add_argument("--sql", action="store_true", help="print each page's SQL statements once")
     args = parser.parse_args()
     url = args.database_url or (PG_DEFAULT if args.db == "postgresql"
@@ -79,6 +80,7 @@ def main() -> None:
                        "RATELIMIT_ENABLED": "false", "HTMX_URL": "local", "MAIL_SERVER": "",
                        "MAIL_PRINT_TO_CONSOLE": "true", "BASE_URL": "http://127.0.0.1",
                        "TRUSTED_HOSTS": "localhost", "PROXY_COUNT": "0"})
+    import flask.templating  # the template's share of each request (--split)
     import sqlalchemy as sa
 
     from config import config_from_env
@@ -86,6 +88,17 @@ def main() -> None:
     from kil_network.devdata.bulk import BULK_PASSWORD, BULK_STAFF_EMAIL
     from kil_network.extensions import db
 
+    render_cpu = [0.0]
+    real_render = flask.templating._render
+
+    def timed_render(*a, **k):
+        start = time.process_time()
+        try:
+            return real_render(*a, **k)
+        finally:
+            render_cpu[0] += time.process_time() - start
+
+    flask.templating._render = timed_render
     pages = page_paths(url)
     chosen = args.only.split(",") if args.only else list(pages)
     config = config_from_env()
@@ -110,7 +123,8 @@ def main() -> None:
             assert response.status_code == 302, response.status_code
             client.get("/principles/")  # the CSRF secret joins the session
         clients[role] = client
-    print(f"{'page':18} {'CPU ms':>7} {'best':>6} {'wall ms':>8} {'SQL':>5} {'KB':>6}  path")
+    print(f"{'page':18} {'CPU ms':>7} {'best':>6} {'wall ms':>8} {'SQL':>5} {'SQL ms':>6} {'tmpl ms':>7} "
+          f"{'KB':>6}{' calls' if args.calls else ''}  path")
     for key in chosen:
         role, path, headers = pages[key]
         client = clients[role]
@@ -129,6 +143,7 @@ def main() -> None:
                 get()
             batches.append((time.process_time() - cpu) * 1000 / max(args.repeat // args.batches, 1))
         statements.clear()
+        render_cpu[0] = 0.0
         cpu, wall = time.process_time(), time.perf_counter()
         profiler = None
         if args.profile:
@@ -140,6 +155,21 @@ def main() -> None:
             get()
         if profiler:
             profiler.stop()
+        cpu_ms = (time.process_time() - cpu) * 1000 / args.repeat
+        wall_ms = (time.perf_counter() - wall) * 1000 / args.repeat
+        sql = len(statements) / args.repeat
+        sql_ms = sum(t for _, t in statements) * 1000 / args.repeat
+        template_ms = render_cpu[0] * 1000 / args.repeat
+        measured = list(statements)
+        calls = ""
+        if args.calls:  # Python function calls per request: a count the machine's load cannot move
+            import cProfile  # function-level: an optional dev tool
+            import pstats  # function-level: an optional dev tool
+
+            with cProfile.Profile() as cprof:
+                for _ in range(5):
+                    get()
+            calls = f" {pstats.Stats(cprof).total_calls // 5:7d}"
         if args.cprofile:
             import cProfile  # function-level: an optional dev tool
             import pstats  # function-level: an optional dev tool
@@ -149,14 +179,12 @@ def main() -> None:
                     get()
             pstats.Stats(cprof).sort_stats("tottime").print_stats(args.cprofile)
             pstats.Stats(cprof).sort_stats("cumulative").print_stats(args.cprofile)
-        cpu_ms = (time.process_time() - cpu) * 1000 / args.repeat
-        wall_ms = (time.perf_counter() - wall) * 1000 / args.repeat
-        sql = len(statements) / args.repeat
-        print(f"{key:18} {cpu_ms:7.2f} {min(batches):6.2f} {wall_ms:8.2f} {sql:5g} {size:6.1f}  {path}", flush=True)
+        print(f"{key:18} {cpu_ms:7.2f} {min(batches):6.2f} {wall_ms:8.2f} {sql:5g} {sql_ms:6.2f} {template_ms:7.2f} "
+              f"{size:6.1f}{calls}  {path}", flush=True)
         if args.sql:
             n = max(int(sql), 1)
-            for i, (statement, _) in enumerate(statements[:n]):
-                ms = sum(statements[j][1] for j in range(i, len(statements), n)) * 1000 / args.repeat
+            for i, (statement, _) in enumerate(measured[:n]):
+                ms = sum(measured[j][1] for j in range(i, len(measured), n)) * 1000 / args.repeat
                 print(f"    SQL {ms:6.2f} ms:", " ".join(statement.split())[:250])
         if profiler:
             print(profiler.output_text(unicode=False, color=False, show_all=False))

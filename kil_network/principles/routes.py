@@ -17,6 +17,7 @@ from kil_network.core.addresses import normalise_email
 from kil_network.core.email import external_url
 from kil_network.core.errors import render_error, typed_values
 from kil_network.core.htmx import is_htmx, render
+from kil_network.core.lookups import by_id
 from kil_network.core.params import has_arg, id_arg, text_arg
 from kil_network.core.rules import RuleError, refused_to, refused_to_flash
 from kil_network.extensions import db, limiter
@@ -54,7 +55,7 @@ def get_draft_or_404(draft_id: int) -> Draft:
 
 def get_round_or_404(round_id: int) -> Round:
     """A round visible to this person."""
-    round_ = db.session.get(Round, round_id)
+    round_ = by_id(Round, round_id)
     if round_ is None or not services.round_visible(round_, current_user):
         abort(404)
     return round_

@@ -33,11 +33,22 @@ CALENDAR_NAME = "Keep it Local workshops"
 
 # --- One workshop -------------------------------------------------------------------------
 
+# Built once (SQLAlchemy memoizes their cache keys; Session.get and lazy loads build a statement per
+# call): the workshop page's workshop with its round, and a member's registration.
+_WORKSHOP_PAGE = (sa.select(Workshop).options(joinedload(Workshop.round))
+                  .where(Workshop.id == sa.bindparam("workshop_id")))
+_REGISTRATION_FOR = sa.select(Registration).where(Registration.workshop_id == sa.bindparam("workshop_id"),
+                                                  Registration.user_id == sa.bindparam("user_id"))
+
+
+def workshop_page(workshop_id: int) -> Workshop | None:
+    """The workshop with its region and round (what its public page shows), in one query."""
+    return db.session.scalar(_WORKSHOP_PAGE, {"workshop_id": workshop_id})
+
+
 def registration_for(workshop: Workshop, user: User) -> Registration | None:
     """The member's registration row for this workshop, in any state."""
-    return db.session.scalar(
-        sa.select(Registration).where(Registration.workshop_id == workshop.id, Registration.user_id == user.id)
-    )
+    return db.session.scalar(_REGISTRATION_FOR, {"workshop_id": workshop.id, "user_id": user.id})
 
 
 def waitlist_position(reg: Registration) -> int | None:
