@@ -182,22 +182,36 @@ def list_counts(regs: list[CheckInRow]) -> dict:
             "walk_ins": sum(reg.walk_in for reg in confirmed)}
 
 
-def check_in_card(registration_id: int) -> CheckInRow:
-    """One registration as the check-in list shows it (the card htmx swaps in after a tap)."""
-    return _check_in_rows(_CHECK_IN_COLUMNS.where(Registration.id == registration_id))[0]
+def registration_to_check_in(workshop: Workshop, registration_id: int) -> Registration | None:
+    """A registration of this workshop with its member and organisation, in one statement, read as
+    it is now (populate_existing: the caller holds the workshop's seat lock), or None."""
+    return db.session.scalar(
+        sa.select(Registration).options(joinedload(Registration.user).joinedload(User.organisation))
+        .where(Registration.id == registration_id, Registration.workshop_id == workshop.id)
+        .execution_options(populate_existing=True))
+
+
+def check_in_card(reg: Registration) -> CheckInRow:
+    """A registration (its member and organisation loaded: `registration_to_check_in`) as the
+    check-in list shows it: the card htmx swaps in after a tap, without another query."""
+    org = reg.user.organisation if reg.user is not None else None
+    return _check_in_row(reg.id, reg.person_name, reg.person_email, org.name if org is not None else "",
+                         reg.member_type, reg.state, reg.walk_in, reg.checked_in_at, reg.check_in_method)
 
 
 def _check_in_rows(stmt) -> list[CheckInRow]:
     """CheckInRows of a select of `_CHECK_IN_COLUMNS`."""
-    rows = []
-    for rid, name, email, org, member_type, state, walk_in, at, method in db.session.execute(stmt):
-        name, email, org = name or "", email or "", org or ""
-        rows.append(CheckInRow(
-            rid, name, email, org, _TYPE_LABELS.get(member_type, member_type), _STATE_VALUES[state],
-            _STATE_LABELS[state], walk_in, at, method,
-            _HOW.get(method or CheckInMethod.STAFF, "") if at else "", format_london(at, "%H:%M") if at else "",
-            f"{name} {email} {org}".lower()))
-    return rows
+    return [_check_in_row(*row) for row in db.session.execute(stmt)]
+
+
+def _check_in_row(rid, name, email, org, member_type, state, walk_in, at, method) -> CheckInRow:
+    """One CheckInRow from its columns."""
+    name, email, org = name or "", email or "", org or ""
+    return CheckInRow(
+        rid, name, email, org, _TYPE_LABELS.get(member_type, member_type), _STATE_VALUES[state],
+        _STATE_LABELS[state], walk_in, at, method,
+        _HOW.get(method or CheckInMethod.STAFF, "") if at else "", format_london(at, "%H:%M") if at else "",
+        f"{name} {email} {org}".lower())
 
 
 def registrations(workshop: Workshop) -> Sequence[Registration]:

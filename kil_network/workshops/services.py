@@ -131,9 +131,14 @@ def _lock_seats(workshop: Workshop) -> Workshop:
 
 
 def _lock_registration(reg: Registration) -> Workshop:
-    """Lock the registration's workshop, then re-read the registration as it is now."""
+    """Lock the registration's workshop, then re-read the registration as it is now. When this
+    transaction already held the lock, the registration was read under it (a path that takes the
+    lock first reads its rows after it, as they are now: populate_existing or refresh), so it is
+    not read again (the check-in tap: `queries.registration_to_check_in`)."""
+    held = _holds_seat_lock(reg.workshop_id)
     workshop = _lock_seats(reg.workshop)
-    db.session.refresh(reg)
+    if not held:
+        db.session.refresh(reg)
     return workshop
 
 
@@ -856,7 +861,8 @@ def admit_walk_in(actor: User, workshop: Workshop, *, member: User | None = None
         # The same guest added twice (a double submit, or two staff at the door): one row.
         same = db.session.scalar(sa.select(Registration).where(
             Registration.workshop_id == workshop.id, Registration.user_id.is_(None),
-            Registration.guest_email == normalise_email(email), Registration.state != RegistrationState.CANCELLED))
+            Registration.guest_email == normalise_email(email), Registration.state != RegistrationState.CANCELLED)
+            .execution_options(populate_existing=True))  # as it is now, under the lock
         if same is not None:
             if same.attended:
                 return WalkInOutcome(same, f"{same.person_name} was already added: {checked_in_phrase(same)}.")

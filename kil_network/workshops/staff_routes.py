@@ -192,9 +192,13 @@ def undo_check_in(workshop_id, registration_id):
 
 
 def _attendance_change(workshop_id, registration_id, change):
-    """Apply a check-in or an undo, then answer htmx with the row or redirect back."""
-    workshop = get_workshop_or_404(workshop_id, staff=True)
-    reg = get_registration_or_404(workshop, registration_id)
+    """Apply a check-in or an undo, then answer htmx with the row or redirect back. The seat lock
+    comes first and reads the workshop; the registration, its member and organisation are then
+    read once, under it (one statement each), and the card is made from them."""
+    workshop = services.lock_workshop(workshop_id)
+    reg = queries.registration_to_check_in(workshop, registration_id) if workshop is not None else None
+    if reg is None:
+        abort(404)  # the request's session is rolled back: the lock's write is undone
     ask = False
     with refused_to_flash() as outcome:
         try:
@@ -209,7 +213,7 @@ def _attendance_change(workshop_id, registration_id, change):
         return redirect(url_for("staff_workshops.registration", workshop_id=workshop.id, registration_id=reg.id),
                         code=303)
     if is_htmx():
-        card = queries.check_in_card(registration_id)  # the card's columns, before the commit expires `reg`
+        card = queries.check_in_card(reg)  # before the commit expires `reg`
         db.session.commit()
         response = render("workshops/staff/attendance.html", "workshops/staff/_checkin_row.html",
                           workshop_id=workshop_id, reg=card, ask=ask)
