@@ -274,6 +274,24 @@ def test_directory_page_counts_search_results(app, make_user):
     assert services.directory_page(q="smi", member_type="councillor", per_page=10).total == 0
 
 
+@both
+def test_many_matches_are_counted_up_to_the_cap_and_paged_in_name_order(app, make_user, monkeypatch):
+    """More matches than COUNT_CAP: the directory says "more than" (its count stops there) and still
+    pages in name order (SQLite then walks the members' name index); staff get the exact total."""
+    monkeypatch.setattr(search, "COUNT_CAP", 5)
+    for i in (7, 3, 11, 0, 5, 9, 1, 10, 2, 8, 6, 4):
+        make_user(name=f"Smith {i:02d}", organisation="", member_type="other")
+    make_user(name="Smith Hidden", organisation="", member_type="other", show_in_directory=False)
+    page = services.directory_page("smith", per_page=4)
+    assert page.more and page.total == 5 and page.pages == 2
+    assert [u.name for u in page.items] == ["Smith 00", "Smith 01", "Smith 02", "Smith 03"]
+    assert [u.name for u in services.directory_page("smith", page=3, per_page=4).items] == [
+        "Smith 08", "Smith 09", "Smith 10", "Smith 11"]
+    staff = services.search_page("smith", staff=True, per_page=20)
+    assert not staff.more and staff.total == 13 and staff.items[-1].name == "Smith Hidden"
+    assert not services.directory_page("smith 1").more  # "11", "10", "01"... : 3 matches
+
+
 # --- The other searches: the same folding ------------------------------------------------------
 
 @both

@@ -74,11 +74,16 @@ def matches(terms: Sequence[str], *texts) -> bool:
     return all(any(w.startswith(term) for w in have) for term in terms)
 
 
-def fts5_match(table: str, terms: Sequence[str], column: str | None = None):
-    """`table MATCH ...` for SQLite FTS5: every term the start of a word (of `column` only, if given)."""
+def fts5_query(terms: Sequence[str], column: str | None = None) -> str:
+    """An FTS5 query: every term the start of a word (of `column` only, or of `{col col}`, if given)."""
     where = f"{{{column}}} : " if column else ""
-    query = " AND ".join(f'{where}"{t}"*' for t in terms)  # terms are letters and digits: no operator
-    return sa.literal_column(table).op("MATCH")(query)
+    return " AND ".join(f'{where}"{t}"*' for t in terms)  # terms are letters and digits: no operator
+
+
+def fts5_match(table: str, terms: Sequence[str], column: str | None = None, *, also: str = ""):
+    """`table MATCH ...` for SQLite FTS5 (`fts5_query`), and the query `also` if given."""
+    query = fts5_query(terms, column)
+    return sa.literal_column(table).op("MATCH")(f"{query} AND {also}" if also else query)
 
 
 def tsquery(terms: Sequence[str], weight: str = ""):

@@ -37,9 +37,8 @@ BATCH = 5_000
 USER_FIELDS = ("name", "email", "status", "show_in_directory", "email_confirmed_at", "organisation",
                "organisation_id", "local_authority", "local_authority_id")
 
-_COLUMNS = ("document", "contact", "listed", "sort_name")
-_fts = sa.table(INDEX_TABLE, sa.column("rowid"), *map(sa.column, _COLUMNS))
-_pg = sa.table(INDEX_TABLE, sa.column("user_id"), *map(sa.column, _COLUMNS), sa.column("terms"))
+_fts = sa.table(INDEX_TABLE, *map(sa.column, ("rowid", "document", "contact", "flags", "sort_name")))
+_pg = sa.table(INDEX_TABLE, *map(sa.column, ("user_id", "document", "contact", "listed", "sort_name", "terms")))
 _users = sa.table("users", sa.column("id"), sa.column("name"), sa.column("email"), sa.column("status"),
                   sa.column("show_in_directory"), sa.column("email_confirmed_at"),
                   sa.column("organisation_id"), sa.column("local_authority_id"))
@@ -56,37 +55,58 @@ def matching(q: str, *, staff: bool = False):
         return None
     if textsearch.is_postgresql(db.session.get_bind()):
         return sa.select(_pg.c.user_id).where(_pg.c.terms.op("@@")(textsearch.tsquery(terms, "" if staff else "A")))
-    return sa.select(_fts.c.rowid).where(textsearch.fts5_match(INDEX_TABLE, terms, None if staff else "document"))
+    return sa.select(_fts.c.rowid).where(textsearch.fts5_match(INDEX_TABLE, terms, "document contact" if staff
+                                                               else "document"))
+
+
+COUNT_CAP = 1_000  # the directory counts its matches up to here ("more than 1,000")
 
 
 def _found(terms, staff: bool):
-    """(key column, sort column, the index's rows that match, listed only for the directory)."""
+    """(key column, sort column, a SELECT of the keys of the index's matching rows: listed members
+    only for the directory, every member not deleted for staff)."""
     if textsearch.is_postgresql(db.session.get_bind()):
-        table, key = _pg, _pg.c.user_id
-        stmt = sa.select(key).where(_pg.c.terms.op("@@")(textsearch.tsquery(terms, "" if staff else "A")))
-    else:
-        table, key = _fts, _fts.c.rowid
-        stmt = sa.select(key).where(textsearch.fts5_match(INDEX_TABLE, terms, None if staff else "document"))
-    if not staff:
-        stmt = stmt.where(table.c.listed.is_(True) if table is _pg else table.c.listed == 1)
-    return key, table.c.sort_name, stmt
+        stmt = sa.select(_pg.c.user_id).where(_pg.c.terms.op("@@")(textsearch.tsquery(terms, "" if staff else "A")))
+        return _pg.c.user_id, _pg.c.sort_name, stmt if staff else stmt.where(_pg.c.listed)
+    if staff:
+        match = textsearch.fts5_match(INDEX_TABLE, terms, "document contact")
+    else:  # the listing is a word of its own column, so the match stays inside the FTS index
+        match = textsearch.fts5_match(INDEX_TABLE, terms, "document", also='{flags} : "listed"')
+    return _fts.c.rowid, _fts.c.sort_name, sa.select(_fts.c.rowid).where(match)
 
 
-def page_ids(q: str, *, staff: bool = False, offset: int = 0, limit: int = 20) -> tuple[list[int], int | None]:
-    """The ids of one page of the members `q` finds, in name order, and how many it finds in all
-    (None when the page is past the end), from the index alone in one statement (the total a
-    window count over the same matches): the directory's listed members (the index keeps the
-    listing), or for staff every member not deleted. Never a scan of every member."""
-    key, sort_name, stmt = _found(textsearch.words(q), staff)
-    rows = db.session.execute(stmt.add_columns(sa.func.count().over().label("total"))
-                              .order_by(sort_name, key).limit(limit).offset(offset)).all()
-    return [row[0] for row in rows], (rows[0].total if rows else None)
-
-
-def count(q: str, *, staff: bool = False) -> int:
-    """How many members `q` finds (as page_ids), counted in the index alone."""
+def count(q: str, *, staff: bool = False, cap: int | None = None) -> int:
+    """How many members `q` finds (as page_ids), counted in the index alone; with `cap`, counting
+    stops at cap + 1 (the directory says "more than 1,000"), so its cost never grows with the data."""
     _, _, stmt = _found(textsearch.words(q), staff)
+    if cap is not None:
+        stmt = stmt.limit(cap + 1)
     return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+
+
+def page_ids(q: str, *, staff: bool = False, offset: int = 0, limit: int = 20,
+             cap: int | None = None) -> tuple[list[int], int]:
+    """The ids of one page of the members `q` finds, in name order, and how many it finds (`count`,
+    capped at `cap` + 1 when given), from the index: the directory's listed members (the index keeps
+    the listing), or for staff every member not deleted. Never a scan of every member's row.
+
+    PostgreSQL's planner chooses between sorting the GIN index's matches (few) and walking the
+    index of names until a page is found (many). SQLite's FTS5 has no order: up to COUNT_CAP
+    matches are sorted, more are found by walking the members' name index and probing the matches."""
+    terms = textsearch.words(q)
+    total = count(q, staff=staff, cap=cap)
+    key, sort_name, stmt = _found(terms, staff)
+    if textsearch.is_postgresql(db.session.get_bind()) or total <= COUNT_CAP or not total:
+        ids = db.session.scalars(stmt.order_by(sort_name, key).limit(limit).offset(offset)).all()
+        return list(ids), total
+    walk = sa.select(User.id).where(User.id.in_(stmt))
+    if staff:
+        walk = walk.where(User.status != Status.DELETED).with_hint(User, "INDEXED BY ix_users_name", "sqlite")
+    else:
+        walk = walk.where(User.status == Status.ACTIVE, User.show_in_directory.is_(True),
+                          User.email_confirmed_at.is_not(None)).with_hint(
+            User, "INDEXED BY ix_users_directory_search", "sqlite")
+    return list(db.session.scalars(walk.order_by(User.name, User.id).limit(limit).offset(offset))), total
 
 
 # --- Keeping the index in step -----------------------------------------------------------------
@@ -126,7 +146,9 @@ def _insert(connection, rows: list[tuple[int, dict]]) -> None:
     if textsearch.is_postgresql(connection):
         connection.execute(sa.insert(_pg), [{"user_id": key, **row} for key, row in rows])
     else:
-        connection.execute(sa.insert(_fts), [{"rowid": key, **row} for key, row in rows])
+        connection.execute(sa.insert(_fts), [
+            {"rowid": key, "document": row["document"], "contact": row["contact"], "sort_name": row["sort_name"],
+             "flags": "listed" if row["listed"] else ""} for key, row in rows])
 
 
 def _delete(connection, ids: list[int]) -> None:

@@ -248,15 +248,20 @@ def member_search(q: str = "", member_type: str = "", region_id: str = "", *, di
 
 
 class SearchPagination(Pagination):
-    """A page of a member search answered by the search index alone (members.search.page_ids: the
-    matches in name order and their number in one statement, never a scan of every member), then
-    the page's members loaded by id with their organisation, council and region."""
+    """A page of a member search answered by the search index (members.search.page_ids: the page's
+    matches in name order and how many there are, never a scan of every member), then the page's
+    members loaded by id with their organisation, council and region. The directory counts up to
+    members.search.COUNT_CAP (`more`: there are more than that; the pages stop there); staff exactly."""
 
-    _total: int | None = None
+    _total = 0
+    more = False
 
     def _query_items(self) -> list:
         q, staff = self._query_args["q"], self._query_args["staff"]
-        ids, self._total = search.page_ids(q, staff=staff, offset=self._query_offset, limit=self.per_page)
+        cap = None if staff else search.COUNT_CAP
+        ids, total = search.page_ids(q, staff=staff, offset=self._query_offset, limit=self.per_page, cap=cap)
+        self.more = cap is not None and total > cap
+        self._total = min(total, cap) if cap is not None else total
         if not ids:
             return []
         users = db.session.scalars(sa.select(User).where(User.id.in_(ids)).options(
@@ -265,14 +270,13 @@ class SearchPagination(Pagination):
         return [by_id[i] for i in ids if i in by_id]
 
     def _query_count(self) -> int:
-        if self._total is not None:  # counted with the page (past the end: counted apart)
-            return self._total
-        return search.count(self._query_args["q"], staff=self._query_args["staff"])
+        return self._total
 
 
 def search_page(q: str, *, staff: bool = False, page: int = 1, per_page: int = 20) -> Pagination:
-    """One page of the members a search finds, with its total, from the search index alone (the
-    directory: listed members; staff: every member not deleted). For a search with no other filter."""
+    """One page of the members a search finds, with its total, from the search index (the
+    directory: listed members, counted up to COUNT_CAP; staff: every member not deleted). For a
+    search with no other filter."""
     return SearchPagination(page=page, per_page=per_page, error_out=False, count=True, q=q, staff=staff)
 
 

@@ -10,9 +10,12 @@ and PostgreSQL hold the same words. The app keeps it in step (members/search.py)
 builds it from the members already there.
 
 - SQLite: an FTS5 table (rowid = the member's id; unicode61 remove_diacritics 2, prefix indexes of
-  2 and 3 characters) and a trigger that drops a member's row with their `users` row.
+  2 and 3 characters; the listing is the word "listed" in the column `flags`, so the directory's
+  match and count never leave the FTS index; sort_name unindexed) and a trigger that drops a
+  member's row with their `users` row.
 - PostgreSQL: a table with a generated tsvector `terms` ('simple': document weighted A, contact B)
-  and its GIN index; rows go with their member (ON DELETE CASCADE). No pg_trgm: the search is by
+  and its GIN index, and indexes of names (listed members; all) for a page of many matches in
+  name order; rows go with their member (ON DELETE CASCADE). No pg_trgm: the search is by
   the start of words (tsvector prefix queries use the GIN index from the first letter; trigram
   indexes need three).
 
@@ -71,8 +74,9 @@ def document(*parts) -> str:
 def _backfill(bind) -> None:
     postgresql = bind.dialect.name == "postgresql"
     key = "user_id" if postgresql else "rowid"
+    listing = "listed" if postgresql else "flags"
     index = sa.table("member_search", sa.column(key), sa.column("document"), sa.column("contact"),
-                     sa.column("listed"), sa.column("sort_name"))
+                     sa.column(listing), sa.column("sort_name"))
     result = bind.execute(sa.text(
         "SELECT u.id, u.name, u.email, u.status, u.show_in_directory, u.email_confirmed_at, "
         "o.name AS organisation, la.name AS council FROM users u "
@@ -80,11 +84,13 @@ def _backfill(bind) -> None:
         "LEFT OUTER JOIN local_authorities la ON la.id = u.local_authority_id "
         "WHERE u.status <> 'deleted' ORDER BY u.id"))
     while rows := result.fetchmany(BATCH):
-        bind.execute(sa.insert(index), [
-            {key: r.id, "document": document(r.name, r.organisation, r.council), "contact": document(r.email),
-             "listed": r.status == "active" and bool(r.show_in_directory) and r.email_confirmed_at is not None,
-             "sort_name": r.name}
-            for r in rows])
+        batch = []
+        for r in rows:
+            listed = r.status == "active" and bool(r.show_in_directory) and r.email_confirmed_at is not None
+            batch.append({key: r.id, "document": document(r.name, r.organisation, r.council),
+                          "contact": document(r.email), "sort_name": r.name,
+                          listing: listed if postgresql else ("listed" if listed else "")})
+        bind.execute(sa.insert(index), batch)
 
 
 def _create_sqlite_user_trigger():
@@ -179,7 +185,7 @@ def upgrade():
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE member_search USING fts5("
-                   "document, contact, listed UNINDEXED, sort_name UNINDEXED, "
+                   "document, contact, flags, sort_name UNINDEXED, "
                    "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')")
         _create_sqlite_user_trigger()
         _backfill(bind)
@@ -195,6 +201,9 @@ def upgrade():
                "REFERENCES users (id) ON DELETE CASCADE)")
     _backfill(bind)
     op.execute("CREATE INDEX ix_member_search_terms ON member_search USING gin (terms)")
+    # A page of many matches in name order, without sorting them all (the planner's choice).
+    op.execute("CREATE INDEX ix_member_search_listed_name ON member_search (sort_name, user_id) WHERE listed")
+    op.execute("CREATE INDEX ix_member_search_name ON member_search (sort_name, user_id)")
     op.execute("ANALYZE member_search")
     _submission_pg_function(_pg_fold)
 
