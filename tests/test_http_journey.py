@@ -35,6 +35,9 @@ from kil_network.principles import services as principles
 from tests.support.post_matrix import changes, snapshot, words
 from tests.support.principles import open_round
 
+# The pages read every council's journey facts (grouped and IN queries) and lock nothing: both databases.
+pytestmark = pytest.mark.both_databases
+
 BRISTOL, CARDIFF, PLYMOUTH = "E06000023", "W06000015", "E06000026"
 PASSWORD = "correct horse battery"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -530,3 +533,25 @@ def test_peer_suggestions_and_introduction(clients, people):
     intro = db.session.scalar(sa.select(PeerIntroduction))
     assert (intro.to_local_authority_id, intro.principle_number, intro.message) == (plymouth.id, 1,
                                                                                     "How do you do it?")
+
+
+def test_an_expired_form_keeps_what_was_typed(clients, people):
+    """A refused CSRF token (an expired session): the journey page's form and the assessment form
+    come back (400) with everything typed and the expiry message; nothing is written."""
+    la = endorsed(people)
+    a = started(people, la)
+    before = snapshot()
+    client = clients["cllr"]
+    response = client.post(f"/councils/{BRISTOL}/interest",
+                           data={"csrf_token": "expired", "interest-note": "Cabinet report in March"})
+    assert response.status_code == 400 and "Cabinet report in March" in words(response)
+    assert "Your session had expired" in words(response)
+    evidence = "Two years of partnership board minutes: https://example.org/minutes"
+    response = client.post(f"/councils/{BRISTOL}/assessments/{a.id}",
+                           data={"csrf_token": "expired", "level_1": "3", "evidence_1": evidence, "action": "save"})
+    assert response.status_code == 400 and evidence in words(response)
+    assert "checked" in re.search(r'<input[^>]*id="level_1-2"[^>]*>', body(response)).group(0)
+    response = client.post(f"/councils/{BRISTOL}/conversations",
+                           data={"csrf_token": "expired", "conversation-summary": "Forty people came."})
+    assert response.status_code == 400 and "Forty people came." in words(response)
+    assert changes(before, snapshot()) == {}

@@ -28,13 +28,11 @@ from kil_network.journey.forms import (
     NamedChampionForm,
     assessment_form,
 )
-from kil_network.journey.models import Assessment, AssessmentStatus, Champion, ChampionRole
+from kil_network.journey.models import Assessment, Champion, ChampionRole
 from kil_network.members.models import LocalAuthority
 from kil_network.workshops.models import Workshop
 
 bp = Blueprint("journey", __name__)
-
-EDITABLE = (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED)
 
 
 def get_council_or_404(gss_code: str):
@@ -347,7 +345,7 @@ def _typed(assessment) -> dict:
 def _assessment_page(council, assessment, form=None, *, status_code: int = 200):
     """The draft's form for who may edit it, else the assessment as submitted, accepted or published."""
     can_edit = services.can_edit(current_user, council)
-    if form is None and assessment.status in EDITABLE and can_edit:
+    if form is None and assessment.status in services.EDITABLE and can_edit:
         form = _form_for(assessment, formdata=None, data=_typed(assessment))
     return render("journey/assessment.html", status_code=status_code, council=council, assessment=assessment,
                   form=form, can_edit=can_edit, levels=services.LEVELS,
@@ -397,7 +395,7 @@ def check(gss_code, assessment_id):
     """Check your answers before a champion submits the assessment to the campaign."""
     council = get_council_or_404(gss_code)
     assessment = get_assessment_or_404(council, assessment_id)
-    if assessment.status not in EDITABLE:
+    if assessment.status not in services.EDITABLE:
         return redirect(url_for("journey.assessment", gss_code=council.gss_code, assessment_id=assessment.id))
     return _check_page(council, assessment)
 
