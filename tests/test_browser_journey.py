@@ -4,8 +4,8 @@ council's staff page (J3's review form); the champion publishes it; the public c
 shows the level on each principle and the progress chart with its data table. axe finds no
 violations on the journey page, the assessment form, check your answers and the public page.
 
-Screenshots of the journey page, the assessment form and the public council page at 375 and
-1280 px wide go to /tmp/shots/journey/ (not in git).
+Screenshots of the journey page, the assessment form, check your answers, the public council page
+and the /councils/ overview at 375 and 1280 px wide go to /tmp/shots/journey/ (not in git).
 """
 import re
 from datetime import date
@@ -120,6 +120,7 @@ def test_draft_submit_accept_publish_then_the_public_page_shows_it(page, browser
     page.get_by_role("button", name="Save and check your answers").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Check your answers")
     expect(page.locator("main")).to_contain_text("A champion of City of Bristol submits it")
+    shots(page, "check-answers")
     no_axe_violations(page)
 
     # The champion submits it.
@@ -180,6 +181,11 @@ def test_draft_submit_accept_publish_then_the_public_page_shows_it(page, browser
         expect(table.locator("tbody tr").nth(2)).to_contain_text("1 Starting")
         expect(public.locator("main")).to_contain_text("Current stage: Assessed")
         shots(public, "council-page", ".progress-chart")
+        no_axe_violations(public)
+        public.goto("/councils/")
+        south_west = public.get_by_role("row", name=re.compile("^South West"))
+        expect(south_west.locator("td").nth(5)).to_have_text("1")  # Bristol: assessed
+        shots(public, "overview", ".journey-overview")
         no_axe_violations(public)
         assert errors == []
     finally:
