@@ -54,6 +54,11 @@ class CouncilRow:
         return self.facts.stage
 
     @property
+    def tier_label(self) -> str:
+        """Its tier as the list shows it: "Metropolitan district", "London borough"."""
+        return self.council.tier.capitalize()
+
+    @property
     def pledged_on(self) -> date | None:
         """The date of its verified pledge."""
         return self.facts.pledge.pledged_on if self.facts.pledge is not None else None
