@@ -111,6 +111,14 @@ def main() -> None:
         from pyinstrument import Profiler  # bench-only dependency (in the venv's dev requirements)
 
         profiler = Profiler(interval=0.001)
+    def healthz_cpu_ms(count=200) -> float:
+        """App CPU of GET /healthz in this process now: the yardstick for a machine under other load."""
+        client.get("/healthz")
+        start = time.process_time()
+        for _ in range(count):
+            client.get("/healthz")
+        return (time.process_time() - start) * 1000 / count
+
     for key in args.only.split(","):
         call = calls[key]
         if key == "register":
@@ -147,10 +155,21 @@ def main() -> None:
         if args.cprofile:
             cpu_profiler.disable()
         sql_ms = sum(entry[2] for entry in log) * 1000 / args.repeat
-        print(f"\n{key}: {len(log) / args.repeat:.2f} SQL statements, {cpu * 1000 / args.repeat:.2f} ms app CPU "
+        run = list(log)
+        yardstick = healthz_cpu_ms()  # its SELECT 1s are not the write's: counted from `run`
+        print(f"\n{key}: {len(run) / args.repeat:.2f} SQL statements, {cpu * 1000 / args.repeat:.2f} ms app CPU "
               f"(median {each[len(each) // 2] * 1000:.2f}, fastest tenth {each[len(each) // 10] * 1000:.2f}), "
               f"{wall * 1000 / args.repeat:.2f} ms wall ({sql_ms:.2f} ms in the driver and database) per request, "
-              f"over {args.repeat} requests; {sum(1 for entry in log if entry[3])} statements compiled afresh")
+              f"over {args.repeat} requests; {sum(1 for entry in run if entry[3])} statements compiled afresh; "
+              f"GET /healthz {yardstick:.2f} ms app CPU just after (the write costs "
+              f"{cpu * 1000 / args.repeat / yardstick:.1f}"
+              " times that)")
+        kinds: dict[str, int] = {}
+        for entry in run:
+            kinds[" ".join(entry[0].split())[:90]] = kinds.get(" ".join(entry[0].split())[:90], 0) + 1
+        print("  statements over the run, by kind:")
+        for text, count in sorted(kinds.items(), key=lambda item: -item[1]):
+            print(f"    {count / args.repeat:5.2f} per request  {text}")
         if args.explain:
             explain(engine, one)
         if args.cprofile:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import aliased, contains_eager
 
 from kil_network.auth.models import User
 from kil_network.core.audit import record
@@ -166,18 +166,43 @@ def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", works
     raise RuleError("Your vote could not be saved. Try again.")
 
 
+# The vote's statements, built once: SQLAlchemy memoizes a statement's cache key, so each vote only
+# binds its values instead of building the statement and its key again.
+_OLD = (sa.select(Vote.id, Vote.stance, Vote.workshop_id, Vote.comment)
+        .where(Vote.draft_id == sa.bindparam("vote_draft"), Vote.user_id == sa.bindparam("vote_user"))
+        .with_for_update().cte("old"))
+_CHANGE_VOTE_POSTGRESQL = (
+    sa.update(Vote).where(Vote.id == _OLD.c.id)
+    .values(updated_at=sa.bindparam("vote_now", type_=Vote.updated_at.type),
+            stance=sa.bindparam("new_stance", type_=Vote.stance.type),
+            workshop_id=sa.func.coalesce(sa.bindparam("new_workshop", type_=sa.Integer), _OLD.c.workshop_id))
+    .returning(Vote, _OLD.c.stance, _OLD.c.workshop_id, _OLD.c.comment)
+)
+_LOCK_VOTE = (  # SQLite: takes the writer lock and reads the row as locked, in one statement
+    sa.update(Vote).where(Vote.draft_id == sa.bindparam("vote_draft"), Vote.user_id == sa.bindparam("vote_user"))
+    .values(updated_at=sa.bindparam("vote_now", type_=Vote.updated_at.type)).returning(Vote)
+)
+_FIRST_VOTE = {
+    dialect: insert(Vote).values(
+        {column: sa.bindparam(f"new_{column}", type_=getattr(Vote, column).type)
+         for column in ("draft_id", "user_id", "stance", "comment", "workshop_id", "member_type", "region_id",
+                        "created_at", "updated_at")})
+    .on_conflict_do_nothing(index_elements=[Vote.draft_id, Vote.user_id]).returning(Vote)
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_ORM_WRITE = {"synchronize_session": False, "populate_existing": True}
+
+
 def _first_vote(user: User, draft: Draft, stance: Stance, comment: str, workshop: int | None,
                 now: datetime) -> Vote | None:
     """Insert the member's first vote on the draft, or None if they have one (a concurrent first
     vote won): INSERT ... ON CONFLICT DO NOTHING RETURNING, one statement and no savepoint."""
-    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return db.session.scalar(
-        insert(Vote).values(draft_id=draft.id, user_id=user.id, stance=stance, comment=comment,
-                            workshop_id=workshop, member_type=user.member_type, region_id=user.region_id,
-                            created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[Vote.draft_id, Vote.user_id]).returning(Vote)
-        .execution_options(populate_existing=True)
-    )
+        _FIRST_VOTE[db.session.get_bind().dialect.name],
+        {"new_draft_id": draft.id, "new_user_id": user.id, "new_stance": stance, "new_comment": comment,
+         "new_workshop_id": workshop, "new_member_type": user.member_type, "new_region_id": user.region_id,
+         "new_created_at": now, "new_updated_at": now},
+        execution_options={"populate_existing": True})
 
 
 def _change_vote(user: User, draft: Draft, stance: Stance, comment: str, workshop: int | None,
@@ -186,28 +211,19 @@ def _change_vote(user: User, draft: Draft, stance: Stance, comment: str, worksho
     they have no vote on it.
 
     PostgreSQL: one UPDATE whose CTE locks the row (SELECT ... FOR UPDATE, which waits for a
-    concurrent change and then reads the row as that change left it) and returns the stance and
-    workshop it had, beside the new row. SQLite (no FOR UPDATE, RETURNING sees only new values):
-    an UPDATE that takes the writer lock and reads the row back, then the change."""
-    values = {"updated_at": now, "stance": stance, **({"workshop_id": workshop} if workshop else {})}
+    concurrent change and then reads the row as that change left it) and returns the stance,
+    workshop and comment it had, beside the new row. SQLite (no FOR UPDATE; RETURNING sees only
+    the new values): an UPDATE that takes the writer lock and reads the row back, then the change."""
+    keys = {"vote_draft": draft.id, "vote_user": user.id, "vote_now": now}
     if db.session.get_bind().dialect.name == "postgresql":
-        old = (sa.select(Vote.id, Vote.stance, Vote.workshop_id, Vote.comment)
-               .where(Vote.draft_id == draft.id, Vote.user_id == user.id).with_for_update().cte("old"))
-        row = db.session.execute(
-            sa.update(Vote).where(Vote.id == old.c.id).values(values)
-            .returning(Vote, old.c.stance, old.c.workshop_id, old.c.comment)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        ).first()
+        row = db.session.execute(_CHANGE_VOTE_POSTGRESQL, {**keys, "new_stance": stance, "new_workshop": workshop},
+                                 execution_options=_ORM_WRITE).first()
         if row is None:
             return None
         vote, old_stance, old_workshop, old_comment = row
         old_stance = Stance(old_stance)
     else:
-        vote = db.session.scalar(  # locks the row and reads it as locked, in one statement
-            sa.update(Vote).where(Vote.draft_id == draft.id, Vote.user_id == user.id)
-            .values(updated_at=now).returning(Vote)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
+        vote = db.session.scalar(_LOCK_VOTE, keys, execution_options=_ORM_WRITE)
         if vote is None:
             return None
         old_stance, old_workshop, old_comment = vote.stance, vote.workshop_id, vote.comment
@@ -223,6 +239,27 @@ def _change_vote(user: User, draft: Draft, stance: Stance, comment: str, worksho
     return vote
 
 
+_ASKED = aliased(Draft)
+_DRAFT_CARDS = (  # built once (memoized cache key)
+    sa.select(Draft, Vote).join(Draft.round).options(contains_eager(Draft.round))
+    .outerjoin(Vote, sa.and_(Vote.draft_id == Draft.id, Vote.user_id == sa.bindparam("vote_user")))
+    .where(Draft.round_id == sa.select(_ASKED.round_id).where(_ASKED.id == sa.bindparam("vote_draft"))
+           .scalar_subquery())
+    .order_by(Draft.number)
+)
+
+
+def draft_cards(draft_id: int, user) -> tuple[Draft | None, list[Draft], dict[int, Vote]]:
+    """A draft with its round, the round's drafts in principle order and the member's votes on
+    them by draft id, in one query (what the vote view needs before and after the vote); the
+    draft is None if there is no such draft."""
+    user_id = user.id if getattr(user, "is_authenticated", False) else None  # no user: no votes match
+    rows = db.session.execute(_DRAFT_CARDS, {"vote_draft": draft_id, "vote_user": user_id}).all()
+    drafts = [draft for draft, _ in rows]
+    votes = {draft.id: vote for draft, vote in rows if vote is not None}
+    return next((d for d in drafts if d.id == draft_id), None), drafts, votes
+
+
 def votes_by_member(user: User, round_: Round) -> dict[int, Vote]:
     """The member's votes in a round, by draft id."""
     if not getattr(user, "is_authenticated", False):
@@ -231,24 +268,6 @@ def votes_by_member(user: User, round_: Round) -> dict[int, Vote]:
         sa.select(Vote).join(Draft).where(Vote.user_id == user.id, Draft.round_id == round_.id)
     ).all()
     return {v.draft_id: v for v in votes}
-
-
-def draft_cards(draft_id: int, user) -> tuple[Draft | None, list[Draft], dict[int, Vote]]:
-    """A draft with its round, the round's drafts in principle order and the member's votes on
-    them by draft id, in one query (what the vote view needs before and after the vote); the
-    draft is None if there is no such draft."""
-    round_id = sa.select(Draft.round_id).where(Draft.id == draft_id).scalar_subquery()
-    query = (sa.select(Draft).join(Draft.round).options(contains_eager(Draft.round))
-             .where(Draft.round_id == round_id).order_by(Draft.number))
-    if not getattr(user, "is_authenticated", False):
-        drafts = list(db.session.scalars(query))
-        votes = {}
-    else:
-        rows = db.session.execute(query.add_columns(Vote).outerjoin(
-            Vote, sa.and_(Vote.draft_id == Draft.id, Vote.user_id == user.id))).all()
-        drafts = [draft for draft, _ in rows]
-        votes = {draft.id: vote for draft, vote in rows if vote is not None}
-    return next((d for d in drafts if d.id == draft_id), None), drafts, votes
 
 
 def drafts_with_votes(user, round_: Round) -> tuple[list[Draft], dict[int, Vote]]:
