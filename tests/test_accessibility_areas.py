@@ -77,6 +77,9 @@ ADMIN = [
     "/staff/evidence/calls/{c_open}/survey-results", "/staff/pledges/",
     "/staff/messages/", "/staff/messages/new", "/staff/messages/{m_draft}", "/staff/messages/{m_draft}/preview",
     "/staff/messages/{m_scheduled}", "/staff/messages/{m_sent}", "/staff/messages/count?kind=campaign",
+    "/staff/councils/", "/staff/councils/?stage=assessed&region={yorkshire}", "/staff/councils/?q=zzyzx",
+    "/staff/councils/E08000033", "/staff/councils/E08000034", "/staff/councils/E09000012", "staff-councils-search-htmx",
+    "staff-review-errors",
 ]
 EXPECTED_STATUS = {("anonymous", "/principles/rounds/{r_open}/results"): 403}
 PAGES = ([("anonymous", p) for p in PUBLIC] + [("member", p) for p in MEMBER]
@@ -184,6 +187,16 @@ def open_state(page, site, name: str):
         page.get_by_label("Evidence for principle 2").fill("e" * 4001)
         page.get_by_role("button", name="Save as draft").click()
         expect_errors(page)
+    elif name == "staff-councils-search-htmx":
+        page.goto("/staff/councils/")
+        page.get_by_label("Search council name or GSS code").fill("kirk")
+        expect(page.locator("#councils-table")).to_contain_text("1 of 339 councils")
+    elif name == "staff-review-errors":
+        page.goto("/staff/councils/E08000034")
+        page.get_by_label("Return it to the council for changes").check()
+        page.get_by_role("button", name="Save the decision").click()
+        expect_errors(page)
+        expect(page.locator("[data-error-summary]")).to_contain_text("Enter comments")
     elif name == "workshop-new-errors-htmx":
         page.goto("/staff/workshops/new")
         page.get_by_label("Postcode").fill("not a postcode")

@@ -172,8 +172,13 @@ def collect_pages(app, site) -> dict[str, str]:
                  "/staff/moderation/comment/{v_pending}/redact", "/staff/moderation/comment/{v_pending}/hide",
                  "/staff/messages/", "/staff/messages/?status=draft", "/staff/messages/new",
                  "/staff/messages/{m_draft}", "/staff/messages/{m_draft}/preview", "/staff/messages/{m_scheduled}",
-                 "/staff/messages/{m_sent}", "/staff/messages/count?kind=service"):
+                 "/staff/messages/{m_sent}", "/staff/messages/count?kind=service",
+                 "/staff/councils/", "/staff/councils/?stage=assessed&region={yorkshire}&due=due",
+                 "/staff/councils/?q=zzyzx", "/staff/councils/E08000033", "/staff/councils/E08000034",
+                 "/staff/councils/E09000012", "/staff/councils/E06000023"):
         get(admin, "admin", path)
+    post(admin, "admin", "/staff/councils/E08000034/assessments/{a_submitted}/review",
+         {"decision": "return", "comments": ""}, 422, name=" (return without comments)")
     post(admin, "admin", "/staff/messages/new", {"subject": "", "body": "x", "kind": "campaign"}, name=" (errors)")
     post(admin, "admin", "/staff/messages/{m_draft}/schedule",
          {"send_at-day": "1", "send_at-month": "1", "send_at-year": "2020", "send_at-time": "09:00"}, name=" (errors)")

@@ -274,6 +274,7 @@ def build_site(make_user, upload_dir) -> dict:
     councils.review_pledge(admin, pledge(hackney), PledgeStatus.REJECTED, "No cabinet decision found.")
     messages = _messages(admin, member, now)
     journey_ids = _journey(closed_round, closed_drafts, calderdale, now)
+    journey_ids.update(_journey_for_staff(closed_round, closed_drafts, calderdale, now))
     db.session.commit()
 
     return {
@@ -343,6 +344,48 @@ def _journey(round_, drafts, calderdale, now) -> dict:
     db.session.add_all([*published, draft])
     db.session.flush()
     return {"a_published": published[-1].id, "a_draft": draft.id}
+
+
+def _journey_for_staff(round_, drafts, calderdale, now) -> dict:
+    """What staff see of the journey: Kirklees (E08000034) has submitted this year's assessment (the
+    review form); Hackney's (E09000012) was accepted 380 days ago, so its re-assessment is overdue, and
+    its reminder went to the campaign inbox; Leeds asked to be introduced to Calderdale (waiting) and
+    Hackney to Calderdale (made); Calderdale has a former champion whose name was removed."""
+    from kil_network.journey.models import (
+        Assessment,
+        AssessmentAnswer,
+        AssessmentReminder,
+        AssessmentStatus,
+        Champion,
+        ChampionRole,
+        PeerIntroduction,
+    )
+    from kil_network.members.models import LocalAuthority
+
+    kirklees, hackney, leeds = (
+        db.session.scalar(sa.select(LocalAuthority.id).where(LocalAuthority.gss_code == code))
+        for code in ("E08000034", "E09000012", "E08000035"))
+    submitted = Assessment(
+        local_authority_id=kirklees, round_id=round_.id, year=now.year, status=AssessmentStatus.SUBMITTED,
+        submitted_at=now, answers=[AssessmentAnswer(draft_id=d.id, number=d.number, level=1 + d.number % 4,
+                                                    evidence=f"Kirklees & partners on principle {d.number}: {LONG_URL}",
+                                                    action="Commission the next youth contract locally.")
+                                   for d in drafts])
+    overdue = Assessment(local_authority_id=hackney, round_id=round_.id, year=now.year - 1,
+                         status=AssessmentStatus.ACCEPTED, accepted_at=now - timedelta(days=380),
+                         answers=[AssessmentAnswer(draft_id=d.id, number=d.number, level=2, evidence="Hackney.",
+                                                   action="More.") for d in drafts])
+    db.session.add_all([submitted, overdue])
+    db.session.flush()
+    db.session.add_all([
+        AssessmentReminder(assessment_id=overdue.id, sent_at=now - timedelta(days=15), recipients=0),
+        PeerIntroduction(from_local_authority_id=leeds, to_local_authority_id=calderdale.local_authority_id,
+                         principle_number=1, message="How did you set up your community assembly?"),
+        PeerIntroduction(from_local_authority_id=hackney, to_local_authority_id=calderdale.local_authority_id,
+                         principle_number=3, message="Local spend.", handled_at=now - timedelta(days=2)),
+        Champion(local_authority_id=calderdale.local_authority_id, role=ChampionRole.CABINET,
+                 ended_at=now - timedelta(days=90), erased_at=now - timedelta(days=30))])
+    return {"a_submitted": submitted.id}
 
 
 def _messages(admin, member, now) -> dict:
