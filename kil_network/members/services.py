@@ -264,8 +264,8 @@ class SearchPagination(Pagination):
         self._total = min(total, cap) if cap is not None else total
         if not ids:
             return []
-        users = db.session.scalars(sa.select(User).where(User.id.in_(ids)).options(
-            selectinload(User.organisation), selectinload(User.local_authority), selectinload(User.region)))
+        users = db.session.scalars(sa.select(User).where(User.id.in_(ids)).options(  # one query for the page
+            joinedload(User.organisation), joinedload(User.local_authority), joinedload(User.region)))
         by_id = {user.id: user for user in users}
         return [by_id[i] for i in ids if i in by_id]
 
