@@ -421,6 +421,48 @@ def journey_for_staff(world):
     db.session.commit()
 
 
+def journey_for_member(world):
+    """Bristol (the member's council; they are its councillor) with a verified pledge, this year's
+    draft self-assessment, a named champion and an invitation for the member to be its senior
+    management champion: made once per world, put back before each example."""
+    from kil_network.councils import services as councils
+    from kil_network.councils.models import PledgeStatus, SignedBy
+    from kil_network.journey import services as journey
+    from kil_network.journey.models import Assessment, AssessmentAnswer, AssessmentStatus, Champion, ChampionRole
+    from kil_network.principles import services as principles
+
+    if "journey_draft" not in world:
+        pledge = councils.submit_pledge(world.user, world.la, signed_by=SignedBy.CABINET_DECISION,
+                                        signatories="Cabinet", pledged_on=utcnow().date(), champions="Sam Jones")
+        councils.review_pledge(world.organiser, pledge, PledgeStatus.VERIFIED)
+        drafts = principles.drafts_of(world.closed_round)
+        draft = Assessment(local_authority_id=world.la.id, round_id=world.closed_round.id, year=utcnow().year,
+                           answers=[AssessmentAnswer(draft_id=d.id, number=d.number) for d in drafts])
+        named = Champion(local_authority_id=world.la.id, role=ChampionRole.CABINET, name="Jo Director")
+        invited = Champion(local_authority_id=world.la.id, role=ChampionRole.SENIOR_MANAGEMENT, user_id=world.user.id,
+                           invited_at=utcnow())
+        db.session.add_all([draft, named, invited])
+        db.session.flush()
+        world["journey_draft"], world["journey_named"] = draft.id, named.id
+        world["journey_invited"], world["journey_token"] = invited.id, journey.champion_token(invited)
+    db.session.execute(sa.update(Assessment).where(Assessment.id == world.journey_draft).values(
+        status=AssessmentStatus.DRAFT, submitted_at=None, published_at=None))
+    db.session.execute(sa.update(Champion).where(Champion.id == world.journey_named).values(ended_at=None))
+    db.session.execute(sa.update(Champion).where(Champion.id == world.journey_invited).values(
+        ended_at=None, accepted_at=None, invited_at=utcnow()))
+    db.session.commit()
+
+
+def assessment_fields(w):
+    """The self-assessment form: a level, evidence and an action for each of the six principles."""
+    specs = {"action": choice("save", ["check", "", "publish"])}
+    for n in range(1, 7):
+        specs[f"level_{n}"] = choice(str(1 + n % 4), ["", "0", "5", "x", "99999999999999999999"])
+        specs[f"evidence_{n}"] = value(f"Our board minutes {n}: https://example.org/{n}", 4000)
+        specs[f"action_{n}"] = value(f"Action {n}", 1000)
+    return fields(**specs)
+
+
 def message_fields(w):
     """The compose form: words, kind, and every audience filter (multi-selects fuzzed as lists)."""
     ids = st.lists(st.sampled_from([str(w.region.id), "0", "-1", "x", "99999999999999999999", "\x00", ""]),
@@ -737,6 +779,32 @@ FORM_SPECS = [
     Spec("/staff/members/<int:member_id>/suspend", "admin", lambda w: f"/staff/members/{w.target.id}/suspend",
          lambda w: fields(reason=value("Spam.", 300)), before_each=target_status("active")),
     Spec("/staff/messages/new", "admin", lambda w: "/staff/messages/new", message_fields),
+    # The council journey (issue 15): the member is a councillor of Bristol (E06000023).
+    Spec("/councils/<gss_code>/interest", "member", lambda w: "/councils/E06000023/interest",
+         lambda w: fields(**{"interest-note": value("Cabinet report in March.", 1000)})),
+    Spec("/councils/<gss_code>/endorsement", "member", lambda w: "/councils/E06000023/endorsement",
+         lambda w: fields(**{"endorsement-link_url": value("https://example.org/decision", 500,
+                                                          extra=["http://example.org", "https://", "javascript:x"]),
+                             "endorsement-document": F(st.sampled_from([MISSING, (pdf(), "signed.pdf")]), UPLOADS)}),
+         upload=True, before_each=journey_for_member),
+    Spec("/councils/<gss_code>/champions", "member", lambda w: "/councils/E06000023/champions", lambda w: fields(**{
+        "kind": choice("named", ["member", "", "bogus"]),
+        "named-role": choice("cabinet", ["senior_management", "", "bogus"]), "named-name": value("Jo Director", 200),
+        "named-job_title": value("", 200), "member-role": choice("cabinet", ["senior_management", ""]),
+        "member-email": value("listed@example.org", 254, extra=["officer@example.org", "a@"])}),
+        before_each=journey_for_member),
+    Spec("/councils/<gss_code>/conversations", "member", lambda w: "/councils/E06000023/conversations",
+         lambda w: fields(**{"conversation-workshop": value("", extra=[str(w.workshop.id), "99999999999999999999"]),
+                             "conversation-held_on": when("conversation-held_on", utcnow().date() - timedelta(days=2),
+                                                          with_time=False),
+                             "conversation-title": value("Listening event", 200),
+                             "conversation-summary": value("Forty people came.", 2000)})),
+    Spec("/councils/<gss_code>/peers/introduce", "member", lambda w: "/councils/E06000023/peers/introduce",
+         lambda w: fields(number=value("1", extra=["0", "99", "x", "99999999999999999999"]),
+                          peer=value("E06000026", extra=["", "E06000023", "%00"]), message=value("", 1000))),
+    Spec("/councils/<gss_code>/assessments/<int:assessment_id>", "member",
+         lambda w: f"/councils/E06000023/assessments/{w.journey_draft}", assessment_fields,
+         before_each=journey_for_member),
     Spec("/staff/messages/<int:message_id>", "admin", lambda w: f"/staff/messages/{w.message.id}", message_fields,
          before_each=message_draft),
     Spec("/staff/messages/<int:message_id>/schedule", "admin", lambda w: f"/staff/messages/{w.message.id}/schedule",
@@ -774,6 +842,18 @@ BODYLESS_SPECS = [
     Spec("/staff/messages/<int:message_id>/send", "admin", lambda w: f"/staff/messages/{w.message.id}/send",
          before_each=message_draft),
     Spec("/staff/messages/<int:message_id>/cancel", "admin", lambda w: f"/staff/messages/{w.message.id}/cancel"),
+    Spec("/councils/<gss_code>/champions/<int:champion_id>/end", "member",
+         lambda w: f"/councils/E06000023/champions/{w.journey_named}/end", before_each=journey_for_member),
+    Spec("/councils/champions/accept/<token>", "member", lambda w: f"/councils/champions/accept/{w.journey_token}",
+         before_each=journey_for_member),
+    Spec("/councils/<gss_code>/assessments/new", "member", lambda w: "/councils/E06000023/assessments/new",
+         before_each=journey_for_member),
+    Spec("/councils/<gss_code>/assessments/<int:assessment_id>/submit", "member",
+         lambda w: f"/councils/E06000023/assessments/{w.journey_draft}/submit", before_each=journey_for_member),
+    Spec("/councils/<gss_code>/assessments/<int:assessment_id>/publish", "member",
+         lambda w: f"/councils/E06000023/assessments/{w.journey_draft}/publish", before_each=journey_for_member),
+    Spec("/councils/<gss_code>/assessments/<int:assessment_id>/unpublish", "member",
+         lambda w: f"/councils/E06000023/assessments/{w.journey_draft}/unpublish", before_each=journey_for_member),
     Spec("/staff/councils/<gss_code>/champions/<int:champion_id>/remove", "admin",
          lambda w: f"/staff/councils/{w.other_la.gss_code}/champions/{w.journey_champion}/remove",
          before_each=journey_for_staff),
