@@ -308,6 +308,28 @@ class PlaceChange:
 
 _REGISTRATION_COLUMNS = ("member_type", "state", "walk_in", "queued_at", "access_needs", "checked_in_at",
                          "reminder_sent_at")
+# A member's own register and cancel, built once (memoized cache keys): each binds its values.
+_BOOK_AGAIN = (
+    sa.update(Registration).where(Registration.id == sa.bindparam("reg_id"))
+    .values({column: sa.bindparam(f"new_{column}", type_=getattr(Registration, column).type)
+             for column in _REGISTRATION_COLUMNS}).returning(Registration)
+)
+_CANCEL = (
+    sa.update(Registration).where(Registration.id == sa.bindparam("reg_id"))
+    .values(state=RegistrationState.CANCELLED).returning(Registration)
+)
+_ADD_EVENT = sa.insert(RegistrationEvent.__table__)  # Core: no unit of work for a row nothing reads back
+_ORM_WRITE = {"synchronize_session": False, "populate_existing": True}
+
+
+def _add_event(reg: Registration, action: str, from_state, to_state, actor: User | None) -> None:
+    """`_log` for the member's own register and cancel: one INSERT sent now, never loading the history."""
+    db.session.execute(_ADD_EVENT, {
+        "registration_id": reg.id, "action": action, "from_state": getattr(from_state, "value", from_state),
+        "to_state": getattr(to_state, "value", to_state), "actor_id": getattr(actor, "id", None), "note": "",
+        "created_at": utcnow()})
+    if "events" not in sa.inspect(reg).unloaded:
+        db.session.expire(reg, ["events"])  # read again, with this one, if anything asks
 
 
 def register(workshop: Workshop, user: User, access_needs: str = "", now: datetime | None = None) -> Registration:
@@ -341,11 +363,10 @@ def register_place(workshop: Workshop, user: User, access_needs: str = "", now: 
         db.session.add(reg)
         db.session.flush()  # its id, for the history; reg.workshop and reg.user come from the identity map
     else:
-        reg = db.session.scalar(
-            sa.update(Registration).where(Registration.id == mine.id).values(values).returning(Registration),
-            execution_options={"synchronize_session": False, "populate_existing": True})
-    _log(reg, "registered" if state == RegistrationState.CONFIRMED else "waitlisted",
-         mine.state if mine else None, state, user)
+        reg = db.session.scalar(_BOOK_AGAIN, {"reg_id": mine.id, **{f"new_{k}": v for k, v in values.items()}},
+                                execution_options=_ORM_WRITE)
+    _add_event(reg, "registered" if state == RegistrationState.CONFIRMED else "waitlisted",
+               mine.state if mine else None, state, user)
     changes = (mine.changes if mine else 0) + 1
     if state == RegistrationState.CONFIRMED:
         current.take(reg.member_type)
@@ -373,10 +394,7 @@ def cancel_place(workshop: Workshop, user: User) -> PlaceChange | None:
         return PlaceChange(db.session.get(Registration, mine.id), current)
     if workshop.starts_at <= utcnow():
         raise RuleError("This workshop has already taken place.")
-    reg = db.session.scalar(
-        sa.update(Registration).where(Registration.id == mine.id)
-        .values(state=RegistrationState.CANCELLED).returning(Registration),
-        execution_options={"synchronize_session": False, "populate_existing": True})
+    reg = db.session.scalar(_CANCEL, {"reg_id": mine.id}, execution_options=_ORM_WRITE)
     if mine.state == RegistrationState.WAITLISTED:
         current.waitlisted -= 1
     elif mine.walk_in:
@@ -384,7 +402,7 @@ def cancel_place(workshop: Workshop, user: User) -> PlaceChange | None:
     else:
         current.confirmed -= 1
         current.by_type[mine.member_type] = current.by_type.get(mine.member_type, 0) - 1
-    _log(reg, "cancelled", mine.state, reg.state, user)
+    _add_event(reg, "cancelled", mine.state, reg.state, user)
     notifications.registration_cancelled(reg, was_confirmed=mine.state == RegistrationState.CONFIRMED,
                                          changes=mine.changes + 1)
     promoted = []
