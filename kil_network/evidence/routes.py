@@ -336,6 +336,7 @@ def library():
                             q=filters["q"], respondent_type=filters["type"])
     pagination = db.paginate(stmt, page=page_arg(), per_page=20, error_out=False, count=True)
     return render("evidence/library.html", "evidence/_library_list.html", pagination=pagination,
+                  details=services.library_details([s.id for s in pagination.items]),
                   filters=filters, args={k: v for k, v in filters.items() if v}, topics=TOPICS,
                   principles=principles, member_types=MEMBER_TYPE_CHOICES, q_max=LIBRARY_Q_MAX)
 
