@@ -7,8 +7,10 @@ Thin: parse, call journey.services (every rule is there), commit once, render or
 refusal (`RuleError`, and `NotPermitted` for someone who may not act at all) comes back on the form
 with everything typed (422); an assessment the viewer may not see is a 403 (sign-in for visitors).
 """
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from kil_network.auth.services import get_user_by_email
 from kil_network.core import submissions
@@ -28,7 +30,7 @@ from kil_network.journey.forms import (
     NamedChampionForm,
     assessment_form,
 )
-from kil_network.journey.models import Assessment, Champion, ChampionRole
+from kil_network.journey.models import Assessment, AssessmentAnswer, Champion, ChampionRole
 from kil_network.members.models import LocalAuthority
 from kil_network.workshops.models import Workshop
 
@@ -46,7 +48,9 @@ def get_council_or_404(gss_code: str):
 def get_assessment_or_404(council, assessment_id: int) -> Assessment:
     """The council's assessment with this id (404 for another council's), which the viewer may see:
     anonymous visitors of an unpublished one are sent to sign in, other members get 403."""
-    assessment = db.session.get(Assessment, assessment_id)
+    assessment = db.session.scalar(  # its answers with their wording, in two more statements
+        sa.select(Assessment).options(selectinload(Assessment.answers).selectinload(AssessmentAnswer.draft))
+        .where(Assessment.id == assessment_id))
     if assessment is None or assessment.local_authority_id != council.id:
         abort(404)
     if not services.can_view_assessment(current_user, assessment):
