@@ -226,6 +226,8 @@ def pages(s) -> list[tuple[str, str, str, dict]]:
         ("council journey", "member", f"/councils/{BRISTOL}/journey", {}),
         ("staff pledges", "admin", "/staff/pledges/", {}),
         ("staff members", "admin", "/staff/members/", {}),
+        ("staff members search", "admin", "/staff/members/?q=many", {}),
+        ("directory search, filtered", "member", "/members/?q=many&type=community_organisation", {}),
         ("audit", "admin", "/staff/audit/", {}),
         ("outbox", "admin", "/staff/outbox/", {}),
     ]
