@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
-from kil_network.workshops import services
+from kil_network.workshops import queries, services
 from kil_network.workshops.models import CheckInMethod, Registration, WorkshopFormat
 from tests.support.browser import PASSWORD, shot
 from tests.support.reflow import PHONE, assert_reflows
@@ -131,6 +131,13 @@ def test_two_phones_check_in_offline_and_catch_up(browser, live_server, app, mak
         search.fill("zzz")
         expect(one.locator("#checkin-rows [data-registration-id]:visible")).to_have_count(0)
         expect(one.get_by_text("Nobody matches “zzz”.")).to_be_visible()
+        # The server's rule (core.textsearch): each word typed starts a word of the name, email
+        # or organisation, case and accents folded; the middle of a word finds nobody.
+        for typed, found in (("CÁRA tru", 1), ("person", 3), ("cara@example", 1), ("ara", 0)):
+            search.fill(typed)
+            expect(one.locator("#checkin-rows [data-registration-id]:visible")).to_have_count(found)
+            assert [row.person_name for row in queries.check_in_list(workshop, typed)] == (
+                ["Cara Person"] if found == 1 else ["Amara Person", "Ben Person", "Cara Person"][:found])
         search.fill("")
         expect(one.locator("#checkin-rows [data-registration-id]:visible")).to_have_count(3)
         assert re.search(rf"{url}$", one.url)

@@ -2,8 +2,9 @@
 //
 // - Keeps the workshop's list on the phone (IndexedDB, from …/attendance.json) and registers the
 //   service worker (/staff/workshops/checkin-sw.js) that keeps the page itself, its CSS and JS.
-// - Search filters the cards on the phone, online and offline (each card's data-search), so the
-//   whole list stays on the page; the address keeps ?q= as the server search would.
+// - Search filters the cards on the phone, online and offline (each card's data-search, by the
+//   server's rule: folded words, each typed word the start of one), so the whole list stays on the
+//   page; the address keeps ?q= as the server search would.
 // - Offline (navigator.onLine false, or a request that could not reach the server), a Check in
 //   tap is kept in IndexedDB with the time it happened and an id of its own, and the card says
 //   "Checked in (waiting to send)". #offline-status says that the phone is offline.
@@ -180,14 +181,40 @@
   noMatch.hidden = true;
   list.insertAdjacentElement("afterend", noMatch);
 
+  // The server's search (core.textsearch), so the phone and the server find the same people: what
+  // is typed and each card's data-search are folded (case and accents do not count; ø, æ, ł, ß ...
+  // spelt plainly; an apostrophe joins a word, and its parts count too), and every word typed must
+  // start a word of the card ("smi" finds Smith, "jose" finds José).
+  var PLAIN = { "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h",
+                "ŧ": "t", "ŀ": "l", "ĸ": "k", "ß": "ss" };
+  var APOSTROPHES = /['\u2019\u02bc\u2018`\u00b4]/g;
+
+  function foldWords(text, apostrophe) {
+    return String(text || "").toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "")
+      .replace(/[øæœłđðþıħŧŀĸß]/g, function (c) { return PLAIN[c]; })
+      .replace(APOSTROPHES, apostrophe).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  }
+
+  var cardWords = new WeakMap();  // a card's folded words, worked out once per card shown
+
+  function wordsOf(el) {
+    var have = cardWords.get(el);
+    if (!have) {
+      var text = el.getAttribute("data-search") || "";
+      have = foldWords(text, "").concat(foldWords(text, " "));
+      cardWords.set(el, have);
+    }
+    return have;
+  }
+
   function filter() {
-    var q = searchBox ? searchBox.value.trim().toLowerCase() : "";
-    var words = q.split(/\s+/).filter(Boolean);
+    var words = searchBox ? foldWords(searchBox.value, " ") : [];
+    var q = searchBox ? searchBox.value.trim() : "";
     var shown = 0;
     var all = cards();
     all.forEach(function (el) {
-      var text = el.getAttribute("data-search") || "";
-      var hit = words.every(function (w) { return text.indexOf(w) !== -1; });
+      var have = words.length ? wordsOf(el) : [];
+      var hit = words.every(function (w) { return have.some(function (word) { return word.indexOf(w) === 0; }); });
       el.hidden = !hit;
       if (hit) { shown += 1; }
     });
