@@ -182,8 +182,8 @@ def scene(app, client, as_role, make_user):
             made.append(person)
         return made
 
-    return {"member": client, "admin": admin_client, "me": me, "admin_user": admin, "grow": grow,
-            "round": round_, "closed": closed, "drafts": drafts, "main": main, "call": call}
+    return {"member": client, "admin": admin_client, "anonymous": app.test_client(), "me": me, "admin_user": admin,
+            "grow": grow, "round": round_, "closed": closed, "drafts": drafts, "main": main, "call": call}
 
 
 def pages(s) -> list[tuple[str, str, str, dict]]:
@@ -192,6 +192,12 @@ def pages(s) -> list[tuple[str, str, str, dict]]:
     first_evidence = db.session.scalar(sa.select(Submission.id).order_by(Submission.id))
     return [
         ("home", "member", "/", {}),
+        ("home (anonymous)", "anonymous", "/", {}),
+        ("workshops upcoming (anonymous)", "anonymous", "/workshops/", {}),
+        ("workshop page (anonymous)", "anonymous", f"/workshops/{main}", {}),
+        ("principles (anonymous)", "anonymous", "/principles/", {}),
+        ("results (closed round, anonymous)", "anonymous", f"/principles/rounds/{s['closed'].id}/results", {}),
+        ("evidence library (anonymous)", "anonymous", "/evidence/library", {}),
         ("directory search", "member", "/members/?q=many", {}),
         ("organisations", "member", "/organisations/", {}),
         ("workshops upcoming", "member", "/workshops/", {}),
