@@ -17,6 +17,7 @@ all the requests. The votes go through the app, so the tallies stay exact (`benc
 """
 import argparse
 import cProfile
+import importlib
 import os
 import pstats
 import re
@@ -47,6 +48,10 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE each statement of one request")
     parser.add_argument("--cprofile", type=int, metavar="N", help="print the N functions with the most CPU time "
                         "(cProfile timed by process_time: CPU, not wall, so a busy machine does not distort it)")
+    parser.add_argument("--time", action="append", default=[], metavar="MODULE:FUNCTION",
+                        help="also report the CPU ms per request spent in this function (repeatable), e.g. "
+                             "kil_network.workshops.notifications:_send (the module's attribute is wrapped: "
+                             "callers that imported the function by name elsewhere are not seen)")
     args = parser.parse_args()
     url = args.database_url or (PG_DEFAULT if args.db == "postgresql" else SQLITE_DEFAULT)
     os.environ.update({"DATABASE_URL": url, "KIL_ENV": "production", "SECRET_KEY": "bench-only-secret-key",
@@ -85,6 +90,22 @@ def main() -> None:
 
     sa.event.listen(engine, "before_cursor_execute", before)
     sa.event.listen(engine, "after_cursor_execute", after)
+
+    spent: dict[str, float] = {}
+    for target in args.time:  # wrap each function to add up its CPU time (nested calls count once)
+        module_name, _, name = target.partition(":")
+        module = importlib.import_module(module_name)
+
+        inner = getattr(module, name)
+
+        def timed(*a, _inner=inner, _target=target, **kw):
+            start = time.process_time()
+            try:
+                return _inner(*a, **kw)
+            finally:
+                spent[_target] = spent.get(_target, 0.0) + time.process_time() - start
+
+        setattr(module, name, timed)
 
     client = app.test_client()
     token = CSRF_RE.search(client.get("/auth/login").get_data(as_text=True))
@@ -144,6 +165,7 @@ def main() -> None:
             cpu_profiler = cProfile.Profile(time.process_time)
             cpu_profiler.enable()
         cpu, wall, each = time.process_time(), time.perf_counter(), []
+        spent.clear()
         for i in range(3, 3 + args.repeat):
             one_cpu = time.process_time()
             call(i)
@@ -164,6 +186,8 @@ def main() -> None:
               f"GET /healthz {yardstick:.2f} ms app CPU just after (the write costs "
               f"{cpu * 1000 / args.repeat / yardstick:.1f}"
               " times that)")
+        for target, seconds in spent.items():
+            print(f"  {seconds * 1000 / args.repeat:.2f} ms app CPU per request in {target}")
         kinds: dict[str, int] = {}
         for entry in run:
             kinds[" ".join(entry[0].split())[:90]] = kinds.get(" ".join(entry[0].split())[:90], 0) + 1

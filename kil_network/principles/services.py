@@ -167,30 +167,37 @@ def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", works
 
 
 # The vote's statements, built once: SQLAlchemy memoizes a statement's cache key, so each vote only
-# binds its values instead of building the statement and its key again.
-_OLD = (sa.select(Vote.id, Vote.stance, Vote.workshop_id, Vote.comment)
-        .where(Vote.draft_id == sa.bindparam("vote_draft"), Vote.user_id == sa.bindparam("vote_user"))
+# binds its values instead of building the statement and its key again. Each is a Core write
+# whose RETURNING the ORM reads as the Vote (select ... from_statement): a third of the CPU of an
+# ORM-enabled UPDATE, which prepares to synchronise the session's objects first.
+_VOTES = Vote.__table__
+_OLD = (sa.select(_VOTES.c.id, _VOTES.c.stance, _VOTES.c.workshop_id, _VOTES.c.comment)
+        .where(_VOTES.c.draft_id == sa.bindparam("vote_draft"), _VOTES.c.user_id == sa.bindparam("vote_user"))
         .with_for_update().cte("old"))
-_CHANGE_VOTE_POSTGRESQL = (
-    sa.update(Vote).where(Vote.id == _OLD.c.id)
+_WAS = (_OLD.c.stance.label("old_stance"), _OLD.c.workshop_id.label("old_workshop_id"),
+        _OLD.c.comment.label("old_comment"))
+_CHANGE_VOTE_POSTGRESQL = sa.select(Vote, *_WAS).from_statement(
+    sa.update(_VOTES).where(_VOTES.c.id == _OLD.c.id)
     .values(updated_at=sa.bindparam("vote_now", type_=Vote.updated_at.type),
             stance=sa.bindparam("new_stance", type_=Vote.stance.type),
             workshop_id=sa.func.coalesce(sa.bindparam("new_workshop", type_=sa.Integer), _OLD.c.workshop_id))
-    .returning(Vote, _OLD.c.stance, _OLD.c.workshop_id, _OLD.c.comment)
+    .returning(*_VOTES.c, *_WAS)
 )
-_LOCK_VOTE = (  # SQLite: takes the writer lock and reads the row as locked, in one statement
-    sa.update(Vote).where(Vote.draft_id == sa.bindparam("vote_draft"), Vote.user_id == sa.bindparam("vote_user"))
-    .values(updated_at=sa.bindparam("vote_now", type_=Vote.updated_at.type)).returning(Vote)
+_LOCK_VOTE = sa.select(Vote).from_statement(  # SQLite: takes the writer lock and reads the row as locked
+    sa.update(_VOTES)
+    .where(_VOTES.c.draft_id == sa.bindparam("vote_draft"), _VOTES.c.user_id == sa.bindparam("vote_user"))
+    .values(updated_at=sa.bindparam("vote_now", type_=Vote.updated_at.type)).returning(*_VOTES.c)
 )
 _FIRST_VOTE = {
-    dialect: insert(Vote).values(
-        {column: sa.bindparam(f"new_{column}", type_=getattr(Vote, column).type)
-         for column in ("draft_id", "user_id", "stance", "comment", "workshop_id", "member_type", "region_id",
-                        "created_at", "updated_at")})
-    .on_conflict_do_nothing(index_elements=[Vote.draft_id, Vote.user_id]).returning(Vote)
+    dialect: sa.select(Vote).from_statement(
+        insert(_VOTES).values(
+            {column: sa.bindparam(f"new_{column}", type_=_VOTES.c[column].type)
+             for column in ("draft_id", "user_id", "stance", "comment", "workshop_id", "member_type", "region_id",
+                            "created_at", "updated_at")})
+        .on_conflict_do_nothing(index_elements=[_VOTES.c.draft_id, _VOTES.c.user_id]).returning(*_VOTES.c))
     for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
-_ORM_WRITE = {"synchronize_session": False, "populate_existing": True}
+_ORM_WRITE = {"populate_existing": True}
 
 
 def _first_vote(user: User, draft: Draft, stance: Stance, comment: str, workshop: int | None,

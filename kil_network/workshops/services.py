@@ -83,10 +83,11 @@ class Seats:
         self.by_type[member_type] = self.by_type.get(member_type, 0) + 1
 
 
-_LOCK_SEATS = (  # built once: its cache key is memoized, so each lock only binds the id
-    sa.update(Workshop).where(Workshop.id == sa.bindparam("workshop_id"))
-    .values(seat_version=Workshop.seat_version + 1).returning(Workshop)
-)
+_WORKSHOPS = Workshop.__table__
+_LOCK_SEATS = sa.select(Workshop).from_statement(  # built once: its cache key is memoized (binds only the id)
+    sa.update(_WORKSHOPS).where(_WORKSHOPS.c.id == sa.bindparam("workshop_id"))
+    .values(seat_version=_WORKSHOPS.c.seat_version + 1).returning(*_WORKSHOPS.c)
+)  # a Core UPDATE whose RETURNING the ORM reads as the Workshop: a third of an ORM-enabled UPDATE's CPU
 
 
 def _holds_seat_lock(workshop_id: int) -> bool:
@@ -103,8 +104,7 @@ def lock_workshop(workshop_id: int) -> Workshop | None:
     same transaction reads nothing more."""
     if _holds_seat_lock(workshop_id):
         return db.session.get(Workshop, workshop_id)  # from the identity map: read as locked
-    locked = db.session.scalar(_LOCK_SEATS, {"workshop_id": workshop_id},
-                               execution_options={"synchronize_session": False, "populate_existing": True})
+    locked = db.session.scalar(_LOCK_SEATS, {"workshop_id": workshop_id}, execution_options={"populate_existing": True})
     if locked is not None:
         transaction = db.session().get_transaction()  # begun by the UPDATE if none was open
         held = db.session.info.get("seat_locks")
@@ -309,17 +309,19 @@ class PlaceChange:
 _REGISTRATION_COLUMNS = ("member_type", "state", "walk_in", "queued_at", "access_needs", "checked_in_at",
                          "reminder_sent_at")
 # A member's own register and cancel, built once (memoized cache keys): each binds its values.
-_BOOK_AGAIN = (
-    sa.update(Registration).where(Registration.id == sa.bindparam("reg_id"))
-    .values({column: sa.bindparam(f"new_{column}", type_=getattr(Registration, column).type)
-             for column in _REGISTRATION_COLUMNS}).returning(Registration)
+# Core UPDATEs whose RETURNING the ORM reads as the Registration (as `_LOCK_SEATS`).
+_REGISTRATIONS = Registration.__table__
+_BOOK_AGAIN = sa.select(Registration).from_statement(
+    sa.update(_REGISTRATIONS).where(_REGISTRATIONS.c.id == sa.bindparam("reg_id"))
+    .values({column: sa.bindparam(f"new_{column}", type_=_REGISTRATIONS.c[column].type)
+             for column in _REGISTRATION_COLUMNS}).returning(*_REGISTRATIONS.c)
 )
-_CANCEL = (
-    sa.update(Registration).where(Registration.id == sa.bindparam("reg_id"))
-    .values(state=RegistrationState.CANCELLED).returning(Registration)
+_CANCEL = sa.select(Registration).from_statement(
+    sa.update(_REGISTRATIONS).where(_REGISTRATIONS.c.id == sa.bindparam("reg_id"))
+    .values(state=sa.bindparam("new_state", type_=_REGISTRATIONS.c.state.type)).returning(*_REGISTRATIONS.c)
 )
 _ADD_EVENT = sa.insert(RegistrationEvent.__table__)  # Core: no unit of work for a row nothing reads back
-_ORM_WRITE = {"synchronize_session": False, "populate_existing": True}
+_ORM_WRITE = {"populate_existing": True}
 
 
 def _add_event(reg: Registration, action: str, from_state, to_state, actor: User | None) -> None:
@@ -394,7 +396,8 @@ def cancel_place(workshop: Workshop, user: User) -> PlaceChange | None:
         return PlaceChange(db.session.get(Registration, mine.id), current)
     if workshop.starts_at <= utcnow():
         raise RuleError("This workshop has already taken place.")
-    reg = db.session.scalar(_CANCEL, {"reg_id": mine.id}, execution_options=_ORM_WRITE)
+    reg = db.session.scalar(_CANCEL, {"reg_id": mine.id, "new_state": RegistrationState.CANCELLED},
+                            execution_options=_ORM_WRITE)
     if mine.state == RegistrationState.WAITLISTED:
         current.waitlisted -= 1
     elif mine.walk_in:
