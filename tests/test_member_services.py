@@ -90,7 +90,7 @@ def test_directory_search_does_not_match_email(app, make_user):
 
 def test_directory_search_punctuation_separates_words_and_is_never_a_wildcard(app, make_user):
     """'%', '_' and '\\' in a search are separators (members.search matches words), never wildcards:
-    a search of punctuation alone holds no word and lists everyone, as an empty one does."""
+    a search of punctuation alone holds no word and finds nobody; a blank one lists everyone."""
     make_user(name="Ann_Lee", organisation="1000 Local")
     make_user(name="AnnXLee", organisation="100% Local")
     make_user(name="Back\\Slash", organisation="", member_type="other")
@@ -100,7 +100,8 @@ def test_directory_search_punctuation_separates_words_and_is_never_a_wildcard(ap
     assert names(services.member_search("100%")) == ["AnnXLee", "Ann_Lee"]  # "100" starts "1000" too
     assert names(services.member_search("100% plain")) == []
     for query in ("_", "%", "\\", "%_\\"):
-        assert names(services.member_search(query)) == ["AnnXLee", "Ann_Lee", "Back\\Slash", "Plain Name"]
+        assert names(services.member_search(query)) == []
+    assert names(services.member_search("  ")) == ["AnnXLee", "Ann_Lee", "Back\\Slash", "Plain Name"]
 
 
 def test_directory_filters_by_member_type_and_region(app, make_user):

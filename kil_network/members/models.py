@@ -23,6 +23,14 @@ class Region(Model):
     )
 
 
+def council_display_name(name: str) -> str:
+    """A council's name as people say it: 'Bristol, City of' reads as 'City of Bristol'."""
+    if ", " in name:
+        place, _, prefix = name.partition(", ")
+        return f"{prefix} {place}"
+    return name
+
+
 class LocalAuthority(Model):
     """A principal local authority of England or Wales (ONS GSS code)."""
 
@@ -39,10 +47,7 @@ class LocalAuthority(Model):
     @property
     def display_name(self) -> str:
         """'Bristol, City of' reads as 'City of Bristol'."""
-        if ", " in self.name:
-            place, _, prefix = self.name.partition(", ")
-            return f"{prefix} {place}"
-        return self.name
+        return council_display_name(self.name)
 
 
 ORGANISATION_TYPES = {

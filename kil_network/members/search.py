@@ -49,7 +49,8 @@ _councils = sa.table("local_authorities", sa.column("id"), sa.column("name"))
 def matching(q: str, *, staff: bool = False):
     """A SELECT of the ids of members whose name, organisation or council (and, for staff, email
     address) match `q` (core.textsearch: every word the start of a word, accents and case
-    folded); None when `q` holds no word (nothing to search for: the caller lists everyone)."""
+    folded); None when `q` holds no word (blank: the caller lists everyone; punctuation alone:
+    nobody matches)."""
     terms = textsearch.words(q)
     if not terms:
         return None

@@ -1,5 +1,7 @@
 """Member rules: joining, consents, councils and regions, organisations, the directory, profiles,
 data export and account deletion."""
+from typing import NamedTuple
+
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +19,14 @@ from kil_network.core.rules import NotPermitted, RuleError
 from kil_network.core.timeutil import utcnow
 from kil_network.extensions import db
 from kil_network.members import search
-from kil_network.members.models import ConsentRecord, LocalAuthority, Organisation, OrganisationEditor, Region
+from kil_network.members.models import (
+    ConsentRecord,
+    LocalAuthority,
+    Organisation,
+    OrganisationEditor,
+    Region,
+    council_display_name,
+)
 
 # Looked up with the joining member's type, if any (other types and none: "other").
 ORGANISATION_NAME_MAX = 160
@@ -240,6 +249,8 @@ def member_search(q: str = "", member_type: str = "", region_id: str = "", *, di
     found = search.matching(q, staff=not directory_only)
     if found is not None:
         stmt = stmt.where(User.id.in_(found))
+    elif (q or "").strip():  # typed, but not a letter or digit in it ("%"): nobody matches
+        stmt = stmt.where(sa.false())
     if member_type in {m.value for m in MemberType}:
         stmt = stmt.where(User.member_type == MemberType(member_type))
     if int_arg(region_id) is not None:
@@ -247,11 +258,48 @@ def member_search(q: str = "", member_type: str = "", region_id: str = "", *, di
     return stmt.order_by(User.name, User.id)
 
 
+class DirectoryCard(NamedTuple):
+    """A member as the directory's results show them: only what the card shows."""
+
+    id: int
+    name: str
+    member_type: MemberType
+    job_title: str
+    organisation: str  # its name, or ""
+    council: str  # its display name, or ""
+    region: str  # its name, or ""
+
+    @classmethod
+    def of(cls, user: User) -> "DirectoryCard":
+        """The card of a loaded member (their organisation, council and region loaded with them)."""
+        return cls(user.id, user.name, user.member_type, user.job_title or "",
+                   user.organisation.name if user.organisation else "",
+                   user.local_authority.display_name if user.local_authority else "",
+                   user.region.name if user.region else "")
+
+
+def directory_cards(ids: list[int]) -> list[DirectoryCard]:
+    """The cards of these members, in this order: one query of only the columns shown."""
+    if not ids:
+        return []
+    rows = db.session.execute(
+        sa.select(User.id, User.name, User.member_type, User.job_title, Organisation.name,
+                  LocalAuthority.name, Region.name)
+        .outerjoin(Organisation, Organisation.id == User.organisation_id)
+        .outerjoin(LocalAuthority, LocalAuthority.id == User.local_authority_id)
+        .outerjoin(Region, Region.id == User.region_id)
+        .where(User.id.in_(ids)))
+    cards = {row[0]: DirectoryCard(row[0], row[1], row[2], row[3] or "", row[4] or "",
+                                   council_display_name(row[5]) if row[5] else "", row[6] or "") for row in rows}
+    return [cards[i] for i in ids if i in cards]
+
+
 class SearchPagination(Pagination):
     """A page of a member search answered by the search index (members.search.page_ids: the page's
-    matches in name order and how many there are, never a scan of every member), then the page's
-    members loaded by id with their organisation, council and region. The directory counts up to
-    members.search.COUNT_CAP (`more`: there are more than that; the pages stop there); staff exactly."""
+    matches in name order and how many there are, never a scan of every member). The directory's
+    page is DirectoryCards (one query of the columns shown) and counts up to
+    members.search.COUNT_CAP (`more`: there are more than that; the pages stop there); staff's page
+    is the members with their organisation, council and region (one query), counted exactly."""
 
     _total = 0
     more = False
@@ -262,6 +310,8 @@ class SearchPagination(Pagination):
         ids, total = search.page_ids(q, staff=staff, offset=self._query_offset, limit=self.per_page, cap=cap)
         self.more = cap is not None and total > cap
         self._total = min(total, cap) if cap is not None else total
+        if not staff:
+            return directory_cards(ids)
         if not ids:
             return []
         users = db.session.scalars(sa.select(User).where(User.id.in_(ids)).options(  # one query for the page
@@ -281,12 +331,15 @@ def search_page(q: str, *, staff: bool = False, page: int = 1, per_page: int = 2
 
 
 def directory_page(q="", member_type="", region_id="", page=1, per_page=20):
-    """One page of the member directory with its total: a search alone is answered by the search
-    index (`search_page`), a search with a type or region filter by `member_search`."""
+    """One page of the member directory (DirectoryCards) with its total: a search alone is answered
+    by the search index (`search_page`), the list or a search with a type or region filter by
+    `member_search`."""
     if search.words(q) and member_type not in {m.value for m in MemberType} and int_arg(region_id) is None:
         return search_page(q, page=page, per_page=per_page)
-    return db.paginate(member_search(q, member_type, region_id), page=page, per_page=per_page,
-                       error_out=False, count=True)
+    pagination = db.paginate(member_search(q, member_type, region_id), page=page, per_page=per_page,
+                             error_out=False, count=True)
+    pagination.items = [DirectoryCard.of(user) for user in pagination.items]
+    return pagination
 
 
 def visible_member(member_id: int, viewer: User) -> User | None:

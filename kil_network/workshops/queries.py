@@ -164,7 +164,9 @@ def check_in_list(workshop: Workshop, q: str = "") -> list[CheckInRow]:
     order_name = sa.func.lower(sa.func.coalesce(User.name, Registration.guest_name))
     rows = _check_in_rows(stmt.order_by(Registration.state, order_name, Registration.id))
     terms = textsearch.words(q)
-    return [row for row in rows if check_in_matches(row, terms)] if terms else rows
+    if not terms:  # blank: everyone; typed but no letter or digit ("%"): nobody, as the directory
+        return [] if (q or "").strip() else rows
+    return [row for row in rows if check_in_matches(row, terms)]
 
 
 def check_in_page(workshop: Workshop, q: str = "") -> dict:
