@@ -801,6 +801,15 @@ def test_request_introduction_emails_staff_without_addresses(app, people):
     assert "Plymouth" in mail.body_text and "How did you bring" in mail.body_text
     assert people["cllr"].email not in mail.body_text
     assert f"/staff/councils/{BRISTOL}" in mail.body_text
+    # Staff make the introduction: marked once (a second click changes nothing and audits nothing).
+    with pytest.raises(RuleError, match="Only campaign staff"):
+        journey.mark_introduction_handled(people["cllr"], intro)
+    assert journey.mark_introduction_handled(staff, intro) is True
+    db.session.commit()
+    assert intro.handled_at is not None and intro.handled_by_id == staff.id
+    assert journey.mark_introduction_handled(staff, intro) is False
+    db.session.commit()
+    assert count(AuditLog, AuditLog.action == "journey.introduction_handled") == 1
 
 
 def test_journey_page_next_step_and_permissions(app, people):

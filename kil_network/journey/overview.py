@@ -17,8 +17,6 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 from kil_network.auth.models import User
 from kil_network.core.audit import record
 from kil_network.core.csvutil import csv_safe
-from kil_network.core.rules import RuleError
-from kil_network.core.timeutil import utcnow
 from kil_network.councils.models import Pledge
 from kil_network.extensions import db
 from kil_network.journey.models import (
@@ -259,21 +257,3 @@ def _introductions(where) -> list[tuple]:
 def waiting_introductions() -> list[tuple]:
     """Every introduction request staff have not handled yet (the staff list shows them)."""
     return _introductions(PeerIntroduction.handled_at.is_(None))
-
-
-def mark_introduction_handled(staff: User, introduction: PeerIntroduction) -> bool:
-    """Staff have made the introduction: set once (a second click changes nothing, audits nothing).
-    Returns whether it changed."""
-    if not staff.is_staff:
-        raise RuleError("Only campaign staff introduce councils.")
-    # Lock the row and read it again: two members of staff clicking at once audit it once.
-    db.session.execute(sa.update(PeerIntroduction).where(PeerIntroduction.id == introduction.id)
-                       .values(handled_by_id=PeerIntroduction.handled_by_id))
-    db.session.refresh(introduction)
-    if introduction.handled_at is not None:
-        return False
-    introduction.handled_at = utcnow()
-    introduction.handled_by_id = staff.id
-    record(staff, "journey.introduction_handled", introduction,
-           f"Marked introduction #{introduction.id} (principle {introduction.principle_number}) as made")
-    return True

@@ -970,6 +970,24 @@ def request_introduction(user, from_council: LocalAuthority, to_council: LocalAu
     return intro
 
 
+def mark_introduction_handled(staff: User, introduction: PeerIntroduction) -> bool:
+    """Staff have made the introduction: set once (a second click changes nothing, audits nothing).
+    Returns whether it changed."""
+    if not _is_staff(staff):
+        raise RuleError("Only campaign staff introduce councils.")
+    # Lock the row and read it again: two members of staff clicking at once audit it once.
+    db.session.execute(sa.update(PeerIntroduction).where(PeerIntroduction.id == introduction.id)
+                       .values(handled_by_id=PeerIntroduction.handled_by_id))
+    db.session.refresh(introduction)
+    if introduction.handled_at is not None:
+        return False
+    introduction.handled_at = utcnow()
+    introduction.handled_by_id = staff.id
+    record(staff, "journey.introduction_handled", introduction,
+           f"Marked introduction #{introduction.id} (principle {introduction.principle_number}) as made")
+    return True
+
+
 # --- The journey page -----------------------------------------------------------------------
 
 WHO = {

@@ -131,7 +131,7 @@ def introduction_handled(introduction_id):
     """Mark a peer introduction as made (a set: a second click changes nothing)."""
     introduction = db.get_or_404(PeerIntroduction, introduction_id)
     with refused_to_flash() as outcome:
-        changed = overview.mark_introduction_handled(current_user, introduction)
+        changed = services.mark_introduction_handled(current_user, introduction)
     if outcome.ok:
         db.session.commit()
         flash("The introduction is marked as made." if changed else "That introduction was already marked as made.",
