@@ -312,6 +312,56 @@ def test_counter_sees_lazy_loads(app, make_user):
     assert len(statements) == 1 + N
 
 
+# The busiest writes, with the statements each may send (issue 14): the signed-in member, then the
+# write itself. A vote: the draft with its round's drafts and the member's votes (one query), the
+# vote's change under its row lock (one UPDATE on PostgreSQL, two on SQLite), the tallies (one
+# upsert). Register or cancel: the seat lock (which reads the workshop), the seats with the
+# member's own row (one query), the registration's write, its history event and its email.
+WRITE_LIMITS = {"vote (changed)": 5, "cancel my place": 6, "register (seat free)": 6}
+
+
+def test_writes_send_few_statements_whatever_the_rows(scene):
+    """The vote POST and register/cancel send at most WRITE_LIMITS statements, the same with N and
+    10N rows, and really write (a changed tally, a cancelled and a confirmed place, two emails)."""
+    member, main, draft = scene["member"], scene["main"], scene["drafts"][0]
+    stances = iter(["oppose", "amend", "support"])  # the warm-up, N rows, 10N rows
+
+    def one_of_each() -> dict[str, list[str]]:
+        out = {}
+        for name, url, data in (
+            ("vote (changed)", f"/principles/drafts/{draft.id}/vote", {"stance": next(stances), "comment": "My view"}),
+            ("cancel my place", f"/workshops/{main.id}/cancel", {"confirm": "1"}),
+            ("register (seat free)", f"/workshops/{main.id}/register", {"access_needs": ""}),
+        ):
+            with counting_queries() as statements:
+                response = member.post_form(url, data, headers=HX)
+            assert response.status_code == 200, (name, response.status_code)
+            out[name] = statements
+        return out
+
+    def emails() -> int:
+        return db.session.scalar(sa.text("SELECT count(*) FROM outbox_emails WHERE subject LIKE '%Main workshop'"))
+
+    one_of_each()  # warm-up
+    counts = []
+    for n in (N, 9 * N):
+        scene["grow"](n)
+        before = emails()
+        sent = one_of_each()
+        counts.append({name: len(statements) for name, statements in sent.items()})
+        too_many = {name: count for name, count in counts[-1].items() if count > WRITE_LIMITS[name]}
+        assert not too_many, "\n\n".join(f"{name}:\n" + "\n".join(sent[name]) for name in too_many)
+        assert emails() == before + 2  # "Registration cancelled" and "Your place is confirmed"
+    assert counts[0] == counts[1], f"statements grew with the rows (N, 10N): {counts}"
+    db.session.expire_all()
+    stance = db.session.scalar(sa.text("SELECT stance FROM votes WHERE draft_id = :d AND user_id = :u"),
+                               {"d": draft.id, "u": scene["me"].id})
+    assert stance == "support"
+    state = db.session.scalar(sa.text("SELECT state FROM registrations WHERE workshop_id = :w AND user_id = :u"),
+                              {"w": main.id, "u": scene["me"].id})
+    assert state == "confirmed"
+
+
 # --- The staff journey pages (issue 15): the same statements for 5 councils with journeys and for 50 ---
 
 STAFF_JOURNEY_MAX = 10  # the list reads every council and its facts once (journey.services.facts_for: 6)
