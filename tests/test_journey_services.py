@@ -590,6 +590,16 @@ def test_champion_invitation_by_email_accept_and_replace(app, people):
     with pytest.raises(RuleError) as refused:
         journey.appoint_champion(cllr, la, ChampionRole.CABINET)
     assert refused.value.field == "name"
+    # By email (the journey page's form): an unknown address is refused as another council's member is.
+    messages = set()
+    for email in ("nobody@example.org", people["cardiff"].email, people["community"].email, "  "):
+        with pytest.raises(RuleError) as refused:
+            journey.appoint_champion(cllr, la, ChampionRole.SENIOR_MANAGEMENT, email=email)
+        assert refused.value.field == "member", email
+        messages.add(refused.value.message)
+    assert len(messages) == 1
+    by_email = journey.appoint_champion(cllr, la, ChampionRole.SENIOR_MANAGEMENT, email=" OFFICER@example.org ")
+    assert by_email.user_id == people["officer"].id and by_email.accepted_at is None
 
 
 def test_champion_invitation_expires_and_a_newer_one_replaces_it(app, people):
@@ -812,8 +822,9 @@ def test_request_introduction_emails_staff_without_addresses(app, people):
     assert count(AuditLog, AuditLog.action == "journey.introduction_handled") == 1
 
 
-def test_journey_page_next_step_and_permissions(app, people):
-    """The journey page says what is next and who can do it, and what this viewer may do."""
+def test_journey_page_next_step_and_permissions(app, people, monkeypatch):
+    """The journey page says what is next and who can do it, and what this viewer may do (asking
+    once whether the viewer is a champion)."""
     la = council(BRISTOL)
     page = journey.journey(la, people["cllr"])
     assert page["facts"].stage is Stage.NOT_STARTED and page["next_step"]["stage"] is Stage.INTERESTED
@@ -824,7 +835,11 @@ def test_journey_page_next_step_and_permissions(app, people):
     staff = journey.journey(la, people["staff"])["permissions"]
     assert staff["can_appoint"] and staff["can_record_conversation"] and not staff["can_edit"]
     endorsed_with_champions(people, la)
+    asked = []
+    monkeypatch.setattr(journey, "is_champion", lambda *args, real=journey.is_champion: asked.append(1) or real(*args))
     page = journey.journey(la, people["cllr"])
+    assert not journey.journey(la, people["cardiff"])["permissions"]["is_champion"]
+    assert len(asked) == 2  # once per page, also for someone not of the council (can_edit asks it too)
     assert page["next_step"]["stage"] is Stage.CONVERSATION and page["permissions"]["is_champion"]
     assert page["next_step"]["who"] and page["next_step"]["text"].startswith("Hold a conversation")
     assert [c.role for c in page["champions"]] == [ChampionRole.CABINET, ChampionRole.SENIOR_MANAGEMENT]

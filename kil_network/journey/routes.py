@@ -12,7 +12,6 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from kil_network.auth.services import get_user_by_email
 from kil_network.core import submissions
 from kil_network.core.decorators import confirmed_required
 from kil_network.core.htmx import render
@@ -83,7 +82,7 @@ def council(gss_code):
     council = get_council_or_404(gss_code)
     facts = services.council_facts(council)
     progress = services.progress(council, published_only=True)
-    published = [a for a in services.assessments_of(council) if services.is_published(a)]
+    published = services.published_assessments(council)
     return render("journey/council.html", council=council, facts=facts, stages=services.STAGES,
                   published=published[0] if published else None, levels=services.LEVELS,
                   progress=progress, chart=charts.progress_chart(progress, services.LEVELS),
@@ -182,14 +181,9 @@ def champions(gss_code):
     council = get_council_or_404(gss_code)
     if request.form.get("kind") == "member":
         form = MemberChampionForm(prefix="member")
-
-        def appoint():
-            member = get_user_by_email(form.email.data or "")
-            if member is None:  # the service gives the same answer for a member of another council
-                raise RuleError(f"Enter the email address of a Network member from {council.display_name}", "email")
-            services.appoint_champion(current_user, council, ChampionRole(form.role.data), member=member)
-
-        return _act(council, form, "email", appoint,
+        return _act(council, form, "email",
+                    lambda: services.appoint_champion(current_user, council, ChampionRole(form.role.data),
+                                                      email=form.email.data or ""),
                     "We have emailed them a link to accept. They count as champion once they accept.",
                     "stage-champions", "member", aliases={"member": "email"})
     form = NamedChampionForm(prefix="named")

@@ -24,6 +24,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from kil_network.auth.models import Status, User
+from kil_network.auth.services import get_user_by_email
 from kil_network.core.audit import record
 from kil_network.core.email import SecretURL, queue_email
 from kil_network.core.rules import NotPermitted, RuleError
@@ -426,11 +427,24 @@ def _end_others(champion: Champion, now: datetime) -> None:
         other.ended_at = now
 
 
+def _not_a_member_of(council: LocalAuthority) -> RuleError:
+    """The one refusal for an address that is nobody's, an unconfirmed account's, or a member's of
+    another council or another kind: no answer tells which addresses belong to members."""
+    return RuleError(f"Enter the email address of a Network member who is a councillor, commissioner or officer "
+                     f"of {council.display_name}", "member")
+
+
 def appoint_champion(actor, council: LocalAuthority, role: ChampionRole, *, member: User | None = None,
-                     name: str = "", job_title: str = "") -> Champion:
-    """Appoint a champion: a member of the council (invited by email; counts once they accept) or
-    a named person (counts at once)."""
+                     email: str | None = None, name: str = "", job_title: str = "") -> Champion:
+    """Appoint a champion: a member of the council (given as `member` or by their `email`; invited
+    by email, counts once they accept) or a named person (counts at once)."""
     _require_edit(actor, council, staff_too=True)
+    if email is not None:
+        if member is not None:
+            raise ValueError("Give a member or an email address, not both")
+        member = get_user_by_email(email.strip()) if email.strip() else None
+        if member is None:
+            raise _not_a_member_of(council)
     try:
         role = ChampionRole(role)
     except ValueError as exc:
@@ -442,9 +456,9 @@ def appoint_champion(actor, council: LocalAuthority, role: ChampionRole, *, memb
     if member is not None:
         if name:
             raise RuleError("Choose a member or type a name, not both", "name")
-        if not (_signed_in(member) and member.local_authority_id == council.id and member.member_type.needs_council):
-            raise RuleError(f"Choose a confirmed member who is a councillor, commissioner or officer of "
-                            f"{council.display_name}", "member")
+        if not (_signed_in(member) and member.local_authority_id == council.id and member.member_type is not None
+                and member.member_type.needs_council):
+            raise _not_a_member_of(council)
         if is_champion(member, council) and db.session.scalar(sa.select(Champion.id).where(
                 Champion.local_authority_id == council.id, Champion.user_id == member.id, Champion.role == role,
                 Champion.ended_at.is_(None), Champion.accepted_at.is_not(None))) is not None:
@@ -610,16 +624,29 @@ def assessments_of(council: LocalAuthority) -> list[Assessment]:
                                    .order_by(Assessment.year.desc())))
 
 
+def published_assessments(council: LocalAuthority) -> list[Assessment]:
+    """The council's accepted and published assessments (its public page), newest year first."""
+    return list(db.session.scalars(sa.select(Assessment).where(
+        Assessment.local_authority_id == council.id, Assessment.status == AssessmentStatus.ACCEPTED,
+        Assessment.published_at.is_not(None)).order_by(Assessment.year.desc())))
+
+
 def start_refusal(user, council: LocalAuthority) -> str | None:
     """Why this person cannot start an assessment for this council now, or None."""
-    if not can_edit(user, council):
+    return _start_refusal(council, editor=can_edit(user, council))
+
+
+def _start_refusal(council: LocalAuthority, *, editor: bool, existing: list[Assessment] | None = None) -> str | None:
+    """start_refusal for someone whose right to edit is known (and the council's assessments, when read)."""
+    if not editor:
         return (f"Only councillors, commissioners and officers of {council.display_name} who are members of the "
                 "Network can start its assessment.")
     if adopted_round() is None:
         return "The assessment opens once the campaign has adopted the principles."
     if verified_pledge(council) is None:
         return f"{council.display_name} can assess itself once its Keep it Local pledge is verified."
-    existing = db.session.scalars(sa.select(Assessment).where(Assessment.local_authority_id == council.id)).all()
+    if existing is None:
+        existing = db.session.scalars(sa.select(Assessment).where(Assessment.local_authority_id == council.id)).all()
     if any(a.status in IN_PROGRESS for a in existing):
         return "An assessment is already in progress. Finish that one first."
     year = utcnow().year
@@ -1092,9 +1119,10 @@ def journey(council: LocalAuthority, viewer) -> dict:
         action, endpoint = ACTIONS[upcoming]
         next_step = {"stage": upcoming, "text": _next_text(upcoming, facts, council), "who": WHO[upcoming],
                      "action": action, "action_endpoint": endpoint}
-    editor = can_edit(viewer, council)
+    champion = is_champion(viewer, council)  # once: can_edit would ask again
+    editor = _council_member(viewer, council) or champion
     staff = _is_staff(viewer)
-    refusal = start_refusal(viewer, council)
+    refusal = _start_refusal(council, editor=editor, existing=assessments)
     return {
         "council": council,
         "facts": facts,
@@ -1103,7 +1131,7 @@ def journey(council: LocalAuthority, viewer) -> dict:
         "champions": current_champions(council),
         "conversations": conversations_of(council),
         "assessments": [a for a in assessments if is_published(a) or editor or staff],
-        "permissions": {"can_edit": editor, "is_champion": is_champion(viewer, council),
+        "permissions": {"can_edit": editor, "is_champion": champion,
                         "can_appoint": editor or staff, "can_record_conversation": editor or staff,
                         "can_start_assessment": refusal is None, "start_refusal": refusal,
                         "is_staff": staff},
