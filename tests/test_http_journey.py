@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 from markupsafe import Markup
+from pypdf import PdfReader, PdfWriter
 
 from kil_network.core.models import OutboxEmail
 from kil_network.core.timeutil import utcnow
@@ -32,6 +33,7 @@ from kil_network.journey.models import (
 )
 from kil_network.members.models import LocalAuthority
 from kil_network.principles import services as principles
+from tests.support.ids import real_pdf
 from tests.support.post_matrix import changes, snapshot, words
 from tests.support.principles import open_round
 
@@ -40,7 +42,7 @@ pytestmark = pytest.mark.both_databases
 
 BRISTOL, CARDIFF, PLYMOUTH = "E06000023", "W06000015", "E06000026"
 PASSWORD = "correct horse battery"
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = real_pdf()  # a document whose author metadata evidence.scrub can strip
 SUMMARY = "data-error-summary"
 ROLES = ("anonymous", "unconfirmed", "other", "community", "cllr", "champion", "staff")
 
@@ -284,8 +286,76 @@ def test_endorsement_link_and_document(clients, people):
     endorsement = db.session.scalar(sa.select(CouncilEndorsement))
     assert endorsement.file_name == "signed.pdf" and endorsement.link_url == "https://example.org/decision"
     page = words(clients["anonymous"].get(f"/councils/{BRISTOL}/journey"))
-    assert "Current stage: Endorsed" in page and "signed.pdf" in page
+    assert "Current stage: Endorsed" in page and "uploaded as signed.pdf" in page
     assert clients["staff"].post_form(url, {"endorsement-link_url": "https://example.org/v2"}).status_code == 303
+
+
+def test_endorsement_document_download(app, clients, people, uploads_dir):
+    """GET /councils/<gss>/endorsement: the verified pledge's signed endorsement, public (a public
+    commitment), linked from the council, journey and staff pages; always a download under a clean
+    name with its real media type, nosniff and a sandbox CSP, its author metadata stripped. None
+    (a link only, no pledge) is a 404; a pending pledge's is staff's only; a rejected one's nobody's.
+    A document whose metadata cannot be removed (a password-protected PDF) is refused on upload."""
+    url = f"/councils/{BRISTOL}/endorsement"
+    assert {role: clients[role].get(url).status_code for role in ROLES} == dict.fromkeys(ROLES, 404)  # no pledge
+    la = council(BRISTOL)
+    pledge = councils.submit_pledge(people["cllr"], la, signed_by=SignedBy.CABINET_DECISION, signatories="Cabinet",
+                                    pledged_on=date(2025, 3, 27), champions="")
+    councils.review_pledge(people["staff"], pledge, PledgeStatus.VERIFIED)
+    journey.set_endorsement(people["cllr"], la, link_url="https://example.org/decision")
+    db.session.commit()
+    assert {role: clients[role].get(url).status_code for role in ROLES} == dict.fromkeys(ROLES, 404)  # a link only
+    assert url not in body(clients["anonymous"].get(f"/councils/{BRISTOL}"))
+    locked = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.encrypt("secret")
+    writer.write(locked)
+    response = clients["cllr"].post_form(url, {"endorsement-document": (io.BytesIO(locked.getvalue()), "locked.pdf")},
+                                         content_type="multipart/form-data")
+    assert response.status_code == 422 and "author details (metadata) are removed" in words(response)
+    assert not db.session.scalar(sa.select(CouncilEndorsement.file_key))
+    assert not (uploads_dir.exists() and any(uploads_dir.iterdir()))
+    signed = real_pdf(author="Jane Privatename")
+    response = clients["cllr"].post_form(url, {"endorsement-document": (io.BytesIO(signed), "Jane's scan.pdf"),
+                                               "endorsement-link_url": "https://example.org/decision"},
+                                         content_type="multipart/form-data")
+    assert response.status_code == 303
+    assert url in body(clients["anonymous"].get(f"/councils/{BRISTOL}"))
+    assert url in body(clients["anonymous"].get(f"/councils/{BRISTOL}/journey"))
+    assert url in body(clients["staff"].get(f"/staff/councils/{BRISTOL}"))
+    for role in ROLES:
+        response = clients[role].get(url)
+        assert response.status_code == 200, role
+        assert response.mimetype == "application/pdf"
+        assert response.headers["Content-Disposition"] == (
+            f"attachment; filename=keep-it-local-endorsement-{BRISTOL}.pdf")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"].startswith("sandbox")
+        assert response.headers["Cache-Control"] == "no-store"
+        assert b"Privatename" not in response.data and b"Privatename" in signed
+        assert not (PdfReader(io.BytesIO(response.data)).metadata or {}).get("/Author")
+    # The stripped copy is made again from the original if it has gone.
+    key = db.session.scalar(sa.select(CouncilEndorsement.file_key))
+    (uploads_dir / journey.uploads.published_key(key)).unlink()
+    again = clients["anonymous"].get(url)
+    assert again.status_code == 200 and b"Privatename" not in again.data
+    # Pending again (staff reopened it): staff only, and the staff page still links it.
+    pledge.status = PledgeStatus.PENDING
+    db.session.commit()
+    outcomes = {role: clients[role].get(url).status_code for role in ROLES}
+    assert outcomes == {**dict.fromkeys(ROLES, 404), "staff": 200}
+    assert url in body(clients["staff"].get(f"/staff/councils/{BRISTOL}"))
+    assert url not in body(clients["cllr"].get(f"/councils/{BRISTOL}/journey"))
+    pledge.status = PledgeStatus.REJECTED
+    db.session.commit()
+    assert {role: clients[role].get(url).status_code for role in ROLES} == dict.fromkeys(ROLES, 404)
+    assert url not in body(clients["staff"].get(f"/staff/councils/{BRISTOL}"))
+    # Bad codes: 20 digits, a NUL, an unknown council.
+    for bad in (f"/councils/{'9' * 20}/endorsement", f"/councils/{BRISTOL}%00/endorsement", "/councils/%00/endorsement",
+                "/councils/E99999999/endorsement"):
+        assert clients["staff"].get(bad).status_code == 404, bad
+        assert clients["anonymous"].get(bad).status_code == 404, bad
 
 
 def test_champions_member_invited_by_email_accepts_and_named_person(app, clients, people):

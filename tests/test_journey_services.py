@@ -32,9 +32,10 @@ from kil_network.members.models import LocalAuthority
 from kil_network.principles import services as principles
 from kil_network.workshops.models import Workshop, WorkshopFormat, WorkshopStatus
 from tests.support.db import count, counting_queries
+from tests.support.ids import real_pdf
 from tests.support.principles import open_round, set_wording
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = real_pdf(author="Ada Author")  # its author metadata is stripped from the copy the council page offers
 BRISTOL, PLYMOUTH, CORNWALL, EAST_DEVON = "E06000023", "E06000026", "E06000052", "E07000040"
 CARDIFF, LEEDS, HACKNEY = "W06000015", "E08000035", "E09000012"
 COMPLETE = {"level": 2, "evidence": "Our community partnership board (https://example.org/board).",
@@ -702,6 +703,11 @@ def test_endorsement_link_or_checked_document(app, people, uploads_dir):
     db.session.commit()
     assert (endorsement.file_kind, endorsement.file_size) == ("pdf", len(PDF))
     assert endorsement.file_name == "Signed endorsement.pdf" and (uploads_dir / endorsement.file_key).exists()
+    assert (uploads_dir / endorsement.file_key).read_bytes() == PDF  # the original, as sent
+    found, public = journey.endorsement_document(AnonymousUserMixin(), la)
+    assert found.id == endorsement.id and b"Ada Author" in PDF and b"Ada Author" not in public
+    assert (uploads_dir / journey.uploads.published_key(endorsement.file_key)).read_bytes() == public
+    assert journey.endorsement_download_name(la, endorsement) == f"keep-it-local-endorsement-{BRISTOL}.pdf"
     assert journey.council_facts(la).endorsed
     journey.set_endorsement(cllr, la, link_url="https://bristol.example.org/decision")  # keeps the document
     db.session.commit()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 from kil_network.auth.models import User
 from kil_network.core.audit import record
 from kil_network.core.csvutil import csv_safe
-from kil_network.councils.models import Pledge
+from kil_network.councils.models import Pledge, PledgeStatus
 from kil_network.extensions import db
 from kil_network.journey.models import (
     Assessment,
@@ -219,6 +219,10 @@ def council_history(council: LocalAuthority) -> dict:
     return {"facts": facts, "stage_states": [(stage, stage in facts.reached) for stage in STAGES],
             "due_text": CouncilRow(council, facts).due_text, "pledges": [pledge for pledge, _ in pledged],
             "endorsements": {pledge.id: endorsement for pledge, endorsement in pledged if endorsement},
+            # The pledge whose document GET /councils/<gss>/endorsement gives staff: the live one's.
+            "downloadable_pledge_id": next((pledge.id for pledge, endorsement in pledged
+                                            if pledge.status != PledgeStatus.REJECTED and endorsement
+                                            and endorsement.file_key), None),
             "interests": interests,
             "champions": [(champion, champion_state(champion, current)) for champion in champions],
             # A named person (not a member) whose name is still on the record: staff remove it on request.

@@ -7,8 +7,10 @@ Thin: parse, call journey.services (every rule is there), commit once, render or
 refusal (`RuleError`, and `NotPermitted` for someone who may not act at all) comes back on the form
 with everything typed (422); an assessment the viewer may not see is a 403 (sign-in for visitors).
 """
+import io
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -17,7 +19,8 @@ from kil_network.core.decorators import confirmed_required
 from kil_network.core.htmx import render
 from kil_network.core.rules import NotPermitted, RuleError
 from kil_network.councils import services as councils
-from kil_network.extensions import db
+from kil_network.evidence import uploads
+from kil_network.extensions import db, limiter
 from kil_network.journey import charts, overview, services
 from kil_network.journey.forms import (
     ButtonForm,
@@ -87,6 +90,21 @@ def council(gss_code):
                   published=published[0] if published else None, levels=services.LEVELS,
                   progress=progress, chart=charts.progress_chart(progress, services.LEVELS),
                   **councils.council_page(council, current_user))
+
+
+@bp.get("/councils/<gss_code>/endorsement")
+@limiter.limit("60 per minute")
+def endorsement_file(gss_code):
+    """The signed endorsement document behind the verified pledge (staff: the pending pledge's too),
+    its author metadata stripped, always as a download that no browser runs or sniffs."""
+    council = get_council_or_404(gss_code)
+    found = services.endorsement_document(current_user, council) or abort(404)
+    endorsement, data = found
+    response = send_file(io.BytesIO(data), mimetype=uploads.KINDS[endorsement.file_kind], as_attachment=True,
+                         download_name=services.endorsement_download_name(council, endorsement), max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
 
 
 # --- The journey page and its forms ---------------------------------------------------------

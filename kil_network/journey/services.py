@@ -30,7 +30,7 @@ from kil_network.core.email import SecretURL, queue_email
 from kil_network.core.rules import NotPermitted, RuleError
 from kil_network.core.timeutil import to_london, utcnow
 from kil_network.councils.models import Pledge, PledgeStatus
-from kil_network.evidence import uploads
+from kil_network.evidence import scrub, uploads
 from kil_network.extensions import db
 from kil_network.journey.models import (
     Assessment,
@@ -348,9 +348,10 @@ def set_endorsement(user, council: LocalAuthority, *, link_url: str = "", upload
         if not link_url.lower().startswith("https://") or len(link_url) <= len("https://") or any(
                 c.isspace() for c in link_url):
             raise RuleError("Enter a link that starts with https://", "link_url")
-    data, kind = None, ""
+    data, kind, public = None, "", None
     if upload is not None and upload.filename:
         data, kind = uploads.check_upload(upload)  # UploadError: a RuleError on the "file" field
+        public = _public_copy(data, kind)
     endorsement = db.session.scalar(sa.select(CouncilEndorsement).where(CouncilEndorsement.pledge_id == pledge.id))
     if endorsement is None:
         if not link_url and data is None:
@@ -364,6 +365,7 @@ def set_endorsement(user, council: LocalAuthority, *, link_url: str = "", upload
         if endorsement.file_key:
             uploads.delete_after_commit(endorsement.file_key)
         endorsement.file_key = uploads.save(data)
+        uploads.save(public, uploads.published_key(endorsement.file_key))  # what endorsement_document serves
         endorsement.file_kind = kind
         endorsement.file_size = len(data)
         endorsement.file_name = uploads.clean_filename(upload.filename, kind)
@@ -375,6 +377,57 @@ def set_endorsement(user, council: LocalAuthority, *, link_url: str = "", upload
            + (f" (document {endorsement.file_name})" if endorsement.file_key else "")
            + (" (link)" if endorsement.link_url else ""))
     return endorsement
+
+
+ENDORSEMENT_UNCLEAN = ("The signed endorsement is shown to everyone, so its author details (metadata) are removed "
+                      "first, and they could not be removed from this document. Upload a copy without a password "
+                      "(saved again as PDF, DOCX or ODT), or give a link to the published decision.")
+
+
+def _public_copy(data: bytes, kind: str) -> bytes:
+    """The document as the council's page offers it: its author metadata stripped (evidence.scrub,
+    as the evidence library publishes documents); UploadError on the "file" field if it cannot be."""
+    try:
+        return scrub.strip_metadata(data, kind)
+    except RuleError as exc:
+        raise uploads.UploadError(ENDORSEMENT_UNCLEAN) from exc
+
+
+def _live_pledge_endorsement(council: LocalAuthority) -> CouncilEndorsement | None:
+    """The endorsement of the council's live pledge (pending or verified: one at most)."""
+    return db.session.scalar(sa.select(CouncilEndorsement).join(Pledge, CouncilEndorsement.pledge_id == Pledge.id)
+                             .where(Pledge.local_authority_id == council.id, Pledge.status != PledgeStatus.REJECTED))
+
+
+def downloadable_endorsement(viewer, council: LocalAuthority) -> CouncilEndorsement | None:
+    """The endorsement whose document this viewer may download: the verified pledge's for everyone
+    (the council's signed endorsement is a public commitment); staff also while the pledge is pending."""
+    endorsement = _live_pledge_endorsement(council) if _is_staff(viewer) else endorsement_of(council)
+    return endorsement if endorsement is not None and endorsement.file_key else None
+
+
+def endorsement_download_name(council: LocalAuthority, endorsement: CouncilEndorsement) -> str:
+    """The download's file name: the council's code, never the name it was uploaded with."""
+    return f"keep-it-local-endorsement-{council.gss_code}.{endorsement.file_kind}"
+
+
+def endorsement_document(viewer, council: LocalAuthority) -> tuple[CouncilEndorsement, bytes] | None:
+    """The endorsement and its document's bytes, author metadata stripped, if this viewer may read it
+    (downloadable_endorsement) and it is stored; None otherwise. The stripped copy was made on upload;
+    if it is missing it is made again from the original."""
+    endorsement = downloadable_endorsement(viewer, council)
+    if endorsement is None or endorsement.file_kind not in uploads.KINDS:
+        return None
+    try:
+        return endorsement, uploads.read(uploads.published_key(endorsement.file_key))
+    except uploads.UploadError:
+        pass
+    try:
+        return endorsement, _public_copy(uploads.read(endorsement.file_key), endorsement.file_kind)
+    except uploads.UploadError:
+        current_app.logger.warning("The endorsement document of %s is missing from storage or cannot be cleaned",
+                                   council.gss_code)
+        return None
 
 
 # --- Champions ------------------------------------------------------------------------------

@@ -143,6 +143,9 @@ EXPECTED = {
     # officers and staff only: the roles here are not of Bristol's council); an invitation link that
     # is not valid is a 400 once signed in.
     "/councils/<gss_code>/journey": ("/councils/E06000023/journey", PUBLIC),
+    # The signed endorsement document: Bristol has no pledge here, so none to read (404 for every role;
+    # test_http_journey.py downloads a real one).
+    "/councils/<gss_code>/endorsement": ("/councils/E06000023/endorsement", dict.fromkeys(ROLES, 404)),
     "/councils/<gss_code>/assessments/new": ("/councils/E06000023/assessments/new", CONFIRMED),
     "/councils/<gss_code>/assessments/<int:assessment_id>": (
         "/councils/E06000023/assessments/{assessment}", {**STAFF, "unconfirmed": 403}),
