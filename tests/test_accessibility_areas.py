@@ -57,7 +57,8 @@ MEMBER = [
 ]
 OFFICER = ["/councils/E08000035/pledge", "pledge-errors", "/councils/E08000035/journey",
            "/councils/E08000035/assessments/new", "/councils/E08000035/assessments/{a_draft}",
-           "/councils/E08000035/assessments/{a_draft}/check", "assessment-errors"]
+           "/councils/E08000035/assessments/{a_draft}/check", "assessment-errors",
+           "/councils/champions/accept/{invite_token_live}"]  # a valid invitation (Leeds' senior manager)
 ADMIN = [
     "/staff/workshops/", "/staff/workshops/new", "workshop-new-errors-htmx", "/staff/workshops/{w_live}",
     "/staff/workshops/{w_draft}", "/staff/workshops/{w_cancelled}", "/staff/workshops/{w_full}",

@@ -131,7 +131,8 @@ def collect_pages(app, site) -> dict[str, str]:
     get(officer, "officer", "/councils/E08000035/pledge")
     # The council journey: the officer is Leeds' champion, with this year's draft (issue 15).
     for path in ("/councils/E08000035/journey", "/councils/E08000035/assessments/new",
-                 "/councils/E08000035/assessments/{a_draft}", "/councils/E08000035/assessments/{a_draft}/check"):
+                 "/councils/E08000035/assessments/{a_draft}", "/councils/E08000035/assessments/{a_draft}/check",
+                 "/councils/champions/accept/{invite_token}"):  # a valid invitation (Leeds' senior manager)
         get(officer, "officer", path)
     post(officer, "officer", "/councils/E08000035/assessments/{a_draft}", {"evidence_1": "e" * 4001, "action": "save"},
          422, name=" (too long)")

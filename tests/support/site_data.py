@@ -306,6 +306,7 @@ def _journey(round_, drafts, calderdale, now) -> dict:
     Rows are written directly: the round they answer is the closed one (adopting it here would change
     the principles pages the other checks read)."""
     from kil_network.auth.models import User
+    from kil_network.journey import services as journey_services
     from kil_network.journey.models import (
         Assessment,
         AssessmentAnswer,
@@ -341,9 +342,15 @@ def _journey(round_, drafts, calderdale, now) -> dict:
                        answers=[AssessmentAnswer(draft_id=d.id, number=d.number, level=1 if d.number == 1 else None,
                                                  evidence=f"Leeds evidence {d.number}" if d.number < 3 else "")
                                 for d in drafts])
-    db.session.add_all([*published, draft])
+    # The officer's invitation to be Leeds' senior management champion, waiting: the accept page with a
+    # valid link (signed for the test app and for the live server).
+    invitation = Champion(local_authority_id=leeds.id, role=ChampionRole.SENIOR_MANAGEMENT, user_id=officer.id,
+                          invited_at=now)
+    db.session.add_all([*published, draft, invitation])
     db.session.flush()
-    return {"a_published": published[-1].id, "a_draft": draft.id}
+    return {"a_published": published[-1].id, "a_draft": draft.id,
+            "invite_token": journey_services.champion_token(invitation),
+            "invite_token_live": signed_as_live_server(journey_services.champion_token, invitation)}
 
 
 def _journey_for_staff(round_, drafts, calderdale, now) -> dict:
