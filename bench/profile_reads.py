@@ -36,7 +36,8 @@ def page_paths(url: str) -> dict:
         register = one("SELECT id FROM workshops WHERE title = :t", t=REGISTRATION_TITLE)
         closed = one("SELECT max(id) FROM rounds WHERE state = 'closed'")
         council = one("SELECT la.gss_code FROM local_authorities la ORDER BY la.gss_code LIMIT 1")
-        item = one("SELECT min(id) FROM submissions WHERE published_at IS NOT NULL")
+        item = one("SELECT min(id) FROM submissions WHERE publication != 'private' "
+                   "AND status IN ('reviewed', 'featured')")
     engine.dispose()
     pages = {
         "ceiling": (None, "/healthz", {}),
@@ -126,6 +127,9 @@ def main() -> None:
     print(f"{'page':18} {'CPU ms':>7} {'best':>6} {'wall ms':>8} {'SQL':>5} {'SQL ms':>6} {'tmpl ms':>7} "
           f"{'KB':>6}{' calls' if args.calls else ''}  path")
     for key in chosen:
+        if key not in pages:
+            print(f"{key:18} (no such page in this database)")
+            continue
         role, path, headers = pages[key]
         client = clients[role]
 
