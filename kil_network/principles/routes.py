@@ -14,6 +14,7 @@ from kil_network.auth.models import MemberType, Status
 from kil_network.auth.routes import form_email, fresh_session, too_many_on
 from kil_network.core import submissions
 from kil_network.core.addresses import normalise_email
+from kil_network.core.commits import commit_keeping_loaded
 from kil_network.core.email import external_url
 from kil_network.core.errors import render_error, typed_values
 from kil_network.core.htmx import is_htmx, render
@@ -59,19 +60,6 @@ def get_round_or_404(round_id: int) -> Round:
     if round_ is None or not services.round_visible(round_, current_user):
         abort(404)
     return round_
-
-
-def _commit_keeping_loaded() -> None:
-    """Commit without expiring what the session holds, so the response renders without reloading it.
-
-    The draft, round, member and vote are rendered as this transaction read and wrote them;
-    reloading all of them after every vote cost a query each."""
-    session = db.session()
-    expire, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire
 
 
 def _workshop_arg():
@@ -390,7 +378,7 @@ def vote(draft_id):
         db.session.rollback()
         drafts = votes = None  # read again for the cards: the rollback undid whatever was written
     else:
-        _commit_keeping_loaded()
+        commit_keeping_loaded()
     back = request.form.get("back")
     # What was typed comes back with the error (a form error or an expired token), never lost.
     # `errors` by field, for the error summary and the messages beside the fields.

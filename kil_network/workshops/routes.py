@@ -4,6 +4,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from kil_network.core.commits import commit_keeping_loaded
 from kil_network.core.email import external_url
 from kil_network.core.htmx import is_htmx, render
 from kil_network.core.lookups import by_id
@@ -119,17 +120,6 @@ def _locked_workshop_or_404(workshop_id: int) -> Workshop:
     return workshop
 
 
-def _commit_keeping_loaded() -> None:
-    """Commit without expiring what the session holds: the panel renders from the workshop and the
-    registration as this transaction wrote them, not from a reload of each."""
-    session = db.session()
-    expire, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire
-
-
 @bp.post("/workshops/<int:workshop_id>/register")
 @login_required
 def register(workshop_id):
@@ -144,7 +134,7 @@ def register(workshop_id):
         db.session.rollback()
         form.form_errors.append(exc.message)
         return _registration_refused(workshop, form)
-    _commit_keeping_loaded()
+    commit_keeping_loaded()
     if change.position:
         why = change.reason
         message = (f"{why.message if why else 'Every place is taken.'} You are number {change.position} on the "
@@ -170,7 +160,7 @@ def cancel(workshop_id):
         if change is None:
             db.session.rollback()  # nothing changed: the lock's write is undone
             return _after_registration_change(workshop, "You are not registered for this workshop.", "error")
-        _commit_keeping_loaded()
+        commit_keeping_loaded()
         return _after_registration_change(workshop, "Your registration has been cancelled.", change=change)
     workshop = get_workshop_or_404(workshop_id)
     reg = queries.registration_for(workshop, current_user)

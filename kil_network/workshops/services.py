@@ -62,6 +62,16 @@ class Seats:
     by_type: dict = field(default_factory=dict)
     walk_ins: int = 0
 
+    def add(self, state: RegistrationState, member_type: MemberType, walk_in: bool, count: int) -> None:
+        """Count `count` registrations of this state, member type and kind (walk-in or booked)."""
+        if state == RegistrationState.CONFIRMED and walk_in:
+            self.walk_ins += count
+        elif state == RegistrationState.CONFIRMED:
+            self.confirmed += count
+            self.by_type[member_type] = self.by_type.get(member_type, 0) + count
+        else:
+            self.waitlisted += count
+
     def free(self, workshop: Workshop) -> int:
         """Booked places still free (never below 0)."""
         return max(0, workshop.capacity - self.confirmed)
@@ -151,13 +161,7 @@ def seats(workshop: Workshop) -> Seats:
     ).all()
     result = Seats()
     for state, mtype, walk_in, count in rows:
-        if state == RegistrationState.CONFIRMED and walk_in:
-            result.walk_ins += count
-        elif state == RegistrationState.CONFIRMED:
-            result.confirmed += count
-            result.by_type[mtype] = result.by_type.get(mtype, 0) + count
-        else:
-            result.waitlisted += count
+        result.add(state, mtype, walk_in, count)
     return result
 
 
@@ -196,13 +200,8 @@ def seats_and_mine(workshop: Workshop, user: User) -> tuple[Seats, Mine | None]:
         state, mtype = RegistrationState(state), MemberType(mtype)
         if is_mine:
             mine = Mine(id=reg_id, state=state, member_type=mtype, walk_in=bool(walk_in), changes=count)
-        elif state == RegistrationState.CONFIRMED and walk_in:
-            result.walk_ins += count
-        elif state == RegistrationState.CONFIRMED:
-            result.confirmed += count
-            result.by_type[mtype] = result.by_type.get(mtype, 0) + count
         else:
-            result.waitlisted += count
+            result.add(state, mtype, walk_in, count)
     return result, mine
 
 
