@@ -60,3 +60,21 @@ def test_council_page_offers_the_pledge_only_to_those_who_may_submit_it(app, mak
     assert services.council_page(bristol, councillor)["can_pledge"] is True
     pledge_for(councillor, bristol)
     assert services.council_page(bristol, councillor)["can_pledge"] is False
+
+
+def test_council_page_lists_the_first_members_by_name_and_counts_them_all(app, make_user, monkeypatch):
+    """Its cost follows the page: the first MEMBERS_SHOWN listed members by name, the count of all of
+    them, and how many more there are (the rest are found through the directory)."""
+    monkeypatch.setattr(services, "MEMBERS_SHOWN", 3)
+    bristol = council("E06000023")
+    for n in (5, 1, 4, 2, 6):
+        make_user(email=f"cllr{n}@example.org", name=f"Cllr Number{n}", member_type="councillor",
+                  organisation="", gss_code="E06000023")
+    make_user(email="hidden@example.org", name="Cllr Hidden", member_type="councillor", organisation="",
+              gss_code="E06000023", show_in_directory=False)
+    viewer = make_user(email="viewer@example.org", member_type="other", organisation="", gss_code="E08000035")
+    page = services.council_page(bristol, viewer)
+    assert [m.name for m in page["members"]] == ["Cllr Number1", "Cllr Number2", "Cllr Number4"]
+    assert page["member_count"] == 5 and page["more_members"] == 2
+    anonymous = services.council_page(bristol, AnonymousUserMixin())
+    assert anonymous["members"] == [] and anonymous["member_count"] == 5 and anonymous["more_members"] == 0

@@ -120,14 +120,21 @@ def pledged_by_region() -> list[dict]:
     return [{"region": r, "pledges": grouped[r.id], "councils": totals.get(r.id, 0)} for r in regions]
 
 
-def council_members(council: LocalAuthority) -> Sequence[User]:
-    """Network members from this council who are listed in the directory."""
-    return db.session.scalars(
-        sa.select(User).options(joinedload(User.organisation))
+# A council page lists at most this many of its members (by name); the count is of them all.
+MEMBERS_SHOWN = 50
+
+
+def council_members(council: LocalAuthority, limit: int | None = None) -> tuple[Sequence[sa.Row], int]:
+    """The first `limit` (MEMBERS_SHOWN) Network members from this council listed in the directory, by
+    name, with the count of them all, in one statement (a window count is taken before the LIMIT):
+    only the columns the council page shows, so its cost follows the page, not the council's size."""
+    rows = db.session.execute(
+        sa.select(User.id, User.name, User.member_type, User.job_title, sa.func.count().over().label("listed"))
         .where(User.local_authority_id == council.id, User.status == Status.ACTIVE,
                User.show_in_directory.is_(True), User.email_confirmed_at.is_not(None))
-        .order_by(User.name)
+        .order_by(User.name, User.id).limit(limit or MEMBERS_SHOWN)
     ).all()
+    return rows, rows[0].listed if rows else 0
 
 
 def published_pledge(council: LocalAuthority) -> Pledge | None:
@@ -138,13 +145,16 @@ def published_pledge(council: LocalAuthority) -> Pledge | None:
 
 def council_page(council: LocalAuthority, viewer: User) -> dict:
     """What a council's page shows this viewer: its verified pledge, how many listed members it has,
-    who they are (only to confirmed members, like the directory) and whether the viewer may pledge."""
-    listed = council_members(council)
+    the first MEMBERS_SHOWN of them (only to confirmed members, like the directory) and whether the
+    viewer may pledge."""
     signed_in = viewer.is_authenticated
+    listed, count = council_members(council)
+    shown = listed if signed_in and viewer.is_confirmed else []
     return {
         "pledge": published_pledge(council),
-        "members": listed if signed_in and viewer.is_confirmed else [],
-        "member_count": len(listed),
+        "members": shown,
+        "member_count": count,
+        "more_members": count - len(shown) if shown else 0,  # listed beyond the first MEMBERS_SHOWN
         "can_pledge": signed_in and pledge_error(viewer, council) is None,
     }
 
