@@ -5,6 +5,8 @@ identity map, which a request's new session never can: about three times the cos
 select built once, whose cache key SQLAlchemy memoizes (bench/profile_reads.py). The answer is the
 same object `Session.get` would give (the identity map still holds one object per row).
 """
+from typing import Any
+
 import sqlalchemy as sa
 from flask import abort
 
@@ -17,7 +19,7 @@ def by_id(model: type, ident: int):
     """The `model` row with this primary key, or None."""
     stmt = _BY_ID.get(model)
     if stmt is None:
-        key = sa.inspect(model).primary_key[0]
+        key: sa.Column[Any] = sa.inspect(model).primary_key[0]
         stmt = _BY_ID[model] = sa.select(model).where(key == sa.bindparam("ident", type_=key.type))
     return db.session.scalar(stmt, {"ident": ident})
 

@@ -8,6 +8,7 @@ councils (`facts_for` answers for all of them at once).
 import csv
 import io
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -245,7 +246,7 @@ def champion_state(champion: Champion, counting: set[int]) -> str:
         else "Not counting"
 
 
-def _introductions(where) -> list[tuple]:
+def _introductions(where) -> Sequence[sa.Row[tuple[PeerIntroduction, LocalAuthority, LocalAuthority, User]]]:
     """Introduction requests (with both councils and who asked), unhandled first, newest first."""
     source = aliased(LocalAuthority)
     target = aliased(LocalAuthority)
@@ -258,6 +259,6 @@ def _introductions(where) -> list[tuple]:
         .order_by(PeerIntroduction.handled_at.is_not(None), PeerIntroduction.created_at.desc())).all()
 
 
-def waiting_introductions() -> list[tuple]:
+def waiting_introductions() -> Sequence[sa.Row[tuple[PeerIntroduction, LocalAuthority, LocalAuthority, User]]]:
     """Every introduction request staff have not handled yet (the staff list shows them)."""
     return _introductions(PeerIntroduction.handled_at.is_(None))

@@ -27,12 +27,12 @@ from kil_network.members.models import LocalAuthority
 def due_assessments() -> list:
     """(council, facts) for each council due a reminder not yet sent, in council id order."""
     facts = facts_for(None)
-    due = {cid: f for cid, f in facts.items() if f.due and f.latest_accepted is not None}
+    due = {cid: f.latest_accepted.id for cid, f in facts.items() if f.due and f.latest_accepted is not None}
     if not due:
         return []
     sent = set(db.session.scalars(sa.select(AssessmentReminder.assessment_id).where(
-        AssessmentReminder.assessment_id.in_([f.latest_accepted.id for f in due.values()]))))
-    waiting = {cid: f for cid, f in due.items() if f.latest_accepted.id not in sent}
+        AssessmentReminder.assessment_id.in_(list(due.values())))))
+    waiting = {cid: facts[cid] for cid, assessment_id in due.items() if assessment_id not in sent}
     councils = {c.id: c for c in db.session.scalars(
         sa.select(LocalAuthority).where(LocalAuthority.id.in_(list(waiting))))} if waiting else {}
     return [(councils[cid], waiting[cid]) for cid in sorted(waiting)]

@@ -267,7 +267,7 @@ def accept(token):
     except RuleError as exc:  # not valid, expired or withdrawn: the page says which (400, like other links)
         return render("journey/accept.html", champion=None, council=None, form=form, error=exc.message,
                       status_code=400)
-    council = db.session.get(LocalAuthority, champion.local_authority_id)
+    council = db.session.get_one(LocalAuthority, champion.local_authority_id)
     error = None
     if form.validate_on_submit():
         try:

@@ -15,6 +15,7 @@ import csv
 import enum
 import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -365,6 +366,8 @@ def set_endorsement(user, council: LocalAuthority, *, link_url: str = "", upload
         if endorsement.file_key:
             uploads.delete_after_commit(endorsement.file_key)
         endorsement.file_key = uploads.save(data)
+        if public is None:  # made with `data` above, from the same upload
+            raise RuntimeError("an endorsement upload without its published copy")
         uploads.save(public, uploads.published_key(endorsement.file_key))  # what endorsement_document serves
         endorsement.file_kind = kind
         endorsement.file_size = len(data)
@@ -689,7 +692,8 @@ def start_refusal(user, council: LocalAuthority) -> str | None:
     return _start_refusal(council, editor=can_edit(user, council))
 
 
-def _start_refusal(council: LocalAuthority, *, editor: bool, existing: list[Assessment] | None = None) -> str | None:
+def _start_refusal(council: LocalAuthority, *, editor: bool,
+                   existing: Sequence[Assessment] | None = None) -> str | None:
     """start_refusal for someone whose right to edit is known (and the council's assessments, when read)."""
     if not editor:
         return (f"Only councillors, commissioners and officers of {council.display_name} who are members of the "

@@ -138,5 +138,5 @@ def introduction_handled(introduction_id):
               "success")
     if request.form.get("back") == "list":
         return redirect(url_for("staff_councils.index"), code=303)
-    council = db.session.get(LocalAuthority, introduction.from_local_authority_id)
+    council = db.session.get_one(LocalAuthority, introduction.from_local_authority_id)
     return redirect(url_for("staff_councils.council", gss_code=council.gss_code), code=303)

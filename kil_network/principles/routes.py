@@ -28,7 +28,7 @@ from kil_network.principles import moderation, services
 from kil_network.principles import results as reads  # the module: `results` is a view here
 from kil_network.principles.forms import COMMENT_CONSENT, COMMENT_MAX, STANCE_CHOICES, SuggestionForm, VoteForm
 from kil_network.principles.history_panels import history_panels
-from kil_network.principles.models import Draft, Principle, Round, Suggestion
+from kil_network.principles.models import Draft, Principle, Round, Suggestion, Vote
 from kil_network.principles.tallies import SUPPRESS_BELOW
 from kil_network.workshops import room
 from kil_network.workshops import services as workshop_services
@@ -361,6 +361,8 @@ def vote(draft_id):
 
     The draft, its round, the round's drafts and the member's votes come in one query, before
     the vote; the cards are rendered from them and the vote as written, with no reload."""
+    drafts: list[Draft] | None  # None after a refused vote: _cards_context reads them again
+    votes: dict[int, Vote] | None
     draft, drafts, votes = services.draft_cards(draft_id, current_user)
     if draft is None or not services.round_visible(draft.round, current_user):
         abort(404)

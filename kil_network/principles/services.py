@@ -12,6 +12,7 @@ Results, history and the CSV (reads) are in `kil_network.principles.results`.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -170,7 +171,7 @@ def cast_vote(user: User, draft: Draft, stance: Stance, comment: str = "", works
 # binds its values instead of building the statement and its key again. Each is a Core write
 # whose RETURNING the ORM reads as the Vote (select ... from_statement): a third of the CPU of an
 # ORM-enabled UPDATE, which prepares to synchronise the session's objects first.
-_VOTES = Vote.__table__
+_VOTES = cast(sa.Table, Vote.__table__)  # a mapped class's table (typed FromClause)
 _OLD = (sa.select(_VOTES.c.id, _VOTES.c.stance, _VOTES.c.workshop_id, _VOTES.c.comment)
         .where(_VOTES.c.draft_id == sa.bindparam("vote_draft"), _VOTES.c.user_id == sa.bindparam("vote_user"))
         .with_for_update().cte("old"))

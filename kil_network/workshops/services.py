@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import EllipsisType
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -93,7 +93,7 @@ class Seats:
         self.by_type[member_type] = self.by_type.get(member_type, 0) + 1
 
 
-_WORKSHOPS = Workshop.__table__
+_WORKSHOPS = cast(sa.Table, Workshop.__table__)  # a mapped class's table (typed FromClause)
 _LOCK_SEATS = sa.select(Workshop).from_statement(  # built once: its cache key is memoized (binds only the id)
     sa.update(_WORKSHOPS).where(_WORKSHOPS.c.id == sa.bindparam("workshop_id"))
     .values(seat_version=_WORKSHOPS.c.seat_version + 1).returning(*_WORKSHOPS.c)
@@ -119,7 +119,8 @@ def lock_workshop(workshop_id: int) -> Workshop | None:
         transaction = db.session().get_transaction()  # begun by the UPDATE if none was open
         held = db.session.info.get("seat_locks")
         if held is None or held[0] is not transaction:
-            held = db.session.info["seat_locks"] = (transaction, set())
+            locked_ids: set[int] = set()
+            held = db.session.info["seat_locks"] = (transaction, locked_ids)
         held[1].add(workshop_id)
     return locked
 
@@ -309,7 +310,7 @@ _REGISTRATION_COLUMNS = ("member_type", "state", "walk_in", "queued_at", "access
                          "reminder_sent_at")
 # A member's own register and cancel, built once (memoized cache keys): each binds its values.
 # Core UPDATEs whose RETURNING the ORM reads as the Registration (as `_LOCK_SEATS`).
-_REGISTRATIONS = Registration.__table__
+_REGISTRATIONS = cast(sa.Table, Registration.__table__)
 _BOOK_AGAIN = sa.select(Registration).from_statement(
     sa.update(_REGISTRATIONS).where(_REGISTRATIONS.c.id == sa.bindparam("reg_id"))
     .values({column: sa.bindparam(f"new_{column}", type_=_REGISTRATIONS.c[column].type)
@@ -319,7 +320,8 @@ _CANCEL = sa.select(Registration).from_statement(
     sa.update(_REGISTRATIONS).where(_REGISTRATIONS.c.id == sa.bindparam("reg_id"))
     .values(state=sa.bindparam("new_state", type_=_REGISTRATIONS.c.state.type)).returning(*_REGISTRATIONS.c)
 )
-_ADD_EVENT = sa.insert(RegistrationEvent.__table__)  # Core: no unit of work for a row nothing reads back
+# Core: no unit of work for a row nothing reads back
+_ADD_EVENT = sa.insert(cast(sa.Table, RegistrationEvent.__table__))
 _ORM_WRITE = {"populate_existing": True}
 
 
@@ -392,7 +394,7 @@ def cancel_place(workshop: Workshop, user: User) -> PlaceChange | None:
     if mine is None:
         return None
     if mine.state == RegistrationState.CANCELLED:
-        return PlaceChange(db.session.get(Registration, mine.id), current)
+        return PlaceChange(db.session.get_one(Registration, mine.id), current)
     if workshop.starts_at <= utcnow():
         raise RuleError("This workshop has already taken place.")
     reg = db.session.scalar(_CANCEL, {"reg_id": mine.id, "new_state": RegistrationState.CANCELLED},

@@ -196,7 +196,9 @@ def _attendance_change(workshop_id, registration_id, change):
     comes first and reads the workshop; the registration, its member and organisation are then
     read once, under it (one statement each), and the card is made from them."""
     workshop = services.lock_workshop(workshop_id)
-    reg = queries.registration_to_check_in(workshop, registration_id) if workshop is not None else None
+    if workshop is None:
+        abort(404)
+    reg = queries.registration_to_check_in(workshop, registration_id)
     if reg is None:
         abort(404)  # the request's session is rolled back: the lock's write is undone
     ask = False

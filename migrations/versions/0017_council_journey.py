@@ -6,9 +6,8 @@ Revises: 0016_consent_counts
 
 Issue 15. The journey's stage is derived from these rows (never stored): see journey/services.py.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0017_council_journey'
