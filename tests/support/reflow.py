@@ -55,6 +55,10 @@ _WIDEST = """() => {
 
 def assert_reflows(page, name: str) -> None:
     """The page is no wider than the window: no horizontal scrolling (names the widest element if it is)."""
+    # Measured once the page's stylesheets have loaded: an element found by a locator (the error
+    # summary after a post) is in the DOM before a slow stylesheet arrives, and a layout without it
+    # has no media queries (a stacked table measured as a 2,900 px wide one on a loaded machine).
+    page.wait_for_load_state("load")
     width = page.viewport_size["width"]
     found = page.evaluate(_WIDEST)
     if SHOTS:
